@@ -1,0 +1,1 @@
+"""Settings, file-system locations and logging set-up."""

@@ -1,0 +1,188 @@
+"""Settings: command line over ``ATOM_*`` environment over the TOML config file.
+
+:func:`load_settings` is the one place settings are read. Every problem is
+turned into one :class:`~atom_desktop.core.errors.ConfigError` that names the
+key, the offending value (masked for secrets) and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from atom_desktop.config.paths import CONFIG_FILE_NAME, default_config_dir
+from atom_desktop.core.errors import ConfigError
+
+ENV_PREFIX = "ATOM_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_SECRET_FIELDS = frozenset({"encryption_key", "api_token", "sync_url"})
+# Settings that say where the config file is cannot come from that file.
+_NOT_IN_FILE = frozenset({"config_dir", "config_file"})
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class Settings(BaseSettings):
+    """Every setting of the agent; see DESIGN.md "Configuration"."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    config_file: Path | None = Field(default=None, description="The TOML file that was read.")
+    data_dir: Path | None = Field(default=None, description="Database and per-profile files.")
+    config_dir: Path | None = Field(default=None, description="Config file and key file.")
+    log_dir: Path | None = Field(default=None, description="Rotated JSON-lines logs.")
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8084, ge=1, le=65535)
+    encryption_key: SecretStr | None = Field(
+        default=None, description="64 hex characters: the raw 32-byte database key."
+    )
+    key_storage: Literal["auto", "keyring"] = "auto"
+    api_token: SecretStr | None = None
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    sync_url: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _check_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _HEX_KEY.fullmatch(value.get_secret_value()):
+            raise ValueError("must be exactly 64 hexadecimal characters (a raw 32-byte key)")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path
+                or parts.query
+                or parts.fragment
+                or parts.username
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin; write scheme://host[:port], "
+                    "e.g. https://app.atom.example"
+                )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Command line (init) over environment over the config file."""
+        config_file = getattr(init_settings, "init_kwargs", {}).get("config_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from command-line ``overrides``, env and file.
+
+    ``environ`` defaults to ``os.environ``; it decides only where the config
+    directory is and which source a bad value came from (pydantic-settings
+    reads the process environment itself).
+    """
+    cli = {k: v for k, v in (overrides or {}).items() if v is not None}
+    env = os.environ if environ is None else environ
+    config_dir = cli.get("config_dir") or env.get(f"{ENV_PREFIX}CONFIG_DIR") or default_config_dir()
+    config_file = Path(config_dir).expanduser().resolve() / CONFIG_FILE_NAME
+    file_values = _read_config_file(config_file)
+    try:
+        return Settings(**cli, config_file=config_file if file_values is not None else None)
+    except ValidationError as exc:
+        raise _explain(exc, cli, env, config_file, file_values or {}) from None
+
+
+def _read_config_file(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"Config file {path} is not valid TOML: {exc}.",
+            hint="Fix the file or move it away; every setting is optional.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Config file {path} cannot be read: {exc}.") from None
+    for key in values:
+        if key in _NOT_IN_FILE:
+            raise ConfigError(
+                f"Setting {key!r} cannot be set in the config file {path}, which it locates.",
+                hint=f"Use --{key.replace('_', '-')} or {ENV_PREFIX}{key.upper()} instead.",
+            )
+    return values
+
+
+def _explain(
+    exc: ValidationError,
+    cli: Mapping[str, Any],
+    env: Mapping[str, str],
+    config_file: Path,
+    file_values: Mapping[str, Any],
+) -> ConfigError:
+    env_upper = {k.upper(): v for k, v in env.items()}
+    lines = []
+    for error in exc.errors():
+        key = str(error["loc"][0]) if error["loc"] else "?"
+        env_name = f"{ENV_PREFIX}{key.upper()}"
+        if key in cli:
+            source, value = f"option --{key.replace('_', '-')}", cli[key]
+        elif env_name in env_upper:
+            source, value = f"environment variable {env_name}", env_upper[env_name]
+        elif key in file_values:
+            source, value = f"config file {config_file}", file_values[key]
+        else:
+            source, value = "defaults", error.get("input")
+        shown = "(hidden)" if key in _SECRET_FIELDS else repr(value)
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(sorted(set(Settings.model_fields) - _NOT_IN_FILE))
+            lines.append(f"Unknown setting {key!r} in {source}. Known settings: {known}.")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"Invalid setting {key} = {shown} from {source}: {message}.")
+    return ConfigError("\n".join(lines))

@@ -1,0 +1,200 @@
+"""The composition root: builds every service from settings and runs them.
+
+The agent lives on one asyncio loop: the main thread's for ``serve``, a
+thread of its own (:meth:`Runtime.start_in_thread`) in the desktop app.
+Services start in order and stop in reverse; a stop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Coroutine
+from typing import Any, Literal, TypeVar
+
+import keyring.backend
+
+from atom_desktop import __version__
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.errors import AtomError
+from atom_desktop.core.events import AgentStateChanged, EventBus
+from atom_desktop.core.ids import IdFactory
+from atom_desktop.core.redaction import Redactor
+from atom_desktop.core.service import Service
+from atom_desktop.secrets.database_key import DatabaseKeyPolicy
+from atom_desktop.secrets.keyring_vault import KeyringVault
+from atom_desktop.secrets.profile import keyring_service
+from atom_desktop.store.service import StoreService
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+State = Literal["new", "starting", "running", "stopping", "stopped", "failed"]
+
+
+class Runtime:
+    """Builds and runs the agent of one profile."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        paths: AppPaths | None = None,
+        redactor: Redactor | None = None,
+        keyring_backend: keyring.backend.KeyringBackend | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = paths or AppPaths.resolve(
+            data_dir=settings.data_dir, config_dir=settings.config_dir, log_dir=settings.log_dir
+        )
+        self.redactor = redactor or Redactor()
+        self.bus = EventBus()
+        self.ids = IdFactory()
+        self.vault = KeyringVault(keyring_service(self.paths.data_dir), keyring_backend)
+        self.store = StoreService(
+            self.paths,
+            DatabaseKeyPolicy(settings, self.paths, self.vault, self.redactor),
+            self.bus,
+            self.ids,
+        )
+        # Start order; stop runs it backwards.
+        self.services: list[Service] = [self.store]
+        self.state: State = "new"
+        self.started_at: float | None = None
+        self._started: list[Service] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- on the loop ------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Start every service in order; on failure stop those already started."""
+        self._loop = asyncio.get_running_loop()
+        self._stop_requested = asyncio.Event()
+        self._set_state("starting")
+        self.paths.ensure()
+        for service in self.services:
+            try:
+                await service.async_start()
+            except BaseException:
+                self._set_state("failed")
+                await self._async_stop_started()
+                raise
+            self._started.append(service)
+        self.started_at = time.monotonic()
+        self._set_state("running")
+        logger.info("ATOM Desktop %s agent running (data in %s)", __version__, self.paths.data_dir)
+
+    async def async_stop(self) -> None:
+        """Stop the started services in reverse order within the shutdown timeout."""
+        if self.state in ("stopped", "new"):
+            return
+        self._set_state("stopping")
+        await self._async_stop_started()
+        self._set_state("stopped")
+        logger.info("Agent stopped")
+
+    async def _async_stop_started(self) -> None:
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
+        while self._started:
+            service = self._started.pop()
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                await asyncio.wait_for(service.async_stop(), remaining)
+            except TimeoutError:
+                logger.error("Service %s did not stop within %.1f s", service.name, remaining)
+            except Exception:
+                logger.exception("Service %s failed while stopping", service.name)
+
+    async def async_run(self) -> None:
+        """Start, wait until a stop is requested, stop."""
+        await self.async_start()
+        try:
+            assert self._stop_requested is not None
+            await self._stop_requested.wait()
+        finally:
+            await self.async_stop()
+
+    # -- thread-safe ----------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the agent to stop; safe from any thread and from signal handlers."""
+        loop, event = self._loop, self._stop_requested
+        if loop is None or event is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(event.set)
+
+    def serve(self) -> None:
+        """Run the agent on this (main) thread until SIGINT, SIGTERM or a stop request."""
+        asyncio.run(self._serve_with_signals())
+
+    async def _serve_with_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                installed.append(sig)
+        try:
+            await self.async_run()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        logger.info("Received %s; stopping", sig.name)
+        self.request_stop()
+
+    def start_in_thread(self, timeout: float = 60.0) -> None:
+        """Run the agent on a thread of its own; return once it runs (or raise why not)."""
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        async def main() -> None:
+            try:
+                await self.async_start()
+            except BaseException as exc:
+                ready.set_exception(exc)
+                return
+            ready.set_result(None)
+            assert self._stop_requested is not None
+            try:
+                await self._stop_requested.wait()
+            finally:
+                await self.async_stop()
+
+        self._thread = threading.Thread(target=asyncio.run, args=(main(),), name="atom-agent")
+        self._thread.start()
+        try:
+            ready.result(timeout)
+        except BaseException:
+            self._thread.join(timeout)
+            self._thread = None
+            raise
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop an agent started with :meth:`start_in_thread` and wait for its thread."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout or self.settings.shutdown_timeout_s + 5)
+            if self._thread.is_alive():
+                raise AtomError("The agent did not stop in time.")
+            self._thread = None
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run ``coro`` on the agent loop from another thread."""
+        if self._loop is None:
+            coro.close()
+            raise AtomError("The agent is not running.")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _set_state(self, state: State) -> None:
+        self.state = state
+        self.bus.publish(AgentStateChanged(state=state))

@@ -1,0 +1,1 @@
+"""Secrets: the OS keyring, the database-key policy, API tokens."""

@@ -1,0 +1,328 @@
+"""Which key opens the database, and where it is kept (DESIGN.md "Where secrets live").
+
+Order: ``ATOM_ENCRYPTION_KEY`` if set; else the OS keyring; else, only with
+``ATOM_KEY_STORAGE=auto``, a 0600 key file in the config directory (with a
+warning at every start). A small key record beside the database remembers
+where the key was put, which keyring backend held it and a check value, so
+that a changed backend, a lost key or a wrong key is reported as exactly that,
+and an existing database is never met with a fresh key (which would make a
+new, empty database look like the user's data was gone).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.redaction import Redactor
+from atom_desktop.secrets.errors import SecretsError
+from atom_desktop.secrets.keyring_vault import KeyringStatus, KeyringVault
+from atom_desktop.secrets.profile import profile_id
+
+logger = logging.getLogger(__name__)
+
+KeyStorage = Literal["environment", "keyring", "file"]
+KEY_ENTRY = "database-key"
+RECORD_FILE_NAME = "key-record.json"
+_KEY_BYTES = 32
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+_CHECK_CONTEXT = b"atom-desktop database key check v1"
+
+
+def key_check(key: bytes) -> str:
+    """A value that tells whether ``key`` is the right one without revealing it."""
+    return hmac.new(key, _CHECK_CONTEXT, hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseKey:
+    """The raw key and where it came from; ``repr`` never shows the key."""
+
+    key: bytes = field(repr=False)
+    storage: KeyStorage
+    keyring_backend: str | None = None
+    key_file: Path | None = None
+    warning: str | None = None
+
+    def describe(self) -> str:
+        """Where the key is kept, for a person (no secret in it)."""
+        if self.storage == "environment":
+            return "environment variable ATOM_ENCRYPTION_KEY"
+        if self.storage == "keyring":
+            return f"OS keyring ({self.keyring_backend})"
+        return f"key file {self.key_file} (no usable OS keyring)"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """What is remembered (in plaintext, no secret) about the key of a database."""
+
+    storage: KeyStorage
+    keyring_backend: str | None
+    check: str
+    created_at: str
+
+
+class DatabaseKeyPolicy:
+    """Finds or makes the database key of one profile.
+
+    :meth:`resolve` never writes the key record; :meth:`confirm` does, once
+    the database has opened with the key, so a wrong guess is never recorded.
+    """
+
+    def __init__(
+        self, settings: Settings, paths: AppPaths, vault: KeyringVault, redactor: Redactor
+    ) -> None:
+        self._settings = settings
+        self._paths = paths
+        self._vault = vault
+        self._redactor = redactor
+
+    @property
+    def record_path(self) -> Path:
+        """The key record, beside the database."""
+        return self._paths.data_dir / RECORD_FILE_NAME
+
+    @property
+    def key_file_path(self) -> Path:
+        """Where the key file goes when no keyring is usable (never in the data dir)."""
+        return self._paths.config_dir / "keys" / f"{profile_id(self._paths.data_dir)}.key"
+
+    def resolve(self) -> DatabaseKey:
+        """Return the key for this profile's database, or raise a clear SecretsError."""
+        db = self._paths.database
+        db_exists = db.exists() and db.stat().st_size > 0
+        record = self._read_record()
+        env_key = self._settings.encryption_key
+        if env_key is not None:
+            key = bytes.fromhex(env_key.get_secret_value())
+            self._redactor.add(key.hex())
+            if db_exists and record is not None and record.check != key_check(key):
+                raise SecretsError(
+                    f"ATOM_ENCRYPTION_KEY is not the key of the database {db}.",
+                    hint="Set it to the key the database was created with, or unset it to use "
+                    f"the key kept in the {record.storage}. The database was left untouched.",
+                )
+            return DatabaseKey(key, "environment")
+        if db_exists and record is not None:
+            return self._existing(record)
+        if db_exists:
+            return self._unrecorded()
+        return self._new()
+
+    def confirm(self, db_key: DatabaseKey) -> None:
+        """Record where the key of the (now opened) database is kept."""
+        record = self._read_record()
+        if (
+            record is not None
+            and record.storage == db_key.storage
+            and record.keyring_backend == db_key.keyring_backend
+            and record.check == key_check(db_key.key)
+        ):
+            return
+        data = {
+            "storage": db_key.storage,
+            "keyring_backend": db_key.keyring_backend,
+            "check": key_check(db_key.key),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        tmp = self.record_path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.record_path)
+
+    # -- the three situations -------------------------------------------------
+
+    def _existing(self, record: KeyRecord) -> DatabaseKey:
+        db = self._paths.database
+        untouched = f"The database {db} was left untouched."
+        if record.storage == "environment":
+            raise SecretsError(
+                f"The database {db} was created with a key from ATOM_ENCRYPTION_KEY.",
+                hint=f"Set ATOM_ENCRYPTION_KEY to that key again. {untouched}",
+            )
+        if record.storage == "keyring":
+            status = self._vault.probe()
+            if not status.usable:
+                raise SecretsError(
+                    f"The key of {db} is kept in the OS keyring ({record.keyring_backend}), "
+                    f"but {status.explain()}.",
+                    hint="Unlock or start the keyring and try again, or set "
+                    f"ATOM_ENCRYPTION_KEY if you saved the key. {untouched}",
+                )
+            if status.backend != record.keyring_backend:
+                raise SecretsError(
+                    f"The key of {db} was stored in the keyring backend "
+                    f"{record.keyring_backend}, but the backend in use now is {status.backend}.",
+                    hint="Switch back to that backend (PYTHON_KEYRING_BACKEND or the keyring "
+                    f"config), or set ATOM_ENCRYPTION_KEY if you saved the key. {untouched}",
+                )
+            key = self._parse(self._vault.get(KEY_ENTRY), f"keyring entry {self._vault.service}")
+            if key is None:
+                raise SecretsError(
+                    f"The OS keyring has no key for {db} (entry {self._vault.service} / "
+                    f"{KEY_ENTRY} is gone).",
+                    hint=f"Restore the keyring, or set ATOM_ENCRYPTION_KEY if you saved the key. "
+                    f"{untouched}",
+                )
+            self._check(key, record, f"keyring entry {self._vault.service}")
+            return DatabaseKey(key, "keyring", keyring_backend=status.backend)
+        key = self._read_key_file()
+        if key is None:
+            raise SecretsError(
+                f"The key file {self.key_file_path} of {db} is missing.",
+                hint=f"Restore it, or set ATOM_ENCRYPTION_KEY if you saved the key. {untouched}",
+            )
+        self._check(key, record, f"key file {self.key_file_path}")
+        if self._settings.key_storage == "keyring":
+            raise SecretsError(
+                f"The key of {db} is in the key file {self.key_file_path}, and "
+                "ATOM_KEY_STORAGE=keyring does not allow key files.",
+                hint="Unset ATOM_KEY_STORAGE to keep using the file. " + untouched,
+            )
+        return self._file_key(key, self._vault.probe())
+
+    def _unrecorded(self) -> DatabaseKey:
+        # A database without a record (the record was deleted or never
+        # written): use a key that is already stored, never a new one.
+        status = self._vault.probe()
+        if status.usable:
+            key = self._parse(self._vault.get(KEY_ENTRY), f"keyring entry {self._vault.service}")
+            if key is not None:
+                return DatabaseKey(key, "keyring", keyring_backend=status.backend)
+        key = self._read_key_file()
+        if key is not None and self._settings.key_storage == "auto":
+            return self._file_key(key, status)
+        raise SecretsError(
+            f"The database {self._paths.database} exists, but no key for it was found "
+            f"({status.explain()}; no key file at {self.key_file_path}).",
+            hint="Set ATOM_ENCRYPTION_KEY if you saved the key. The database was left untouched.",
+        )
+
+    def _new(self) -> DatabaseKey:
+        status = self._vault.probe()
+        if status.usable:
+            key = self._parse(self._vault.get(KEY_ENTRY), f"keyring entry {self._vault.service}")
+            if key is None:
+                key = secrets.token_bytes(_KEY_BYTES)
+                self._redactor.add(key.hex())
+                self._vault.set(KEY_ENTRY, key.hex())
+                logger.info("Made a new database key and stored it in the OS keyring")
+            return DatabaseKey(key, "keyring", keyring_backend=status.backend)
+        if self._settings.key_storage == "keyring":
+            raise SecretsError(
+                f"No database key can be stored: {status.explain()}, and "
+                "ATOM_KEY_STORAGE=keyring allows no key file.",
+                hint="Unlock or start a keyring (e.g. gnome-keyring with D-Bus), set "
+                "ATOM_ENCRYPTION_KEY to a key you manage, or unset ATOM_KEY_STORAGE to "
+                "allow a 0600 key file.",
+            )
+        key = self._read_key_file()
+        if key is None:
+            key = secrets.token_bytes(_KEY_BYTES)
+            self._write_key_file(key)
+        return self._file_key(key, status)
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _file_key(self, key: bytes, status: KeyringStatus) -> DatabaseKey:
+        warning = (
+            f"The database key is kept in the file {self.key_file_path}, not in an OS keyring, "
+            f"because {status.explain()}. Anyone who can read that file can read your data. "
+            "Start or unlock a keyring, or set ATOM_KEY_STORAGE=keyring to refuse key files."
+        )
+        return DatabaseKey(key, "file", key_file=self.key_file_path, warning=warning)
+
+    def _check(self, key: bytes, record: KeyRecord, where: str) -> None:
+        if record.check != key_check(key):
+            raise SecretsError(
+                f"The key in the {where} is not the key of {self._paths.database}.",
+                hint="Restore the right key, or set ATOM_ENCRYPTION_KEY if you saved it. "
+                "The database was left untouched.",
+            )
+
+    def _parse(self, text: str | None, where: str) -> bytes | None:
+        if text is None:
+            return None
+        value = text.strip().lower()
+        if not _HEX_KEY.fullmatch(value):
+            raise SecretsError(
+                f"The {where} does not hold a valid key (64 hex characters expected).",
+                hint="It may have been edited or damaged; restore it, or set "
+                "ATOM_ENCRYPTION_KEY. The database was left untouched.",
+            )
+        self._redactor.add(value)
+        return bytes.fromhex(value)
+
+    def _read_record(self) -> KeyRecord | None:
+        path = self.record_path
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            record = KeyRecord(
+                storage=data["storage"],
+                keyring_backend=data.get("keyring_backend"),
+                check=data["check"],
+                created_at=data.get("created_at", ""),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SecretsError(
+                f"The key record {path} is damaged ({type(exc).__name__}).",
+                hint="Restore it from a backup, or delete it and set ATOM_ENCRYPTION_KEY "
+                "(or keep the key in the keyring) to rebuild it. The database was left untouched.",
+            ) from None
+        if record.storage not in ("environment", "keyring", "file"):
+            raise SecretsError(f"The key record {path} names an unknown storage.")
+        return record
+
+    def _check_key_file_location(self) -> None:
+        if self.key_file_path.resolve().is_relative_to(self._paths.data_dir.resolve()):
+            raise SecretsError(
+                f"The key file would be inside the data directory ({self.key_file_path}), "
+                "next to the database it unlocks.",
+                hint="Use a config directory outside the data directory.",
+            )
+
+    def _read_key_file(self) -> bytes | None:
+        self._check_key_file_location()
+        path = self.key_file_path
+        if not path.exists():
+            return None
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            logger.warning("Key file %s had mode %o; made it 0600", path, mode)
+            path.chmod(0o600)
+        try:
+            text = path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretsError(f"The key file {path} cannot be read: {exc}.") from None
+        return self._parse(text, f"key file {path}")
+
+    def _write_key_file(self, key: bytes) -> None:
+        self._check_key_file_location()
+        path = self.key_file_path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._redactor.add(key.hex())
+        # O_EXCL: never overwrite a key file that appeared meanwhile.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key.hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        logger.info("Made a new database key and stored it in the key file %s", path)

@@ -1,0 +1,87 @@
+"""The store as a runtime service: find the key, open, migrate, close."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.core.events import EventBus
+from atom_desktop.core.ids import IdFactory
+from atom_desktop.secrets.database_key import DatabaseKey, DatabaseKeyPolicy
+from atom_desktop.store.database import Database
+from atom_desktop.store.errors import StoreError
+from atom_desktop.store.outbox import Outbox
+from atom_desktop.store.tasks import TaskRepository
+
+logger = logging.getLogger(__name__)
+
+
+class StoreService:
+    """Owns the open database and the repositories over it."""
+
+    name = "store"
+
+    def __init__(
+        self, paths: AppPaths, key_policy: DatabaseKeyPolicy, bus: EventBus, ids: IdFactory
+    ) -> None:
+        self._paths = paths
+        self._key_policy = key_policy
+        self._bus = bus
+        self._ids = ids
+        self._db: Database | None = None
+        self._tasks: TaskRepository | None = None
+        self._outbox: Outbox | None = None
+        self.key: DatabaseKey | None = None
+
+    @property
+    def database(self) -> Database:
+        """The open database (only between start and stop)."""
+        if self._db is None:
+            raise StoreError("The store is not open.")
+        return self._db
+
+    @property
+    def tasks(self) -> TaskRepository:
+        """The task repository (only between start and stop)."""
+        if self._tasks is None:
+            raise StoreError("The store is not open.")
+        return self._tasks
+
+    @property
+    def outbox(self) -> Outbox:
+        """Pending sync changes (only between start and stop)."""
+        if self._outbox is None:
+            raise StoreError("The store is not open.")
+        return self._outbox
+
+    async def async_start(self) -> None:
+        """Resolve the key and open the database off the event loop."""
+        await asyncio.to_thread(self._open)
+
+    def _open(self) -> None:
+        key = self._key_policy.resolve()
+        logger.info("Key storage: %s", key.describe())
+        if key.warning:
+            logger.warning(key.warning)
+        db = Database.open(
+            self._paths.database,
+            key.key,
+            key_verified=self._key_policy.record_path.exists(),
+        )
+        try:
+            self._key_policy.confirm(key)
+        except BaseException:
+            db.close()
+            raise
+        self.key = key
+        self._db = db
+        self._tasks = TaskRepository(db, self._ids, self._bus)
+        self._outbox = Outbox(db)
+        logger.info("Opened the encrypted database %s", self._paths.database)
+
+    async def async_stop(self) -> None:
+        """Close the database (checkpoints the WAL) off the event loop."""
+        db, self._db, self._tasks, self._outbox = self._db, None, None, None
+        if db is not None:
+            await asyncio.to_thread(db.close)

@@ -1,0 +1,114 @@
+"""Task values: what callers give (validated) and what they get back."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+TaskStatus = Literal["todo", "doing", "done", "cancelled"]
+TaskOrder = Literal["created", "updated"]
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Notes = Annotated[str, StringConstraints(max_length=100_000)]
+Source = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$")
+]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Priority = Annotated[int, Field(ge=0, le=3, description="0 none, 1 low, 2 medium, 3 high")]
+
+
+def _unique_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+class TaskCreate(BaseModel):
+    """The fields of a new task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    notes: Notes = ""
+    status: TaskStatus = "todo"
+    priority: Priority = 0
+    due_at: AwareDatetime | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] = []
+    source: Source = "local"
+    external_id: ExternalId | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _dedupe(cls, tags: list[str]) -> list[str]:
+        return _unique_tags(tags)
+
+
+class TaskUpdate(BaseModel):
+    """A partial change; only the fields that were given are applied."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    notes: Notes | None = None
+    status: TaskStatus | None = None
+    priority: Priority | None = None
+    due_at: AwareDatetime | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+
+    @field_validator("title", "notes", "status", "priority", "tags")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be left out but not set to null")
+        if isinstance(value, list):
+            return _unique_tags(value)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A stored task."""
+
+    id: str
+    title: str
+    notes: str
+    status: str
+    priority: int
+    due_at: datetime | None
+    tags: tuple[str, ...]
+    source: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO-8601 times, list of tags)."""
+        data = asdict(self)
+        data["tags"] = list(self.tags)
+        for key in ("due_at", "created_at", "updated_at"):
+            value = data[key]
+            data[key] = value.isoformat() if value is not None else None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """Conditions a listed task must meet; None means "any"."""
+
+    statuses: tuple[TaskStatus, ...] | None = None
+    tag: str | None = None
+    min_priority: int | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    source: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One page of a listing; pass ``next_cursor`` back for the next page."""
+
+    items: list[Task]
+    next_cursor: str | None
