@@ -65,6 +65,9 @@ def build_engine(creator: Creator, *, writer: bool) -> Engine:
     engine = create_engine(
         "sqlite://",
         creator=creator,
+        # The dialect must know sqlcipher3's exception classes to wrap them
+        # (IntegrityError, DatabaseError, ...) as SQLAlchemy's.
+        module=sqlcipher,
         poolclass=QueuePool,
         pool_size=1 if writer else 4,
         max_overflow=0 if writer else 4,

@@ -1,0 +1,27 @@
+# Shared by scripts/start and scripts/test: make .venv with Python >= 3.11 and
+# install the project into it (pip is quick when nothing changed).
+
+find_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+        [ -n "$candidate" ] || continue
+        command -v "$candidate" >/dev/null 2>&1 || continue
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "ATOM Desktop needs Python 3.11 or newer; none was found (set PYTHON=/path/to/python3.11)." >&2
+    return 1
+}
+
+ensure_venv() {
+    local target="$1" python
+    if [ ! -x .venv/bin/python ]; then
+        python=$(find_python)
+        echo "Creating .venv with $("$python" --version)"
+        "$python" -m venv .venv
+        .venv/bin/python -m pip install -q --upgrade pip
+    fi
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
+}

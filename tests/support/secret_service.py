@@ -1,0 +1,121 @@
+"""A real Secret Service (gnome-keyring) on a private D-Bus session bus.
+
+Both daemons run as our children in a throwaway HOME, so the tests never touch
+the user's real keyring, and both are stopped (and waited for) afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring.errors
+from keyring.backends import SecretService
+
+PASSWORD = "atom-test-keyring"
+
+
+@dataclass
+class SecretServiceSession:
+    """Environment of the running session and helpers to use it."""
+
+    env: dict[str, str]
+    bus: subprocess.Popen[str]
+    daemon: subprocess.Popen[str]
+
+    def backend(self) -> SecretService.Keyring:
+        """A keyring backend talking to this session's Secret Service."""
+        return SecretService.Keyring()
+
+    def lock(self) -> None:
+        """Lock the default collection, as a screen lock or logout would."""
+        import secretstorage  # noqa: PLC0415
+
+        conn = secretstorage.dbus_init()
+        try:
+            secretstorage.get_default_collection(conn).lock()
+        finally:
+            conn.close()
+
+
+def _wait_until_serving(deadline: float) -> None:
+    backend = SecretService.Keyring()
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            backend.get_password("atom-desktop-tests", "ready")
+            return
+        except keyring.errors.KeyringError as exc:
+            last = exc
+        time.sleep(0.05)
+    raise RuntimeError(f"gnome-keyring did not come up on the session bus: {last}")
+
+
+@contextmanager
+def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
+    """Start dbus-daemon and gnome-keyring-daemon; stop them on exit."""
+    for tool in ("dbus-daemon", "gnome-keyring-daemon"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is missing; ./scripts/test installs it")
+    runtime_dir = home / "run"
+    runtime_dir.mkdir(mode=0o700, parents=True)
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "share"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_RUNTIME_DIR": str(runtime_dir),
+    }
+    env.pop("DISPLAY", None)
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    assert bus.stdout is not None
+    address = bus.stdout.readline().strip()
+    if not address:
+        bus.kill()
+        bus.wait()
+        raise RuntimeError("dbus-daemon printed no address")
+    env["DBUS_SESSION_BUS_ADDRESS"] = address
+    daemon = subprocess.Popen(
+        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    assert daemon.stdin is not None
+    daemon.stdin.write(PASSWORD)
+    daemon.stdin.close()
+    saved = {k: os.environ.get(k) for k in ("DBUS_SESSION_BUS_ADDRESS", "XDG_DATA_HOME")}
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
+    os.environ["XDG_DATA_HOME"] = env["XDG_DATA_HOME"]
+    try:
+        _wait_until_serving(time.monotonic() + 20)
+        yield SecretServiceSession(env=env, bus=bus, daemon=daemon)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        for proc in (daemon, bus):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if bus.stdout is not None:
+            bus.stdout.close()
