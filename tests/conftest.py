@@ -40,7 +40,9 @@ def _no_leftovers() -> Iterator[None]:
     # the deadline is a leak.
     deadline = time.monotonic() + 5
     while True:
-        extra_threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+        extra_threads = [
+            t for t in threading.enumerate() if t not in threads_before and t.is_alive()
+        ]
         extra_children = [
             p for p in me.children(recursive=True) if p.pid not in children_before and _alive(p)
         ]

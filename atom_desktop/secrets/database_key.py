@@ -144,7 +144,7 @@ class DatabaseKeyPolicy:
             handle.write(json.dumps(data, indent=2) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, self.record_path)
+        tmp.replace(self.record_path)
 
     # -- the three situations -------------------------------------------------
 

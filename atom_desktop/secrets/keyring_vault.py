@@ -67,6 +67,22 @@ def _is_plaintext(backend: keyring.backend.KeyringBackend) -> bool:
     return type(backend).__module__.startswith("keyrings.alt")
 
 
+def _default_backend() -> keyring.backend.KeyringBackend:
+    """The keyring the user's configuration selects, unwrapped from a chainer.
+
+    With several viable backends keyring returns a chainer that writes to the
+    first by priority; naming (and recording) that backend is what tells a
+    person where the secret went.
+    """
+    chosen = keyring.get_keyring()
+    inner = getattr(chosen, "backends", None)
+    if isinstance(inner, list | tuple) and inner:
+        candidates: list[keyring.backend.KeyringBackend] = list(inner)
+        real = [b for b in candidates if not _is_plaintext(b)]
+        return real[0] if real else candidates[0]
+    return chosen
+
+
 class KeyringVault:
     """Secrets of one profile in the OS keyring (one service name per profile)."""
 
@@ -84,7 +100,7 @@ class KeyringVault:
 
     def _get_backend(self) -> keyring.backend.KeyringBackend:
         if self._backend is None:
-            self._backend = keyring.get_keyring()
+            self._backend = _default_backend()
         return self._backend
 
     def probe(self) -> KeyringStatus:
@@ -101,14 +117,6 @@ class KeyringVault:
         except Exception as exc:  # the keyring library can fail in many ways
             return KeyringStatus(KeyringState.MISSING, "none", str(exc))
         name = backend_name(backend)
-        viable = getattr(backend, "backends", None)
-        if isinstance(viable, list | tuple):
-            # A chainer is only as good as the real keyrings in it.
-            real = [b for b in viable if not _is_plaintext(b)]
-            if not viable:
-                return KeyringStatus(KeyringState.MISSING, name, "no backend")
-            if not real:
-                return KeyringStatus(KeyringState.PLAINTEXT, name)
         if _is_plaintext(backend):
             return KeyringStatus(KeyringState.PLAINTEXT, name)
         if type(backend).__module__ in ("keyring.backends.fail", "keyring.backends.null"):

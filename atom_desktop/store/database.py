@@ -70,16 +70,22 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction: committed on success, rolled back on error."""
-        with _translated(self.path), Session(self._writer, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        with (
+            _translated(self.path),
+            Session(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session with one consistent snapshot."""
-        with _translated(self.path), Session(self._reader, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        with (
+            _translated(self.path),
+            Session(self._reader, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
 
     def check_integrity(self) -> None:
         """Verify every page's HMAC and the b-tree structure; raise if damaged."""
@@ -114,9 +120,7 @@ def _check_integrity(conn: DBAPIConnection, path: Path) -> None:
     logger.debug("Integrity check of %s took %.3f s", path, time.perf_counter() - started)
 
 
-def _open_first(
-    path: Path, key: bytes, *, create: bool, key_verified: bool
-) -> DBAPIConnection:
+def _open_first(path: Path, key: bytes, *, create: bool, key_verified: bool) -> DBAPIConnection:
     try:
         return connect(path, key, create=create)
     except Exception as exc:

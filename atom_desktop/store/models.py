@@ -55,9 +55,7 @@ class TaskRow(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('todo', 'doing', 'done', 'cancelled')", name="ck_tasks_status"
-        ),
+        CheckConstraint("status IN ('todo', 'doing', 'done', 'cancelled')", name="ck_tasks_status"),
         CheckConstraint("priority BETWEEN 0 AND 3", name="ck_tasks_priority"),
         Index("ix_tasks_status_id", "status", "id"),
         Index("ix_tasks_priority_id", "priority", "id"),

@@ -28,7 +28,9 @@ def record_change(
     at: datetime,
 ) -> None:
     """Add an outbox entry to ``session``'s transaction."""
-    session.add(OutboxRow(entity=entity, entity_id=entity_id, op=op, payload=payload, created_at=at))
+    session.add(
+        OutboxRow(entity=entity, entity_id=entity_id, op=op, payload=payload, created_at=at)
+    )
 
 
 @dataclass(frozen=True, slots=True)

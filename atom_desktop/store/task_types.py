@@ -15,7 +15,10 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Notes = Annotated[str, StringConstraints(max_length=100_000)]
 Source = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$"
+    ),
 ]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Priority = Annotated[int, Field(ge=0, le=3, description="0 none, 1 low, 2 medium, 3 high")]

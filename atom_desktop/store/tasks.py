@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, text
+from sqlalchemy import ColumnElement, TextClause, and_, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -226,8 +226,8 @@ class TaskRepository:
             self._bus.publish(TaskChanged(task_id=task_id, op=op))
 
     @staticmethod
-    def _conditions(f: TaskFilter) -> list[ColumnElement[bool]] | None:
-        conditions: list[ColumnElement[bool]] = []
+    def _conditions(f: TaskFilter) -> list[ColumnElement[bool] | TextClause] | None:
+        conditions: list[ColumnElement[bool] | TextClause] = []
         if f.statuses:
             conditions.append(TaskRow.status.in_(f.statuses))
         if f.min_priority is not None:

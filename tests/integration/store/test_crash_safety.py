@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from atom_desktop.store.engine import connect
 from atom_desktop.store.database import Database
+from atom_desktop.store.engine import connect
 from atom_desktop.store.models import OutboxRow, TaskRow
 
 KILLS = 50
@@ -91,7 +91,9 @@ def _check(path: Path, key: bytes, expected: dict[str, int]) -> None:
             assert f"{prefix}-{n}-a" in titles, f"commit {prefix}/{n} lost"
             assert f"{prefix}-{n}-b" in titles, f"half of commit {prefix}/{n} lost"
     # Whole transactions only: each committed pair, with one outbox entry per task.
-    assert len([t for t in titles if t.endswith("-a")]) == len([t for t in titles if t.endswith("-b")])
+    assert len([t for t in titles if t.endswith("-a")]) == len(
+        [t for t in titles if t.endswith("-b")]
+    )
     assert outbox == len(titles)
 
 

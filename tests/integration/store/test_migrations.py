@@ -32,7 +32,9 @@ def test_models_match_the_migrated_schema(db_path: Path, key: bytes) -> None:
     finally:
         engine.dispose()
     # FTS5 shadow tables are not models.
-    relevant = [d for d in diff if not (d[0] == "remove_table" and d[1].name.startswith("tasks_fts"))]
+    relevant = [
+        d for d in diff if not (d[0] == "remove_table" and d[1].name.startswith("tasks_fts"))
+    ]
     assert relevant == []
 
 

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from atom_desktop.core.events import Event, EventBus, TaskChanged
+from atom_desktop.store.database import Database
 from atom_desktop.store.errors import ConflictError, NotFoundError
 from atom_desktop.store.outbox import Outbox
 from atom_desktop.store.task_types import TaskCreate, TaskFilter, TaskUpdate
-from atom_desktop.store.database import Database
 from atom_desktop.store.tasks import InvalidCursorError, TaskRepository, fts_query
 
 
@@ -24,7 +24,13 @@ def test_create_get_update_delete_with_outbox_and_events(
     bus.subscribe(seen.append)
     due = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     task = tasks.create(
-        TaskCreate(title="  Pay rent ", notes="before the 1st", priority=3, due_at=due, tags=["home", "home", "money"])
+        TaskCreate(
+            title="  Pay rent ",
+            notes="before the 1st",
+            priority=3,
+            due_at=due,
+            tags=["home", "home", "money"],
+        )
     )
     assert task.title == "Pay rent"
     assert task.tags == ("home", "money")
@@ -57,7 +63,9 @@ def test_create_get_update_delete_with_outbox_and_events(
     ]
 
 
-def test_failed_write_leaves_neither_row_nor_outbox_entry(tasks: TaskRepository, db: Database) -> None:
+def test_failed_write_leaves_neither_row_nor_outbox_entry(
+    tasks: TaskRepository, db: Database
+) -> None:
     tasks.create(TaskCreate(title="from github", source="github", external_id="issue-1"))
     outbox_before = Outbox(db).count()
     with pytest.raises(ConflictError, match="external id"):
@@ -106,7 +114,9 @@ def test_update_cannot_null_a_required_field() -> None:
 def test_filters(tasks: TaskRepository) -> None:
     now = datetime.now(UTC)
     a = tasks.create(TaskCreate(title="a", status="doing", priority=1, tags=["x"], due_at=now))
-    b = tasks.create(TaskCreate(title="b", priority=3, tags=["x", "y"], due_at=now + timedelta(days=3)))
+    b = tasks.create(
+        TaskCreate(title="b", priority=3, tags=["x", "y"], due_at=now + timedelta(days=3))
+    )
     c = tasks.create(TaskCreate(title="c", status="done", source="github", external_id="1"))
 
     def ids(f: TaskFilter) -> set[str]:
@@ -169,7 +179,9 @@ def test_full_text_search_over_title_and_notes(tasks: TaskRepository) -> None:
     assert tasks.search("   ") == []
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@settings(
+    max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(st.text())
 def test_any_typed_text_is_a_safe_search(tasks: TaskRepository, typed: str) -> None:
     query = fts_query(typed)

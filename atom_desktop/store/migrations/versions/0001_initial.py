@@ -40,9 +40,7 @@ def upgrade() -> None:
     op.create_index("ix_tasks_priority_id", "tasks", ["priority", "id"])
     op.create_index("ix_tasks_due_at", "tasks", ["due_at"])
     op.create_index("ix_tasks_updated_at_id", "tasks", ["updated_at", "id"])
-    op.create_index(
-        "ux_tasks_source_external_id", "tasks", ["source", "external_id"], unique=True
-    )
+    op.create_index("ux_tasks_source_external_id", "tasks", ["source", "external_id"], unique=True)
     # External-content FTS5 index over title and notes, kept in step by triggers.
     op.execute(
         "CREATE VIRTUAL TABLE tasks_fts USING fts5("
