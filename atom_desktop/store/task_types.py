@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -86,10 +86,15 @@ class Task:
     created_at: datetime
     updated_at: datetime
 
+    def values(self) -> dict[str, Any]:
+        """The fields as a dict, tags as a list (``asdict`` deep-copies: too slow in bulk)."""
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["tags"] = list(self.tags)
+        return data
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (ISO-8601 times, list of tags)."""
-        data = asdict(self)
-        data["tags"] = list(self.tags)
+        data = self.values()
         for key in ("due_at", "created_at", "updated_at"):
             value = data[key]
             data[key] = value.isoformat() if value is not None else None
