@@ -15,10 +15,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import keyring.errors
 from keyring.backends import SecretService
 
 PASSWORD = "atom-test-keyring"
+
+# A session bus without service activation: the stock session config would
+# start a second, locked gnome-keyring for any client that asks before ours
+# has claimed its name ("another secret service is running").
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={runtime_dir}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
 
 
 @dataclass
@@ -45,14 +61,31 @@ class SecretServiceSession:
 
 
 def _wait_until_serving(deadline: float) -> None:
-    backend = SecretService.Keyring()
-    last: Exception | None = None
+    """Wait until the login collection exists, is the default and is unlocked.
+
+    Asking the keyring library too early makes it try to create a default
+    collection, which needs a prompt (there is no display) and fails; so poll
+    with plain lookups that never create anything.
+    """
+    import secretstorage  # noqa: PLC0415
+    from secretstorage.exceptions import SecretServiceNotAvailableException  # noqa: PLC0415
+
+    last = "not asked yet"
     while time.monotonic() < deadline:
         try:
-            backend.get_password("atom-desktop-tests", "ready")
-            return
-        except keyring.errors.KeyringError as exc:
-            last = exc
+            conn = secretstorage.dbus_init()
+        except SecretServiceNotAvailableException as exc:
+            last = str(exc)
+        else:
+            try:
+                collection = secretstorage.collection.get_collection_by_alias(conn, "default")
+                if not collection.is_locked():
+                    return
+                last = "the default collection is locked"
+            except secretstorage.exceptions.SecretStorageException as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            finally:
+                conn.close()
         time.sleep(0.05)
     raise RuntimeError(f"gnome-keyring did not come up on the session bus: {last}")
 
@@ -73,8 +106,10 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
         "XDG_RUNTIME_DIR": str(runtime_dir),
     }
     env.pop("DISPLAY", None)
+    config = home / "bus.conf"
+    config.write_text(BUS_CONFIG.format(runtime_dir=runtime_dir))
     bus = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"],
+        ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -87,14 +122,16 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
         bus.wait()
         raise RuntimeError("dbus-daemon printed no address")
     env["DBUS_SESSION_BUS_ADDRESS"] = address
+    daemon_log = (home / "gnome-keyring.log").open("w")
     daemon = subprocess.Popen(
         ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
         stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=daemon_log,
+        stderr=subprocess.STDOUT,
         env=env,
         text=True,
     )
+    daemon_log.close()
     assert daemon.stdin is not None
     daemon.stdin.write(PASSWORD)
     daemon.stdin.close()
@@ -102,7 +139,11 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
     os.environ["XDG_DATA_HOME"] = env["XDG_DATA_HOME"]
     try:
-        _wait_until_serving(time.monotonic() + 20)
+        try:
+            _wait_until_serving(time.monotonic() + 20)
+        except RuntimeError as exc:
+            log = (home / "gnome-keyring.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{exc}\ngnome-keyring-daemon said:\n{log}") from None
         yield SecretServiceSession(env=env, bus=bus, daemon=daemon)
     finally:
         for key, value in saved.items():
