@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -20,16 +21,21 @@ from typing import Any, Literal, TypeVar
 import keyring.backend
 
 from atom_desktop import __version__
+from atom_desktop.api.auth import TokenAuthority, TokenService
+from atom_desktop.api.server import ApiService
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import AgentStateChanged, EventBus
 from atom_desktop.core.ids import IdFactory
+from atom_desktop.core.instance_lock import LOCK_FILE_NAME, InstanceService
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.core.service import Service
+from atom_desktop.secrets.api_token import OwnerTokenStore
 from atom_desktop.secrets.database_key import DatabaseKeyPolicy
 from atom_desktop.secrets.keyring_vault import KeyringVault
 from atom_desktop.secrets.profile import keyring_service
+from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
 
 logger = logging.getLogger(__name__)
@@ -48,6 +54,7 @@ class Runtime:
         paths: AppPaths | None = None,
         redactor: Redactor | None = None,
         keyring_backend: keyring.backend.KeyringBackend | None = None,
+        heartbeat_s: float = 15.0,
     ) -> None:
         self.settings = settings
         self.paths = paths or AppPaths.resolve(
@@ -63,14 +70,42 @@ class Runtime:
             self.bus,
             self.ids,
         )
+        self.instance = InstanceService(self.paths.data_dir / LOCK_FILE_NAME)
+        self.token_service = TokenService(
+            OwnerTokenStore(settings, self.paths, self.vault, self.redactor),
+            lambda: self.store.api_tokens,
+        )
+        self.api = ApiService(self, heartbeat_s=heartbeat_s)
         # Start order; stop runs it backwards.
-        self.services: list[Service] = [self.store]
+        self.services: list[Service] = [self.instance, self.store, self.token_service, self.api]
         self.state: State = "new"
         self.started_at: float | None = None
         self._started: list[Service] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+
+    # -- what the API reads -------------------------------------------------------
+
+    @property
+    def uptime_s(self) -> float:
+        """Seconds since the agent started running (0 before)."""
+        return 0.0 if self.started_at is None else time.monotonic() - self.started_at
+
+    @property
+    def api_port(self) -> int:
+        """The port the API listens on (the configured one until it is bound)."""
+        return self.api.port if self.api.port is not None else self.settings.port
+
+    @property
+    def tokens(self) -> TokenAuthority:
+        """The API token authority."""
+        return self.token_service.authority
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log."""
+        return self.store.audit
 
     # -- on the loop ------------------------------------------------------------
 
@@ -89,6 +124,7 @@ class Runtime:
                 raise
             self._started.append(service)
         self.started_at = time.monotonic()
+        self.instance.lock.update({"pid": os.getpid(), "port": self.api_port})
         self._set_state("running")
         logger.info("ATOM Desktop %s agent running (data in %s)", __version__, self.paths.data_dir)
 

@@ -78,7 +78,7 @@ def paths(tmp_path: Path) -> AppPaths:
 @pytest.fixture
 def settings(paths: AppPaths) -> Settings:
     """Default settings pointing at the test's profile."""
-    return Settings(data_dir=paths.data_dir, config_dir=paths.config_dir)
+    return Settings(data_dir=paths.data_dir, config_dir=paths.config_dir, port=0)
 
 
 def no_running_tasks() -> bool:

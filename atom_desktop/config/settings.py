@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     config_dir: Path | None = Field(default=None, description="Config file and key file.")
     log_dir: Path | None = Field(default=None, description="Rotated JSON-lines logs.")
     host: str = Field(default="127.0.0.1", min_length=1)
-    port: int = Field(default=8084, ge=1, le=65535)
+    port: int = Field(default=8084, ge=0, le=65535, description="0 picks a free port")
+    allow_remote: bool = Field(
+        default=False, description="Allow a non-loopback ATOM_HOST (warned at every start)."
+    )
     encryption_key: SecretStr | None = Field(
         default=None, description="64 hex characters: the raw 32-byte database key."
     )

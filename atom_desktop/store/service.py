@@ -9,10 +9,12 @@ from atom_desktop.config.paths import AppPaths
 from atom_desktop.core.events import EventBus
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.secrets.database_key import DatabaseKey, DatabaseKeyPolicy
+from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import StoreError
 from atom_desktop.store.outbox import Outbox
 from atom_desktop.store.tasks import TaskRepository
+from atom_desktop.store.tokens import TokenRepository
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ class StoreService:
         self._db: Database | None = None
         self._tasks: TaskRepository | None = None
         self._outbox: Outbox | None = None
+        self._api_tokens: TokenRepository | None = None
+        self._audit: AuditLog | None = None
         self.key: DatabaseKey | None = None
 
     @property
@@ -54,6 +58,20 @@ class StoreService:
         if self._outbox is None:
             raise StoreError("The store is not open.")
         return self._outbox
+
+    @property
+    def api_tokens(self) -> TokenRepository:
+        """API token hashes (only between start and stop)."""
+        if self._api_tokens is None:
+            raise StoreError("The store is not open.")
+        return self._api_tokens
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log (only between start and stop)."""
+        if self._audit is None:
+            raise StoreError("The store is not open.")
+        return self._audit
 
     async def async_start(self) -> None:
         """Resolve the key and open the database off the event loop."""
@@ -78,10 +96,13 @@ class StoreService:
         self._db = db
         self._tasks = TaskRepository(db, self._ids, self._bus)
         self._outbox = Outbox(db)
+        self._api_tokens = TokenRepository(db, self._ids)
+        self._audit = AuditLog(db)
         logger.info("Opened the encrypted database %s", self._paths.database)
 
     async def async_stop(self) -> None:
         """Close the database (checkpoints the WAL) off the event loop."""
-        db, self._db, self._tasks, self._outbox = self._db, None, None, None
+        db, self._db = self._db, None
+        self._tasks = self._outbox = self._api_tokens = self._audit = None
         if db is not None:
             await asyncio.to_thread(db.close)

@@ -109,13 +109,13 @@ def test_strict_key_storage_without_keyring_is_refused(profile: tuple[Path, Path
 def test_invalid_setting_exits_2_naming_key_value_and_file(profile: tuple[Path, Path]) -> None:
     data_dir, config_dir = profile
     config_dir.mkdir(parents=True)
-    (config_dir / "config.toml").write_text('port = "eighty"\n')
+    (config_dir / "config.toml").write_text('log_level = "chatty"\n')
     env = agent_env(dict(os.environ), data_dir, config_dir)
     result = _run([sys.executable, "-m", "atom_desktop", "serve"], env)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1  # one message
-    assert "port" in result.stderr
-    assert "'eighty'" in result.stderr
+    assert "log_level" in result.stderr
+    assert "'chatty'" in result.stderr
     assert str(config_dir / "config.toml") in result.stderr
     assert not data_dir.exists()
 
@@ -143,7 +143,8 @@ def test_without_a_display_the_app_says_so_and_serves(
 
 
 def test_options_after_the_subcommand_work_too(tmp_path: Path, agents: list[AgentProcess]) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATOM_")} | NO_KEYRING
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATOM_")}
+    env |= NO_KEYRING | {"ATOM_PORT": "0"}
     agent = AgentProcess(
         [
             "serve",

@@ -89,6 +89,7 @@ def agent_env(
 ) -> dict[str, str]:
     """An environment for one agent profile, without the developer's ATOM_* settings."""
     env = {k: v for k, v in base.items() if not k.startswith("ATOM_")}
-    env.update(ATOM_DATA_DIR=str(data_dir), ATOM_CONFIG_DIR=str(config_dir))
+    # Port 0: the agent picks a free port and writes it into its lock file.
+    env.update(ATOM_DATA_DIR=str(data_dir), ATOM_CONFIG_DIR=str(config_dir), ATOM_PORT="0")
     env.update(extra or {})
     return env

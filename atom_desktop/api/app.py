@@ -1,0 +1,125 @@
+"""``create_app(agent)``: the FastAPI application of the local API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from atom_desktop import __version__
+from atom_desktop.api.auth import Principal
+from atom_desktop.api.context import AgentContext
+from atom_desktop.api.errors import install_error_handlers
+from atom_desktop.api.routes import audit, events, health, tasks, tokens
+from atom_desktop.api.security import (
+    PUBLIC,
+    RouteTable,
+    SecurityConfig,
+    SecurityMiddleware,
+    allowed_hosts,
+)
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+OPENAPI_URL = f"{PREFIX}/openapi.json"
+MAX_BODY = 1024 * 1024
+
+
+def swagger_assets() -> Path:
+    """Swagger UI's files, shipped in a Python package (the docs work offline)."""
+    import swagger_ui_bundle  # noqa: PLC0415 - only the docs need it
+
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
+    """The API over ``agent``; every request passes :class:`SecurityMiddleware`."""
+    app = FastAPI(
+        title="ATOM Desktop local API",
+        version=__version__,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        description="The embedded backend of ATOM Desktop. Every route except health, "
+        "the OpenAPI document and the docs needs `Authorization: Bearer <token>`.",
+    )
+    app.state.agent = agent
+    app.state.closing = asyncio.Event()
+    app.state.heartbeat_s = heartbeat_s
+    install_error_handlers(app)
+    routes = RouteTable()
+    for router in (health.router, tasks.router, tokens.router, audit.router, events.router):
+        app.include_router(router, prefix=PREFIX)
+        routes.add_router(PREFIX, router)
+    routes.add(OPENAPI_URL, ("GET",), PUBLIC)
+    routes.add("/docs", ("GET",), PUBLIC)
+    routes.add_prefix("/docs/assets", PUBLIC)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="ATOM Desktop API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
+    app.mount("/docs/assets", StaticFiles(directory=swagger_assets()), name="docs-assets")
+    _document_bearer(app)
+
+    settings = agent.settings
+
+    def config() -> SecurityConfig:
+        extra = (settings.host,) if settings.host not in ("127.0.0.1", "::1", "localhost") else ()
+        return SecurityConfig(
+            hosts=allowed_hosts(agent.api_port, extra),
+            origins=frozenset(settings.allowed_origins),
+            max_body=MAX_BODY,
+        )
+
+    async def audit_hook(scope_: Scope, principal: Principal | None, status: int) -> None:
+        action = f"{scope_['method']} {scope_.get('atom_route', scope_['path'])}"
+        params = scope_.get("path_params") or {}
+        target = next(iter(params.values()), None) if params else None
+        result = "ok" if status < 400 else "refused" if status in (401, 403, 415) else "error"
+        try:
+            await asyncio.to_thread(
+                agent.audit.record,
+                token_name=principal.name if principal else None,
+                action=action,
+                target=str(target) if target is not None else None,
+                status=status,
+                result=result,
+            )
+        except Exception:
+            logger.exception("Could not write the audit entry for %s", action)
+
+    app.add_middleware(
+        SecurityMiddleware, config=config, authority=agent.tokens, routes=routes, audit=audit_hook
+    )
+    return app
+
+
+def _document_bearer(app: FastAPI) -> None:
+    """Tell the OpenAPI document (and Swagger's Authorize box) about bearer tokens."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,46 @@
+"""What the API needs from the running agent (the runtime provides it)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from atom_desktop.api.auth import TokenAuthority
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.events import EventBus
+from atom_desktop.store.audit import AuditLog
+from atom_desktop.store.service import StoreService
+
+
+class AgentContext(Protocol):
+    """The services and facts routes use; the runtime implements it."""
+
+    settings: Settings
+    paths: AppPaths
+    bus: EventBus
+    store: StoreService
+
+    @property
+    def state(self) -> str:
+        """new, starting, running, stopping, stopped or failed."""
+        ...
+
+    @property
+    def uptime_s(self) -> float:
+        """Seconds since the agent started running."""
+        ...
+
+    @property
+    def tokens(self) -> TokenAuthority:
+        """The token authority."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log."""
+        ...
+
+    @property
+    def api_port(self) -> int:
+        """The port the API listens on."""
+        ...

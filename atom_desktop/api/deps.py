@@ -1,0 +1,28 @@
+"""Dependencies routes declare, named once as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from atom_desktop.api.auth import Principal
+from atom_desktop.api.context import AgentContext
+
+
+def _agent(request: Request) -> AgentContext:
+    return cast(AgentContext, request.app.state.agent)
+
+
+def _principal(request: Request) -> Principal:
+    # Set by SecurityMiddleware before any handler runs.
+    return cast(Principal, request.scope["state"]["principal"])
+
+
+AgentDep = Annotated[AgentContext, Depends(_agent)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def scope(name: str) -> dict[str, object]:
+    """``openapi_extra`` naming the token scope a route needs (read by the middleware)."""
+    return {"x-atom-scope": name, "security": [] if name == "public" else [{"bearer": []}]}

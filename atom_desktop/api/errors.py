@@ -1,0 +1,80 @@
+"""The one error shape of the API: ``{"error": {"code": ..., "message": ...}}``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from atom_desktop.core.errors import AtomError
+from atom_desktop.store.errors import ConflictError, NotFoundError, StoreError
+from atom_desktop.store.tasks import InvalidCursorError
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "token_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+def error_body(code: str, message: str, **extra: Any) -> bytes:
+    """The JSON bytes of an error response."""
+    return json.dumps({"error": {"code": code, "message": message, **extra}}).encode()
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    """An error response with the shared shape."""
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every exception to the shared error shape; never leak a traceback."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        return error_response(
+            422, "invalid_input", f"{first['field']}: {first['message']}", details=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(AtomError)
+    async def _atom(request: Request, exc: AtomError) -> JSONResponse:
+        if isinstance(exc, NotFoundError):
+            return error_response(404, "not_found", exc.message)
+        if isinstance(exc, ConflictError):
+            return error_response(409, "conflict", exc.message)
+        if isinstance(exc, InvalidCursorError):
+            return error_response(400, "invalid_cursor", exc.message)
+        if isinstance(exc, StoreError):
+            return error_response(503, "store_unavailable", exc.message)
+        return error_response(400, "bad_request", exc.message)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(
+            500, "internal_error", "Something went wrong inside the agent; see its log."
+        )

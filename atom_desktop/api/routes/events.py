@@ -1,0 +1,172 @@
+"""The event bus over Server-Sent Events and a WebSocket.
+
+Every event carries the bus's strictly increasing id. A client resumes with
+``Last-Event-ID`` (or ``?since=``); when events it missed are no longer kept,
+it gets a ``gap`` event first and knows to reload. Streams end when the
+agent stops, so shutdown never waits on an open stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+
+from atom_desktop.api.deps import AgentDep, scope
+from atom_desktop.core.events import Event, EventBus
+
+router = APIRouter(prefix="/events", tags=["events"])
+QUEUE_LIMIT = 1000
+
+
+def event_json(event: Event) -> dict[str, object]:
+    """The wire form of an event."""
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "time": event.time.isoformat(),
+        "data": dataclasses.asdict(event.payload),
+    }
+
+
+class _Overflow:
+    """Marks a subscriber that fell too far behind."""
+
+
+OVERFLOW = _Overflow()
+
+
+async def follow(
+    bus: EventBus, since: int, closing: asyncio.Event, heartbeat_s: float
+) -> AsyncIterator[Event | _Overflow | None]:
+    """Backlog after ``since``, then live events; None is a heartbeat tick.
+
+    Yields OVERFLOW once, first, when events after ``since`` were already
+    dropped from history, and again (then stops) if this subscriber falls
+    more than QUEUE_LIMIT events behind.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Event | _Overflow] = asyncio.Queue()
+
+    def enqueue(item: Event | _Overflow) -> None:
+        if queue.qsize() >= QUEUE_LIMIT:
+            queue.put_nowait(OVERFLOW)
+        else:
+            queue.put_nowait(item)
+
+    # Subscribe before reading the backlog so nothing falls between the two.
+    unsubscribe = bus.subscribe(lambda e: loop.call_soon_threadsafe(enqueue, e))
+    try:
+        backlog, gap = bus.since(since)
+        if gap:
+            yield OVERFLOW
+        last = since
+        for event in backlog:
+            last = event.id
+            yield event
+        closed = asyncio.ensure_future(closing.wait())
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {getter, closed}, timeout=heartbeat_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if closed in done:
+                    getter.cancel()
+                    return
+                if getter not in done:
+                    getter.cancel()
+                    yield None
+                    continue
+                item = getter.result()
+                if isinstance(item, _Overflow):
+                    yield OVERFLOW
+                    return
+                if item.id > last:
+                    last = item.id
+                    yield item
+        finally:
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await closed
+    finally:
+        unsubscribe()
+
+
+def _sse(item: Event | _Overflow | None) -> str:
+    if item is None:
+        return ": heartbeat\n\n"
+    if isinstance(item, _Overflow):
+        return 'event: gap\ndata: {"message": "events were missed; reload your state"}\n\n'
+    return f"id: {item.id}\nevent: {item.kind}\ndata: {json.dumps(event_json(item))}\n\n"
+
+
+@router.get(
+    "",
+    openapi_extra=scope("read"),
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    request: Request,
+    agent: AgentDep,
+    since: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+) -> StreamingResponse:
+    """Server-Sent Events of everything on the bus, resumable."""
+    start = since if since is not None else _parse_last_id(last_event_id, agent.bus.last_id)
+    closing: asyncio.Event = request.app.state.closing
+    heartbeat: float = request.app.state.heartbeat_s
+
+    async def body() -> AsyncIterator[str]:
+        async for item in follow(agent.bus, start, closing, heartbeat):
+            yield _sse(item)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
+    )
+
+
+def _parse_last_id(value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return default
+
+
+@router.websocket("/ws")
+async def events_socket(websocket: WebSocket) -> None:
+    """The same events as JSON text frames (a browser sends its token as subprotocol)."""
+    agent = websocket.app.state.agent
+    offered = websocket.headers.get("sec-websocket-protocol", "")
+    subprotocol = "bearer" if "bearer" in [p.strip() for p in offered.split(",")] else None
+    await websocket.accept(subprotocol=subprotocol)
+    since = int(websocket.query_params.get("since", agent.bus.last_id) or 0)
+    closing: asyncio.Event = websocket.app.state.closing
+    try:
+        async for item in follow(agent.bus, since, closing, websocket.app.state.heartbeat_s):
+            if item is None:
+                continue
+            if isinstance(item, _Overflow):
+                await websocket.send_json({"kind": "gap"})
+                continue
+            await websocket.send_json(event_json(item))
+        await websocket.close(1001)
+    except WebSocketDisconnect:
+        return
+
+
+# The middleware reads the scope from the route.
+for _route in router.routes:
+    if getattr(_route, "path", "").endswith("/ws"):
+        _route.atom_scope = "read"  # type: ignore[attr-defined]

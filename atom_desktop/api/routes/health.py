@@ -1,0 +1,43 @@
+"""``GET /api/v1/health`` (no token) and ``GET /api/v1/status``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from atom_desktop import __version__
+from atom_desktop.api.deps import AgentDep, scope
+from atom_desktop.api.schemas import Health, Status
+
+router = APIRouter(tags=["agent"])
+
+
+@router.get("/health", openapi_extra=scope("public"))
+def health(agent: AgentDep) -> Health:
+    """Whether the agent is up; no token needed, no user data in it."""
+    key = agent.store.key
+    return Health(
+        status="ok",
+        version=__version__,
+        uptime_s=round(agent.uptime_s, 3),
+        key_storage=key.storage if key else None,
+        keyring_backend=key.keyring_backend if key else None,
+    )
+
+
+@router.get("/status", openapi_extra=scope("read"))
+def status(agent: AgentDep) -> Status:
+    """The agent's state, counts and where its files are."""
+    key = agent.store.key
+    return Status(
+        state=agent.state,
+        version=__version__,
+        uptime_s=round(agent.uptime_s, 3),
+        api=f"http://{agent.settings.host}:{agent.api_port}",
+        key_storage=key.describe() if key else None,
+        key_warning=key.warning if key else None,
+        tasks=agent.store.tasks.count(),
+        outbox_pending=agent.store.outbox.count(),
+        data_dir=str(agent.paths.data_dir),
+        config_dir=str(agent.paths.config_dir),
+        log_dir=str(agent.paths.log_dir),
+    )

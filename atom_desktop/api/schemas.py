@@ -1,0 +1,131 @@
+"""Request and response bodies of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from atom_desktop.store.task_types import Task
+
+Scope = Literal["read", "run", "automate", "admin"]
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    """Liveness, without secrets."""
+
+    status: Literal["ok"]
+    version: str
+    uptime_s: float
+    key_storage: str | None
+    keyring_backend: str | None
+
+
+class Status(BaseModel):
+    """The agent's state, counts and paths."""
+
+    state: str
+    version: str
+    uptime_s: float
+    api: str
+    key_storage: str | None
+    key_warning: str | None
+    tasks: int
+    outbox_pending: int
+    data_dir: str
+    config_dir: str
+    log_dir: str
+
+
+class TaskPublic(BaseModel):
+    """A task as the API shows it."""
+
+    id: str
+    title: str
+    notes: str
+    status: str
+    priority: int
+    due_at: datetime | None
+    tags: list[str]
+    source: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, task: Task) -> TaskPublic:
+        """From a stored task."""
+        return cls(**task.values())
+
+
+class TaskPage(BaseModel):
+    """One page of tasks; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    items: list[TaskPublic]
+    next_cursor: str | None
+
+
+TokenName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w .-]+$"),
+]
+
+
+class TokenCreate(BaseModel):
+    """A new named token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: TokenName
+    scopes: Annotated[list[Scope], Field(min_length=1)]
+
+
+class TokenPublic(BaseModel):
+    """A token without its secret."""
+
+    id: str
+    name: str
+    kind: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    """A new token, with its secret: shown this once, never again."""
+
+    token: str
+
+
+class AuditEntryPublic(BaseModel):
+    """One audited request."""
+
+    id: int
+    at: datetime
+    token_name: str | None
+    action: str
+    target: str | None
+    status: int
+    result: str
+
+
+class AuditPage(BaseModel):
+    """Newest first; pass ``next_before`` as ``before`` for older entries."""
+
+    items: list[AuditEntryPublic]
+    next_before: int | None

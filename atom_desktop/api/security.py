@@ -1,0 +1,390 @@
+"""The checks every request passes before any handler runs.
+
+Order: Host (DNS rebinding), Origin (cross-site requests), CORS preflight,
+bearer token and scope, then the body (JSON only, size-limited). The checks
+are pure functions, tested as tables; :class:`SecurityMiddleware` applies them
+to every HTTP request and WebSocket handshake, and adds the security headers
+to every response. CORS is not the defence here; these checks are.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.routing import APIWebSocketRoute
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from atom_desktop.api.auth import Principal, TokenAuthority
+from atom_desktop.api.errors import error_body
+
+PUBLIC = "public"
+#: Key in a route's ``openapi_extra`` naming the scope it needs.
+SCOPE_KEY = "x-atom-scope"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PREFLIGHT_HEADERS = "authorization, content-type, last-event-id"
+API_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+)
+# Swagger UI's page runs an inline start-up script and its own bundle.
+DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; frame-ancestors 'none'"
+)
+
+
+def allowed_hosts(port: int, extra_hosts: Iterable[str] = ()) -> frozenset[str]:
+    """Host header values that name this agent (exact match, with port)."""
+    names = (*LOOPBACK_NAMES, *extra_hosts)
+    return frozenset(f"{name}:{port}" for name in names)
+
+
+def host_ok(values: list[bytes], allowed: frozenset[str]) -> bool:
+    """Exactly one Host header, and it names this agent."""
+    if len(values) != 1:
+        return False
+    try:
+        host = values[0].decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return host.lower() in allowed
+
+
+def origin_ok(values: list[bytes], allowed: frozenset[str]) -> bool:
+    """No Origin header, or exactly one that is in the allowlist."""
+    if not values:
+        return True
+    if len(values) != 1:
+        return False
+    try:
+        return values[0].decode("ascii") in allowed
+    except UnicodeDecodeError:
+        return False
+
+
+def bearer_token(values: list[bytes]) -> str | None:
+    """The token of a single ``Authorization: Bearer`` header."""
+    if len(values) != 1:
+        return None
+    scheme, _, token = values[0].decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def websocket_token(values: list[bytes]) -> str | None:
+    """The token a browser sends as the subprotocol pair ``bearer, <token>``."""
+    offered = [p.strip() for v in values for p in v.decode("latin-1").split(",")]
+    for i, protocol in enumerate(offered[:-1]):
+        if protocol == "bearer":
+            return offered[i + 1]
+    return None
+
+
+def json_content_type(values: list[bytes]) -> bool:
+    """``application/json`` (parameters such as charset allowed)."""
+    if len(values) != 1:
+        return False
+    media = values[0].decode("latin-1").split(";")[0].strip().lower()
+    return media == "application/json"
+
+
+def same_secret(a: str, b: str) -> bool:
+    """Constant-time comparison of two secrets."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _headers(scope: Scope, name: bytes) -> list[bytes]:
+    return [v for k, v in scope["headers"] if k == name]
+
+
+@dataclass
+class SecurityConfig:
+    """What the middleware needs to know about this agent."""
+
+    hosts: frozenset[str]
+    origins: frozenset[str]
+    max_body: int
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """A path template, its methods and the scope it needs."""
+
+    regex: re.Pattern[str]
+    methods: frozenset[str]
+    scope: str
+    template: str
+
+
+class RouteTable:
+    """Which scope each route needs, known before routing.
+
+    Built from the routers the app includes (each route names its scope in
+    ``openapi_extra``), so the middleware decides without running the router.
+    A route that names no scope needs ``admin``; a path that matches nothing,
+    or matches with another method, needs ``read``: nothing about the API is
+    told to a caller without a token.
+    """
+
+    def __init__(self) -> None:
+        self._rules: list[RouteRule] = []
+
+    def add(self, template: str, methods: Iterable[str], scope: str) -> None:
+        """Add one route; ``template`` uses ``{param}`` placeholders."""
+        regex, _, _ = compile_path(template)
+        self._rules.append(RouteRule(regex, frozenset(methods), scope, template))
+
+    def add_prefix(self, prefix: str, scope: str) -> None:
+        """Everything under ``prefix`` (a static files mount), GET and HEAD."""
+        regex = re.compile("^" + re.escape(prefix.rstrip("/")) + "(/.*)?$")
+        self._rules.append(RouteRule(regex, frozenset({"GET", "HEAD"}), scope, prefix + "/*"))
+
+    def add_router(self, prefix: str, router: APIRouter) -> None:
+        """Every route of ``router`` under ``prefix``."""
+        for route in router.routes:
+            path = prefix + getattr(route, "path", "")
+            if isinstance(route, APIWebSocketRoute):
+                methods: Iterable[str] = ("WEBSOCKET",)
+                needed = getattr(route, "atom_scope", "admin")
+            else:
+                methods = getattr(route, "methods", None) or ()
+                extra = getattr(route, "openapi_extra", None) or {}
+                needed = extra.get(SCOPE_KEY, "admin")
+            self.add(path, methods, str(needed))
+
+    def lookup(self, scope: Scope) -> tuple[str, str]:
+        """The scope the request needs and the route template it hit."""
+        method = "WEBSOCKET" if scope["type"] == "websocket" else scope["method"]
+        if method == "HEAD":
+            method = "GET"
+        path = scope["path"]
+        for rule in self._rules:
+            if rule.regex.match(path) and method in rule.methods:
+                return rule.scope, rule.template
+        return "read", path
+
+
+@dataclass
+class Refusal:
+    """Why a request is refused, and by whom it was sent if that is known."""
+
+    status: int
+    code: str
+    message: str
+    principal: Principal | None = None
+
+
+PREFLIGHT = object()
+
+AuditHook = Callable[[Scope, Principal | None, int], Awaitable[None]]
+
+
+class SecurityMiddleware:
+    """Applies the checks to every request before routing to a handler."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: Callable[[], SecurityConfig],
+        authority: TokenAuthority,
+        routes: RouteTable,
+        audit: AuditHook | None = None,
+    ) -> None:
+        self.app = app
+        self._routes = routes
+        self._config = config
+        self._authority = authority
+        self._audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        config = self._config()
+        websocket = scope["type"] == "websocket"
+        method = "GET" if websocket else scope["method"]
+        origin_values = _headers(scope, b"origin")
+        origin = origin_values[0].decode("latin-1") if len(origin_values) == 1 else None
+
+        outcome = self._authorize(scope, config, websocket)
+        if isinstance(outcome, Refusal):
+            await self._refuse(scope, send, outcome, websocket, method)
+            return
+        if outcome is PREFLIGHT:
+            await _send_preflight(send, origin or "")
+            return
+        principal = outcome if isinstance(outcome, Principal) else None
+        if principal is not None:
+            scope.setdefault("state", {})["principal"] = principal
+        if websocket:
+            await self.app(scope, receive, send)
+            return
+
+        checked = await self._check_body(scope, receive, config, method)
+        if isinstance(checked, Refusal):
+            checked.principal = principal
+            await self._refuse(scope, send, checked, websocket, method)
+            return
+
+        statuses: list[int] = []
+        docs = scope["path"] == "/docs" or scope["path"].startswith("/docs/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+                message = {**message, "headers": _response_headers(message, origin, docs)}
+            await send(message)
+
+        await self.app(scope, checked, send_with_headers)
+        if self._audit is not None and method not in SAFE_METHODS:
+            await self._audit(scope, principal, statuses[0] if statuses else 500)
+
+    def _authorize(  # noqa: PLR0911 - one return per check, in order
+        self, scope: Scope, config: SecurityConfig, websocket: bool
+    ) -> Refusal | Principal | object | None:
+        """Host, Origin, preflight, token and scope: a refusal, or who is asking."""
+        if not host_ok(_headers(scope, b"host"), config.hosts):
+            return Refusal(400, "host_not_allowed", "The Host header does not name this agent.")
+        origin_values = _headers(scope, b"origin")
+        if not origin_ok(origin_values, config.origins):
+            return Refusal(403, "origin_not_allowed", "Requests from this origin are not allowed.")
+        if not websocket and scope["method"] == "OPTIONS" and origin_values:
+            return PREFLIGHT
+        required, template = self._routes.lookup(scope)
+        scope["atom_route"] = template
+        if required == PUBLIC:
+            return None
+        token = bearer_token(_headers(scope, b"authorization"))
+        if token is None and websocket:
+            token = websocket_token(_headers(scope, b"sec-websocket-protocol"))
+        if token is None:
+            return Refusal(
+                401, "token_required", "Send an API token: Authorization: Bearer <token>."
+            )
+        principal = self._authority.verify(token)
+        if principal is None:
+            return Refusal(403, "token_invalid", "The API token is not valid (unknown or revoked).")
+        if not principal.allows(required):
+            return Refusal(
+                403, "scope_required", f"The token lacks the '{required}' scope.", principal
+            )
+        return principal
+
+    async def _refuse(
+        self, scope: Scope, send: Send, refusal: Refusal, websocket: bool, method: str
+    ) -> None:
+        if websocket:
+            # Closing before accept makes the server answer the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008, "reason": refusal.code})
+            return
+        await _send_error(send, refusal.status, refusal.code, refusal.message)
+        if self._audit is not None and method not in SAFE_METHODS:
+            await self._audit(scope, refusal.principal, refusal.status)
+
+    async def _check_body(
+        self, scope: Scope, receive: Receive, config: SecurityConfig, method: str
+    ) -> Receive | Refusal:
+        lengths = _headers(scope, b"content-length")
+        chunked = any(b"chunked" in v.lower() for v in _headers(scope, b"transfer-encoding"))
+        try:
+            declared = int(lengths[0]) if len(lengths) == 1 else (None if not lengths else -1)
+        except ValueError:
+            declared = -1
+        if declared == -1:
+            return Refusal(400, "bad_content_length", "The Content-Length header is invalid.")
+        has_body = chunked or (declared or 0) > 0
+        # A browser's "simple" cross-site POST is form or text/plain: only
+        # JSON is accepted, so such a request never reaches a handler.
+        needs_json = has_body or method in ("POST", "PUT", "PATCH")
+        if needs_json and not json_content_type(_headers(scope, b"content-type")):
+            return Refusal(415, "unsupported_media_type", "Send the body as application/json.")
+        if not has_body:
+            return receive
+        if declared is not None and declared > config.max_body:
+            return Refusal(
+                413, "body_too_large", f"The body is larger than {config.max_body} bytes."
+            )
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            body += message.get("body", b"")
+            if len(body) > config.max_body:
+                return Refusal(
+                    413, "body_too_large", f"The body is larger than {config.max_body} bytes."
+                )
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        return replay
+
+
+def _response_headers(
+    message: Message, origin: str | None, docs: bool
+) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (k, v)
+        for k, v in message.get("headers", [])
+        if k.lower() not in (b"access-control-allow-origin", b"vary")
+    ]
+    for name, value in API_HEADERS:
+        headers.append((name, DOCS_CSP if docs and name == b"content-security-policy" else value))
+    if origin is not None:
+        # The exact origin, never "*"; it already passed the allowlist.
+        headers += [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
+    return headers
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    body = error_body(code, message)
+    all_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *API_HEADERS,
+    ]
+    if status == 401:
+        all_headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_preflight(send: Send, origin: str) -> None:
+    headers = [
+        (b"access-control-allow-origin", origin.encode()),
+        (b"access-control-allow-methods", b"GET, POST, PATCH, DELETE"),
+        (b"access-control-allow-headers", PREFLIGHT_HEADERS.encode()),
+        (b"access-control-max-age", b"600"),
+        (b"vary", b"Origin"),
+        (b"content-length", b"0"),
+        *API_HEADERS,
+    ]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def client_address(scope: Scope) -> Any:
+    """The peer address uvicorn saw (proxy headers are never trusted)."""
+    return scope.get("client")

@@ -1,0 +1,138 @@
+"""The API as a runtime service: uvicorn on the agent's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import socket
+
+import psutil
+import uvicorn
+
+from atom_desktop.api.app import create_app
+from atom_desktop.api.context import AgentContext
+from atom_desktop.core.errors import AtomError
+
+logger = logging.getLogger(__name__)
+
+
+class PortInUseError(AtomError):
+    """Another process listens on the API port."""
+
+    exit_code = 2
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def holder_of(port: int) -> str:
+    """Who listens on ``port``, as far as this user may see."""
+    with contextlib.suppress(psutil.Error, OSError):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid is None:
+                    return "another process"
+                with contextlib.suppress(psutil.Error):
+                    return f"PID {conn.pid} ({psutil.Process(conn.pid).name()})"
+                return f"PID {conn.pid}"
+    return "another process"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves, so a busy port is a clear error."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(128)
+        sock.set_inheritable(False)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"Port {port} on {host} is in use by {holder_of(port)}.",
+                hint="Set ATOM_PORT (or --port) to a free port, or stop that process.",
+            ) from None
+        raise AtomError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
+    return sock
+
+
+class ApiService:
+    """Serves the API until stopped; open event streams end when it stops."""
+
+    name = "api"
+
+    def __init__(self, agent: AgentContext, *, heartbeat_s: float = 15.0) -> None:
+        self._agent = agent
+        self._heartbeat_s = heartbeat_s
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing: asyncio.Event | None = None
+        self.port: int | None = None
+
+    async def async_start(self) -> None:
+        """Bind, start uvicorn, and return once it accepts connections."""
+        settings = self._agent.settings
+        if not is_loopback(settings.host):
+            if not settings.allow_remote:
+                raise AtomError(
+                    f"ATOM_HOST={settings.host} is not a loopback address.",
+                    hint="The API can run commands; set ATOM_ALLOW_REMOTE=true only if you "
+                    "really mean to expose it, or use 127.0.0.1.",
+                )
+            logger.warning(
+                "The API listens on %s, which other machines may reach; anyone with a token "
+                "can use it",
+                settings.host,
+            )
+        sock = bind(settings.host, settings.port)
+        self.port = sock.getsockname()[1]
+        app = create_app(self._agent, heartbeat_s=self._heartbeat_s)
+        self._closing = app.state.closing
+        config = uvicorn.Config(
+            app,
+            proxy_headers=False,
+            server_header=False,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+            ws="websockets-sansio",
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="uvicorn")
+        # uvicorn has no "started" future: wait for its flag, or its failure.
+        while not self._server.started:
+            if self._task.done():
+                sock.close()
+                self._task.result()
+                raise AtomError("The API server stopped while starting.")
+            await asyncio.sleep(0.005)
+        logger.info("API listening on http://%s:%d", settings.host, self.port)
+
+    async def async_stop(self) -> None:
+        """End event streams, then let uvicorn finish open requests and stop."""
+        if self._closing is not None:
+            self._closing.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except TimeoutError:
+                assert self._server is not None
+                self._server.force_exit = True
+                await self._task
+        self._server = None
+        self._task = None
