@@ -11,6 +11,7 @@ import socket
 
 import psutil
 import uvicorn
+from fastapi import FastAPI
 
 from atom_desktop.api.app import create_app
 from atom_desktop.api.context import AgentContext
@@ -80,6 +81,7 @@ class ApiService:
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Event | None = None
         self.port: int | None = None
+        self.app: FastAPI | None = None
 
     async def async_start(self) -> None:
         """Bind, start uvicorn, and return once it accepts connections."""
@@ -98,7 +100,7 @@ class ApiService:
             )
         sock = bind(settings.host, settings.port)
         self.port = sock.getsockname()[1]
-        app = create_app(self._agent, heartbeat_s=self._heartbeat_s)
+        app = self.app = create_app(self._agent, heartbeat_s=self._heartbeat_s)
         self._closing = app.state.closing
         config = uvicorn.Config(
             app,

@@ -1,0 +1,90 @@
+"""A real agent (store, tokens, uvicorn) on a free loopback port, per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import keyring.backends.fail
+import pytest
+from fastapi import Request
+
+from atom_desktop.api import deps
+from atom_desktop.api.context import AgentContext
+from atom_desktop.config.settings import Settings
+from atom_desktop.runtime import Runtime
+
+
+@dataclass
+class HandlerCounter:
+    """Counts how often a route handler resolved its dependencies (i.e. ran)."""
+
+    calls: int = 0
+    clients: list[tuple[str, int] | None] = field(default_factory=list)
+
+
+@dataclass
+class LiveAgent:
+    """A running agent and what a client needs to talk to it."""
+
+    runtime: Runtime
+    base_url: str
+    owner_token: str
+    port: int
+    handlers: HandlerCounter
+
+    def client(self, token: str | None = None, **kwargs: object) -> httpx.Client:
+        """An HTTP client with the owner token (or ``token``) set."""
+        headers = {"Authorization": f"Bearer {token or self.owner_token}"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def make_token(self, *scopes: str, name: str | None = None) -> str:
+        """A named token with ``scopes``, made through the API."""
+        with self.client() as client:
+            response = client.post(
+                "/api/v1/tokens", json={"name": name or "-".join(scopes), "scopes": list(scopes)}
+            )
+            response.raise_for_status()
+            return str(response.json()["token"])
+
+
+def start_agent(settings: Settings, **runtime_args: object) -> tuple[Runtime, HandlerCounter]:
+    """Start a runtime in its own thread and count handler runs."""
+    runtime = Runtime(settings, **runtime_args)  # type: ignore[arg-type]
+    runtime.start_in_thread()
+    counter = HandlerCounter()
+    app = runtime.api.app
+    assert app is not None
+
+    def counting_agent(request: Request) -> AgentContext:
+        counter.calls += 1
+        counter.clients.append(
+            (request.client.host, request.client.port) if request.client else None
+        )
+        return runtime
+
+    app.dependency_overrides[deps._agent] = counting_agent
+    return runtime, counter
+
+
+@contextmanager
+def live_agent(settings: Settings) -> Iterator[LiveAgent]:
+    """Start an agent (no OS keyring: owner token in a 0600 file) and stop it after."""
+    runtime, counter = start_agent(
+        settings, keyring_backend=keyring.backends.fail.Keyring(), heartbeat_s=0.2
+    )
+    try:
+        owner = runtime.token_service.owner
+        assert owner is not None
+        port = runtime.api_port
+        yield LiveAgent(runtime, f"http://127.0.0.1:{port}", owner.secret, port, counter)
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture
+def agent(settings: Settings) -> Iterator[LiveAgent]:
+    with live_agent(settings) as live:
+        yield live
