@@ -68,7 +68,56 @@ def build_parser() -> argparse.ArgumentParser:
     # The same options after the subcommand; SUPPRESS keeps an option given
     # before the subcommand from being overwritten with None.
     _add_common(serve, argparse.SUPPRESS)
+    _add_client_commands(commands)
     return parser
+
+
+def _client_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_text, description=help_text)
+    _add_common(sub, argparse.SUPPRESS)
+    sub.add_argument("--json", action="store_true", help="print JSON for scripts")
+    return sub
+
+
+def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _client_parser(commands, "status", "show the running agent's state")
+    token = commands.add_parser("token", help="API tokens", description="API tokens")
+    tokens_actions = token.add_subparsers(dest="tokens_action", metavar="ACTION", required=True)
+    show = tokens_actions.add_parser("show", help="print the owner token (for scripts)")
+    _add_common(show, argparse.SUPPRESS)
+    _client_parser(tokens_actions, "list", "list tokens (never their secrets)")
+    create = _client_parser(tokens_actions, "create", "make a named, scoped token")
+    create.add_argument("name")
+    create.add_argument(
+        "--scope",
+        dest="scopes",
+        action="append",
+        choices=("read", "run", "automate", "admin"),
+        required=True,
+        help="repeat for several scopes",
+    )
+    revoke = _client_parser(tokens_actions, "revoke", "revoke a token by id")
+    revoke.add_argument("token_id")
+    tasks = commands.add_parser("tasks", help="tasks", description="tasks")
+    task_commands = tasks.add_subparsers(dest="tasks_action", metavar="ACTION", required=True)
+    listing = _client_parser(task_commands, "list", "list tasks, newest first")
+    listing.add_argument(
+        "--status", action="append", choices=("todo", "doing", "done", "cancelled")
+    )
+    listing.add_argument("--limit", type=int, default=50)
+    add = _client_parser(task_commands, "add", "add a task; prints its id")
+    add.add_argument("title")
+    add.add_argument("--notes", default="")
+    add.add_argument("--priority", type=int, choices=range(4), default=0)
+    add.add_argument("--due", help="ISO 8601 date-time with time zone")
+    add.add_argument("--tag", dest="tags", action="append", default=[])
+    done = _client_parser(task_commands, "done", "mark a task done")
+    done.add_argument("task_id")
+    search = _client_parser(task_commands, "search", "full-text search of titles and notes")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=20)
 
 
 def has_display(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
@@ -101,11 +150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"{PROG}: cannot create the data directories: {exc}", file=sys.stderr)
         return 1
-    logs = configure_logging(level=settings.log_level, log_dir=paths.log_dir, redactor=redactor)
+    agent_side = args.command in (None, "serve")
+    # Client commands log to the console only (WARNING and up): the agent owns the log file.
+    logs = configure_logging(
+        level=settings.log_level if agent_side else "WARNING",
+        log_dir=paths.log_dir if agent_side else None,
+        redactor=redactor,
+    )
     try:
-        if args.command == "serve":
-            return _serve(settings, paths, redactor)
-        return _desktop(settings, paths, redactor)
+        return _dispatch(args, settings, paths, redactor)
     except AtomError as exc:
         logger.error("%s", exc)
         return exc.exit_code
@@ -113,6 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         logs.close()
+
+
+def _dispatch(
+    args: argparse.Namespace, settings: Settings, paths: AppPaths, redactor: Redactor
+) -> int:
+    if args.command == "serve":
+        return _serve(settings, paths, redactor)
+    if args.command in ("status", "token", "tasks"):
+        return _client_command(args, settings, paths, redactor)
+    return _desktop(settings, paths, redactor)
 
 
 def _serve(settings: Settings, paths: AppPaths, redactor: Redactor) -> int:
@@ -136,3 +199,52 @@ def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor) -> int:
             file=sys.stderr,
         )
     return _serve(settings, paths, redactor)
+
+
+def _client_command(
+    args: argparse.Namespace, settings: Settings, paths: AppPaths, redactor: Redactor
+) -> int:
+    # Imported here: the agent's start-up needs none of this.
+    from atom_desktop.client import commands  # noqa: PLC0415
+    from atom_desktop.client.agent_client import AgentClient  # noqa: PLC0415
+    from atom_desktop.client.discovery import agent_url, owner_token  # noqa: PLC0415
+
+    token = owner_token(settings, paths, redactor)
+    if args.command == "token" and args.tokens_action == "show":
+        if token is None:
+            print(f"{PROG}: no owner token yet; start the agent once to make it.", file=sys.stderr)
+            return 1
+        print(token.secret)
+        return 0
+    as_json = bool(getattr(args, "json", False))
+    with AgentClient(agent_url(settings, paths), token.secret if token else None) as client:
+        if args.command == "status":
+            commands.status(client, as_json=as_json)
+        elif args.command == "token":
+            if args.tokens_action == "list":
+                commands.tokens_list(client, as_json=as_json)
+            elif args.tokens_action == "create":
+                commands.tokens_create(client, args.name, args.scopes, as_json=as_json)
+            else:
+                commands.tokens_revoke(client, args.token_id, as_json=as_json)
+        elif args.tasks_action == "list":
+            commands.tasks_list(
+                client, query=None, statuses=args.status, limit=args.limit, as_json=as_json
+            )
+        elif args.tasks_action == "search":
+            commands.tasks_list(
+                client, query=args.query, statuses=None, limit=args.limit, as_json=as_json
+            )
+        elif args.tasks_action == "add":
+            body = {
+                "title": args.title,
+                "notes": args.notes,
+                "priority": args.priority,
+                "tags": args.tags,
+            }
+            if args.due:
+                body["due_at"] = args.due
+            commands.tasks_add(client, body, as_json=as_json)
+        else:
+            commands.tasks_done(client, args.task_id, as_json=as_json)
+    return 0

@@ -1,0 +1,1 @@
+"""The HTTP client the CLI subcommands use to talk to a running agent."""

@@ -1,0 +1,120 @@
+"""What the client subcommands do and print: tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from atom_desktop.client.agent_client import AgentClient
+
+
+def _table(rows: Sequence[Sequence[object]], headers: Sequence[str], out: TextIO) -> None:
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        if index == 0:
+            out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def _emit(data: Any, as_json: bool, out: TextIO) -> bool:
+    if as_json:
+        out.write(json.dumps(data, indent=2) + "\n")
+    return as_json
+
+
+def status(client: AgentClient, *, as_json: bool, out: TextIO = sys.stdout) -> None:
+    """``atom-desktop status``."""
+    data = client.request("GET", "/status")
+    if _emit(data, as_json, out):
+        return
+    out.write(f"ATOM Desktop {data['version']}: {data['state']}, up {data['uptime_s']:.0f} s\n")
+    out.write(f"API          {data['api']}\n")
+    out.write(f"key storage  {data['key_storage']}\n")
+    if data.get("key_warning"):
+        out.write(f"warning      {data['key_warning']}\n")
+    out.write(f"tasks        {data['tasks']} ({data['outbox_pending']} changes waiting to sync)\n")
+    out.write(f"data         {data['data_dir']}\nconfig       {data['config_dir']}\n")
+    out.write(f"logs         {data['log_dir']}\n")
+
+
+def tasks_list(
+    client: AgentClient,
+    *,
+    query: str | None,
+    statuses: list[str] | None,
+    limit: int,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+) -> None:
+    """``atom-desktop tasks list`` and ``tasks search``."""
+    params: list[tuple[str, str | int]] = [("limit", limit)]
+    if query:
+        params.append(("q", query))
+    params += [("status", s) for s in statuses or []]
+    data = client.request("GET", "/tasks", params=params)
+    if _emit(data, as_json, out):
+        return
+    rows = [
+        (t["id"], t["status"], t["priority"], t["due_at"] or "", t["title"]) for t in data["items"]
+    ]
+    _table(rows, ("id", "status", "prio", "due", "title"), out)
+
+
+def tasks_add(
+    client: AgentClient, body: dict[str, Any], *, as_json: bool, out: TextIO = sys.stdout
+) -> None:
+    """``atom-desktop tasks add``."""
+    task = client.request("POST", "/tasks", json=body)
+    if not _emit(task, as_json, out):
+        out.write(f"{task['id']}\n")
+
+
+def tasks_done(
+    client: AgentClient, task_id: str, *, as_json: bool, out: TextIO = sys.stdout
+) -> None:
+    """``atom-desktop tasks done``."""
+    task = client.request("PATCH", f"/tasks/{task_id}", json={"status": "done"})
+    if not _emit(task, as_json, out):
+        out.write(f"done: {task['title']}\n")
+
+
+def tokens_list(client: AgentClient, *, as_json: bool, out: TextIO = sys.stdout) -> None:
+    """``atom-desktop token list``."""
+    data = client.request("GET", "/tokens")
+    if _emit(data, as_json, out):
+        return
+    rows = [
+        (
+            t["id"],
+            t["name"],
+            ",".join(t["scopes"]),
+            t["last_used_at"] or "never",
+            "revoked" if t["revoked_at"] else "active",
+        )
+        for t in data
+    ]
+    _table(rows, ("id", "name", "scopes", "last used", "state"), out)
+
+
+def tokens_create(
+    client: AgentClient, name: str, scopes: list[str], *, as_json: bool, out: TextIO = sys.stdout
+) -> None:
+    """``atom-desktop token create``: the secret is printed once."""
+    data = client.request("POST", "/tokens", json={"name": name, "scopes": scopes})
+    if _emit(data, as_json, out):
+        return
+    out.write(f"{data['token']}\n")
+    scopes_text = ",".join(data["scopes"])
+    sys.stderr.write(f"Token {data['name']!r} ({scopes_text}) made; it is shown only this once.\n")
+
+
+def tokens_revoke(
+    client: AgentClient, token_id: str, *, as_json: bool, out: TextIO = sys.stdout
+) -> None:
+    """``atom-desktop token revoke``."""
+    data = client.request("DELETE", f"/tokens/{token_id}")
+    if not _emit(data, as_json, out):
+        out.write(f"revoked: {data['name']}\n")

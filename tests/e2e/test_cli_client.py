@@ -1,0 +1,133 @@
+"""The CLI client against a real agent process, and what the agent logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.agent_process import AgentProcess, agent_env
+from tests.support.secret_service import SecretServiceSession
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def running(
+    secret_service: SecretServiceSession, tmp_path: Path
+) -> Iterator[tuple[AgentProcess, dict[str, str]]]:
+    env = agent_env(secret_service.env, tmp_path / "data", tmp_path / "config")
+    env["ATOM_LOG_LEVEL"] = "DEBUG"
+    agent = AgentProcess(["serve"], env)
+    try:
+        agent.wait_for("agent running")
+        # The CLI finds the port in the lock file, as a person's shell would.
+        client_env = {k: v for k, v in env.items() if k != "ATOM_PORT"}
+        yield agent, client_env
+    finally:
+        agent.kill()
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "atom_desktop", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_against_a_running_agent(running: tuple[AgentProcess, dict[str, str]]) -> None:
+    agent, env = running
+    status = cli(env, "status")
+    assert status.returncode == 0, status.stderr
+    assert "running" in status.stdout
+    assert "OS keyring (keyring.backends.SecretService.Keyring)" in status.stdout
+
+    added = cli(
+        env, "tasks", "add", "Prepare the quarterly report", "--tag", "work", "--priority", "2"
+    )
+    assert added.returncode == 0, added.stderr
+    task_id = added.stdout.strip()
+    assert cli(env, "tasks", "add", "Water the plants").returncode == 0
+
+    listing = cli(env, "tasks", "list")
+    assert "Prepare the quarterly report" in listing.stdout
+    assert "Water the plants" in listing.stdout
+    assert listing.stdout.splitlines()[0].split() == ["id", "status", "prio", "due", "title"]
+
+    found = json.loads(cli(env, "tasks", "search", "quarter", "--json").stdout)
+    assert [t["id"] for t in found["items"]] == [task_id]
+
+    assert cli(env, "tasks", "done", task_id).returncode == 0
+    done = json.loads(cli(env, "tasks", "list", "--status", "done", "--json").stdout)
+    assert [t["id"] for t in done["items"]] == [task_id]
+
+    created = cli(env, "token", "create", "reporting", "--scope", "read")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("atom_")
+    tokens = json.loads(cli(env, "token", "list", "--json").stdout)
+    named = next(t for t in tokens if t["name"] == "reporting")
+    assert secret not in json.dumps(tokens)
+    # The new token works for reading, then stops working once revoked.
+    limited = {**env, "ATOM_API_TOKEN": secret}
+    assert cli(limited, "status").returncode == 0
+    refused = cli(limited, "tasks", "add", "not allowed")
+    assert refused.returncode == 1
+    assert "lacks the 'automate' scope" in refused.stderr
+    assert cli(env, "token", "revoke", named["id"]).returncode == 0
+    assert cli(limited, "status").returncode == 1
+
+    owner = cli(env, "token", "show").stdout.strip()
+    assert owner.startswith("atom_")
+    assert agent.stop() == 0
+
+    # After the whole session, no token appears in any log file or output.
+    logs = "".join(p.read_text() for p in (Path(env["ATOM_DATA_DIR"]) / "logs").iterdir())
+    assert "DEBUG" in logs
+    for token in (owner, secret):
+        assert token not in logs
+        assert token not in agent.output
+
+
+def test_cli_says_plainly_when_no_agent_runs(tmp_path: Path) -> None:
+    env = agent_env(dict(os.environ), tmp_path / "data", tmp_path / "config")
+    env.pop("ATOM_PORT")
+    env["ATOM_API_TOKEN"] = "atom_" + "z" * 43
+    env["ATOM_PORT"] = str(_free_port())
+    result = cli(env, "status")
+    assert result.returncode == 1
+    assert "No ATOM Desktop agent answers at http://127.0.0.1:" in result.stderr
+    assert "atom-desktop serve" in result.stderr
+    assert env["ATOM_API_TOKEN"] not in result.stderr
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_docs_work_offline_from_the_package(running: tuple[AgentProcess, dict[str, str]]) -> None:
+    _agent, env = running
+    port = json.loads((Path(env["ATOM_DATA_DIR"]) / "agent.lock").read_text())["port"]
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        assert "/docs/assets/swagger-ui-bundle.js" in page.text
+        assert "cdn" not in page.text.lower()
+        assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+        doc = client.get("/api/v1/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert "/api/v1/tasks" in doc["paths"]
