@@ -129,3 +129,20 @@ class AuditPage(BaseModel):
 
     items: list[AuditEntryPublic]
     next_before: int | None
+
+
+_ERROR_TEXT = {
+    400: "Bad request (Host not allowed, bad cursor, bad Content-Length)",
+    401: "No API token was sent",
+    403: "Token invalid, revoked or lacking the scope; or a foreign Origin",
+    404: "No such resource",
+    409: "Conflicts with an existing resource",
+    413: "Body too large",
+    415: "Body is not application/json",
+    422: "Invalid input; the message names the field",
+    503: "The store is unavailable",
+}
+#: Documented on every route: every error has the same shape.
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in _ERROR_TEXT.items()
+}

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from atom_desktop.api.deps import AgentDep, scope
-from atom_desktop.api.schemas import AuditEntryPublic, AuditPage
+from atom_desktop.api.schemas import ERROR_RESPONSES, AuditEntryPublic, AuditPage
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
 
 @router.get("", openapi_extra=scope("admin"))

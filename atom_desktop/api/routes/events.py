@@ -19,9 +19,10 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisco
 from fastapi.responses import StreamingResponse
 
 from atom_desktop.api.deps import AgentDep, scope
+from atom_desktop.api.schemas import ERROR_RESPONSES
 from atom_desktop.core.events import Event, EventBus
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(prefix="/events", tags=["events"], responses=ERROR_RESPONSES)
 QUEUE_LIMIT = 1000
 
 

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from atom_desktop import __version__
 from atom_desktop.api.deps import AgentDep, scope
-from atom_desktop.api.schemas import Health, Status
+from atom_desktop.api.schemas import ERROR_RESPONSES, Health, Status
 
-router = APIRouter(tags=["agent"])
+router = APIRouter(tags=["agent"], responses=ERROR_RESPONSES)
 
 
 @router.get("/health", openapi_extra=scope("public"))

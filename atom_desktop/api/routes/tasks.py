@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from atom_desktop.api.deps import AgentDep, scope
-from atom_desktop.api.schemas import TaskPage, TaskPublic
+from atom_desktop.api.schemas import ERROR_RESPONSES, TaskPage, TaskPublic
 from atom_desktop.store.task_types import TaskCreate, TaskFilter, TaskStatus, TaskUpdate
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
 
 class TaskQuery(BaseModel):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from atom_desktop.api.deps import AgentDep, scope
-from atom_desktop.api.schemas import TokenCreate, TokenCreated, TokenPublic
+from atom_desktop.api.schemas import ERROR_RESPONSES, TokenCreate, TokenCreated, TokenPublic
 from atom_desktop.store.tokens import TokenRecord
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
+router = APIRouter(prefix="/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 
 
 def _public(record: TokenRecord) -> TokenPublic:
