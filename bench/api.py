@@ -1,0 +1,179 @@
+"""API benchmark: our /health and /tasks against a bare Starlette app, same run.
+
+Load comes from wrk (a C load generator, ``apt-get install wrk``) on loopback,
+so the generator does not compete for Python's interpreter lock. For each of
+3 rounds it starts, one after another, a bare Starlette hello-world, the real
+agent, and the real agent with its security middleware swapped for a
+pass-through (in the benchmark's process only), and measures:
+
+    GET /api/v1/health        on all three
+    GET /api/v1/tasks (100)   on the two agents
+
+at concurrency 1, 16 and 64, reporting req/s and p50/p99 latency (medians
+over rounds), and the ratios the targets are about.
+
+    .venv/bin/python -m bench.api [--seconds 3] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+CONCURRENCY = (1, 16, 64)
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code in (200, 401):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+def wrk(url: str, connections: int, seconds: float, token: str | None) -> dict[str, float]:
+    """Run wrk; return req/s, p50 and p99 in milliseconds."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if token:
+        cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pcts = {}
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        pcts[pct] = float(value) * UNITS[unit]
+    return {"rps": rps, "p50": pcts["50"], "p99": pcts["99"]}
+
+
+def measure(mode: str, seconds: float, work: Path) -> dict[str, dict[int, dict[str, float]]]:
+    """Start one server, load it, stop it; results per endpoint and concurrency."""
+    port = free_port()
+    args = [sys.executable, "-m", "bench.api_server"]
+    if mode == "bare":
+        args += ["bare", str(port)]
+    else:
+        root = Path(tempfile.mkdtemp(dir=work))
+        args += ["agent", str(port), str(root)] + (["--no-checks"] if mode == "unchecked" else [])
+    env = {**os.environ, "ATOM_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, dict[int, dict[str, float]]] = {}
+    try:
+        wait_healthy(f"{base}/api/v1/health", proc)
+        endpoints: dict[str, tuple[str, str | None]] = {"health": (f"{base}/api/v1/health", None)}
+        if mode != "bare":
+            token = next((root / "config" / "tokens").iterdir()).read_text().strip()
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+                for i in range(100):
+                    c.post(
+                        "/api/v1/tasks", json={"title": f"task {i}", "tags": ["bench"]}
+                    ).raise_for_status()
+            endpoints["tasks"] = (f"{base}/api/v1/tasks?limit=100", token)
+        for name, (url, tok) in endpoints.items():
+            results[name] = {c: wrk(url, c, seconds, tok) for c in CONCURRENCY}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench/api.py needs wrk: apt-get install wrk")
+    runs: dict[str, list[dict[str, dict[int, dict[str, float]]]]] = {
+        "bare": [],
+        "checked": [],
+        "unchecked": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="atom-bench-api-") as tmp:
+        for round_ in range(args.rounds):
+            modes = ["bare", "checked", "unchecked"]
+            if round_ % 2:
+                modes.reverse()
+            for mode in modes:
+                runs[mode].append(measure(mode, args.seconds, Path(tmp)))
+            print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+
+    def med(mode: str, endpoint: str, c: int, key: str) -> float:
+        return statistics.median(r[endpoint][c][key] for r in runs[mode])
+
+    print()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; "
+        f"wrk -t1, {args.seconds:g} s per point, median of {args.rounds} rounds"
+    )
+    print()
+    print("| server | endpoint | conc. | req/s | p50 ms | p99 ms |")
+    print("|---|---|---:|---:|---:|---:|")
+    for mode, endpoint in (
+        ("bare", "health"),
+        ("checked", "health"),
+        ("unchecked", "health"),
+        ("checked", "tasks"),
+        ("unchecked", "tasks"),
+    ):
+        for c in CONCURRENCY:
+            print(
+                f"| {mode} | {endpoint} | {c} | {med(mode, endpoint, c, 'rps'):,.0f} | "
+                f"{med(mode, endpoint, c, 'p50'):.2f} | {med(mode, endpoint, c, 'p99'):.2f} |"
+            )
+    print()
+    summary = {}
+    for c in CONCURRENCY:
+        ratio = statistics.median(
+            r["health"][c]["rps"] / b["health"][c]["rps"]
+            for r, b in zip(runs["checked"], runs["bare"], strict=True)
+        )
+        cost_h = 1 - statistics.median(
+            r["health"][c]["rps"] / u["health"][c]["rps"]
+            for r, u in zip(runs["checked"], runs["unchecked"], strict=True)
+        )
+        cost_t = 1 - statistics.median(
+            r["tasks"][c]["rps"] / u["tasks"][c]["rps"]
+            for r, u in zip(runs["checked"], runs["unchecked"], strict=True)
+        )
+        summary[c] = (ratio, cost_h, cost_t)
+        print(
+            f"concurrency {c}: /health ours/bare {ratio:.2f}x (target >= 0.6); security cost "
+            f"/health {cost_h:+.1%}, /tasks {cost_t:+.1%} (target <= 10%)"
+        )
+    p99 = med("checked", "health", 16, "p99")
+    print(f"/health p99 at concurrency 16: {p99:.2f} ms (target < 5 ms)")
+    print(json.dumps({"summary": {str(k): v for k, v in summary.items()}, "p99_c16_ms": p99}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Servers for bench/api.py, each run in its own process.
+
+python -m bench.api_server bare PORT
+    a bare Starlette hello-world on the same uvicorn settings as the agent
+python -m bench.api_server agent PORT DIR [--no-checks]
+    the real agent (store, tokens, API) with data in DIR; --no-checks swaps
+    the security middleware for a pass-through, in this process only, to
+    measure what the checks cost
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def hello(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def run_bare(port: int) -> None:
+    app = Starlette(routes=[Route("/api/v1/health", hello)])
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ws="websockets-sansio",
+    )
+    uvicorn.Server(config).run()
+
+
+class PassThrough:
+    """Stands in for SecurityMiddleware in the --no-checks run only."""
+
+    def __init__(self, app: Any, **_: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def run_agent(port: int, root: Path, checks: bool) -> None:
+    if not checks:
+        import atom_desktop.api.app as app_module  # noqa: PLC0415
+
+        app_module.SecurityMiddleware = PassThrough  # type: ignore[attr-defined,assignment]
+    from atom_desktop.config.settings import Settings  # noqa: PLC0415
+    from atom_desktop.runtime import Runtime  # noqa: PLC0415
+
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    settings = Settings(data_dir=root / "data", config_dir=root / "config", port=port)
+    Runtime(settings).serve()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=("bare", "agent"))
+    parser.add_argument("port", type=int)
+    parser.add_argument("dir", type=Path, nargs="?")
+    parser.add_argument("--no-checks", action="store_true")
+    args = parser.parse_args()
+    if args.mode == "bare":
+        run_bare(args.port)
+    else:
+        run_agent(args.port, args.dir, checks=not args.no_checks)
+
+
+if __name__ == "__main__":
+    main()
