@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from atom_desktop.store.task_types import Task
 
 Scope = Literal["read", "run", "automate", "admin"]
+#: The largest id SQLite (and the event bus's readers) can hold: a signed 64-bit integer.
+MAX_ID = 2**63 - 1
 
 
 class ErrorDetail(BaseModel):

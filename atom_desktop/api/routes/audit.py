@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from atom_desktop.api.deps import AgentDep, scope
-from atom_desktop.api.schemas import ERROR_RESPONSES, AuditEntryPublic, AuditPage
+from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, AuditEntryPublic, AuditPage
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
 def list_audit(
     agent: AgentDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> AuditPage:
     """Newest first."""
     entries = agent.audit.page(limit=limit, before=before)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisco
 from fastapi.responses import StreamingResponse
 
 from atom_desktop.api.deps import AgentDep, scope
-from atom_desktop.api.schemas import ERROR_RESPONSES
+from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID
 from atom_desktop.core.events import Event, EventBus
 
 router = APIRouter(prefix="/events", tags=["events"], responses=ERROR_RESPONSES)
@@ -117,7 +117,7 @@ def _sse(item: Event | _Overflow | None) -> str:
 async def stream_events(
     request: Request,
     agent: AgentDep,
-    since: Annotated[int | None, Query(ge=0)] = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events of everything on the bus, resumable."""
@@ -152,7 +152,7 @@ async def events_socket(websocket: WebSocket) -> None:
     offered = websocket.headers.get("sec-websocket-protocol", "")
     subprotocol = "bearer" if "bearer" in [p.strip() for p in offered.split(",")] else None
     await websocket.accept(subprotocol=subprotocol)
-    since = int(websocket.query_params.get("since", agent.bus.last_id) or 0)
+    since = min(_parse_last_id(websocket.query_params.get("since"), agent.bus.last_id), MAX_ID)
     closing: asyncio.Event = websocket.app.state.closing
     try:
         async for item in follow(agent.bus, since, closing, websocket.app.state.heartbeat_s):
