@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -124,6 +125,10 @@ class Runtime:
                 raise
             self._started.append(service)
         self.started_at = time.monotonic()
+        # Everything built so far (imports, engines, the app) lives as long as
+        # the agent: keep it out of the collector's full passes, which
+        # otherwise stall requests for tens of milliseconds (bench/api.py).
+        gc.freeze()
         self.instance.lock.update({"pid": os.getpid(), "port": self.api_port})
         self._set_state("running")
         logger.info("ATOM Desktop %s agent running (data in %s)", __version__, self.paths.data_dir)

@@ -10,11 +10,13 @@ from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
 
 
-def _agent(request: Request) -> AgentContext:
+# Async on purpose: FastAPI runs a sync dependency in a worker thread, a
+# thread hop per request for a plain attribute read.
+async def _agent(request: Request) -> AgentContext:
     return cast(AgentContext, request.app.state.agent)
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
     # Set by SecurityMiddleware before any handler runs.
     return cast(Principal, request.scope["state"]["principal"])
 

@@ -58,7 +58,7 @@ def start_agent(settings: Settings, **runtime_args: object) -> tuple[Runtime, Ha
     app = runtime.api.app
     assert app is not None
 
-    def counting_agent(request: Request) -> AgentContext:
+    async def counting_agent(request: Request) -> AgentContext:
         counter.calls += 1
         counter.clients.append(
             (request.client.host, request.client.port) if request.client else None
