@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -123,3 +125,57 @@ class AuditRow(Base):
     target: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[int] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(String(32))
+
+
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted")
+
+
+class RunRow(Base):
+    """One run of a command: what, who, how it ended, how much it printed."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', "
+            "'timed_out', 'interrupted')",
+            name="ck_runs_status",
+        ),
+        Index("ix_runs_status_id", "status", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    requester: Mapped[str | None] = mapped_column(String(64))
+    argv: Mapped[list[str] | None] = mapped_column(JSON)
+    shell: Mapped[str | None] = mapped_column(Text)
+    cwd: Mapped[str] = mapped_column(Text)
+    env_names: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    signal: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    timeout_s: Mapped[float | None]
+    idle_timeout_s: Mapped[float | None]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    stdout_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    stderr_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    dropped_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    peak_rss: Mapped[int | None] = mapped_column(Integer)
+    cpu_s: Mapped[float | None]
+
+
+class RunChunkRow(Base):
+    """A chunk of a run's output, stored exactly as the child wrote it."""
+
+    __tablename__ = "run_chunks"
+
+    run_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stream: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime]
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,186 @@
+"""Run records and their stored output chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from atom_desktop.store.database import Database
+from atom_desktop.store.errors import ConflictError, NotFoundError
+from atom_desktop.store.models import RunChunkRow, RunRow
+
+FINISHED = ("succeeded", "failed", "cancelled", "timed_out", "interrupted")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A stored run."""
+
+    id: str
+    source: str
+    requester: str | None
+    argv: list[str] | None
+    shell: str | None
+    cwd: str
+    env_names: list[str]
+    status: str
+    exit_code: int | None
+    signal: int | None
+    error: str | None
+    timeout_s: float | None
+    idle_timeout_s: float | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    stdout_bytes: int
+    stderr_bytes: int
+    dropped_bytes: int
+    last_seq: int
+    peak_rss: int | None
+    cpu_s: float | None
+
+    @property
+    def finished(self) -> bool:
+        """The run has ended, one way or another."""
+        return self.status in FINISHED
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of output: per-run sequence number, stream, time, exact bytes."""
+
+    seq: int
+    stream: str
+    at: datetime
+    data: bytes
+
+
+def _record(row: RunRow) -> RunRecord:
+    return RunRecord(**{name: getattr(row, name) for name in RunRecord.__slots__})
+
+
+class RunRepository:
+    """Persists runs; the runner is the only writer of a live run."""
+
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._db = db
+        self._clock = clock
+
+    def create(self, **fields: Any) -> RunRecord:
+        """Store a new run (status ``queued``)."""
+        with self._db.write() as session:
+            row = RunRow(status="queued", created_at=self._clock(), **fields)
+            session.add(row)
+            session.flush()
+            return _record(row)
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        """Change fields of a run."""
+        with self._db.write() as session:
+            session.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+
+    def get(self, run_id: str) -> RunRecord:
+        """One run; NotFoundError if there is none."""
+        with self._db.read() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise NotFoundError(f"There is no run with id {run_id!r}.")
+            return _record(row)
+
+    def page(
+        self, *, status: Sequence[str] | None = None, limit: int = 50, before: str | None = None
+    ) -> list[RunRecord]:
+        """Runs newest first; pass the last id seen as ``before`` for the next page."""
+        stmt = select(RunRow).order_by(RunRow.id.desc()).limit(max(1, min(limit, 500)))
+        if status:
+            stmt = stmt.where(RunRow.status.in_(status))
+        if before is not None:
+            stmt = stmt.where(RunRow.id < before)
+        with self._db.read() as session:
+            return [_record(r) for r in session.scalars(stmt)]
+
+    def delete(self, run_id: str) -> None:
+        """Delete a finished run and its output."""
+        with self._db.write() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise NotFoundError(f"There is no run with id {run_id!r}.")
+            if row.status not in FINISHED:
+                raise ConflictError("The run has not finished; cancel it first.")
+            session.execute(delete(RunChunkRow).where(RunChunkRow.run_id == run_id))
+            session.delete(row)
+
+    def mark_interrupted(self) -> int:
+        """Runs a crash left queued or running become ``interrupted``; returns how many."""
+        with self._db.write() as session:
+            result = session.execute(
+                update(RunRow)
+                .where(RunRow.status.in_(("queued", "running")))
+                .values(status="interrupted", ended_at=self._clock())
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def append_chunks(
+        self,
+        run_id: str,
+        chunks: Sequence[Chunk],
+        drop_between: tuple[int, int] | None = None,
+        **fields: Any,
+    ) -> None:
+        """Store chunks (and drop stored ones with seq in ``drop_between``, exclusive)."""
+        with self._db.write() as session:
+            if drop_between is not None:
+                low, high = drop_between
+                session.execute(
+                    delete(RunChunkRow).where(
+                        RunChunkRow.run_id == run_id, RunChunkRow.seq > low, RunChunkRow.seq < high
+                    )
+                )
+            if chunks:
+                session.execute(
+                    RunChunkRow.__table__.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "seq": c.seq,
+                            "stream": c.stream,
+                            "at": c.at,
+                            "data": c.data,
+                        }
+                        for c in chunks
+                    ],
+                )
+            if fields:
+                session.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+
+    def chunks(self, run_id: str, *, after: int = 0, limit: int = 256) -> list[Chunk]:
+        """Stored chunks with seq > ``after``, in order."""
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(RunChunkRow)
+                .where(RunChunkRow.run_id == run_id, RunChunkRow.seq > after)
+                .order_by(RunChunkRow.seq)
+                .limit(limit)
+            )
+            return [Chunk(r.seq, r.stream, r.at, r.data) for r in rows]
+
+    def output(self, run_id: str, stream: str) -> bytes:
+        """Every stored byte of one stream, in order."""
+        with self._db.read() as session:
+            data = session.scalars(
+                select(RunChunkRow.data)
+                .where(RunChunkRow.run_id == run_id, RunChunkRow.stream == stream)
+                .order_by(RunChunkRow.seq)
+            )
+            return b"".join(data)
+
+    def count(self) -> int:
+        """How many runs are stored."""
+        with self._db.read() as session:
+            return session.scalar(select(func.count()).select_from(RunRow)) or 0
