@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -154,8 +155,8 @@ class RunRow(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
     signal: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
-    timeout_s: Mapped[float | None]
-    idle_timeout_s: Mapped[float | None]
+    timeout_s: Mapped[float | None] = mapped_column(Float)
+    idle_timeout_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -164,7 +165,7 @@ class RunRow(Base):
     dropped_bytes: Mapped[int] = mapped_column(Integer, default=0)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     peak_rss: Mapped[int | None] = mapped_column(Integer)
-    cpu_s: Mapped[float | None]
+    cpu_s: Mapped[float | None] = mapped_column(Float)
 
 
 class RunChunkRow(Base):

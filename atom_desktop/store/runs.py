@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import ConflictError, NotFoundError
@@ -144,7 +144,7 @@ class RunRepository:
                 )
             if chunks:
                 session.execute(
-                    RunChunkRow.__table__.insert(),
+                    insert(RunChunkRow),
                     [
                         {
                             "run_id": run_id,
