@@ -32,6 +32,7 @@ from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.instance_lock import LOCK_FILE_NAME, InstanceService
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.core.service import Service
+from atom_desktop.runner.service import RunnerService, RunnerSettings
 from atom_desktop.secrets.api_token import OwnerTokenStore
 from atom_desktop.secrets.database_key import DatabaseKeyPolicy
 from atom_desktop.secrets.keyring_vault import KeyringVault
@@ -76,9 +77,26 @@ class Runtime:
             OwnerTokenStore(settings, self.paths, self.vault, self.redactor),
             lambda: self.store.api_tokens,
         )
+        self.runner = RunnerService(
+            RunnerSettings(
+                max_concurrent=settings.max_concurrent_runs,
+                output_cap=int(settings.run_output_cap_mib * 1024 * 1024),
+                kill_grace_s=settings.kill_grace_s,
+            ),
+            lambda: self.store.runs,
+            self.bus,
+            self.ids,
+            self.redactor.secrets,
+        )
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
-        # Start order; stop runs it backwards.
-        self.services: list[Service] = [self.instance, self.store, self.token_service, self.api]
+        # Start order; stop runs it backwards (the API closes before runs are cancelled).
+        self.services: list[Service] = [
+            self.instance,
+            self.store,
+            self.token_service,
+            self.runner,
+            self.api,
+        ]
         self.state: State = "new"
         self.started_at: float | None = None
         self._started: list[Service] = []

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,  # ATOM_X= (empty) means "not set"
         extra="forbid",
         frozen=True,
         validate_default=True,
@@ -63,6 +64,13 @@ class Settings(BaseSettings):
     sync_url: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    max_concurrent_runs: int = Field(
+        default=4, ge=1, le=256, description="More runs wait in a queue."
+    )
+    run_output_cap_mib: float = Field(
+        default=16, gt=0, le=4096, description="Stored output per run (head and tail kept)."
+    )
+    kill_grace_s: float = Field(default=3.0, ge=0, le=60, description="SIGTERM to SIGKILL delay.")
 
     @field_validator("encryption_key")
     @classmethod

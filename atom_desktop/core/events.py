@@ -46,6 +46,15 @@ class TaskChanged(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class RunChanged(EventPayload):
+    """A run was queued, started or ended (with its status)."""
+
+    kind: ClassVar[str] = "run.changed"
+    run_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """A published payload with its bus-wide id and UTC time."""
 

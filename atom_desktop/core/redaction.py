@@ -50,6 +50,10 @@ class Redactor:
         with self._lock:
             self._secrets = self._secrets | {secret}
 
+    def secrets(self) -> frozenset[str]:
+        """The registered secret values (to keep them out of child environments)."""
+        return self._secrets
+
     def redact(self, text: str) -> str:
         """Return ``text`` with every registered secret and secret pattern masked."""
         # Longest first, so a secret that contains another is masked whole.

@@ -13,6 +13,7 @@ from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import StoreError
 from atom_desktop.store.outbox import Outbox
+from atom_desktop.store.runs import RunRepository
 from atom_desktop.store.tasks import TaskRepository
 from atom_desktop.store.tokens import TokenRepository
 
@@ -36,6 +37,7 @@ class StoreService:
         self._outbox: Outbox | None = None
         self._api_tokens: TokenRepository | None = None
         self._audit: AuditLog | None = None
+        self._runs: RunRepository | None = None
         self.key: DatabaseKey | None = None
 
     @property
@@ -65,6 +67,13 @@ class StoreService:
         if self._api_tokens is None:
             raise StoreError("The store is not open.")
         return self._api_tokens
+
+    @property
+    def runs(self) -> RunRepository:
+        """Run records and output (only between start and stop)."""
+        if self._runs is None:
+            raise StoreError("The store is not open.")
+        return self._runs
 
     @property
     def audit(self) -> AuditLog:
@@ -98,11 +107,12 @@ class StoreService:
         self._outbox = Outbox(db)
         self._api_tokens = TokenRepository(db, self._ids)
         self._audit = AuditLog(db)
+        self._runs = RunRepository(db)
         logger.info("Opened the encrypted database %s", self._paths.database)
 
     async def async_stop(self) -> None:
         """Close the database (checkpoints the WAL) off the event loop."""
         db, self._db = self._db, None
-        self._tasks = self._outbox = self._api_tokens = self._audit = None
+        self._tasks = self._outbox = self._api_tokens = self._audit = self._runs = None
         if db is not None:
             await asyncio.to_thread(db.close)

@@ -1,0 +1,159 @@
+"""A run's output: framed into chunks, kept within a cap, fanned out to viewers.
+
+Framing is per chunk, never per line: bytes of one stream are batched until
+64 KiB or 16 ms, whichever comes first. Every chunk gets the next sequence
+number of its run. The stored log keeps the first half of the cap (head) and
+the last half (tail); what falls between is counted and reported as dropped.
+Live viewers get chunks from memory; a viewer that falls more than its
+budget behind is told so and catches up from the log, so neither a slow
+viewer nor a fast child can grow the agent's memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from atom_desktop.store.runs import Chunk
+
+CHUNK_BYTES = 64 * 1024
+FLUSH_AFTER_S = 0.016
+VIEWER_BUDGET = 4 * 1024 * 1024
+
+
+class Batcher:
+    """Collects reads per stream and emits chunks by size and time."""
+
+    def __init__(self, emit: Callable[[str, bytes], None]) -> None:
+        self._emit = emit
+        self._pending: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, stream: str, data: bytes) -> None:
+        """Take bytes just read from ``stream``."""
+        buffer = self._pending[stream]
+        buffer += data
+        while len(buffer) >= CHUNK_BYTES:
+            self._emit(stream, bytes(buffer[:CHUNK_BYTES]))
+            del buffer[:CHUNK_BYTES]
+        if buffer and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self._on_timer)
+
+    def flush(self, stream: str | None = None) -> None:
+        """Emit what is pending (of one stream, or of both)."""
+        for name in (stream,) if stream else ("stdout", "stderr"):
+            buffer = self._pending[name]
+            if buffer:
+                self._emit(name, bytes(buffer))
+                buffer.clear()
+        if not any(self._pending.values()) and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.flush()
+
+
+class OutputLog:
+    """What will be stored of a run's output: head, tail, and a count of the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.head_budget = cap // 2
+        self.tail_budget = cap - self.head_budget
+        self.head_used = 0
+        self.last_head_seq = 0
+        self.dropped_bytes = 0
+        self._unsaved_head: list[Chunk] = []
+        self._tail: deque[Chunk] = deque()
+        self._tail_bytes = 0
+        self._saved_tail_seq = 0
+
+    def add(self, chunk: Chunk) -> None:
+        """Account for a new chunk."""
+        size = len(chunk.data)
+        if not self._tail and self.head_used + size <= self.head_budget:
+            self._unsaved_head.append(chunk)
+            self.head_used += size
+            self.last_head_seq = chunk.seq
+            return
+        self._tail.append(chunk)
+        self._tail_bytes += size
+        while self._tail_bytes > self.tail_budget and len(self._tail) > 1:
+            old = self._tail.popleft()
+            self._tail_bytes -= len(old.data)
+            self.dropped_bytes += len(old.data)
+
+    def unsaved(self) -> list[Chunk]:
+        """Chunks not yet in the store (for viewers catching up), in order."""
+        return [*self._unsaved_head, *(c for c in self._tail if c.seq > self._saved_tail_seq)]
+
+    def take_batch(self) -> tuple[list[Chunk], tuple[int, int] | None]:
+        """What to write now, and which stored seqs (exclusive range) to delete."""
+        batch = self.unsaved()
+        drop = None
+        if self.dropped_bytes and self._tail:
+            drop = (self.last_head_seq, self._tail[0].seq)
+        return batch, drop
+
+    def saved(self, batch: list[Chunk]) -> None:
+        """The batch is in the store now."""
+        if not batch:
+            return
+        saved_seqs = {c.seq for c in batch}
+        self._unsaved_head = [c for c in self._unsaved_head if c.seq not in saved_seqs]
+        self._saved_tail_seq = max(self._saved_tail_seq, *saved_seqs)
+
+
+class _Lagged:
+    """Sent to a viewer that fell too far behind: catch up from the log."""
+
+
+class _Ended:
+    """Sent when the run has ended and its log is complete."""
+
+
+LAGGED = _Lagged()
+ENDED = _Ended()
+
+
+class Viewer:
+    """One live viewer's queue, bounded in bytes."""
+
+    def __init__(self, budget: int = VIEWER_BUDGET) -> None:
+        self.queue: asyncio.Queue[Chunk | _Lagged | _Ended] = asyncio.Queue()
+        self._budget = budget
+        self._queued = 0
+        self.lagging = False
+
+    def offer(self, chunk: Chunk) -> None:
+        """Queue a chunk, or mark the viewer as lagging (and drop it) when over budget."""
+        if self.lagging:
+            return
+        if self._queued + len(chunk.data) > self._budget:
+            self.lagging = True
+            self.queue.put_nowait(LAGGED)
+            return
+        self._queued += len(chunk.data)
+        self.queue.put_nowait(chunk)
+
+    def taken(self, chunk: Chunk) -> None:
+        """The viewer consumed a chunk."""
+        self._queued -= len(chunk.data)
+
+    def resume(self) -> None:
+        """After catching up from the log, take live chunks again."""
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if isinstance(item, _Ended):
+                self.queue.put_nowait(item)
+                break
+        self._queued = 0
+        self.lagging = False
+
+
+def now() -> datetime:
+    """The timestamp chunks carry."""
+    return datetime.now(UTC)

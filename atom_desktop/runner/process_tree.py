@@ -1,0 +1,132 @@
+"""Finding and ending every process a run started, however it detached.
+
+On Linux the agent makes itself a child subreaper, so a grandchild whose
+parent exited (a double fork, ``(cmd &)``) is re-parented to the agent
+instead of init, where we can still see it. A run remembers every process it
+has been seen to own (pid and start time, so a reused pid is never killed);
+cancel sends SIGTERM to them all and their process group, waits a grace
+period, then sends SIGKILL to what is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+import time
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make this process adopt orphaned descendants (Linux only); True on success."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+Identity = tuple[int, float]  # pid and its start time
+
+
+def identity(proc: psutil.Process) -> Identity | None:
+    """A process's pid with its start time, or None if it is gone."""
+    try:
+        return proc.pid, proc.create_time()
+    except psutil.Error:
+        return None
+
+
+def descendants(root_pid: int) -> set[Identity]:
+    """The process and everything under it, as far as it can be seen now."""
+    found: set[Identity] = set()
+    try:
+        root = psutil.Process(root_pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return found
+    for proc in procs:
+        ident = identity(proc)
+        if ident is not None:
+            found.add(ident)
+    return found
+
+
+def orphans_in_session(session_id: int, exclude: set[int]) -> set[Identity]:
+    """Our own children (adopted orphans) that are still in the run's session."""
+    found: set[Identity] = set()
+    with contextlib.suppress(psutil.Error):
+        for proc in psutil.Process().children(recursive=True):
+            if proc.pid in exclude:
+                continue
+            with contextlib.suppress(OSError, psutil.Error):
+                if os.getsid(proc.pid) == session_id:
+                    ident = identity(proc)
+                    if ident is not None:
+                        found.add(ident)
+    return found
+
+
+def alive(ident: Identity) -> psutil.Process | None:
+    """The process if it still runs and is the same one (not a reused pid)."""
+    try:
+        proc = psutil.Process(ident[0])
+        if abs(proc.create_time() - ident[1]) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except psutil.Error:
+        return None
+
+
+def signal_all(idents: set[Identity], sig: signal.Signals, group: int | None) -> int:
+    """Send ``sig`` to the group and to every process still alive; return how many got it."""
+    if group is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, sig)
+    sent = 0
+    for ident in idents:
+        proc = alive(ident)
+        if proc is not None:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(sig)
+                sent += 1
+    return sent
+
+
+def any_alive(idents: set[Identity]) -> bool:
+    """Whether any of the processes still runs."""
+    return any(alive(i) is not None for i in idents)
+
+
+def reap_orphans(keep: set[int]) -> int:
+    """Reap zombie children that are not run roots (asyncio waits for those)."""
+    reaped = 0
+    with contextlib.suppress(psutil.Error):
+        for proc in psutil.Process().children():
+            if proc.pid in keep:
+                continue
+            with contextlib.suppress(psutil.Error, ChildProcessError, OSError):
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(proc.pid, os.WNOHANG)
+                    reaped += 1
+    return reaped
+
+
+def kill_blocking(idents: set[Identity], group: int | None, grace_s: float) -> None:
+    """SIGTERM, wait up to ``grace_s``, SIGKILL: for use off the event loop."""
+    signal_all(idents, signal.SIGTERM, group)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any_alive(idents):
+        time.sleep(0.02)
+    if any_alive(idents):
+        signal_all(idents, signal.SIGKILL, group)

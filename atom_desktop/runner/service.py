@@ -1,0 +1,429 @@
+"""The runner: starts runs (queued beyond a limit), pumps their output, ends them.
+
+Everything here runs on the agent loop; blocking work (the store, process
+scans, waiting out a kill) goes to threads. A run's life: ``queued`` ->
+``running`` -> ``succeeded`` / ``failed`` / ``cancelled`` / ``timed_out``; a
+crash leaves ``interrupted`` (set at the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from atom_desktop.core.events import EventBus, RunChanged
+from atom_desktop.core.ids import IdFactory
+from atom_desktop.runner import process_tree
+from atom_desktop.runner.environment import child_environment, user_shell
+from atom_desktop.runner.errors import RunnerError, RunNotActiveError
+from atom_desktop.runner.output import ENDED, Batcher, OutputLog, Viewer, now
+from atom_desktop.runner.request import RunRequest, RunSource
+from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
+
+logger = logging.getLogger(__name__)
+
+SAVE_EVERY_S = 0.25
+WATCH_EVERY_S = 0.2
+
+
+@dataclass
+class RunnerSettings:
+    """Limits of the runner."""
+
+    max_concurrent: int = 4
+    output_cap: int = 16 * 1024 * 1024
+    kill_grace_s: float = 3.0
+
+
+@dataclass
+class _Active:
+    """A run that is queued or running."""
+
+    record: RunRecord
+    request: RunRequest
+    log: OutputLog
+    viewers: set[Viewer] = field(default_factory=set)
+    proc: asyncio.subprocess.Process | None = None
+    known: set[process_tree.Identity] = field(default_factory=set)
+    seq: int = 0
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    last_output: float = field(default_factory=time.monotonic)
+    ending: str | None = None  # why we are ending it: cancelled / timed_out
+    task: asyncio.Task[None] | None = None
+    peak_rss: int = 0
+    cpu_s: float = 0.0
+
+
+class RunnerService:
+    """Starts, tracks, streams and ends runs."""
+
+    name = "runner"
+
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        runs: Callable[[], RunRepository],
+        bus: EventBus,
+        ids: IdFactory,
+        secrets: Callable[[], Iterable[str]],
+    ) -> None:
+        self._settings = settings
+        self._runs = runs
+        self._bus = bus
+        self._ids = ids
+        self._secrets = secrets
+        self._active: dict[str, _Active] = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._accepting = False
+
+    # -- service -----------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Adopt orphans from now on; mark what a crash left running as interrupted."""
+        if process_tree.become_subreaper():
+            logger.debug("The agent adopts orphaned descendants of its runs (subreaper)")
+        interrupted = await asyncio.to_thread(self._runs().mark_interrupted)
+        if interrupted:
+            logger.warning(
+                "%d run(s) were left running by an earlier stop; marked interrupted", interrupted
+            )
+        self._slots = asyncio.Semaphore(self._settings.max_concurrent)
+        self._watcher = asyncio.create_task(self._watch(), name="runner-watch")
+        self._accepting = True
+
+    async def async_stop(self) -> None:
+        """Cancel every run (recorded as cancelled) and wait for them to end."""
+        self._accepting = False
+        active = list(self._active.values())
+        for run in active:
+            await self.async_cancel(run.record.id)
+        tasks = [r.task for r in active if r.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await asyncio.to_thread(process_tree.reap_orphans, set())
+
+    # -- starting ----------------------------------------------------------------
+
+    async def async_submit(
+        self, request: RunRequest, *, source: RunSource, requester: str | None
+    ) -> RunRecord:
+        """Queue a run; it starts as soon as a slot is free."""
+        if not self._accepting:
+            raise RunnerError("The agent is stopping and takes no new runs.")
+        cwd = self._check_cwd(request.cwd)
+        record = await asyncio.to_thread(
+            self._runs().create,
+            id=self._ids.new(),
+            source=source,
+            requester=requester,
+            argv=request.argv,
+            shell=request.shell,
+            cwd=str(cwd),
+            env_names=sorted(request.env),
+            timeout_s=request.timeout_s,
+            idle_timeout_s=request.idle_timeout_s,
+        )
+        run = _Active(record, request, OutputLog(self._settings.output_cap))
+        self._active[record.id] = run
+        run.task = asyncio.create_task(self._lifecycle(run), name=f"run-{record.id}")
+        self._publish(record.id, "queued")
+        return record
+
+    @staticmethod
+    def _check_cwd(cwd: str | None) -> Path:
+        path = Path(cwd).expanduser() if cwd else Path.home()
+        if not path.is_absolute():
+            raise RunnerError(f"The working directory {cwd!r} must be an absolute path.")
+        if not path.is_dir():
+            raise RunnerError(f"The working directory {path} does not exist or is not a directory.")
+        return path
+
+    async def _lifecycle(self, run: _Active) -> None:
+        assert self._slots is not None
+        try:
+            async with self._slots:
+                if run.ending is not None:
+                    await self._finish(run, run.ending, None, None)
+                    return
+                await self._run(run)
+        except Exception as exc:
+            logger.exception("Run %s failed inside the runner", run.record.id)
+            await self._finish(run, "failed", None, None, error=f"internal error: {exc}")
+        finally:
+            self._active.pop(run.record.id, None)
+
+    async def _run(self, run: _Active) -> None:
+        request = run.request
+        argv = (
+            request.argv if request.argv is not None else [user_shell(), "-c", request.shell or ""]
+        )
+        env = child_environment(os.environ, request.env, self._secrets())
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=run.record.cwd,
+                env=env,
+                start_new_session=True,  # its own session and process group
+                close_fds=True,
+            )
+        except OSError as exc:
+            await self._finish(
+                run, "failed", None, None, error=f"could not start {argv[0]!r}: {exc.strerror}"
+            )
+            return
+        run.proc = proc
+        run.known.add((proc.pid, _start_time(proc.pid)))
+        started = now()
+        await asyncio.to_thread(
+            self._runs().update, run.record.id, status="running", started_at=started
+        )
+        self._publish(run.record.id, "running")
+
+        batcher = Batcher(lambda stream, data: self._emit(run, stream, data))
+        assert proc.stdout is not None and proc.stderr is not None
+        readers = [
+            asyncio.create_task(self._read(run, proc.stdout, "stdout", batcher)),
+            asyncio.create_task(self._read(run, proc.stderr, "stderr", batcher)),
+        ]
+        saver = asyncio.create_task(self._save_periodically(run))
+        deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
+        returncode = await self._wait(run, proc, deadline)
+        # The main process is gone; give the pipes a moment, then end what it left behind.
+        done, _ = await asyncio.wait(readers, timeout=1.0)
+        if len(done) < len(readers):
+            await self._kill(run)
+            await asyncio.wait(readers, timeout=5.0)
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        batcher.flush()
+        await self._kill(run, only_leftovers=True)
+        saver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await saver
+        if run.ending is not None:
+            status = run.ending
+        else:
+            status = "succeeded" if returncode == 0 else "failed"
+        exit_code = returncode if returncode >= 0 else None
+        sig = -returncode if returncode < 0 else None
+        await self._finish(run, status, exit_code, sig)
+
+    async def _read(
+        self, run: _Active, stream: asyncio.StreamReader, name: str, batcher: Batcher
+    ) -> None:
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                batcher.flush(name)
+                return
+            run.last_output = time.monotonic()
+            batcher.add(name, data)
+
+    async def _wait(
+        self, run: _Active, proc: asyncio.subprocess.Process, deadline: float | None
+    ) -> int:
+        idle = run.request.idle_timeout_s
+        while True:
+            timeout = 0.25
+            if deadline is not None and run.ending is None:
+                # Never 0: wait_for(..., 0) cancels the wait before it can see the exit.
+                timeout = min(timeout, max(0.01, deadline - time.monotonic()))
+            try:
+                return await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                pass
+            if run.ending is None and _expired(run, deadline, idle):
+                run.ending = "timed_out"
+                await self._kill(run)
+
+    def _emit(self, run: _Active, stream: str, data: bytes) -> None:
+        run.seq += 1
+        chunk = Chunk(run.seq, stream, now(), data)
+        if stream == "stdout":
+            run.stdout_bytes += len(data)
+        else:
+            run.stderr_bytes += len(data)
+        run.log.add(chunk)
+        for viewer in tuple(run.viewers):
+            viewer.offer(chunk)
+
+    async def _save(self, run: _Active) -> None:
+        batch, drop = run.log.take_batch()
+        await asyncio.to_thread(
+            self._runs().append_chunks,
+            run.record.id,
+            batch,
+            drop,
+            stdout_bytes=run.stdout_bytes,
+            stderr_bytes=run.stderr_bytes,
+            dropped_bytes=run.log.dropped_bytes,
+            last_seq=run.seq,
+        )
+        run.log.saved(batch)
+
+    async def _save_periodically(self, run: _Active) -> None:
+        while True:
+            await asyncio.sleep(SAVE_EVERY_S)
+            await self._save(run)
+
+    async def _finish(
+        self,
+        run: _Active,
+        status: str,
+        exit_code: int | None,
+        sig: int | None,
+        error: str | None = None,
+    ) -> None:
+        await self._save(run)
+        await asyncio.to_thread(
+            self._runs().update,
+            run.record.id,
+            status=status,
+            exit_code=exit_code,
+            signal=sig,
+            error=error,
+            ended_at=now(),
+            peak_rss=run.peak_rss or None,
+            cpu_s=round(run.cpu_s, 3) if run.cpu_s else None,
+        )
+        for viewer in tuple(run.viewers):
+            viewer.queue.put_nowait(ENDED)
+        self._publish(run.record.id, status)
+
+    # -- acting on runs --------------------------------------------------------------
+
+    async def async_cancel(self, run_id: str) -> None:
+        """End a run: SIGTERM to its whole tree, then SIGKILL after the grace period."""
+        run = self._active.get(run_id)
+        if run is None:
+            record = await asyncio.to_thread(self._runs().get, run_id)
+            raise RunNotActiveError(f"The run {run_id} has already ended ({record.status}).")
+        if run.ending is None:
+            run.ending = "cancelled"
+        if run.proc is not None:
+            await self._kill(run)
+
+    async def async_input(self, run_id: str, data: bytes, *, close: bool = False) -> None:
+        """Write to a running run's stdin (and close it if asked)."""
+        run = self._active.get(run_id)
+        if run is None or run.proc is None or run.proc.stdin is None:
+            raise RunNotActiveError(f"The run {run_id} is not running, so it takes no input.")
+        try:
+            if data:
+                run.proc.stdin.write(data)
+                await run.proc.stdin.drain()
+            if close:
+                run.proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            raise RunNotActiveError(f"The run {run_id} has closed its input.") from None
+
+    async def _kill(self, run: _Active, *, only_leftovers: bool = False) -> None:
+        proc = run.proc
+        if proc is None:
+            return
+        known = await asyncio.to_thread(self._snapshot, run)
+        if only_leftovers and not process_tree.any_alive(known):
+            return
+        await asyncio.to_thread(
+            process_tree.kill_blocking, known, proc.pid, self._settings.kill_grace_s
+        )
+
+    def _snapshot(self, run: _Active) -> set[process_tree.Identity]:
+        """Everything the run is known to own now (blocking: psutil)."""
+        if run.proc is not None:
+            run.known |= process_tree.descendants(run.proc.pid)
+            run.known |= process_tree.orphans_in_session(run.proc.pid, exclude=self._roots())
+        return set(run.known)
+
+    def _roots(self) -> set[int]:
+        return {r.proc.pid for r in self._active.values() if r.proc is not None}
+
+    async def _watch(self) -> None:
+        """Track each run's processes and resources; reap adopted orphans."""
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            await asyncio.to_thread(self._watch_once)
+
+    def _watch_once(self) -> None:
+        for run in list(self._active.values()):
+            known = self._snapshot(run)
+            rss = 0
+            cpu = 0.0
+            for ident in known:
+                proc = process_tree.alive(ident)
+                if proc is None:
+                    continue
+                with contextlib.suppress(psutil.Error):
+                    rss += proc.memory_info().rss
+                    times = proc.cpu_times()
+                    cpu += times.user + times.system
+            run.peak_rss = max(run.peak_rss, rss)
+            run.cpu_s = max(run.cpu_s, cpu)
+        process_tree.reap_orphans(self._roots())
+
+    # -- reading -------------------------------------------------------------------------
+
+    def watch(self, run_id: str) -> Viewer | None:
+        """A live viewer of an active run (None if it has ended); call ``unwatch`` after."""
+        run = self._active.get(run_id)
+        if run is None:
+            return None
+        viewer = Viewer()
+        run.viewers.add(viewer)
+        return viewer
+
+    def unwatch(self, run_id: str, viewer: Viewer) -> None:
+        """Stop delivering to ``viewer``."""
+        run = self._active.get(run_id)
+        if run is not None:
+            run.viewers.discard(viewer)
+
+    async def async_backlog(self, run_id: str, after: int, limit: int = 64) -> list[Chunk]:
+        """Chunks with seq > ``after``: from the store, and from memory if not saved yet."""
+        run = self._active.get(run_id)
+        pending = run.log.unsaved() if run is not None else []
+        stored = await asyncio.to_thread(self._runs().chunks, run_id, after=after, limit=limit)
+        merged = {c.seq: c for c in stored}
+        for chunk in pending:
+            if chunk.seq > after:
+                merged.setdefault(chunk.seq, chunk)
+        return [merged[s] for s in sorted(merged)][:limit]
+
+    def is_active(self, run_id: str) -> bool:
+        """Whether the run is queued or running."""
+        return run_id in self._active
+
+    def _publish(self, run_id: str, status: str) -> None:
+        self._bus.publish(RunChanged(run_id=run_id, status=status))
+
+
+def _expired(run: _Active, deadline: float | None, idle: float | None) -> bool:
+    current = time.monotonic()
+    if deadline is not None and current >= deadline:
+        return True
+    return idle is not None and current - run.last_output >= idle
+
+
+def _start_time(pid: int) -> float:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return 0.0
