@@ -8,6 +8,7 @@ from atom_desktop.api.auth import TokenAuthority
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import EventBus
+from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
 
@@ -19,6 +20,7 @@ class AgentContext(Protocol):
     paths: AppPaths
     bus: EventBus
     store: StoreService
+    runner: RunnerService
 
     @property
     def state(self) -> str:

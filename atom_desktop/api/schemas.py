@@ -148,3 +148,47 @@ _ERROR_TEXT = {
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody, "description": text} for code, text in _ERROR_TEXT.items()
 }
+
+
+class RunPublic(BaseModel):
+    """A run as the API shows it."""
+
+    id: str
+    source: str
+    requester: str | None
+    argv: list[str] | None
+    shell: str | None
+    cwd: str
+    env_names: list[str]
+    status: str
+    exit_code: int | None
+    signal: int | None
+    error: str | None
+    timeout_s: float | None
+    idle_timeout_s: float | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    stdout_bytes: int
+    stderr_bytes: int
+    dropped_bytes: int
+    last_seq: int
+    peak_rss: int | None
+    cpu_s: float | None
+
+
+class RunPage(BaseModel):
+    """Runs newest first; pass ``next_before`` as ``before`` for older ones."""
+
+    items: list[RunPublic]
+    next_before: str | None
+
+
+class RunInput(BaseModel):
+    """Bytes for a run's stdin: ``text`` (UTF-8) or ``base64``; ``close`` ends the input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, Field(max_length=1_000_000)] | None = None
+    base64: Annotated[str, Field(max_length=1_400_000)] | None = None
+    close: bool = False

@@ -308,9 +308,10 @@ class SecurityMiddleware:
             return Refusal(400, "bad_content_length", "The Content-Length header is invalid.")
         has_body = chunked or (declared or 0) > 0
         # A browser's "simple" cross-site POST is form or text/plain: only
-        # JSON is accepted, so such a request never reaches a handler.
-        needs_json = has_body or method in ("POST", "PUT", "PATCH")
-        if needs_json and not json_content_type(_headers(scope, b"content-type")):
+        # JSON is accepted, so such a request never reaches a handler. A
+        # request without a body (e.g. POST .../cancel) may omit the type.
+        content_types = _headers(scope, b"content-type")
+        if (has_body or content_types) and not json_content_type(content_types):
             return Refusal(415, "unsupported_media_type", "Send the body as application/json.")
         if not has_body:
             return receive

@@ -2,7 +2,8 @@
 
 On Linux the agent makes itself a child subreaper, so a grandchild whose
 parent exited (a double fork, ``(cmd &)``) is re-parented to the agent
-instead of init, where we can still see it. A run remembers every process it
+instead of init, where we can still see it; the run id in every
+descendant's environment tells whose it is. A run remembers every process it
 has been seen to own (pid and start time, so a reused pid is never killed);
 cancel sends SIGTERM to them all and their process group, waits a grace
 period, then sends SIGKILL to what is left.
@@ -62,15 +63,23 @@ def descendants(root_pid: int) -> set[Identity]:
     return found
 
 
-def orphans_in_session(session_id: int, exclude: set[int]) -> set[Identity]:
-    """Our own children (adopted orphans) that are still in the run's session."""
+RUN_MARKER = "ATOM_RUN_ID"
+
+
+def adopted_orphans(run_id: str, session_id: int, exclude: set[int]) -> set[Identity]:
+    """Our children (adopted orphans) that belong to the run.
+
+    One belongs to it if it is still in the run's session, or, having left
+    the session (``setsid`` in a daemon), still carries the run's marker in
+    its environment, which every descendant inherits.
+    """
     found: set[Identity] = set()
     with contextlib.suppress(psutil.Error):
         for proc in psutil.Process().children(recursive=True):
             if proc.pid in exclude:
                 continue
             with contextlib.suppress(OSError, psutil.Error):
-                if os.getsid(proc.pid) == session_id:
+                if os.getsid(proc.pid) == session_id or proc.environ().get(RUN_MARKER) == run_id:
                     ident = identity(proc)
                     if ident is not None:
                         found.add(ident)

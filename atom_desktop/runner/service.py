@@ -172,6 +172,8 @@ class RunnerService:
             request.argv if request.argv is not None else [user_shell(), "-c", request.shell or ""]
         )
         env = child_environment(os.environ, request.env, self._secrets())
+        # Not a secret: lets the runner recognise descendants that detach.
+        env[process_tree.RUN_MARKER] = run.record.id
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -346,11 +348,13 @@ class RunnerService:
             process_tree.kill_blocking, known, proc.pid, self._settings.kill_grace_s
         )
 
-    def _snapshot(self, run: _Active) -> set[process_tree.Identity]:
+    def _snapshot(self, run: _Active, roots: set[int] | None = None) -> set[process_tree.Identity]:
         """Everything the run is known to own now (blocking: psutil)."""
         if run.proc is not None:
             run.known |= process_tree.descendants(run.proc.pid)
-            run.known |= process_tree.orphans_in_session(run.proc.pid, exclude=self._roots())
+            run.known |= process_tree.adopted_orphans(
+                run.record.id, run.proc.pid, exclude=self._roots() if roots is None else roots
+            )
         return set(run.known)
 
     def _roots(self) -> set[int]:
@@ -363,8 +367,10 @@ class RunnerService:
             await asyncio.to_thread(self._watch_once)
 
     def _watch_once(self) -> None:
-        for run in list(self._active.values()):
-            known = self._snapshot(run)
+        roots = self._roots()
+        # Only started runs own processes; a long queue costs nothing here.
+        for run in [r for r in list(self._active.values()) if r.proc is not None]:
+            known = self._snapshot(run, roots)
             rss = 0
             cpu = 0.0
             for ident in known:
@@ -377,7 +383,7 @@ class RunnerService:
                     cpu += times.user + times.system
             run.peak_rss = max(run.peak_rss, rss)
             run.cpu_s = max(run.cpu_s, cpu)
-        process_tree.reap_orphans(self._roots())
+        process_tree.reap_orphans(roots)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -1,0 +1,246 @@
+"""Runs: start (``run``), look (``read``), cancel, feed stdin, stream output."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import codecs
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal, TypeVar
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from atom_desktop.api.deps import AgentDep, PrincipalDep, scope
+from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage, RunPublic
+from atom_desktop.core.errors import AtomError
+from atom_desktop.runner.errors import RunNotActiveError
+from atom_desktop.runner.output import ENDED, LAGGED
+from atom_desktop.runner.request import RunRequest
+from atom_desktop.store.runs import Chunk, RunRecord
+
+router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
+T = TypeVar("T")
+RunStatus = Literal[
+    "queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted"
+]
+
+
+def _public(record: RunRecord) -> RunPublic:
+    return RunPublic(**dataclasses.asdict(record))
+
+
+@router.post("", status_code=201, openapi_extra=scope("run"))
+async def start_run(agent: AgentDep, principal: PrincipalDep, body: RunRequest) -> RunPublic:
+    """Start a command (``argv``) or a shell line (``shell``); it may wait in a queue."""
+    try:
+        record = await agent.runner.async_submit(body, source="api", requester=principal.name)
+    except AtomError as exc:
+        raise _bad_request(exc) from None
+    return _public(record)
+
+
+@router.get("", openapi_extra=scope("read"))
+def list_runs(
+    agent: AgentDep,
+    status: Annotated[list[RunStatus] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[str | None, Query(max_length=36)] = None,
+) -> RunPage:
+    """Runs, newest first."""
+    records = agent.store.runs.page(status=status, limit=limit, before=before)
+    next_before = records[-1].id if len(records) == limit else None
+    return RunPage(items=[_public(r) for r in records], next_before=next_before)
+
+
+@router.get("/{run_id}", openapi_extra=scope("read"))
+def get_run(agent: AgentDep, run_id: str) -> RunPublic:
+    """One run, with its status and exit code."""
+    return _public(agent.store.runs.get(run_id))
+
+
+@router.delete("/{run_id}", status_code=204, openapi_extra=scope("run"))
+def delete_run(agent: AgentDep, run_id: str) -> Response:
+    """Delete a finished run and its stored output."""
+    agent.store.runs.delete(run_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{run_id}/output",
+    openapi_extra=scope("read"),
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_output(
+    agent: AgentDep, run_id: str, stream: Literal["stdout", "stderr"] = "stdout"
+) -> Response:
+    """The exact stored bytes of one stream."""
+    agent.store.runs.get(run_id)  # 404 for an unknown run
+    data = agent.store.runs.output(run_id, stream)
+    return Response(content=data, media_type="application/octet-stream")
+
+
+@router.post("/{run_id}/cancel", status_code=202, openapi_extra=scope("run"))
+async def cancel_run(agent: AgentDep, run_id: str) -> RunPublic:
+    """End the run and everything it started (SIGTERM, then SIGKILL)."""
+    try:
+        await agent.runner.async_cancel(run_id)
+    except RunNotActiveError as exc:
+        raise _conflict(exc) from None
+    return _public(await asyncio.to_thread(agent.store.runs.get, run_id))
+
+
+@router.post("/{run_id}/input", status_code=204, openapi_extra=scope("run"))
+async def send_input(agent: AgentDep, run_id: str, body: RunInput) -> Response:
+    """Write to the run's stdin."""
+    if body.text is not None and body.base64 is not None:
+        raise _bad_request(AtomError("Give 'text' or 'base64', not both."))
+    try:
+        data = (
+            body.text.encode()
+            if body.text is not None
+            else base64.b64decode(body.base64 or "", validate=True)
+        )
+    except (binascii.Error, ValueError):
+        raise _bad_request(AtomError("'base64' is not valid base64.")) from None
+    try:
+        await agent.runner.async_input(run_id, data, close=body.close)
+    except RunNotActiveError as exc:
+        raise _conflict(exc) from None
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{run_id}/stream",
+    openapi_extra=scope("read"),
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_run(
+    request: Request,
+    agent: AgentDep,
+    run_id: str,
+    since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+) -> StreamingResponse:
+    """Backlog, then live ``output`` events ``{"seq", "stream", "text"}``, then one ``exit``."""
+    await asyncio.to_thread(agent.store.runs.get, run_id)  # 404 before streaming starts
+    after = since if since is not None else _int(last_event_id)
+    closing: asyncio.Event = request.app.state.closing
+
+    async def body() -> AsyncIterator[str]:
+        decoders = {
+            name: codecs.getincrementaldecoder("utf-8")(errors="replace")
+            for name in ("stdout", "stderr")
+        }
+        async for item in follow_run(agent, run_id, after, closing):
+            if isinstance(item, Chunk):
+                text = decoders[item.stream].decode(item.data)
+                data = json.dumps({"seq": item.seq, "stream": item.stream, "text": text})
+                yield f"id: {item.seq}\nevent: output\ndata: {data}\n\n"
+            elif isinstance(item, tuple):
+                first, last = item
+                data = json.dumps({"from_seq": first, "to_seq": last})
+                yield f"event: dropped\ndata: {data}\n\n"
+            else:
+                yield f"event: exit\ndata: {json.dumps(item)}\n\n"
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
+    )
+
+
+async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
+    agent: AgentDep, run_id: str, after: int, closing: asyncio.Event
+) -> AsyncIterator[Chunk | tuple[int, int] | dict[str, object]]:
+    """Chunks after ``after`` in order (a (from, to) pair where output was dropped), then the exit.
+
+    Live chunks come from memory; a viewer that falls behind, and one that
+    arrives late, reads the stored log instead. Nothing is sent twice.
+    """
+    runner = agent.runner
+    viewer = runner.watch(run_id)
+    last = after
+    try:
+        while True:
+            # Catch up from the log (and from memory for what is not saved yet).
+            while True:
+                batch = await runner.async_backlog(run_id, last)
+                if not batch:
+                    break
+                for chunk in batch:
+                    if chunk.seq > last + 1:
+                        yield (last + 1, chunk.seq - 1)
+                    last = chunk.seq
+                    yield chunk
+            if viewer is None:
+                break
+            if viewer.lagging:
+                viewer.resume()
+                continue
+            item = await _next(viewer.queue, closing)
+            if item is None:
+                return
+            if item is ENDED:
+                viewer.queue.put_nowait(ENDED)
+                runner.unwatch(run_id, viewer)
+                viewer = None
+                continue  # drain the now complete log, then send the exit
+            if item is LAGGED:
+                continue
+            assert isinstance(item, Chunk)
+            viewer.taken(item)
+            if item.seq <= last:
+                continue
+            if item.seq > last + 1:
+                viewer.resume()  # fetch the missing ones from the log first
+                continue
+            last = item.seq
+            yield item
+        record = await asyncio.to_thread(agent.store.runs.get, run_id)
+        if record.finished:
+            yield {
+                "status": record.status,
+                "exit_code": record.exit_code,
+                "signal": record.signal,
+                "last_seq": record.last_seq,
+            }
+    finally:
+        if viewer is not None:
+            runner.unwatch(run_id, viewer)
+
+
+async def _next(queue: asyncio.Queue[T], closing: asyncio.Event) -> T | None:
+    getter = asyncio.ensure_future(queue.get())
+    closed = asyncio.ensure_future(closing.wait())
+    done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+    if getter in done:
+        closed.cancel()
+        return getter.result()
+    getter.cancel()
+    return None
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, min(int(value or 0), MAX_ID))
+    except ValueError:
+        return 0
+
+
+def _bad_request(exc: AtomError) -> Exception:
+    from fastapi import HTTPException  # noqa: PLC0415
+
+    return HTTPException(status_code=400, detail=exc.message)
+
+
+def _conflict(exc: AtomError) -> Exception:
+    from fastapi import HTTPException  # noqa: PLC0415
+
+    return HTTPException(status_code=409, detail=exc.message)

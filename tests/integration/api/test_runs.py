@@ -1,0 +1,331 @@
+"""Runs through the real agent: real subprocesses, real server, stored output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from atom_desktop.config.settings import Settings
+from tests.integration.api.conftest import LiveAgent, live_agent
+
+PY = sys.executable
+SHORT_RUNS = 1000
+
+
+def start(client: httpx.Client, **body: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/runs", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def wait_done(client: httpx.Client, run_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll the run's record until it has ended (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = client.get(f"/api/v1/runs/{run_id}").json()
+        if record["status"] not in ("queued", "running"):
+            return dict(record)
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not end in {timeout} s")
+
+
+def output(client: httpx.Client, run_id: str, stream: str = "stdout") -> bytes:
+    response = client.get(f"/api/v1/runs/{run_id}/output", params={"stream": stream})
+    assert response.headers["content-type"] == "application/octet-stream"
+    return response.content
+
+
+def events(
+    client: httpx.Client, run_id: str, headers: dict[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The run's SSE events as (event, data) pairs."""
+    with client.stream(
+        "GET", f"/api/v1/runs/{run_id}/stream", headers=headers or {}, timeout=60
+    ) as response:
+        assert response.status_code == 200
+        kind = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                yield kind, json.loads(line.removeprefix("data: "))
+
+
+def py(code: str) -> list[str]:
+    return [PY, "-c", textwrap.dedent(code)]
+
+
+def test_output_is_byte_exact_and_each_stream_in_order(agent: LiveAgent) -> None:
+    emoji = "\N{GRINNING FACE}".encode()
+    code = f"""
+        import sys, time
+        out, err = sys.stdout.buffer, sys.stderr.buffer
+        out.write(b"\\xff\\xfe"); out.flush(); time.sleep(0.05)
+        out.write({emoji[:2]!r}); out.flush(); time.sleep(0.05)
+        out.write({emoji[2:]!r}); out.flush()
+        for i in range(300):
+            err.write(b"e%d\\n" % i); err.flush()
+        out.write(b"x" * (10 * 1024 * 1024)); out.flush()
+        out.write(b"no newline at the end")
+    """
+    with agent.client() as client:
+        run = wait_done(client, start(client, argv=py(code))["id"])
+        assert run["status"] == "succeeded"
+        stdout = output(client, run["id"])
+        assert stdout == b"\xff\xfe" + emoji + b"x" * (10 * 1024 * 1024) + b"no newline at the end"
+        assert output(client, run["id"], "stderr") == b"".join(b"e%d\n" % i for i in range(300))
+        assert run["stdout_bytes"] == len(stdout)
+        # The live view decodes incrementally: the split emoji arrives whole.
+        texts = [
+            d["text"]
+            for k, d in events(client, run["id"])
+            if k == "output" and d["stream"] == "stdout"
+        ]
+        joined = "".join(texts)
+        assert joined.startswith("\ufffd\ufffd\N{GRINNING FACE}x")
+        assert joined.endswith("no newline at the end")
+
+
+def test_partial_line_arrives_while_the_child_still_runs(agent: LiveAgent) -> None:
+    code = """
+        import sys
+        sys.stdout.write("waiting for you"); sys.stdout.flush()
+        line = sys.stdin.readline()
+        sys.stdout.write(" got " + line)
+    """
+    with agent.client() as client:
+        run_id = start(client, argv=py(code))["id"]
+        seen = ""
+        for kind, data in events(client, run_id):
+            if kind == "output":
+                seen += data["text"]
+                if seen == "waiting for you":
+                    # Still running: answer on stdin, which the child waits for.
+                    assert client.get(f"/api/v1/runs/{run_id}").json()["status"] == "running"
+                    response = client.post(
+                        f"/api/v1/runs/{run_id}/input", json={"text": "hi\n", "close": True}
+                    )
+                    assert response.status_code == 204
+            elif kind == "exit":
+                assert data["status"] == "succeeded"
+                assert data["exit_code"] == 0
+                break
+        assert seen == "waiting for you got hi\n"
+
+
+def _wait_for_process(cmdline: str, timeout: float = 10) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in psutil.process_iter(["cmdline"]):
+            if " ".join(proc.info["cmdline"] or []) == cmdline:
+                return proc
+        time.sleep(0.02)
+    raise AssertionError(f"{cmdline!r} did not start")
+
+
+def _no_sleepers_left(marker: str, timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [
+            p
+            for p in psutil.process_iter(["cmdline", "status"])
+            if marker in " ".join(p.info["cmdline"] or [])
+            and p.info["status"] != psutil.STATUS_ZOMBIE
+        ]
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_cancel_ends_detached_and_double_forked_descendants(
+    agent: LiveAgent, tmp_path: Path
+) -> None:
+    daemon = tmp_path / "daemon.py"
+    daemon.write_text(
+        textwrap.dedent("""
+        import os, sys, time
+        if os.fork() > 0:
+            sys.exit(0)
+        os.setsid()
+        if os.fork() > 0:
+            os._exit(0)
+        time.sleep(300)
+    """)
+    )
+    # Unique durations and marker: nothing else on the machine matches them.
+    tag = str(os.getpid() % 1000)
+    sleeps = [f"sleep 30{i}.{tag}" for i in range(1, 5)]
+    marker = f"atom-test-daemon-{tmp_path.name}"
+    with agent.client() as client:
+        tree = start(client, shell=f"{sleeps[0]} & setsid {sleeps[1]} & ({sleeps[2]} &) ; wait")[
+            "id"
+        ]
+        forked = start(client, shell=f"{PY} {daemon} {marker}; {sleeps[3]}")["id"]
+        for cmdline in sleeps:
+            _wait_for_process(cmdline)
+        for run_id in (tree, forked):
+            assert client.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        assert wait_done(client, tree)["status"] == "cancelled"
+        assert wait_done(client, forked)["status"] == "cancelled"
+    for needle in (*sleeps, marker):
+        assert _no_sleepers_left(needle), f"{needle} survived the cancel"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_many_short_runs_leave_no_zombies(agent: LiveAgent) -> None:
+    with agent.client() as client:
+        ids = [start(client, shell="true & exit 0")["id"] for _ in range(SHORT_RUNS)]
+        for run_id in ids:
+            assert wait_done(client, run_id)["status"] == "succeeded"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        zombies = [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if p.status() == psutil.STATUS_ZOMBIE
+        ]
+        if not zombies:
+            break
+        time.sleep(0.05)
+    assert zombies == []
+
+
+def test_wall_and_idle_timeouts(agent: LiveAgent) -> None:
+    with agent.client() as client:
+        wall = start(client, argv=["sleep", "30"], timeout_s=0.5)["id"]
+        idle = start(client, shell="echo started; sleep 30", idle_timeout_s=0.5)["id"]
+        for run_id in (wall, idle):
+            record = wait_done(client, run_id, timeout=15)
+            assert record["status"] == "timed_out"
+            assert record["signal"] == 15
+        assert output(client, idle) == b"started\n"
+
+
+def test_runs_beyond_the_limit_wait_in_a_queue(settings: Settings) -> None:
+    with (
+        live_agent(settings.model_copy(update={"max_concurrent_runs": 1})) as agent,
+        agent.client() as client,
+    ):
+        first = start(client, argv=py("import sys; sys.stdin.read()"))["id"]
+        second = start(client, argv=["echo", "second"])["id"]
+        assert client.get(f"/api/v1/runs/{second}").json()["status"] == "queued"
+        client.post(f"/api/v1/runs/{first}/input", json={"close": True})
+        assert wait_done(client, first)["status"] == "succeeded"
+        assert wait_done(client, second)["status"] == "succeeded"
+        assert output(client, second) == b"second\n"
+
+
+def test_child_environment_has_no_secrets_and_no_extra_fds(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = os.urandom(32).hex()
+    token = "atom_" + "t" * 43
+    monkeypatch.setenv("ATOM_ENCRYPTION_KEY", key)
+    monkeypatch.setenv("ATOM_API_TOKEN", token)
+    monkeypatch.setenv("INNOCENT_LOOKING", token)
+    with live_agent(
+        Settings(data_dir=settings.data_dir, config_dir=settings.config_dir, port=0)
+    ) as agent:
+        assert agent.owner_token == token
+        with agent.client() as client:
+            env_run = wait_done(client, start(client, argv=["env"], env={"MINE": "1"})["id"])
+            fd_run = start(client, argv=["sleep", "30.5"])["id"]
+            child = _wait_for_process("sleep 30.5")
+            # Looked at from outside, so the looking opens no descriptor in the child.
+            assert sorted(p.name for p in Path(f"/proc/{child.pid}/fd").iterdir()) == [
+                "0",
+                "1",
+                "2",
+            ]
+            client.post(f"/api/v1/runs/{fd_run}/cancel")
+            assert wait_done(client, fd_run)["status"] == "cancelled"
+            env_out = output(client, env_run["id"])
+            assert key.encode() not in env_out
+            assert token.encode() not in env_out
+            names = {line.split(b"=", 1)[0] for line in env_out.splitlines()}
+            # Only the run's own id, which marks its descendants, is passed on.
+            assert {n for n in names if n.startswith(b"ATOM_")} == {b"ATOM_RUN_ID"}
+            assert b"MINE=1\n" in env_out
+
+
+def test_resume_after_disconnect_loses_and_duplicates_nothing(agent: LiveAgent) -> None:
+    code = """
+        import sys, time
+        for i in range(40):
+            sys.stdout.write("line %03d " % i + "y" * 3000 + "\\n"); sys.stdout.flush()
+            time.sleep(0.01)
+    """
+    with agent.client() as client:
+        run_id = start(client, argv=py(code))["id"]
+        first: list[dict[str, Any]] = []
+        for kind, data in events(client, run_id):
+            if kind == "output":
+                first.append(data)
+                if len(first) == 5:
+                    break  # disconnect mid-run
+        last = first[-1]["seq"]
+        rest: list[dict[str, Any]] = []
+        exit_seen: dict[str, Any] = {}
+        for kind, data in events(client, run_id, headers={"Last-Event-ID": str(last)}):
+            if kind == "output":
+                rest.append(data)
+            elif kind == "exit":
+                exit_seen = data
+                break
+        seqs = [d["seq"] for d in first + rest]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert exit_seen["last_seq"] == seqs[-1]
+        text = "".join(d["text"] for d in first + rest)
+        assert text.encode() == output(client, run_id)
+
+
+def test_output_over_the_cap_keeps_head_and_tail(settings: Settings) -> None:
+    capped = settings.model_copy(update={"run_output_cap_mib": 1})
+    code = """
+        import sys
+        for i in range(4096):
+            sys.stdout.write("%06d" % i + "z" * 1017 + "\\n")
+    """
+    with live_agent(capped) as agent, agent.client() as client:
+        run = wait_done(client, start(client, argv=py(code))["id"])
+        stored = output(client, run["id"])
+        assert run["stdout_bytes"] == 4096 * 1024
+        assert run["dropped_bytes"] > 0
+        assert len(stored) + run["dropped_bytes"] == run["stdout_bytes"]
+        assert stored.startswith(b"000000")
+        assert stored.endswith(b"004095" + b"z" * 1017 + b"\n")
+        kinds = [k for k, _ in events(client, run["id"])]
+        assert "dropped" in kinds
+        assert kinds[-1] == "exit"
+
+
+def test_bad_requests_are_refused_clearly(agent: LiveAgent) -> None:
+    with agent.client() as client:
+        both = client.post("/api/v1/runs", json={"argv": ["true"], "shell": "true"})
+        assert both.status_code == 422
+        missing_cwd = client.post("/api/v1/runs", json={"argv": ["true"], "cwd": "/no/such/dir"})
+        assert missing_cwd.status_code == 400
+        assert "does not exist" in missing_cwd.json()["error"]["message"]
+        agent_env = client.post(
+            "/api/v1/runs", json={"argv": ["true"], "env": {"ATOM_API_TOKEN": "x"}}
+        )
+        assert agent_env.status_code == 422
+        missing_program = wait_done(client, start(client, argv=["/no/such/program"])["id"])
+        assert missing_program["status"] == "failed"
+        assert "could not start" in missing_program["error"]
+        done = wait_done(client, start(client, argv=["true"])["id"])
+        assert client.post(f"/api/v1/runs/{done['id']}/cancel").status_code == 409
+        assert client.delete(f"/api/v1/runs/{done['id']}").status_code == 204
+        assert client.get(f"/api/v1/runs/{done['id']}").status_code == 404
