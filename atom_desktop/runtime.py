@@ -32,6 +32,7 @@ from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.instance_lock import LOCK_FILE_NAME, InstanceService
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.core.service import Service
+from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.service import RunnerService, RunnerSettings
 from atom_desktop.secrets.api_token import OwnerTokenStore
 from atom_desktop.secrets.database_key import DatabaseKeyPolicy
@@ -82,6 +83,7 @@ class Runtime:
                 max_concurrent=settings.max_concurrent_runs,
                 output_cap=int(settings.run_output_cap_mib * 1024 * 1024),
                 kill_grace_s=settings.kill_grace_s,
+                policy=CommandPolicy(settings.deny_commands, settings.allow_commands),
             ),
             lambda: self.store.runs,
             self.bus,

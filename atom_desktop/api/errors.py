@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,8 +12,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from atom_desktop.core.errors import AtomError
+from atom_desktop.runner.policy import CommandDeniedError
 from atom_desktop.store.errors import ConflictError, NotFoundError, StoreError
 from atom_desktop.store.tasks import InvalidCursorError
+
+logger = logging.getLogger(__name__)
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -63,6 +67,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AtomError)
     async def _atom(request: Request, exc: AtomError) -> JSONResponse:
+        if isinstance(exc, CommandDeniedError):
+            logger.warning("Refused a run: %s", exc.message)
+            return error_response(403, "command_denied", exc.message, rule=exc.rule)
         if isinstance(exc, NotFoundError):
             return error_response(404, "not_found", exc.message)
         if isinstance(exc, ConflictError):

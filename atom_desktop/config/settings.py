@@ -71,6 +71,22 @@ class Settings(BaseSettings):
         default=16, gt=0, le=4096, description="Stored output per run (head and tail kept)."
     )
     kill_grace_s: float = Field(default=3.0, ge=0, le=60, description="SIGTERM to SIGKILL delay.")
+    deny_commands: tuple[str, ...] = Field(
+        default=(), description="Regular expressions added to the built-in deny list."
+    )
+    allow_commands: tuple[str, ...] | None = Field(
+        default=None, description="If set, API/automation/AI runs must match one of these."
+    )
+
+    @field_validator("deny_commands", "allow_commands")
+    @classmethod
+    def _check_patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for pattern in value or ():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return value
 
     @field_validator("encryption_key")
     @classmethod

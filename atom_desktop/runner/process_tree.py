@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -117,15 +118,19 @@ def any_alive(idents: set[Identity]) -> bool:
     return any(alive(i) is not None for i in idents)
 
 
-def reap_orphans(keep: set[int]) -> int:
-    """Reap zombie children that are not run roots (asyncio waits for those)."""
+def reap_orphans(keep: set[int], still_safe: Callable[[], bool] = lambda: True) -> int:
+    """Reap zombie children that are not run roots (asyncio waits for those).
+
+    ``still_safe`` is asked right before each reap: it is false once a new
+    child may exist that is not in ``keep`` yet.
+    """
     reaped = 0
     with contextlib.suppress(psutil.Error):
         for proc in psutil.Process().children():
             if proc.pid in keep:
                 continue
             with contextlib.suppress(psutil.Error, ChildProcessError, OSError):
-                if proc.status() == psutil.STATUS_ZOMBIE:
+                if proc.status() == psutil.STATUS_ZOMBIE and still_safe():
                     os.waitpid(proc.pid, os.WNOHANG)
                     reaped += 1
     return reaped

@@ -25,6 +25,7 @@ from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
 from atom_desktop.runner.errors import RunnerError, RunNotActiveError
 from atom_desktop.runner.output import ENDED, Batcher, OutputLog, Viewer, now
+from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.request import RunRequest, RunSource
 from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
 
@@ -41,6 +42,7 @@ class RunnerSettings:
     max_concurrent: int = 4
     output_cap: int = 16 * 1024 * 1024
     kill_grace_s: float = 3.0
+    policy: CommandPolicy = field(default_factory=CommandPolicy)
 
 
 @dataclass
@@ -85,6 +87,11 @@ class RunnerService:
         self._slots: asyncio.Semaphore | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._accepting = False
+        # A child between fork and ``run.proc`` is not a known root yet; the
+        # orphan reaper must not reap it (asyncio waits for it), so it stands
+        # aside while a spawn is in progress or has begun since it looked.
+        self._spawning = 0
+        self._spawn_gen = 0
 
     # -- service -----------------------------------------------------------------
 
@@ -124,6 +131,10 @@ class RunnerService:
         """Queue a run; it starts as soon as a slot is free."""
         if not self._accepting:
             raise RunnerError("The agent is stopping and takes no new runs.")
+        if source != "ui":
+            # What a person typed in the window is theirs to run; everything
+            # else passes the policy first.
+            self._settings.policy.check(request)
         cwd = self._check_cwd(request.cwd)
         record = await asyncio.to_thread(
             self._runs().create,
@@ -174,6 +185,9 @@ class RunnerService:
         env = child_environment(os.environ, request.env, self._secrets())
         # Not a secret: lets the runner recognise descendants that detach.
         env[process_tree.RUN_MARKER] = run.record.id
+        self._spawning += 1
+        self._spawn_gen += 1
+        failure = None
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -185,12 +199,14 @@ class RunnerService:
                 start_new_session=True,  # its own session and process group
                 close_fds=True,
             )
+            run.proc = proc
         except OSError as exc:
-            await self._finish(
-                run, "failed", None, None, error=f"could not start {argv[0]!r}: {exc.strerror}"
-            )
+            failure = f"could not start {argv[0]!r}: {exc.strerror}"
+        finally:
+            self._spawning -= 1
+        if failure is not None:
+            await self._finish(run, "failed", None, None, error=failure)
             return
-        run.proc = proc
         run.known.add((proc.pid, _start_time(proc.pid)))
         started = now()
         await asyncio.to_thread(
@@ -358,7 +374,8 @@ class RunnerService:
         return set(run.known)
 
     def _roots(self) -> set[int]:
-        return {r.proc.pid for r in self._active.values() if r.proc is not None}
+        # list(): this runs in worker threads while the loop changes the dict.
+        return {r.proc.pid for r in list(self._active.values()) if r.proc is not None}
 
     async def _watch(self) -> None:
         """Track each run's processes and resources; reap adopted orphans."""
@@ -367,6 +384,7 @@ class RunnerService:
             await asyncio.to_thread(self._watch_once)
 
     def _watch_once(self) -> None:
+        generation = self._spawn_gen
         roots = self._roots()
         # Only started runs own processes; a long queue costs nothing here.
         for run in [r for r in list(self._active.values()) if r.proc is not None]:
@@ -383,7 +401,10 @@ class RunnerService:
                     cpu += times.user + times.system
             run.peak_rss = max(run.peak_rss, rss)
             run.cpu_s = max(run.cpu_s, cpu)
-        process_tree.reap_orphans(roots)
+        process_tree.reap_orphans(
+            roots | self._roots(),
+            still_safe=lambda: self._spawning == 0 and self._spawn_gen == generation,
+        )
 
     # -- reading -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage,
 from atom_desktop.core.errors import AtomError
 from atom_desktop.runner.errors import RunNotActiveError
 from atom_desktop.runner.output import ENDED, LAGGED
+from atom_desktop.runner.policy import CommandDeniedError
 from atom_desktop.runner.request import RunRequest
 from atom_desktop.store.runs import Chunk, RunRecord
 
@@ -38,6 +39,8 @@ async def start_run(agent: AgentDep, principal: PrincipalDep, body: RunRequest) 
     """Start a command (``argv``) or a shell line (``shell``); it may wait in a queue."""
     try:
         record = await agent.runner.async_submit(body, source="api", requester=principal.name)
+    except CommandDeniedError:
+        raise  # 403 naming the rule (api/errors.py); the audit log records the refusal
     except AtomError as exc:
         raise _bad_request(exc) from None
     return _public(record)

@@ -188,7 +188,8 @@ def test_many_short_runs_leave_no_zombies(agent: LiveAgent) -> None:
     with agent.client() as client:
         ids = [start(client, shell="true & exit 0")["id"] for _ in range(SHORT_RUNS)]
         for run_id in ids:
-            assert wait_done(client, run_id)["status"] == "succeeded"
+            record = wait_done(client, run_id)
+            assert record["status"] == "succeeded", record
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         zombies = [
@@ -329,3 +330,24 @@ def test_bad_requests_are_refused_clearly(agent: LiveAgent) -> None:
         assert client.post(f"/api/v1/runs/{done['id']}/cancel").status_code == 409
         assert client.delete(f"/api/v1/runs/{done['id']}").status_code == 204
         assert client.get(f"/api/v1/runs/{done['id']}").status_code == 404
+
+
+def test_denied_command_is_refused_named_and_audited(settings: Settings) -> None:
+    strict = settings.model_copy(update={"deny_commands": (r"\bshutdown\b",)})
+    with live_agent(strict) as agent, agent.client() as client:
+        before = client.get("/api/v1/runs").json()["items"]
+        for body, rule in (
+            ({"shell": "rm -rf /"}, "rm-root"),
+            ({"argv": ["mkfs.ext4", "/dev/sdz"]}, "mkfs"),
+            ({"shell": "sudo shutdown -h now"}, r"settings:\bshutdown\b"),
+        ):
+            response = client.post("/api/v1/runs", json=body)
+            assert response.status_code == 403
+            error = response.json()["error"]
+            assert error["code"] == "command_denied"
+            assert error["rule"] == rule
+        assert client.get("/api/v1/runs").json()["items"] == before  # nothing was run
+        audit = client.get("/api/v1/audit").json()["items"]
+        refused = [e for e in audit if e["action"] == "POST /api/v1/runs" and e["status"] == 403]
+        assert len(refused) == 3
+        assert all(e["token_name"] == "owner" and e["result"] == "refused" for e in refused)
