@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from atom_desktop import __version__
 from atom_desktop.config.logging_setup import configure_logging
@@ -100,6 +101,31 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     revoke = _client_parser(tokens_actions, "revoke", "revoke a token by id")
     revoke.add_argument("token_id")
+    run = commands.add_parser(
+        "run",
+        help="run a command on the agent and stream its output",
+        description="Run CMD on the agent; its stdout and stderr arrive here byte for byte, "
+        "Ctrl-C cancels it, and the exit code is the child's (128+N for signal N). "
+        "Example: atom-desktop run -- ls -l",
+    )
+    _add_common(run, argparse.SUPPRESS)
+    run.add_argument("--shell", metavar="LINE", help="run LINE through your shell instead")
+    run.add_argument("--cwd", metavar="DIR", help="working directory (default: your home)")
+    run.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds")
+    run.add_argument("--idle-timeout", type=float, metavar="S", help="limit without output")
+    run.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
+    runs = commands.add_parser("runs", help="past and running runs", description="runs")
+    run_actions = runs.add_subparsers(dest="runs_action", metavar="ACTION", required=True)
+    runs_list = _client_parser(run_actions, "list", "runs, newest first")
+    runs_list.add_argument("--limit", type=int, default=20)
+    show_run = _client_parser(run_actions, "show", "one run's record")
+    show_run.add_argument("run_id")
+    logs = _client_parser(run_actions, "logs", "a run's stored output, byte for byte")
+    logs.add_argument("run_id")
+    logs.add_argument("--stream", choices=("stdout", "stderr"), default="stdout")
+    cancel = _client_parser(run_actions, "cancel", "cancel a running run")
+    cancel.add_argument("run_id")
     tasks = commands.add_parser("tasks", help="tasks", description="tasks")
     task_commands = tasks.add_subparsers(dest="tasks_action", metavar="ACTION", required=True)
     listing = _client_parser(task_commands, "list", "list tasks, newest first")
@@ -173,7 +199,7 @@ def _dispatch(
 ) -> int:
     if args.command == "serve":
         return _serve(settings, paths, redactor)
-    if args.command in ("status", "token", "tasks"):
+    if args.command in ("status", "token", "tasks", "run", "runs"):
         return _client_command(args, settings, paths, redactor)
     return _desktop(settings, paths, redactor)
 
@@ -218,33 +244,83 @@ def _client_command(
         return 0
     as_json = bool(getattr(args, "json", False))
     with AgentClient(agent_url(settings, paths), token.secret if token else None) as client:
+        if args.command == "run":
+            return _run(client, args)
+        if args.command == "runs":
+            commands.runs(client, args.runs_action, args, as_json=as_json)
+            return 0
         if args.command == "status":
             commands.status(client, as_json=as_json)
         elif args.command == "token":
-            if args.tokens_action == "list":
-                commands.tokens_list(client, as_json=as_json)
-            elif args.tokens_action == "create":
-                commands.tokens_create(client, args.name, args.scopes, as_json=as_json)
-            else:
-                commands.tokens_revoke(client, args.token_id, as_json=as_json)
-        elif args.tasks_action == "list":
-            commands.tasks_list(
-                client, query=None, statuses=args.status, limit=args.limit, as_json=as_json
-            )
-        elif args.tasks_action == "search":
-            commands.tasks_list(
-                client, query=args.query, statuses=None, limit=args.limit, as_json=as_json
-            )
-        elif args.tasks_action == "add":
-            body = {
-                "title": args.title,
-                "notes": args.notes,
-                "priority": args.priority,
-                "tags": args.tags,
-            }
-            if args.due:
-                body["due_at"] = args.due
-            commands.tasks_add(client, body, as_json=as_json)
+            _tokens_command(client, args, as_json)
         else:
-            commands.tasks_done(client, args.task_id, as_json=as_json)
+            _tasks_command(client, args, as_json)
     return 0
+
+
+def _run(client: object, args: argparse.Namespace) -> int:
+    from atom_desktop.client.agent_client import AgentClient  # noqa: PLC0415
+    from atom_desktop.client.run_command import run  # noqa: PLC0415
+
+    assert isinstance(client, AgentClient)
+    argv = list(args.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if bool(argv) == bool(args.shell):
+        print(
+            f"{PROG} run: give a command after '--', or --shell 'LINE' (not both)", file=sys.stderr
+        )
+        return 2
+    env = {}
+    for pair in args.env:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            print(f"{PROG} run: --env takes NAME=VALUE, not {pair!r}", file=sys.stderr)
+            return 2
+        env[name] = value
+    body: dict[str, object] = {"env": env}
+    body.update({"argv": argv} if argv else {"shell": args.shell})
+    for key, value in (
+        ("cwd", args.cwd),
+        ("timeout_s", args.timeout),
+        ("idle_timeout_s", args.idle_timeout),
+    ):
+        if value is not None:
+            body[key] = value
+    return run(client, body)
+
+
+def _tokens_command(client: Any, args: argparse.Namespace, as_json: bool) -> None:
+    from atom_desktop.client import commands  # noqa: PLC0415
+
+    if args.tokens_action == "list":
+        commands.tokens_list(client, as_json=as_json)
+    elif args.tokens_action == "create":
+        commands.tokens_create(client, args.name, args.scopes, as_json=as_json)
+    else:
+        commands.tokens_revoke(client, args.token_id, as_json=as_json)
+
+
+def _tasks_command(client: Any, args: argparse.Namespace, as_json: bool) -> None:
+    from atom_desktop.client import commands  # noqa: PLC0415
+
+    if args.tasks_action == "list":
+        commands.tasks_list(
+            client, query=None, statuses=args.status, limit=args.limit, as_json=as_json
+        )
+    elif args.tasks_action == "search":
+        commands.tasks_list(
+            client, query=args.query, statuses=None, limit=args.limit, as_json=as_json
+        )
+    elif args.tasks_action == "add":
+        body = {
+            "title": args.title,
+            "notes": args.notes,
+            "priority": args.priority,
+            "tags": args.tags,
+        }
+        if args.due:
+            body["due_at"] = args.due
+        commands.tasks_add(client, body, as_json=as_json)
+    else:
+        commands.tasks_done(client, args.task_id, as_json=as_json)

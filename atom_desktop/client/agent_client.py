@@ -28,7 +28,7 @@ class AgentClient:
     def __init__(self, base_url: str, token: str | None, *, timeout: float = 10.0) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
 
     def __enter__(self) -> AgentClient:
         return self
@@ -38,12 +38,12 @@ class AgentClient:
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        self.http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request to ``/api/v1{path}`` and return the decoded JSON (None for 204)."""
         try:
-            response = self._http.request(method, f"/api/v1{path}", **kwargs)
+            response = self.http.request(method, f"/api/v1{path}", **kwargs)
         except httpx.ConnectError:
             raise NoAgentError(
                 f"No ATOM Desktop agent answers at {self.base_url}.",

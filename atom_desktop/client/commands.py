@@ -118,3 +118,40 @@ def tokens_revoke(
     data = client.request("DELETE", f"/tokens/{token_id}")
     if not _emit(data, as_json, out):
         out.write(f"revoked: {data['name']}\n")
+
+
+def runs(
+    client: AgentClient, action: str, args: Any, *, as_json: bool, out: TextIO = sys.stdout
+) -> None:
+    """``atom-desktop runs list|show|logs|cancel``."""
+    if action == "list":
+        data = client.request("GET", "/runs", params={"limit": args.limit})
+        if _emit(data, as_json, out):
+            return
+        rows = [
+            (
+                r["id"],
+                r["status"],
+                "" if r["exit_code"] is None else r["exit_code"],
+                r["shell"] or " ".join(r["argv"] or []),
+            )
+            for r in data["items"]
+        ]
+        _table(rows, ("id", "status", "exit", "command"), out)
+    elif action == "show":
+        data = client.request("GET", f"/runs/{args.run_id}")
+        if not _emit(data, as_json, out):
+            for key, value in data.items():
+                out.write(f"{key:15} {value}\n")
+    elif action == "logs":
+        response = client.http.get(
+            f"/api/v1/runs/{args.run_id}/output", params={"stream": args.stream}
+        )
+        if response.is_error:
+            client.request("GET", f"/runs/{args.run_id}")  # raises the API's error
+        sys.stdout.buffer.write(response.content)
+        sys.stdout.buffer.flush()
+    else:
+        data = client.request("POST", f"/runs/{args.run_id}/cancel")
+        if not _emit(data, as_json, out):
+            out.write(f"cancelling: {data['id']}\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -131,3 +132,60 @@ def test_docs_work_offline_from_the_package(running: tuple[AgentProcess, dict[st
         doc = client.get("/api/v1/openapi.json").json()
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert "/api/v1/tasks" in doc["paths"]
+
+
+def test_cli_run_streams_bytes_exactly_and_exits_like_the_child(
+    running: tuple[AgentProcess, dict[str, str]],
+) -> None:
+    _agent, env = running
+    code = (
+        "import sys; sys.stdout.buffer.write(b'\\xff\\xfe out'); sys.stdout.flush();"
+        "sys.stderr.buffer.write(b'err \\xc3'); sys.stderr.flush(); sys.exit(3)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "atom_desktop", "run", "--", sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stdout == b"\xff\xfe out"
+    assert result.stderr == b"err \xc3"
+    signalled = cli(env, "run", "--shell", "kill -TERM $$")
+    assert signalled.returncode == 128 + 15
+    listing = cli(env, "runs", "list", "--json")
+    runs = json.loads(listing.stdout)["items"]
+    assert runs[0]["status"] == "failed"
+    logs = subprocess.run(
+        [sys.executable, "-m", "atom_desktop", "runs", "logs", runs[1]["id"]],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert logs.stdout == b"\xff\xfe out"
+
+
+def test_cli_run_ctrl_c_cancels_the_run(running: tuple[AgentProcess, dict[str, str]]) -> None:
+    _agent, env = running
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atom_desktop", "run", "--shell", "echo started; sleep 300"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"started\n"  # the run is going
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 128 + 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    runs = json.loads(cli(env, "runs", "list", "--json").stdout)["items"]
+    assert runs[0]["status"] == "cancelled"

@@ -127,10 +127,16 @@ async def stream_run(
     request: Request,
     agent: AgentDep,
     run_id: str,
+    *,
     since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    encoding: Literal["text", "base64"] = "text",
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
-    """Backlog, then live ``output`` events ``{"seq", "stream", "text"}``, then one ``exit``."""
+    """Backlog, then live ``output`` events ``{"seq", "stream", "text"}``, then one ``exit``.
+
+    ``encoding=base64`` sends ``"data"`` (the exact bytes, base64) instead of
+    ``"text"``, for clients that need the output byte for byte.
+    """
     await asyncio.to_thread(agent.store.runs.get, run_id)  # 404 before streaming starts
     after = since if since is not None else _int(last_event_id)
     closing: asyncio.Event = request.app.state.closing
@@ -142,8 +148,12 @@ async def stream_run(
         }
         async for item in follow_run(agent, run_id, after, closing):
             if isinstance(item, Chunk):
-                text = decoders[item.stream].decode(item.data)
-                data = json.dumps({"seq": item.seq, "stream": item.stream, "text": text})
+                payload: dict[str, object] = {"seq": item.seq, "stream": item.stream}
+                if encoding == "base64":
+                    payload["data"] = base64.b64encode(item.data).decode()
+                else:
+                    payload["text"] = decoders[item.stream].decode(item.data)
+                data = json.dumps(payload)
                 yield f"id: {item.seq}\nevent: output\ndata: {data}\n\n"
             elif isinstance(item, tuple):
                 first, last = item
