@@ -63,6 +63,9 @@ class _Active:
     task: asyncio.Task[None] | None = None
     peak_rss: int = 0
     cpu_s: float = 0.0
+    # One save at a time; the periodic saver stops by flag, never mid-write.
+    save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stop_saving: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RunnerService:
@@ -233,9 +236,8 @@ class RunnerService:
         await asyncio.gather(*readers, return_exceptions=True)
         batcher.flush()
         await self._kill(run, only_leftovers=True)
-        saver.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await saver
+        run.stop_saving.set()
+        await saver
         if run.ending is not None:
             status = run.ending
         else:
@@ -284,6 +286,10 @@ class RunnerService:
             viewer.offer(chunk)
 
     async def _save(self, run: _Active) -> None:
+        async with run.save_lock:
+            await self._save_locked(run)
+
+    async def _save_locked(self, run: _Active) -> None:
         batch, drop = run.log.take_batch()
         await asyncio.to_thread(
             self._runs().append_chunks,
@@ -299,8 +305,11 @@ class RunnerService:
 
     async def _save_periodically(self, run: _Active) -> None:
         while True:
-            await asyncio.sleep(SAVE_EVERY_S)
-            await self._save(run)
+            try:
+                await asyncio.wait_for(run.stop_saving.wait(), SAVE_EVERY_S)
+                return
+            except TimeoutError:
+                await self._save(run)
 
     async def _finish(
         self,

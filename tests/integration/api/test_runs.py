@@ -16,6 +16,8 @@ import psutil
 import pytest
 
 from atom_desktop.config.settings import Settings
+from atom_desktop.core.ids import IdFactory
+from atom_desktop.runtime import Runtime
 from tests.integration.api.conftest import LiveAgent, live_agent
 
 PY = sys.executable
@@ -351,3 +353,61 @@ def test_denied_command_is_refused_named_and_audited(settings: Settings) -> None
         refused = [e for e in audit if e["action"] == "POST /api/v1/runs" and e["status"] == 403]
         assert len(refused) == 3
         assert all(e["token_name"] == "owner" and e["result"] == "refused" for e in refused)
+
+
+def test_runs_a_crash_left_running_become_interrupted(settings: Settings) -> None:
+    # What a crash leaves behind: records still queued or running.
+    runtime = Runtime(settings)
+    runtime.start_in_thread()
+    try:
+        ids = IdFactory()
+        left = [
+            runtime.store.runs.create(
+                id=ids.new(),
+                source="api",
+                requester="owner",
+                argv=["sleep", "9"],
+                shell=None,
+                cwd="/",
+                env_names=[],
+                timeout_s=None,
+                idle_timeout_s=None,
+            )
+            for _ in range(2)
+        ]
+        runtime.store.runs.update(left[1].id, status="running")
+    finally:
+        # Stop without the runner seeing these rows as its own: they stay as they are.
+        runtime.stop()
+    with live_agent(settings) as agent, agent.client() as client:
+        for record in left:
+            assert client.get(f"/api/v1/runs/{record.id}").json()["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_a_gigabyte_flood_with_a_slow_viewer_keeps_memory_bounded(agent: LiveAgent) -> None:
+    me = psutil.Process()
+    with agent.client() as client:
+        start_rss = me.memory_info().rss
+        peak = start_rss
+        run_id = start(client, shell="head -c 1073741824 /dev/zero")["id"]
+        received = 0
+        t0 = time.monotonic()
+        with client.stream("GET", f"/api/v1/runs/{run_id}/stream", timeout=120) as response:
+            for raw in response.iter_raw(16384):
+                received += len(raw)
+                # About 1 MB/s: far slower than the child writes.
+                if received > (time.monotonic() - t0) * 1_000_000:
+                    time.sleep(0.01)
+                peak = max(peak, me.memory_info().rss)
+                if client.get(f"/api/v1/runs/{run_id}").json()["status"] != "running":
+                    break
+        record = wait_done(client, run_id, timeout=120)
+        peak = max(peak, me.memory_info().rss)
+    assert record["status"] == "succeeded"
+    assert record["stdout_bytes"] == 1024**3
+    cap = 16 * 1024 * 1024
+    stored = 1024**3 - record["dropped_bytes"]
+    # Whole chunks are kept, so the log is the cap less at most a chunk or two.
+    assert cap - 2 * 65536 <= stored <= cap
+    assert peak - start_rss < 64 * 1024 * 1024, f"RSS grew by {(peak - start_rss) / 2**20:.0f} MiB"
