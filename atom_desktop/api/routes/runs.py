@@ -8,10 +8,10 @@ import binascii
 import codecs
 import dataclasses
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Literal, TypeVar
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
 from atom_desktop.api.deps import AgentDep, PrincipalDep, scope
@@ -257,3 +257,96 @@ def _conflict(exc: AtomError) -> Exception:
     from fastapi import HTTPException  # noqa: PLC0415
 
     return HTTPException(status_code=409, detail=exc.message)
+
+
+STDOUT_TAG = 1
+STDERR_TAG = 2
+
+
+@router.websocket("/{run_id}/ws")
+async def run_socket(websocket: WebSocket, run_id: str) -> None:
+    """Interactive view of a run.
+
+    Server to client: binary frames ``tag (1 byte: 1 stdout, 2 stderr) + seq
+    (8 bytes, big-endian) + the exact bytes``; text frames ``{"type":
+    "dropped", ...}`` and a final ``{"type": "exit", ...}``. Client to server:
+    binary frames are stdin bytes; text frames ``{"type": "stdin", "text"|
+    "base64": ...}``, ``{"type": "close_stdin"}`` or ``{"type": "cancel"}``.
+    ``?since=N`` resumes after sequence number N.
+    """
+    agent = websocket.app.state.agent
+    offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
+    try:
+        await asyncio.to_thread(agent.store.runs.get, run_id)
+    except AtomError:
+        await websocket.close(code=4404, reason="no such run")
+        return
+    await websocket.accept(subprotocol="bearer" if "bearer" in offered else None)
+    after = _int(websocket.query_params.get("since"))
+    closing: asyncio.Event = websocket.app.state.closing
+
+    async def send_output() -> None:
+        async for item in follow_run(agent, run_id, after, closing):
+            if isinstance(item, Chunk):
+                tag = STDOUT_TAG if item.stream == "stdout" else STDERR_TAG
+                await websocket.send_bytes(bytes([tag]) + item.seq.to_bytes(8, "big") + item.data)
+            elif isinstance(item, tuple):
+                await websocket.send_json(
+                    {"type": "dropped", "from_seq": item[0], "to_seq": item[1]}
+                )
+            else:
+                await websocket.send_json({"type": "exit", **item})
+        await websocket.close(1000)
+
+    async def take_input() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            try:
+                await _handle_client_message(agent, run_id, message)
+            except (AtomError, ValueError, binascii.Error) as exc:
+                await websocket.send_json({"type": "error", "message": str(exc)})
+
+    sender = asyncio.create_task(send_output())
+    receiver = asyncio.create_task(take_input())
+    try:
+        done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                raise exc
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+
+
+async def _handle_client_message(
+    agent: AgentDep, run_id: str, message: MutableMapping[str, Any]
+) -> None:
+    raw = message.get("bytes")
+    if isinstance(raw, bytes | bytearray):
+        await agent.runner.async_input(run_id, bytes(raw))
+        return
+    request = json.loads(str(message.get("text") or "{}"))
+    kind = request.get("type")
+    if kind == "cancel":
+        await agent.runner.async_cancel(run_id)
+    elif kind == "close_stdin":
+        await agent.runner.async_input(run_id, b"", close=True)
+    elif kind == "stdin":
+        if "base64" in request:
+            data = base64.b64decode(str(request["base64"]), validate=True)
+        else:
+            data = str(request.get("text", "")).encode()
+        await agent.runner.async_input(run_id, data)
+    else:
+        raise ValueError(f"unknown message type {kind!r}; use stdin, close_stdin or cancel")
+
+
+for _route in router.routes:
+    if getattr(_route, "path", "").endswith("/ws"):
+        _route.atom_scope = "run"  # type: ignore[attr-defined]

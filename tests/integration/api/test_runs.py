@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Origin, Subprotocol
 
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.ids import IdFactory
@@ -411,3 +414,52 @@ def test_a_gigabyte_flood_with_a_slow_viewer_keeps_memory_bounded(agent: LiveAge
     # Whole chunks are kept, so the log is the cap less at most a chunk or two.
     assert cap - 2 * 65536 <= stored <= cap
     assert peak - start_rss < 64 * 1024 * 1024, f"RSS grew by {(peak - start_rss) / 2**20:.0f} MiB"
+
+
+def test_websocket_streams_tagged_bytes_takes_stdin_and_cancel(agent: LiveAgent) -> None:
+    with agent.client() as client:
+        echo = (
+            "import sys\n"
+            "for line in sys.stdin: sys.stdout.write(line.upper()); sys.stdout.flush()\n"
+        )
+        run_id = start(client, argv=py(echo + "sys.stderr.write('bye')"))["id"]
+        url = f"ws://127.0.0.1:{agent.port}/api/v1/runs/{run_id}/ws"
+        protocols = [Subprotocol("bearer"), Subprotocol(agent.owner_token)]
+        with ws_connect(url, subprotocols=protocols, open_timeout=10) as ws:
+            ws.send(b"hello\n")
+            ws.send(json.dumps({"type": "stdin", "text": "again\n"}))
+            ws.send(json.dumps({"type": "close_stdin"}))
+            out, err, exit_message = b"", b"", None
+            while exit_message is None:
+                frame = ws.recv(timeout=30)
+                if isinstance(frame, bytes):
+                    tag, data = frame[0], frame[9:]
+                    if tag == 1:
+                        out += data
+                    else:
+                        err += data
+                else:
+                    message = json.loads(frame)
+                    if message["type"] == "exit":
+                        exit_message = message
+        assert out == b"HELLO\nAGAIN\n"
+        assert err == b"bye"
+        assert exit_message["status"] == "succeeded"
+
+        sleeper = start(client, argv=["sleep", "60"])["id"]
+        with ws_connect(
+            f"ws://127.0.0.1:{agent.port}/api/v1/runs/{sleeper}/ws",
+            additional_headers={"Authorization": f"Bearer {agent.owner_token}"},
+            open_timeout=10,
+        ) as ws:
+            ws.send(json.dumps({"type": "cancel"}))
+            while True:
+                frame = ws.recv(timeout=30)
+                if isinstance(frame, str) and json.loads(frame)["type"] == "exit":
+                    assert json.loads(frame)["status"] == "cancelled"
+                    break
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(
+            url, origin=Origin("http://evil.example"), subprotocols=protocols, open_timeout=10
+        ).close()
+    assert refused.value.response.status_code == 403
