@@ -27,6 +27,11 @@ class RunRequest(BaseModel):
     env: Annotated[dict[str, Annotated[str, Field(max_length=131_072)]], Field(max_length=512)] = {}
     timeout_s: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] | None = None
     idle_timeout_s: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] | None = None
+    pty: bool = Field(
+        default=False,
+        description="Run on a pseudo-terminal (POSIX): colours and progress bars as on a "
+        "terminal; stdout and stderr arrive merged as stdout.",
+    )
 
     @model_validator(mode="after")
     def _one_command(self) -> RunRequest:

@@ -27,6 +27,7 @@ from atom_desktop.runner.errors import RunnerError, RunNotActiveError
 from atom_desktop.runner.output import ENDED, Batcher, OutputLog, Viewer, now
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.request import RunRequest, RunSource
+from atom_desktop.runner.terminal import open_pty, pty_environment
 from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class _Active:
     peak_rss: int = 0
     cpu_s: float = 0.0
     # One save at a time; the periodic saver stops by flag, never mid-write.
+    pty: int | None = None  # the master side, in PTY mode
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     stop_saving: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -180,7 +182,8 @@ class RunnerService:
         finally:
             self._active.pop(run.record.id, None)
 
-    async def _run(self, run: _Active) -> None:
+    async def _spawn(self, run: _Active) -> asyncio.subprocess.Process | None:
+        """Start the child; on failure record why and return None."""
         request = run.request
         argv = (
             request.argv if request.argv is not None else [user_shell(), "-c", request.shell or ""]
@@ -188,27 +191,47 @@ class RunnerService:
         env = child_environment(os.environ, request.env, self._secrets())
         # Not a secret: lets the runner recognise descendants that detach.
         env[process_tree.RUN_MARKER] = run.record.id
+        slave: int | None = None
+        stdin = stdout = stderr = asyncio.subprocess.PIPE
+        if request.pty:
+            run.pty, slave = open_pty()
+            stdin = stdout = stderr = slave
+            env = pty_environment(env)
         self._spawning += 1
         self._spawn_gen += 1
         failure = None
         try:
-            proc = await asyncio.create_subprocess_exec(
+            run.proc = await asyncio.create_subprocess_exec(
                 *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
                 cwd=run.record.cwd,
                 env=env,
                 start_new_session=True,  # its own session and process group
                 close_fds=True,
             )
-            run.proc = proc
         except OSError as exc:
             failure = f"could not start {argv[0]!r}: {exc.strerror}"
         finally:
             self._spawning -= 1
+            if slave is not None:
+                os.close(slave)  # the child has its copy; EOF comes when it exits
         if failure is not None:
+            self._close_pty(run)
             await self._finish(run, "failed", None, None, error=failure)
+        return run.proc
+
+    @staticmethod
+    def _close_pty(run: _Active) -> None:
+        if run.pty is not None:
+            os.close(run.pty)
+            run.pty = None
+
+    async def _run(self, run: _Active) -> None:
+        request = run.request
+        proc = await self._spawn(run)
+        if proc is None:
             return
         run.known.add((proc.pid, _start_time(proc.pid)))
         started = now()
@@ -218,11 +241,7 @@ class RunnerService:
         self._publish(run.record.id, "running")
 
         batcher = Batcher(lambda stream, data: self._emit(run, stream, data))
-        assert proc.stdout is not None and proc.stderr is not None
-        readers = [
-            asyncio.create_task(self._read(run, proc.stdout, "stdout", batcher)),
-            asyncio.create_task(self._read(run, proc.stderr, "stderr", batcher)),
-        ]
+        readers, pty_transport = await self._start_readers(run, proc, batcher)
         saver = asyncio.create_task(self._save_periodically(run))
         deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
         returncode = await self._wait(run, proc, deadline)
@@ -235,6 +254,9 @@ class RunnerService:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
         batcher.flush()
+        if pty_transport is not None:
+            pty_transport.close()
+        self._close_pty(run)
         await self._kill(run, only_leftovers=True)
         run.stop_saving.set()
         await saver
@@ -246,11 +268,30 @@ class RunnerService:
         sig = -returncode if returncode < 0 else None
         await self._finish(run, status, exit_code, sig)
 
+    async def _start_readers(
+        self, run: _Active, proc: asyncio.subprocess.Process, batcher: Batcher
+    ) -> tuple[list[asyncio.Task[None]], asyncio.BaseTransport | None]:
+        if run.pty is None:
+            assert proc.stdout is not None and proc.stderr is not None
+            return [
+                asyncio.create_task(self._read(run, proc.stdout, "stdout", batcher)),
+                asyncio.create_task(self._read(run, proc.stderr, "stderr", batcher)),
+            ], None
+        terminal = asyncio.StreamReader(limit=1 << 20)
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(terminal),
+            os.fdopen(os.dup(run.pty), "rb", buffering=0),
+        )
+        return [asyncio.create_task(self._read(run, terminal, "stdout", batcher))], transport
+
     async def _read(
         self, run: _Active, stream: asyncio.StreamReader, name: str, batcher: Batcher
     ) -> None:
         while True:
-            data = await stream.read(65536)
+            try:
+                data = await stream.read(65536)
+            except OSError:
+                data = b""  # a terminal's master reads EIO once the child has gone
             if not data:
                 batcher.flush(name)
                 return
@@ -351,6 +392,10 @@ class RunnerService:
     async def async_input(self, run_id: str, data: bytes, *, close: bool = False) -> None:
         """Write to a running run's stdin (and close it if asked)."""
         run = self._active.get(run_id)
+        if run is not None and run.pty is not None:
+            # On a terminal, end of input is the EOF character, as typed.
+            await asyncio.to_thread(os.write, run.pty, data + (b"\x04" if close else b""))
+            return
         if run is None or run.proc is None or run.proc.stdin is None:
             raise RunNotActiveError(f"The run {run_id} is not running, so it takes no input.")
         try:

@@ -463,3 +463,35 @@ def test_websocket_streams_tagged_bytes_takes_stdin_and_cancel(agent: LiveAgent)
             url, origin=Origin("http://evil.example"), subprotocols=protocols, open_timeout=10
         ).close()
     assert refused.value.response.status_code == 403
+
+
+def test_pty_mode_gives_the_child_a_terminal_and_its_colours(agent: LiveAgent) -> None:
+    code = """
+        import os, sys
+        if not sys.stdout.isatty():
+            sys.exit(print("pipe"))
+        print("tty", os.get_terminal_size().columns)
+        if sys.stdout.isatty():
+            print("\\x1b[31mred\\x1b[0m")
+        print("got", input("> "))
+    """
+    with agent.client() as client:
+        run_id = start(client, argv=py(code), pty=True)["id"]
+        # Type only once the prompt shows, as a person would: a terminal
+        # program may discard what was typed before it was ready.
+        shown_so_far = ""
+        for kind, data in events(client, run_id):
+            if kind == "output":
+                shown_so_far += data["text"]
+                if shown_so_far.endswith("> "):
+                    break
+        typed = client.post(f"/api/v1/runs/{run_id}/input", json={"text": "typed\n"})
+        assert typed.status_code == 204
+        record = wait_done(client, run_id)
+        assert record["status"] == "succeeded", record
+        shown = output(client, run_id)
+        assert shown.startswith(b"tty 120\r\n")
+        assert b"\x1b[31mred\x1b[0m\r\n" in shown
+        assert shown.endswith(b"> typed\r\ngot typed\r\n")  # the terminal echoes the typing
+        plain = wait_done(client, start(client, argv=py(code))["id"])
+        assert output(client, plain["id"]) == b"pipe\n"
