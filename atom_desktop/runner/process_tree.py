@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 
@@ -67,6 +68,25 @@ def descendants(root_pid: int) -> set[Identity]:
 RUN_MARKER = "ATOM_RUN_ID"
 
 
+def direct_children() -> list[int]:
+    """Our own child pids, cheaply.
+
+    Linux lists each thread's children in /proc/self/task/*/children, which
+    costs a few reads; psutil would scan every process on the machine, and
+    this runs after every run and several times a second.
+    """
+    tasks = Path("/proc/self/task")
+    if tasks.is_dir():
+        pids: set[int] = set()
+        for task in tasks.iterdir():
+            with contextlib.suppress(OSError):
+                pids.update(int(p) for p in (task / "children").read_text().split())
+        return sorted(pids)
+    with contextlib.suppress(psutil.Error):
+        return [p.pid for p in psutil.Process().children()]
+    return []
+
+
 def adopted_orphans(run_id: str, session_id: int, exclude: set[int]) -> set[Identity]:
     """Our children (adopted orphans) that belong to the run.
 
@@ -75,15 +95,13 @@ def adopted_orphans(run_id: str, session_id: int, exclude: set[int]) -> set[Iden
     its environment, which every descendant inherits.
     """
     found: set[Identity] = set()
-    with contextlib.suppress(psutil.Error):
-        for proc in psutil.Process().children(recursive=True):
-            if proc.pid in exclude:
-                continue
-            with contextlib.suppress(OSError, psutil.Error):
-                if os.getsid(proc.pid) == session_id or proc.environ().get(RUN_MARKER) == run_id:
-                    ident = identity(proc)
-                    if ident is not None:
-                        found.add(ident)
+    for pid in direct_children():
+        if pid in exclude:
+            continue
+        with contextlib.suppress(OSError, psutil.Error):
+            proc = psutil.Process(pid)
+            if os.getsid(pid) == session_id or proc.environ().get(RUN_MARKER) == run_id:
+                found |= descendants(pid)
     return found
 
 
@@ -121,18 +139,21 @@ def any_alive(idents: set[Identity]) -> bool:
 def reap_orphans(keep: set[int], still_safe: Callable[[], bool] = lambda: True) -> int:
     """Reap zombie children that are not run roots (asyncio waits for those).
 
-    ``still_safe`` is asked right before each reap: it is false once a new
-    child may exist that is not in ``keep`` yet.
+    Run roots are session leaders (each run starts its own session). A zombie
+    that is not one is an adopted orphan and is reaped at once; one that is
+    (a descendant that called ``setsid``) is reaped only while ``still_safe``
+    says no new run root can be among our children unrecognised.
     """
     reaped = 0
-    with contextlib.suppress(psutil.Error):
-        for proc in psutil.Process().children():
-            if proc.pid in keep:
+    for pid in direct_children():
+        if pid in keep:
+            continue
+        with contextlib.suppress(psutil.Error, ChildProcessError, OSError):
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
                 continue
-            with contextlib.suppress(psutil.Error, ChildProcessError, OSError):
-                if proc.status() == psutil.STATUS_ZOMBIE and still_safe():
-                    os.waitpid(proc.pid, os.WNOHANG)
-                    reaped += 1
+            if os.getsid(pid) != pid or still_safe():
+                os.waitpid(pid, os.WNOHANG)
+                reaped += 1
     return reaped
 
 
