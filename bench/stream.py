@@ -77,7 +77,9 @@ class Agent:
         root = Path(tempfile.mkdtemp(dir=work))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.api_server", "agent", str(self.port), str(root)],
-            env={**os.environ, "ATOM_LOG_LEVEL": "WARNING"},
+            # Keep every byte: with the default 16 MiB cap a reader that falls
+            # behind a flood gets the middle as a "dropped" range instead.
+            env={**os.environ, "ATOM_LOG_LEVEL": "WARNING", "ATOM_RUN_OUTPUT_CAP_MIB": "4096"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -31,14 +31,20 @@ class Batcher:
         self._pending: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, stream: str, data: bytes) -> None:
-        """Take bytes just read from ``stream``."""
+    def add(self, stream: str, data: bytes, *, drained: bool = False) -> None:
+        """Take bytes just read from ``stream``.
+
+        ``drained`` says the read found the pipe empty: the child has paused,
+        so waiting for more would only delay what a person is watching.
+        """
         buffer = self._pending[stream]
         buffer += data
         while len(buffer) >= CHUNK_BYTES:
             self._emit(stream, bytes(buffer[:CHUNK_BYTES]))
             del buffer[:CHUNK_BYTES]
-        if buffer and self._timer is None:
+        if buffer and drained:
+            self.flush(stream)
+        elif buffer and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self._on_timer)
 
     def flush(self, stream: str | None = None) -> None:

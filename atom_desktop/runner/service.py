@@ -33,6 +33,7 @@ from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
 logger = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 0.25
+READ_SIZE = 65536
 WATCH_EVERY_S = 0.2
 
 
@@ -289,14 +290,16 @@ class RunnerService:
     ) -> None:
         while True:
             try:
-                data = await stream.read(65536)
+                data = await stream.read(READ_SIZE)
             except OSError:
                 data = b""  # a terminal's master reads EIO once the child has gone
             if not data:
                 batcher.flush(name)
                 return
             run.last_output = time.monotonic()
-            batcher.add(name, data)
+            # read(n) returns less than n only when it emptied the reader's
+            # buffer: nothing more is waiting right now (the child paused).
+            batcher.add(name, data, drained=len(data) < READ_SIZE)
 
     async def _wait(
         self, run: _Active, proc: asyncio.subprocess.Process, deadline: float | None
