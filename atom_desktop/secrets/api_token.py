@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from atom_desktop.config.settings import Settings
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.secrets.errors import SecretsError
 from atom_desktop.secrets.keyring_vault import KeyringVault
+from atom_desktop.secrets.private_file import create_private
 from atom_desktop.secrets.profile import profile_id
 
 logger = logging.getLogger(__name__)
@@ -104,10 +104,7 @@ class OwnerTokenStore:
                 hint="Unlock or start a keyring, or set ATOM_API_TOKEN.",
             )
         path = self.file_path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(token + "\n")
+        create_private(path, token + "\n")
         logger.warning("The owner API token is kept in the file %s (no usable OS keyring)", path)
         return OwnerToken(token, "file", str(path))
 

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from atom_desktop.config.settings import Settings
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.secrets.errors import SecretsError
 from atom_desktop.secrets.keyring_vault import KeyringStatus, KeyringVault
+from atom_desktop.secrets.private_file import create_private, replace_private
 from atom_desktop.secrets.profile import profile_id
 
 logger = logging.getLogger(__name__)
@@ -137,14 +137,7 @@ class DatabaseKeyPolicy:
             "check": key_check(db_key.key),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        tmp = self.record_path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data, indent=2) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(self.record_path)
+        replace_private(self.record_path, json.dumps(data, indent=2) + "\n")
 
     # -- the three situations -------------------------------------------------
 
@@ -317,12 +310,7 @@ class DatabaseKeyPolicy:
     def _write_key_file(self, key: bytes) -> None:
         self._check_key_file_location()
         path = self.key_file_path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._redactor.add(key.hex())
-        # O_EXCL: never overwrite a key file that appeared meanwhile.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key.hex() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        # Never overwrites: a key file that appeared meanwhile makes this fail.
+        create_private(path, key.hex() + "\n")
         logger.info("Made a new database key and stored it in the key file %s", path)
