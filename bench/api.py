@@ -73,22 +73,28 @@ def wrk(url: str, connections: int, seconds: float, token: str | None) -> dict[s
     return {"rps": rps, "p50": pcts["50"], "p99": pcts["99"]}
 
 
-def measure(mode: str, seconds: float, work: Path) -> dict[str, dict[int, dict[str, float]]]:
-    """Start one server, load it, stop it; results per endpoint and concurrency."""
-    port = free_port()
-    args = [sys.executable, "-m", "bench.api_server"]
-    if mode == "bare":
-        args += ["bare", str(port)]
-    else:
+class Server:
+    """One server process of the comparison, with its endpoints."""
+
+    def __init__(self, mode: str, work: Path) -> None:
+        self.mode = mode
+        port = free_port()
+        args = [sys.executable, "-m", "bench.api_server"]
         root = Path(tempfile.mkdtemp(dir=work))
-        args += ["agent", str(port), str(root)] + (["--no-checks"] if mode == "unchecked" else [])
-    env = {**os.environ, "ATOM_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    results: dict[str, dict[int, dict[str, float]]] = {}
-    try:
-        wait_healthy(f"{base}/api/v1/health", proc)
-        endpoints: dict[str, tuple[str, str | None]] = {"health": (f"{base}/api/v1/health", None)}
+        if mode == "bare":
+            args += ["bare", str(port)]
+        else:
+            args += ["agent", str(port), str(root)]
+            args += ["--no-checks"] if mode == "unchecked" else []
+        env = {**os.environ, "ATOM_LOG_LEVEL": "WARNING"}
+        self.proc = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(f"{base}/api/v1/health", self.proc)
+        self.endpoints: dict[str, tuple[str, str | None]] = {
+            "health": (f"{base}/api/v1/health", None)
+        }
         if mode != "bare":
             token = next((root / "config" / "tokens").iterdir()).read_text().strip()
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
@@ -96,12 +102,34 @@ def measure(mode: str, seconds: float, work: Path) -> dict[str, dict[int, dict[s
                     c.post(
                         "/api/v1/tasks", json={"title": f"task {i}", "tags": ["bench"]}
                     ).raise_for_status()
-            endpoints["tasks"] = (f"{base}/api/v1/tasks?limit=100", token)
-        for name, (url, tok) in endpoints.items():
-            results[name] = {c: wrk(url, c, seconds, tok) for c in CONCURRENCY}
-    finally:
-        proc.terminate()
-        proc.wait(30)
+            self.endpoints["tasks"] = (f"{base}/api/v1/tasks?limit=100", token)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def measure(
+    servers: list[Server], seconds: float, slices: int
+) -> dict[str, dict[str, dict[int, dict[str, float]]]]:
+    """Load each server in turn, in short alternating slices, so noise hits all alike."""
+    results: dict[str, dict[str, dict[int, dict[str, float]]]] = {s.mode: {} for s in servers}
+    for endpoint in ("health", "tasks"):
+        for c in CONCURRENCY:
+            samples: dict[str, list[dict[str, float]]] = {}
+            for i in range(slices):
+                order = servers if i % 2 == 0 else list(reversed(servers))
+                for server in order:
+                    if endpoint not in server.endpoints:
+                        continue
+                    url, token = server.endpoints[endpoint]
+                    samples.setdefault(server.mode, []).append(
+                        wrk(url, c, max(1, round(seconds / slices)), token)
+                    )
+            for mode, runs in samples.items():
+                results[mode].setdefault(endpoint, {})[c] = {
+                    key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99")
+                }
     return results
 
 
@@ -118,13 +146,16 @@ def main() -> None:
         "unchecked": [],
     }
     with tempfile.TemporaryDirectory(prefix="atom-bench-api-") as tmp:
-        for round_ in range(args.rounds):
-            modes = ["bare", "checked", "unchecked"]
-            if round_ % 2:
-                modes.reverse()
-            for mode in modes:
-                runs[mode].append(measure(mode, args.seconds, Path(tmp)))
-            print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+        servers = [Server(mode, Path(tmp)) for mode in ("bare", "checked", "unchecked")]
+        try:
+            for round_ in range(args.rounds):
+                measured = measure(servers, args.seconds, slices=3)
+                for mode, result in measured.items():
+                    runs[mode].append(result)
+                print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+        finally:
+            for server in servers:
+                server.close()
 
     def med(mode: str, endpoint: str, c: int, key: str) -> float:
         return statistics.median(r[endpoint][c][key] for r in runs[mode])
