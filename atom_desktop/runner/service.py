@@ -179,7 +179,10 @@ class RunnerService:
                 await self._run(run)
         except Exception as exc:
             logger.exception("Run %s failed inside the runner", run.record.id)
-            await self._finish(run, "failed", None, None, error=f"internal error: {exc}")
+            try:
+                await self._finish(run, "failed", None, None, error=f"internal error: {exc}")
+            except Exception:
+                logger.exception("Could not record the failure of run %s", run.record.id)
         finally:
             self._active.pop(run.record.id, None)
 

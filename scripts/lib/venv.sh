@@ -1,5 +1,6 @@
 # Shared by scripts/start and scripts/test: make .venv with Python >= 3.11 and
-# install the project into it (pip is quick when nothing changed).
+# install the project into it. The install is skipped when pyproject.toml and
+# the requested extras are unchanged since the last one (a stamp in .venv).
 
 find_python() {
     local candidate
@@ -16,12 +17,18 @@ find_python() {
 }
 
 ensure_venv() {
-    local target="$1" python
+    local target="$1" python stamp wanted
     if [ ! -x .venv/bin/python ]; then
         python=$(find_python)
         echo "Creating .venv with $("$python" --version)"
         "$python" -m venv .venv
         .venv/bin/python -m pip install -q --upgrade pip
     fi
+    stamp=.venv/.atom-desktop-installed
+    wanted="$target $(sha256sum pyproject.toml | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && grep -qxF "$wanted" "$stamp"; then
+        return 0
+    fi
     .venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
+    echo "$wanted" >>"$stamp"
 }
