@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -79,9 +78,3 @@ def paths(tmp_path: Path) -> AppPaths:
 def settings(paths: AppPaths) -> Settings:
     """Default settings pointing at the test's profile."""
     return Settings(data_dir=paths.data_dir, config_dir=paths.config_dir, port=0)
-
-
-def no_running_tasks() -> bool:
-    """True when the current loop runs no task but the caller's."""
-    current = asyncio.current_task()
-    return all(t is current or t.done() for t in asyncio.all_tasks())

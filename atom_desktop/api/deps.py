@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIWebSocketRoute
 
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
@@ -28,3 +29,10 @@ PrincipalDep = Annotated[Principal, Depends(_principal)]
 def scope(name: str) -> dict[str, object]:
     """``openapi_extra`` naming the token scope a route needs (read by the middleware)."""
     return {"x-atom-scope": name, "security": [] if name == "public" else [{"bearer": []}]}
+
+
+def websocket_scope(router: APIRouter, name: str) -> None:
+    """Name the scope of the router's WebSocket routes (which have no ``openapi_extra``)."""
+    for route in router.routes:
+        if isinstance(route, APIWebSocketRoute):
+            route.atom_scope = name  # type: ignore[attr-defined]

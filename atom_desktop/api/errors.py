@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from atom_desktop.core.errors import AtomError
+from atom_desktop.runner.errors import RunNotActiveError
 from atom_desktop.runner.policy import CommandDeniedError
 from atom_desktop.store.errors import ConflictError, NotFoundError, StoreError
 from atom_desktop.store.tasks import InvalidCursorError
@@ -72,7 +73,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(403, "command_denied", exc.message, rule=exc.rule)
         if isinstance(exc, NotFoundError):
             return error_response(404, "not_found", exc.message)
-        if isinstance(exc, ConflictError):
+        if isinstance(exc, ConflictError | RunNotActiveError):
             return error_response(409, "conflict", exc.message)
         if isinstance(exc, InvalidCursorError):
             return error_response(400, "invalid_cursor", exc.message)

@@ -18,8 +18,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from atom_desktop.api.deps import AgentDep, scope
+from atom_desktop.api.deps import AgentDep, scope, websocket_scope
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID
+from atom_desktop.api.streaming import resume_point
 from atom_desktop.core.events import Event, EventBus
 
 router = APIRouter(prefix="/events", tags=["events"], responses=ERROR_RESPONSES)
@@ -121,7 +122,7 @@ async def stream_events(
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events of everything on the bus, resumable."""
-    start = since if since is not None else _parse_last_id(last_event_id, agent.bus.last_id)
+    start = since if since is not None else resume_point(last_event_id, agent.bus.last_id)
     closing: asyncio.Event = request.app.state.closing
     heartbeat: float = request.app.state.heartbeat_s
 
@@ -136,15 +137,6 @@ async def stream_events(
     )
 
 
-def _parse_last_id(value: str | None, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        return max(0, int(value))
-    except ValueError:
-        return default
-
-
 @router.websocket("/ws")
 async def events_socket(websocket: WebSocket) -> None:
     """The same events as JSON text frames (a browser sends its token as subprotocol)."""
@@ -152,7 +144,7 @@ async def events_socket(websocket: WebSocket) -> None:
     offered = websocket.headers.get("sec-websocket-protocol", "")
     subprotocol = "bearer" if "bearer" in [p.strip() for p in offered.split(",")] else None
     await websocket.accept(subprotocol=subprotocol)
-    since = min(_parse_last_id(websocket.query_params.get("since"), agent.bus.last_id), MAX_ID)
+    since = resume_point(websocket.query_params.get("since"), agent.bus.last_id)
     closing: asyncio.Event = websocket.app.state.closing
     try:
         async for item in follow(agent.bus, since, closing, websocket.app.state.heartbeat_s):
@@ -167,7 +159,4 @@ async def events_socket(websocket: WebSocket) -> None:
         return
 
 
-# The middleware reads the scope from the route.
-for _route in router.routes:
-    if getattr(_route, "path", "").endswith("/ws"):
-        _route.atom_scope = "read"  # type: ignore[attr-defined]
+websocket_scope(router, "read")

@@ -14,12 +14,11 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from atom_desktop.api.deps import AgentDep, PrincipalDep, scope
+from atom_desktop.api.deps import AgentDep, PrincipalDep, scope, websocket_scope
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage, RunPublic
+from atom_desktop.api.streaming import next_or_closed, resume_point
 from atom_desktop.core.errors import AtomError
-from atom_desktop.runner.errors import RunNotActiveError
 from atom_desktop.runner.output import ENDED, LAGGED
-from atom_desktop.runner.policy import CommandDeniedError
 from atom_desktop.runner.request import RunRequest
 from atom_desktop.store.runs import Chunk, RunRecord
 
@@ -37,12 +36,8 @@ def _public(record: RunRecord) -> RunPublic:
 @router.post("", status_code=201, openapi_extra=scope("run"))
 async def start_run(agent: AgentDep, principal: PrincipalDep, body: RunRequest) -> RunPublic:
     """Start a command (``argv``) or a shell line (``shell``); it may wait in a queue."""
-    try:
-        record = await agent.runner.async_submit(body, source="api", requester=principal.name)
-    except CommandDeniedError:
-        raise  # 403 naming the rule (api/errors.py); the audit log records the refusal
-    except AtomError as exc:
-        raise _bad_request(exc) from None
+    # A denied command is 403 naming the rule, a bad request 400 (api/errors.py).
+    record = await agent.runner.async_submit(body, source="api", requester=principal.name)
     return _public(record)
 
 
@@ -90,10 +85,7 @@ def get_output(
 @router.post("/{run_id}/cancel", status_code=202, openapi_extra=scope("run"))
 async def cancel_run(agent: AgentDep, run_id: str) -> RunPublic:
     """End the run and everything it started (SIGTERM, then SIGKILL)."""
-    try:
-        await agent.runner.async_cancel(run_id)
-    except RunNotActiveError as exc:
-        raise _conflict(exc) from None
+    await agent.runner.async_cancel(run_id)  # 409 once it has ended (api/errors.py)
     return _public(await asyncio.to_thread(agent.store.runs.get, run_id))
 
 
@@ -101,7 +93,7 @@ async def cancel_run(agent: AgentDep, run_id: str) -> RunPublic:
 async def send_input(agent: AgentDep, run_id: str, body: RunInput) -> Response:
     """Write to the run's stdin."""
     if body.text is not None and body.base64 is not None:
-        raise _bad_request(AtomError("Give 'text' or 'base64', not both."))
+        raise AtomError("Give 'text' or 'base64', not both.")
     try:
         data = (
             body.text.encode()
@@ -109,11 +101,8 @@ async def send_input(agent: AgentDep, run_id: str, body: RunInput) -> Response:
             else base64.b64decode(body.base64 or "", validate=True)
         )
     except (binascii.Error, ValueError):
-        raise _bad_request(AtomError("'base64' is not valid base64.")) from None
-    try:
-        await agent.runner.async_input(run_id, data, close=body.close)
-    except RunNotActiveError as exc:
-        raise _conflict(exc) from None
+        raise AtomError("'base64' is not valid base64.") from None
+    await agent.runner.async_input(run_id, data, close=body.close)
     return Response(status_code=204)
 
 
@@ -138,7 +127,7 @@ async def stream_run(
     ``"text"``, for clients that need the output byte for byte.
     """
     await asyncio.to_thread(agent.store.runs.get, run_id)  # 404 before streaming starts
-    after = since if since is not None else _int(last_event_id)
+    after = since if since is not None else resume_point(last_event_id, 0)
     closing: asyncio.Event = request.app.state.closing
 
     async def body() -> AsyncIterator[str]:
@@ -197,7 +186,7 @@ async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
             if viewer.lagging:
                 viewer.resume()
                 continue
-            item = await _next(viewer.queue, closing)
+            item = await next_or_closed(viewer.queue, closing)
             if item is None:
                 return
             if item is ENDED:
@@ -229,36 +218,6 @@ async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
             runner.unwatch(run_id, viewer)
 
 
-async def _next(queue: asyncio.Queue[T], closing: asyncio.Event) -> T | None:
-    getter = asyncio.ensure_future(queue.get())
-    closed = asyncio.ensure_future(closing.wait())
-    done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-    if getter in done:
-        closed.cancel()
-        return getter.result()
-    getter.cancel()
-    return None
-
-
-def _int(value: str | None) -> int:
-    try:
-        return max(0, min(int(value or 0), MAX_ID))
-    except ValueError:
-        return 0
-
-
-def _bad_request(exc: AtomError) -> Exception:
-    from fastapi import HTTPException  # noqa: PLC0415
-
-    return HTTPException(status_code=400, detail=exc.message)
-
-
-def _conflict(exc: AtomError) -> Exception:
-    from fastapi import HTTPException  # noqa: PLC0415
-
-    return HTTPException(status_code=409, detail=exc.message)
-
-
 STDOUT_TAG = 1
 STDERR_TAG = 2
 
@@ -282,7 +241,7 @@ async def run_socket(websocket: WebSocket, run_id: str) -> None:
         await websocket.close(code=4404, reason="no such run")
         return
     await websocket.accept(subprotocol="bearer" if "bearer" in offered else None)
-    after = _int(websocket.query_params.get("since"))
+    after = resume_point(websocket.query_params.get("since"), 0)
     closing: asyncio.Event = websocket.app.state.closing
 
     async def send_output() -> None:
@@ -347,6 +306,4 @@ async def _handle_client_message(
         raise ValueError(f"unknown message type {kind!r}; use stdin, close_stdin or cancel")
 
 
-for _route in router.routes:
-    if getattr(_route, "path", "").endswith("/ws"):
-        _route.atom_scope = "run"  # type: ignore[attr-defined]
+websocket_scope(router, "run")
