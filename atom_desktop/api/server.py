@@ -124,6 +124,9 @@ class ApiService:
             lifespan="off",
             timeout_graceful_shutdown=3,
             ws="websockets-sansio",
+            # Compressing megabytes of output per second over loopback costs far
+            # more CPU on the agent loop than it could ever save.
+            ws_per_message_deflate=False,
         )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="uvicorn")

@@ -96,9 +96,20 @@ class OutputLog:
         """Chunks not yet in the store (for viewers catching up), in order."""
         return [*self._unsaved_head, *(c for c in self._tail if c.seq > self._saved_tail_seq)]
 
-    def take_batch(self) -> tuple[list[Chunk], tuple[int, int] | None]:
-        """What to write now, and which stored seqs (exclusive range) to delete."""
-        batch = self.unsaved()
+    @property
+    def dropping(self) -> bool:
+        """Whether output beyond the cap is being dropped (the tail is churning)."""
+        return self.dropped_bytes > 0
+
+    def take_batch(
+        self, *, include_tail: bool = True
+    ) -> tuple[list[Chunk], tuple[int, int] | None]:
+        """What to write now, and which stored seqs (exclusive range) to delete.
+
+        Without ``include_tail`` only the head is written: while a flood churns
+        the tail, most of it would be written only to be deleted again.
+        """
+        batch = self.unsaved() if include_tail else list(self._unsaved_head)
         drop = None
         if self.dropped_bytes and self._tail:
             drop = (self.last_head_seq, self._tail[0].seq)
@@ -110,6 +121,7 @@ class OutputLog:
             return
         saved_seqs = {c.seq for c in batch}
         self._unsaved_head = [c for c in self._unsaved_head if c.seq not in saved_seqs]
+        # Head seqs all precede the tail's, so this is right for a head-only batch too.
         self._saved_tail_seq = max(self._saved_tail_seq, *saved_seqs)
 
 

@@ -33,6 +33,9 @@ from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
 logger = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 0.25
+# Once a run's output is over its cap the tail churns: writing it every
+# SAVE_EVERY_S would store (and then delete) everything a flood prints.
+TAIL_SAVE_EVERY_S = 2.0
 READ_SIZE = 65536
 WATCH_EVERY_S = 0.2
 
@@ -68,6 +71,7 @@ class _Active:
     # One save at a time; the periodic saver stops by flag, never mid-write.
     pty: int | None = None  # the master side, in PTY mode
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tail_saved_at: float = field(default_factory=time.monotonic)
     stop_saving: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -332,12 +336,19 @@ class RunnerService:
         for viewer in tuple(run.viewers):
             viewer.offer(chunk)
 
-    async def _save(self, run: _Active) -> None:
+    async def _save(self, run: _Active, *, final: bool = True) -> None:
         async with run.save_lock:
-            await self._save_locked(run)
+            await self._save_locked(run, final=final)
 
-    async def _save_locked(self, run: _Active) -> None:
-        batch, drop = run.log.take_batch()
+    async def _save_locked(self, run: _Active, *, final: bool) -> None:
+        include_tail = (
+            final
+            or not run.log.dropping
+            or time.monotonic() - run.tail_saved_at >= TAIL_SAVE_EVERY_S
+        )
+        if include_tail:
+            run.tail_saved_at = time.monotonic()
+        batch, drop = run.log.take_batch(include_tail=include_tail)
         await asyncio.to_thread(
             self._runs().append_chunks,
             run.record.id,
@@ -356,7 +367,7 @@ class RunnerService:
                 await asyncio.wait_for(run.stop_saving.wait(), SAVE_EVERY_S)
                 return
             except TimeoutError:
-                await self._save(run)
+                await self._save(run, final=False)
 
     async def _finish(
         self,
