@@ -105,6 +105,8 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        # Set by the desktop app that hosts this agent; headless agents have none.
+        self.window_attached = False
 
     # -- what the API reads -------------------------------------------------------
 

@@ -17,7 +17,7 @@ from atom_desktop import __version__
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
 from atom_desktop.api.errors import install_error_handlers
-from atom_desktop.api.routes import audit, events, health, runs, tasks, tokens
+from atom_desktop.api.routes import app_window, audit, events, health, runs, tasks, tokens
 from atom_desktop.api.security import (
     PUBLIC,
     RouteTable,
@@ -56,7 +56,15 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
     app.state.heartbeat_s = heartbeat_s
     install_error_handlers(app)
     routes = RouteTable()
-    routers = (health.router, tasks.router, runs.router, tokens.router, audit.router, events.router)
+    routers = (
+        health.router,
+        tasks.router,
+        runs.router,
+        tokens.router,
+        audit.router,
+        events.router,
+        app_window.router,
+    )
     for router in routers:
         app.include_router(router, prefix=PREFIX)
         routes.add_router(PREFIX, router)

@@ -43,6 +43,11 @@ class AgentContext(Protocol):
         ...
 
     @property
+    def window_attached(self) -> bool:
+        """Whether a desktop window is attached to this agent (False when headless)."""
+        ...
+
+    @property
     def api_port(self) -> int:
         """The port the API listens on."""
         ...

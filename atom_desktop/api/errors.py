@@ -34,6 +34,10 @@ _STATUS_CODES = {
 }
 
 
+class StateConflictError(AtomError):
+    """The request is valid but the agent is not in a state to do it (HTTP 409)."""
+
+
 def error_body(code: str, message: str, **extra: Any) -> bytes:
     """The JSON bytes of an error response."""
     return json.dumps({"error": {"code": code, "message": message, **extra}}).encode()
@@ -73,7 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(403, "command_denied", exc.message, rule=exc.rule)
         if isinstance(exc, NotFoundError):
             return error_response(404, "not_found", exc.message)
-        if isinstance(exc, ConflictError | RunNotActiveError):
+        if isinstance(exc, ConflictError | RunNotActiveError | StateConflictError):
             return error_response(409, "conflict", exc.message)
         if isinstance(exc, InvalidCursorError):
             return error_response(400, "invalid_cursor", exc.message)

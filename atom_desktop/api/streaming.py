@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TypeVar
 
 from atom_desktop.api.schemas import MAX_ID
@@ -18,15 +17,3 @@ def resume_point(value: str | None, default: int) -> int:
         return max(0, min(int(value), MAX_ID))
     except ValueError:
         return default
-
-
-async def next_or_closed(queue: asyncio.Queue[T], closing: asyncio.Event) -> T | None:
-    """The next queued item, or None once the agent is stopping."""
-    getter = asyncio.ensure_future(queue.get())
-    closed = asyncio.ensure_future(closing.wait())
-    done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-    if getter in done:
-        closed.cancel()
-        return getter.result()
-    getter.cancel()
-    return None

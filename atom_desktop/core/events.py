@@ -55,6 +55,21 @@ class RunChanged(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class RunnerPaused(EventPayload):
+    """The runner was paused (queued runs wait) or resumed."""
+
+    kind: ClassVar[str] = "runner.paused"
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WindowActivationRequested(EventPayload):
+    """Someone (a second launch, a script) asked the desktop window to show itself."""
+
+    kind: ClassVar[str] = "app.activate"
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """A published payload with its bus-wide id and UTC time."""
 

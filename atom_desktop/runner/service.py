@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from atom_desktop.core.events import EventBus, RunChanged
+from atom_desktop.core.events import EventBus, RunChanged, RunnerPaused
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
@@ -102,6 +102,9 @@ class RunnerService:
         # aside while a spawn is in progress or has begun since it looked.
         self._spawning = 0
         self._spawn_gen = 0
+        # Paused: queued runs wait at this gate (running ones go on).
+        self._paused = False
+        self._gate: asyncio.Condition | None = None
 
     # -- service -----------------------------------------------------------------
 
@@ -115,12 +118,14 @@ class RunnerService:
                 "%d run(s) were left running by an earlier stop; marked interrupted", interrupted
             )
         self._slots = asyncio.Semaphore(self._settings.max_concurrent)
+        self._gate = asyncio.Condition()
         self._watcher = asyncio.create_task(self._watch(), name="runner-watch")
         self._accepting = True
 
     async def async_stop(self) -> None:
         """Cancel every run (recorded as cancelled) and wait for them to end."""
         self._accepting = False
+        self._paused = False
         active = list(self._active.values())
         for run in active:
             await self.async_cancel(run.record.id)
@@ -173,9 +178,36 @@ class RunnerService:
             raise RunnerError(f"The working directory {path} does not exist or is not a directory.")
         return path
 
+    @property
+    def paused(self) -> bool:
+        """Whether queued runs are held back."""
+        return self._paused
+
+    async def async_pause(self) -> None:
+        """Hold queued runs (new ones queue too); running runs go on."""
+        await self._set_paused(paused=True)
+
+    async def async_resume(self) -> None:
+        """Let queued runs start again."""
+        await self._set_paused(paused=False)
+
+    async def _set_paused(self, *, paused: bool) -> None:
+        if self._paused == paused:
+            return
+        self._paused = paused
+        await self._wake_queue()
+        self._bus.publish(RunnerPaused(paused=paused))
+
+    async def _wake_queue(self) -> None:
+        if self._gate is not None:
+            async with self._gate:
+                self._gate.notify_all()
+
     async def _lifecycle(self, run: _Active) -> None:
-        assert self._slots is not None
+        assert self._slots is not None and self._gate is not None
         try:
+            async with self._gate:
+                await self._gate.wait_for(lambda: not self._paused or run.ending is not None)
             async with self._slots:
                 if run.ending is not None:
                     await self._finish(run, run.ending, None, None)
@@ -405,6 +437,8 @@ class RunnerService:
             run.ending = "cancelled"
         if run.proc is not None:
             await self._kill(run)
+        else:
+            await self._wake_queue()  # a queued run held by a pause ends now
 
     async def async_input(self, run_id: str, data: bytes, *, close: bool = False) -> None:
         """Write to a running run's stdin (and close it if asked)."""
@@ -504,6 +538,14 @@ class RunnerService:
             if chunk.seq > after:
                 merged.setdefault(chunk.seq, chunk)
         return [merged[s] for s in sorted(merged)][:limit]
+
+    async def async_record(self, run_id: str) -> RunRecord:
+        """The stored record of a run (raises NotFoundError)."""
+        return await asyncio.to_thread(self._runs().get, run_id)
+
+    def active_runs(self) -> list[RunRecord]:
+        """The records of queued and running runs, oldest first (as last saved)."""
+        return [run.record for run in self._active.values()]
 
     def is_active(self, run_id: str) -> bool:
         """Whether the run is queued or running."""

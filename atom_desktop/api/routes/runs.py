@@ -16,9 +16,9 @@ from fastapi.responses import StreamingResponse
 
 from atom_desktop.api.deps import AgentDep, PrincipalDep, scope, websocket_scope
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage, RunPublic
-from atom_desktop.api.streaming import next_or_closed, resume_point
+from atom_desktop.api.streaming import resume_point
 from atom_desktop.core.errors import AtomError
-from atom_desktop.runner.output import ENDED, LAGGED
+from atom_desktop.runner.follow import follow_run
 from atom_desktop.runner.request import RunRequest
 from atom_desktop.store.runs import Chunk, RunRecord
 
@@ -135,7 +135,7 @@ async def stream_run(
             name: codecs.getincrementaldecoder("utf-8")(errors="replace")
             for name in ("stdout", "stderr")
         }
-        async for item in follow_run(agent, run_id, after, closing):
+        async for item in follow_run(agent.runner, run_id, after, closing):
             if isinstance(item, Chunk):
                 payload: dict[str, object] = {"seq": item.seq, "stream": item.stream}
                 if encoding == "base64":
@@ -156,66 +156,6 @@ async def stream_run(
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
     )
-
-
-async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
-    agent: AgentDep, run_id: str, after: int, closing: asyncio.Event
-) -> AsyncIterator[Chunk | tuple[int, int] | dict[str, object]]:
-    """Chunks after ``after`` in order (a (from, to) pair where output was dropped), then the exit.
-
-    Live chunks come from memory; a viewer that falls behind, and one that
-    arrives late, reads the stored log instead. Nothing is sent twice.
-    """
-    runner = agent.runner
-    viewer = runner.watch(run_id)
-    last = after
-    try:
-        while True:
-            # Catch up from the log (and from memory for what is not saved yet).
-            while True:
-                batch = await runner.async_backlog(run_id, last)
-                if not batch:
-                    break
-                for chunk in batch:
-                    if chunk.seq > last + 1:
-                        yield (last + 1, chunk.seq - 1)
-                    last = chunk.seq
-                    yield chunk
-            if viewer is None:
-                break
-            if viewer.lagging:
-                viewer.resume()
-                continue
-            item = await next_or_closed(viewer.queue, closing)
-            if item is None:
-                return
-            if item is ENDED:
-                viewer.queue.put_nowait(ENDED)
-                runner.unwatch(run_id, viewer)
-                viewer = None
-                continue  # drain the now complete log, then send the exit
-            if item is LAGGED:
-                continue
-            assert isinstance(item, Chunk)
-            viewer.taken(item)
-            if item.seq <= last:
-                continue
-            if item.seq > last + 1:
-                viewer.resume()  # fetch the missing ones from the log first
-                continue
-            last = item.seq
-            yield item
-        record = await asyncio.to_thread(agent.store.runs.get, run_id)
-        if record.finished:
-            yield {
-                "status": record.status,
-                "exit_code": record.exit_code,
-                "signal": record.signal,
-                "last_seq": record.last_seq,
-            }
-    finally:
-        if viewer is not None:
-            runner.unwatch(run_id, viewer)
 
 
 STDOUT_TAG = 1
@@ -245,7 +185,7 @@ async def run_socket(websocket: WebSocket, run_id: str) -> None:
     closing: asyncio.Event = websocket.app.state.closing
 
     async def send_output() -> None:
-        async for item in follow_run(agent, run_id, after, closing):
+        async for item in follow_run(agent.runner, run_id, after, closing):
             if isinstance(item, Chunk):
                 tag = STDOUT_TAG if item.stream == "stdout" else STDERR_TAG
                 await websocket.send_bytes(bytes([tag]) + item.seq.to_bytes(8, "big") + item.data)

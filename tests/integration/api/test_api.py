@@ -267,3 +267,21 @@ def test_non_loopback_host_needs_an_explicit_setting(settings: Settings) -> None
     with pytest.raises(AtomError, match="not a loopback address") as info:
         runtime.start_in_thread()
     assert "ATOM_ALLOW_REMOTE" in str(info.value)
+
+
+def test_activate_asks_the_window_to_show_or_says_there_is_none(agent: LiveAgent) -> None:
+    seen: list[str] = []
+    agent.runtime.bus.subscribe(lambda e: seen.append(e.kind), "app.activate")
+    reader = agent.make_token("read")
+    with agent.client() as client:
+        headless = client.post("/api/v1/app/activate", json={})
+        assert headless.status_code == 409
+        assert "headless" in headless.json()["error"]["message"]
+        assert seen == []
+        agent.runtime.window_attached = True
+        with agent.client(reader) as under_scoped:
+            assert under_scoped.post("/api/v1/app/activate", json={}).status_code == 403
+        response = client.post("/api/v1/app/activate", json={})
+        assert response.status_code == 202
+        assert response.json() == {"status": "activating"}
+    assert seen == ["app.activate"]

@@ -233,6 +233,25 @@ def test_runs_beyond_the_limit_wait_in_a_queue(settings: Settings) -> None:
         assert output(client, second) == b"second\n"
 
 
+def test_a_paused_runner_holds_queued_runs_until_resumed(agent: LiveAgent) -> None:
+    paused: list[bool] = []
+    agent.runtime.bus.subscribe(lambda e: paused.append(e.payload.paused), "runner.paused")
+    runner = agent.runtime.runner
+    with agent.client() as client:
+        agent.runtime.call(runner.async_pause()).result(10)
+        held = start(client, argv=["echo", "held"])["id"]
+        dropped = start(client, argv=["echo", "never"])["id"]
+        assert client.get(f"/api/v1/runs/{held}").json()["status"] == "queued"
+        # A queued run can still be cancelled while the runner is paused.
+        assert client.post(f"/api/v1/runs/{dropped}/cancel").status_code == 202
+        assert wait_done(client, dropped)["status"] == "cancelled"
+        assert client.get(f"/api/v1/runs/{held}").json()["status"] == "queued"
+        agent.runtime.call(runner.async_resume()).result(10)
+        assert wait_done(client, held)["status"] == "succeeded"
+        assert output(client, held) == b"held\n"
+    assert paused == [True, False]
+
+
 def test_child_environment_has_no_secrets_and_no_extra_fds(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

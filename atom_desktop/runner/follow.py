@@ -1,0 +1,88 @@
+"""Following a run's output: backlog, then live, then the exit, nothing twice.
+
+Shared by every viewer (the API's SSE and WebSocket streams, the window's
+console), so all of them get the same order, resume and lag behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TypeVar
+
+from atom_desktop.runner.output import ENDED, LAGGED
+from atom_desktop.runner.service import RunnerService
+from atom_desktop.store.runs import Chunk
+
+T = TypeVar("T")
+
+
+async def next_or_closed(queue: asyncio.Queue[T], closing: asyncio.Event) -> T | None:
+    """The next queued item, or None once ``closing`` is set."""
+    getter = asyncio.ensure_future(queue.get())
+    closed = asyncio.ensure_future(closing.wait())
+    done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+    if getter in done:
+        closed.cancel()
+        return getter.result()
+    getter.cancel()
+    return None
+
+
+async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
+    runner: RunnerService, run_id: str, after: int, closing: asyncio.Event
+) -> AsyncIterator[Chunk | tuple[int, int] | dict[str, object]]:
+    """Chunks after ``after`` in order (a (from, to) pair where output was dropped), then the exit.
+
+    Live chunks come from memory; a viewer that falls behind, and one that
+    arrives late, reads the stored log instead. Nothing is sent twice.
+    """
+    viewer = runner.watch(run_id)
+    last = after
+    try:
+        while True:
+            # Catch up from the log (and from memory for what is not saved yet).
+            while True:
+                batch = await runner.async_backlog(run_id, last)
+                if not batch:
+                    break
+                for chunk in batch:
+                    if chunk.seq > last + 1:
+                        yield (last + 1, chunk.seq - 1)
+                    last = chunk.seq
+                    yield chunk
+            if viewer is None:
+                break
+            if viewer.lagging:
+                viewer.resume()
+                continue
+            item = await next_or_closed(viewer.queue, closing)
+            if item is None:
+                return
+            if item is ENDED:
+                viewer.queue.put_nowait(ENDED)
+                runner.unwatch(run_id, viewer)
+                viewer = None
+                continue  # drain the now complete log, then send the exit
+            if item is LAGGED:
+                continue
+            assert isinstance(item, Chunk)
+            viewer.taken(item)
+            if item.seq <= last:
+                continue
+            if item.seq > last + 1:
+                viewer.resume()  # fetch the missing ones from the log first
+                continue
+            last = item.seq
+            yield item
+        record = await runner.async_record(run_id)
+        if record.finished:
+            yield {
+                "status": record.status,
+                "exit_code": record.exit_code,
+                "signal": record.signal,
+                "last_seq": record.last_seq,
+            }
+    finally:
+        if viewer is not None:
+            runner.unwatch(run_id, viewer)
