@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the desktop app.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="start the desktop app hidden in the tray (used at login)",
+    )
     _add_common(parser, None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
@@ -201,7 +206,7 @@ def _dispatch(
         return _serve(settings, paths, redactor)
     if args.command in ("status", "token", "tasks", "run", "runs"):
         return _client_command(args, settings, paths, redactor)
-    return _desktop(settings, paths, redactor)
+    return _desktop(settings, paths, redactor, background=args.background)
 
 
 def _serve(settings: Settings, paths: AppPaths, redactor: Redactor) -> int:
@@ -211,20 +216,38 @@ def _serve(settings: Settings, paths: AppPaths, redactor: Redactor) -> int:
     return 0
 
 
-def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor) -> int:
+def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor, *, background: bool) -> int:
     if not has_display():
         print(
             f"{PROG}: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
             f"running the agent headless, as '{PROG} serve'.",
             file=sys.stderr,
         )
-    else:
-        print(
-            f"{PROG}: this version has no desktop window yet; running the agent headless, "
-            f"as '{PROG} serve'.",
-            file=sys.stderr,
-        )
-    return _serve(settings, paths, redactor)
+        return _serve(settings, paths, redactor)
+    # Imported here: the command-line client and the headless agent need no Qt.
+    from atom_desktop.autostart import autostart_for_this_system  # noqa: PLC0415
+    from atom_desktop.client.activation import activate_running_instance  # noqa: PLC0415
+
+    if activate_running_instance(settings, paths, redactor):
+        logger.info("ATOM Desktop is already running; asked it to show its window")
+        return 0
+    from atom_desktop.gui.app import run_desktop  # noqa: PLC0415
+
+    return run_desktop(
+        settings,
+        paths,
+        redactor,
+        autostart_for_this_system(_launch_command()),
+        background=background,
+    )
+
+
+def _launch_command() -> list[str]:
+    """How the login item starts the app: this launcher, or this Python with -m."""
+    launcher = Path(sys.argv[0])
+    if launcher.name == PROG and launcher.exists():
+        return [str(launcher.resolve()), "--background"]
+    return [sys.executable, "-m", "atom_desktop", "--background"]
 
 
 def _client_command(

@@ -1,0 +1,217 @@
+"""The one bridge between the Qt thread and the agent thread.
+
+The agent (runtime, API, runner, store) runs on an asyncio loop in a thread
+of its own. The window talks to it only through :class:`AgentHost`:
+
+- :meth:`AgentHost.call` runs a coroutine on the agent loop and hands its
+  result (or error) to a callback on the Qt thread;
+- every event of the agent's bus arrives as the ``agent_event`` signal, on the Qt
+  thread (Qt queues signals emitted from another thread).
+
+Nothing here blocks the Qt thread: even importing and building the runtime
+happens on the agent thread, so the window shows before the agent is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from keyring.backend import KeyringBackend
+from PySide6.QtCore import QObject, Signal
+
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.errors import AtomError
+from atom_desktop.core.redaction import Redactor
+
+if TYPE_CHECKING:
+    from atom_desktop.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[["Runtime"], Coroutine[Any, Any, T]]
+
+
+class AgentHost(QObject):
+    """Starts the agent on its own thread and carries calls and events across."""
+
+    started = Signal()
+    failed = Signal(str)  # why the agent could not start (a message for a person)
+    stopped = Signal()
+    agent_event = Signal(object)  # atom_desktop.core.events.Event
+    _finished = Signal(object, object, object)  # callback, result, error
+
+    def __init__(
+        self,
+        settings: Settings,
+        paths: AppPaths,
+        redactor: Redactor,
+        parent: QObject | None = None,
+        *,
+        keyring_backend: KeyringBackend | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._keyring_backend = keyring_backend
+        self._settings = settings
+        self._paths = paths
+        self._redactor = redactor
+        self._runtime: Runtime | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        # A stop asked for before the loop exists is remembered here.
+        self._stop_requested = threading.Event()
+        self._finished.connect(self._deliver)
+
+    # -- life -----------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the agent was started with."""
+        return self._settings
+
+    @property
+    def paths(self) -> AppPaths:
+        """The profile's directories."""
+        return self._paths
+
+    @property
+    def runtime(self) -> Runtime | None:
+        """The running runtime (None before it has started and after it stopped)."""
+        return self._runtime
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the agent has started and not stopped."""
+        return self._runtime is not None and self._loop is not None
+
+    @property
+    def thread_alive(self) -> bool:
+        """Whether the agent thread exists and has not ended."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the agent thread; ``started`` or ``failed`` follows."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._main, name="atom-agent")
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the agent to stop (runs are cancelled and recorded); ``stopped`` follows."""
+        self._stop_requested.set()
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(stop.set)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the agent and wait for its thread to end."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout or self._settings.shutdown_timeout_s + 5)
+            if self._thread.is_alive():
+                raise AtomError("The agent did not stop in time.")
+            self._thread = None
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._async_main())
+        except BaseException as exc:  # reported to the window, never lost
+            logger.exception("The agent thread failed")
+            self.failed.emit(_describe(exc))
+        finally:
+            self._runtime = None
+            self._loop = None
+            self.stopped.emit()
+
+    async def _async_main(self) -> None:
+        # Imported here, on the agent thread: the API stack takes a good part
+        # of a second to import and the window should not wait for it.
+        from atom_desktop.runtime import Runtime  # noqa: PLC0415
+
+        runtime = Runtime(
+            self._settings,
+            paths=self._paths,
+            redactor=self._redactor,
+            keyring_backend=self._keyring_backend,
+        )
+        runtime.window_attached = True
+        self._stop = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        if self._stop_requested.is_set():
+            return
+        unsubscribe = runtime.bus.subscribe(self.agent_event.emit)
+        try:
+            try:
+                await runtime.async_start()
+            except AtomError as exc:
+                self.failed.emit(_describe(exc))
+                return
+            self._runtime = runtime
+            self.started.emit()
+            if not self._stop_requested.is_set():
+                await self._stop.wait()
+        finally:
+            self._runtime = None
+            await runtime.async_stop()
+            unsubscribe()
+            self._loop = None
+
+    # -- calls --------------------------------------------------------------------------
+
+    def call(
+        self,
+        job: Job[T],
+        on_done: Callable[[T], object] | None = None,
+        on_error: Callable[[AtomError], object] | None = None,
+    ) -> concurrent.futures.Future[T] | None:
+        """Run ``job(runtime)`` on the agent loop; callbacks run on the Qt thread.
+
+        An :class:`AtomError` (a problem a person can act on) goes to
+        ``on_error``; any other exception is a bug and is logged. Returns None
+        (and reports through ``on_error``) when the agent is not running.
+        """
+        runtime, loop = self._runtime, self._loop
+        if runtime is None or loop is None:
+            if on_error is not None:
+                on_error(AtomError("The agent is not running."))
+            return None
+        future = asyncio.run_coroutine_threadsafe(job(runtime), loop)
+
+        def finished(done: concurrent.futures.Future[T]) -> None:
+            if done.cancelled():
+                return
+            error = done.exception()
+            if error is None:
+                if on_done is not None:
+                    self._finished.emit(on_done, done.result(), None)
+            elif isinstance(error, AtomError):
+                if on_error is not None:
+                    self._finished.emit(on_error, None, error)
+            else:
+                logger.error("A call from the window failed", exc_info=error)
+                if on_error is not None:
+                    self._finished.emit(
+                        on_error, None, AtomError(f"Something went wrong inside the agent: {error}")
+                    )
+
+        future.add_done_callback(finished)
+        return future
+
+    @staticmethod
+    def _deliver(callback: Callable[[object], object], result: object, error: object) -> None:
+        callback(error if error is not None else result)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, AtomError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

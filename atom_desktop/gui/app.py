@@ -1,0 +1,223 @@
+"""The desktop app: QApplication on the main thread, the agent on its own.
+
+:class:`DesktopApp` wires the window, the tray and the agent host together
+and owns the app's life: closing the window hides it to the tray (or asks
+where there is no tray); Quit stops the agent gracefully, then Qt.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from keyring.backend import KeyringBackend
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
+
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.errors import AtomError
+from atom_desktop.core.events import Event, WindowActivationRequested
+from atom_desktop.core.redaction import Redactor
+from atom_desktop.gui import jobs
+from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.icons import app_icon
+from atom_desktop.gui.main_window import MainWindow
+from atom_desktop.gui.pages.settings import StartAtLogin
+from atom_desktop.gui.preferences import Preferences
+from atom_desktop.gui.quit_signals import quit_on_signals
+from atom_desktop.gui.run_labels import run_command_text, short_command
+from atom_desktop.gui.tray import FAILED, Tray
+from atom_desktop.store.runs import RunRecord
+
+logger = logging.getLogger(__name__)
+
+APP_ID = "atom-desktop"
+
+
+class DesktopApp(QObject):
+    """The window, the tray and the agent, and what ties them together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        paths: AppPaths,
+        redactor: Redactor,
+        start_at_login: StartAtLogin,
+        *,
+        background: bool = False,
+        keyring_backend: KeyringBackend | None = None,
+    ) -> None:
+        super().__init__()
+        self.background = background
+        self.preferences = Preferences.load(paths.config_dir)
+        self.host = AgentHost(settings, paths, redactor, self, keyring_backend=keyring_backend)
+        self.window = MainWindow(self.host, self.preferences, start_at_login)
+        self.window.setWindowIcon(app_icon())
+        self.tray = Tray(self.window)
+        self.quitting = False
+
+        self.window.close_requested.connect(self.close_window)
+        self.tray.open_requested.connect(self.window.bring_to_front)
+        self.tray.quick_run_requested.connect(self.quick_run)
+        self.tray.pause_requested.connect(self.set_paused)
+        self.tray.cancel_requested.connect(self.window.console.cancel)
+        self.tray.quit_requested.connect(self.quit)
+        self.tray.notify_run.connect(self._notify_run)
+        self.window.home.overview_loaded.connect(self._on_overview)
+        self.window.settings_page.preferences_changed.connect(self._reload_preferences)
+        self.host.agent_event.connect(self._on_event)
+        self.host.started.connect(self._on_started)
+        self.host.failed.connect(self._on_failed)
+        self.host.stopped.connect(self._on_stopped)
+
+    def start(self) -> None:
+        """Show the window (unless in the background) and the tray; start the agent."""
+        if self.tray.available():
+            self.tray.show()
+            logger.info("Tray icon shown")
+        else:
+            logger.info("No system tray on this desktop; closing the window will ask")
+        if not self.background or not self.tray.available():
+            self.window.show()
+        self.host.start()
+
+    # -- window and tray ----------------------------------------------------------------
+
+    def close_window(self) -> None:
+        """Hide to the tray (saying so once); with no tray, ask what to do."""
+        if self.tray.available():
+            self.window.hide()
+            logger.info("Window hidden; ATOM Desktop is still running in the tray")
+            if not self.preferences.tray_hint_shown:
+                self.tray.notify(
+                    "ATOM Desktop is still running",
+                    "It keeps working in the tray. Quit from the tray menu.",
+                )
+                self.preferences.tray_hint_shown = True
+                self._save_preferences()
+            return
+        box = QMessageBox(self.window)
+        box.setWindowTitle("Close ATOM Desktop")
+        box.setText("There is no system tray on this desktop.")
+        box.setInformativeText(
+            "Quit ATOM Desktop, or keep the agent running in the background? "
+            "(Launch ATOM Desktop again to bring the window back.)"
+        )
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is quit_button:
+            self.quit()
+        elif box.clickedButton() is keep:
+            self.window.hide()
+
+    def quick_run(self) -> None:
+        """Ask for a shell line and run it, showing its output."""
+        line, ok = QInputDialog.getText(None, "Quick run", "Shell command:")
+        if not ok or not line.strip():
+            return
+
+        def started(record: RunRecord) -> None:
+            self.window.show_run(record.id, run_command_text(record))
+            self.window.bring_to_front()
+
+        self.host.call(lambda rt: jobs.start_shell(rt, line.strip()), started, self._show_error)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume the agent's runner."""
+        self.host.call(lambda rt: jobs.set_paused(rt, paused), None, self._show_error)
+
+    def quit(self) -> None:
+        """Stop the agent gracefully (runs cancelled and recorded), then leave."""
+        if self.quitting:
+            return
+        self.quitting = True
+        self.window.hide()
+        self.tray.icon.hide()
+        self.host.request_stop()
+        # Qt quits when ``stopped`` arrives; an agent that never started sends none.
+        if not self.host.thread_alive:
+            QApplication.quit()
+
+    # -- agent events -----------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        self.tray.on_event(event)
+        if isinstance(event.payload, WindowActivationRequested):
+            self.window.bring_to_front()
+            logger.info("Window shown at the request of another launch")
+
+    def _on_started(self) -> None:
+        self.tray.agent_ready = True
+        self.tray.set_error(None)
+
+    def _on_failed(self, message: str) -> None:
+        self.tray.set_error(message)
+        self.window.bring_to_front()
+        QMessageBox.critical(self.window, "ATOM Desktop could not start its agent", message)
+
+    def _on_stopped(self) -> None:
+        self.tray.agent_ready = False
+        if self.quitting:
+            QApplication.quit()
+
+    def _on_overview(self, view: jobs.AgentOverview) -> None:
+        self.tray.paused = view.paused
+        self.tray.set_runs(view.active)
+
+    def _notify_run(self, run_id: str, status: str) -> None:
+        if not self.preferences.notifications or self.quitting or status == "cancelled":
+            return
+
+        def show(record: RunRecord) -> None:
+            command = short_command(run_command_text(record), 80)
+            failed = status in FAILED
+            verdict = "failed" if failed else "finished"
+            detail = f" (exit {record.exit_code})" if record.exit_code is not None else ""
+            self.tray.notify(f"Run {verdict}{detail}", command, failed=failed)
+
+        self.host.call(lambda rt: rt.runner.async_record(run_id), show, None)
+
+    def _reload_preferences(self) -> None:
+        self.preferences.notifications = self.window.settings_page.notifications.isChecked()
+
+    def _save_preferences(self) -> None:
+        try:
+            self.preferences.save(self.host.paths.config_dir)
+        except OSError as exc:
+            logger.warning("Could not save the window's preferences: %s", exc)
+
+    def _show_error(self, error: AtomError) -> None:
+        self.tray.notify("ATOM Desktop", str(error), failed=True)
+        self.window.statusBar().showMessage(str(error), 10000)
+
+
+def run_desktop(
+    settings: Settings,
+    paths: AppPaths,
+    redactor: Redactor,
+    start_at_login: StartAtLogin,
+    *,
+    background: bool = False,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Run the desktop app until Quit; returns the exit code."""
+    app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    assert isinstance(app, QApplication)
+    app.setApplicationName("ATOM Desktop")
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
+    # Closing the window hides it; only Quit ends the app.
+    app.setQuitOnLastWindowClosed(False)
+    desktop = DesktopApp(settings, paths, redactor, start_at_login, background=background)
+    # SIGTERM / SIGINT quit as the tray's Quit does: runs cancelled, agent stopped.
+    with quit_on_signals(desktop.quit):
+        desktop.start()
+        try:
+            app.exec()
+        finally:
+            desktop.host.stop()
+    return 0

@@ -1,0 +1,291 @@
+"""Console: a tab per run with live output, and the history of past runs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from atom_desktop.core.errors import AtomError
+from atom_desktop.core.events import Event
+from atom_desktop.gui import jobs
+from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.console_view import ConsoleView
+from atom_desktop.gui.run_feed import RunFeed
+from atom_desktop.gui.run_labels import run_command_text, run_summary, short_command
+from atom_desktop.store.runs import RunRecord
+
+HISTORY_DELAY_MS = 300
+FINISHED = ("succeeded", "failed", "cancelled", "timed_out", "interrupted")
+
+
+class RunTab(QWidget):
+    """One run: its output, its state, and what can be done with it."""
+
+    cancel_requested = Signal(str)
+    rerun_requested = Signal(str)
+    input_entered = Signal(str, str)  # run id, text
+
+    def __init__(self, run_id: str, command: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run_id = run_id
+        self.command = command
+        self.view = ConsoleView(self)
+        self.status = QLabel("starting…")
+        self.status.setAccessibleName("Run status")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel the run")
+        self.rerun_button = QPushButton("Re-run")
+        self.rerun_button.setAccessibleName("Run the same command again")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setAccessibleName("Copy the output")
+        self.find_box = QLineEdit()
+        self.find_box.setPlaceholderText("Find (Ctrl+F, Enter for next)")
+        self.find_box.setAccessibleName("Find in output")
+        self.find_box.setClearButtonEnabled(True)
+        self.follow = QCheckBox("Follow")
+        self.follow.setChecked(True)
+        self.follow.setAccessibleName("Follow the end of the output")
+        self.stdin = QLineEdit()
+        self.stdin.setPlaceholderText("Type input for the command and press Enter")
+        self.stdin.setAccessibleName("Standard input")
+
+        title = QLabel(f"<b>{_escape(short_command(command, 100))}</b>")
+        title.setToolTip(command)
+        # Long commands must not widen the window: the label gives way.
+        title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        heading = QHBoxLayout()
+        heading.addWidget(title, 1)
+        heading.addWidget(self.status)
+        tools = QHBoxLayout()
+        tools.addWidget(self.cancel_button)
+        tools.addWidget(self.rerun_button)
+        tools.addWidget(self.copy_button)
+        tools.addStretch(1)
+        tools.addWidget(self.find_box)
+        tools.addWidget(self.follow)
+        self.find_box.setMinimumWidth(200)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(heading)
+        layout.addLayout(tools)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.stdin)
+
+        self.cancel_button.clicked.connect(lambda: self.cancel_requested.emit(self.run_id))
+        self.rerun_button.clicked.connect(lambda: self.rerun_requested.emit(self.run_id))
+        self.copy_button.clicked.connect(self.view.copy)
+        self.find_box.returnPressed.connect(self.find_next)
+        self.follow.toggled.connect(self.view.set_follow_tail)
+        self.view.followTailChanged.connect(self.follow.setChecked)
+        self.stdin.returnPressed.connect(self._send_input)
+        find = QShortcut(QKeySequence.StandardKey.Find, self)
+        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.activated.connect(self.find_box.setFocus)
+        self.set_status("queued")
+
+    def find_next(self) -> bool:
+        """Find the next match of the find box's text."""
+        text = self.find_box.text()
+        found = bool(text) and self.view.find(text)
+        self.find_box.setStyleSheet("" if found or not text else "background: #ffd6d6;")
+        return found
+
+    def set_status(self, status: str, detail: str = "") -> None:
+        """Show the run's state; a finished run takes no input and cannot be cancelled."""
+        self.status.setText(f"{status} {detail}".strip())
+        active = status not in FINISHED
+        self.cancel_button.setEnabled(active)
+        self.stdin.setEnabled(active)
+
+    def _send_input(self) -> None:
+        self.input_entered.emit(self.run_id, self.stdin.text() + "\n")
+        self.stdin.clear()
+
+
+class ConsolePage(QWidget):
+    """Tabs of runs (live or reopened) and a history list."""
+
+    def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._host = host
+        self.feed = RunFeed(host, self)
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setAccessibleName("Runs")
+        self.history = QListWidget()
+        self.history.setAccessibleName("Run history")
+        self.history.setMinimumWidth(220)
+        self.history.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history.setToolTip("Double-click or Enter reopens a run's output")
+        self.empty = QLabel("No run open. Run a command from Home, or reopen one from the history.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.message = QLabel()
+        self.message.setStyleSheet("color: #c62828;")
+        self.message.hide()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(QLabel("History"))
+        left_layout.addWidget(self.history, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.message)
+        right_layout.addWidget(self.empty, 1)
+        right_layout.addWidget(self.tabs, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([240, 760])
+        QVBoxLayout(self).addWidget(splitter)
+        self._update_empty()
+
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.history.itemActivated.connect(self._reopen)
+        self.feed.output.connect(self._on_output)
+        self.feed.dropped.connect(self._on_dropped)
+        self.feed.ended.connect(self._on_ended)
+        self._history_timer = QTimer(self)
+        self._history_timer.setSingleShot(True)
+        self._history_timer.setInterval(HISTORY_DELAY_MS)
+        self._history_timer.timeout.connect(self.refresh_history)
+        host.started.connect(self.refresh_history)
+        host.agent_event.connect(self._on_event)
+
+    # -- tabs -------------------------------------------------------------------------------
+
+    def open_run(self, run_id: str, command: str) -> RunTab:
+        """Show a run in a tab (focusing it if it is open already) and follow its output."""
+        existing = self.tab_for(run_id)
+        if existing is not None:
+            self.tabs.setCurrentWidget(existing)
+            return existing
+        tab = RunTab(run_id, command)
+        tab.cancel_requested.connect(self.cancel)
+        tab.rerun_requested.connect(self.rerun)
+        tab.input_entered.connect(self.send_input)
+        index = self.tabs.addTab(tab, short_command(command, 24))
+        self.tabs.setTabToolTip(index, command)
+        self.tabs.setCurrentIndex(index)
+        self._update_empty()
+        self.feed.follow(run_id)
+        return tab
+
+    def tab_for(self, run_id: str) -> RunTab | None:
+        """The open tab of ``run_id``, if any."""
+        for index in range(self.tabs.count()):
+            tab = self.tabs.widget(index)
+            if isinstance(tab, RunTab) and tab.run_id == run_id:
+                return tab
+        return None
+
+    def close_tab(self, index: int) -> None:
+        """Close a tab (the run goes on; it stays in the history)."""
+        tab = self.tabs.widget(index)
+        if isinstance(tab, RunTab):
+            self.feed.stop(tab.run_id)
+        self.tabs.removeTab(index)
+        if tab is not None:
+            tab.deleteLater()
+        self._update_empty()
+
+    def _update_empty(self) -> None:
+        has_tabs = self.tabs.count() > 0
+        self.tabs.setVisible(has_tabs)
+        self.empty.setVisible(not has_tabs)
+
+    # -- output ------------------------------------------------------------------------------
+
+    def _on_output(self, run_id: str, batch: list[tuple[str, str]]) -> None:
+        tab = self.tab_for(run_id)
+        if tab is not None:
+            for stream, text in batch:
+                tab.view.append(text, stream)
+        self.feed.consumed(run_id)
+
+    def _on_dropped(self, run_id: str, first: int, last: int) -> None:
+        tab = self.tab_for(run_id)
+        if tab is not None:
+            tab.view.append_notice(
+                f"— output chunks {first}-{last} were not kept (over the stored-output cap) —"
+            )
+
+    def _on_ended(self, run_id: str, end: dict[str, object]) -> None:
+        tab = self.tab_for(run_id)
+        if tab is None:
+            return
+        status = str(end.get("status"))
+        code, sig = end.get("exit_code"), end.get("signal")
+        detail = f"(exit {code})" if code is not None else f"(signal {sig})" if sig else ""
+        tab.set_status(status, detail)
+        tab.view.append_notice(f"— {status} {detail} —".replace("  ", " "))
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def cancel(self, run_id: str) -> None:
+        """Cancel a run."""
+        self._host.call(lambda rt: jobs.cancel(rt, run_id), None, self._show_error)
+
+    def rerun(self, run_id: str) -> None:
+        """Run the same command again in a new tab."""
+
+        def started(record: RunRecord) -> None:
+            self.open_run(record.id, run_command_text(record))
+
+        self._host.call(lambda rt: jobs.rerun(rt, run_id), started, self._show_error)
+
+    def send_input(self, run_id: str, text: str) -> None:
+        """Type into a run's stdin."""
+        self._host.call(lambda rt: jobs.send_input(rt, run_id, text), None, self._show_error)
+
+    def _show_error(self, error: AtomError) -> None:
+        self.message.setText(str(error))
+        self.message.show()
+        QTimer.singleShot(8000, self.message.hide)
+
+    # -- history ------------------------------------------------------------------------------
+
+    def refresh_history(self) -> None:
+        """Reload the history list."""
+        self._host.call(jobs.run_history, self._show_history, self._show_error)
+
+    def _show_history(self, records: list[RunRecord]) -> None:
+        self.history.clear()
+        for record in records:
+            item = QListWidgetItem(run_summary(record))
+            item.setData(Qt.ItemDataRole.UserRole, record.id)
+            item.setToolTip(run_command_text(record))
+            self.history.addItem(item)
+            tab = self.tab_for(record.id)
+            if tab is not None and record.status in ("queued", "running"):
+                tab.set_status(record.status)
+
+    def _reopen(self, item: QListWidgetItem) -> None:
+        self.open_run(str(item.data(Qt.ItemDataRole.UserRole)), item.toolTip())
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind == "run.changed":
+            self._history_timer.start()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,294 @@
+"""Settings: API tokens, start at login, notifications, locations, encryption, API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from atom_desktop.config.config_file import update_config_file
+from atom_desktop.core.errors import AtomError
+from atom_desktop.gui import jobs
+from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
+from atom_desktop.gui.preferences import Preferences
+from atom_desktop.store.tokens import TokenRecord
+
+
+class StartAtLogin(Protocol):
+    """What the page needs of the start-at-login entry (atom_desktop.autostart)."""
+
+    def is_enabled(self) -> bool:
+        """Whether the entry exists."""
+        ...
+
+    def enable(self) -> None:
+        """Create the entry."""
+        ...
+
+    def disable(self) -> None:
+        """Remove the entry."""
+        ...
+
+    def describe(self) -> str:
+        """Where the entry lives, for a person."""
+        ...
+
+
+class SettingsPage(QWidget):
+    """Everything a person may change, and where things are."""
+
+    preferences_changed = Signal()
+
+    def __init__(
+        self,
+        host: AgentHost,
+        preferences: Preferences,
+        start_at_login: StartAtLogin,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._host = host
+        self._preferences = preferences
+        self._start_at_login = start_at_login
+        settings, paths = host.settings, host.paths
+
+        # Tokens
+        self.tokens = QTreeWidget()
+        self.tokens.setRootIsDecorated(False)
+        self.tokens.setHeaderLabels(["Name", "Scopes", "Created", "Last used", "State"])
+        self.tokens.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.tokens.setAccessibleName("API tokens")
+        self.tokens.setMinimumHeight(140)
+        self.new_token_button = QPushButton("New token…")
+        self.new_token_button.setAccessibleName("Create an API token")
+        self.revoke_button = QPushButton("Revoke")
+        self.revoke_button.setAccessibleName("Revoke the selected token")
+        token_box = QGroupBox("API tokens")
+        token_layout = QVBoxLayout(token_box)
+        token_layout.addWidget(self.tokens)
+        token_buttons = QHBoxLayout()
+        token_buttons.addWidget(self.new_token_button)
+        token_buttons.addWidget(self.revoke_button)
+        token_buttons.addStretch(1)
+        token_layout.addLayout(token_buttons)
+
+        # General
+        self.start_at_login = QCheckBox("Start ATOM Desktop when I log in (in the tray)")
+        self.start_at_login.setAccessibleName("Start at login")
+        self.start_at_login.setToolTip(start_at_login.describe())
+        self.notifications = QCheckBox("Notify me when a run finishes or fails")
+        self.notifications.setAccessibleName("Notifications")
+        general = QGroupBox("General")
+        general_layout = QVBoxLayout(general)
+        general_layout.addWidget(self.start_at_login)
+        general_layout.addWidget(self.notifications)
+
+        # Locations
+        locations = QGroupBox("Locations")
+        location_form = QFormLayout(locations)
+        for label, path in (
+            ("Data:", paths.data_dir),
+            ("Config:", paths.config_dir),
+            ("Logs:", paths.log_dir),
+        ):
+            location_form.addRow(label, self._location_row(label, path))
+
+        # Encryption
+        self.key_storage = QLabel("—")
+        self.keyring_backend = QLabel("—")
+        encryption = QGroupBox("Encryption")
+        encryption_form = QFormLayout(encryption)
+        encryption_form.addRow("Database key:", self.key_storage)
+        encryption_form.addRow("Keyring backend:", self.keyring_backend)
+
+        # API server (config.toml; takes effect at the next start)
+        self.port = QSpinBox()
+        self.port.setRange(0, 65535)
+        self.port.setValue(settings.port)
+        self.port.setAccessibleName("API port")
+        self.origins = QLineEdit(", ".join(settings.allowed_origins))
+        self.origins.setPlaceholderText("none: browsers may not call the API")
+        self.origins.setAccessibleName("Allowed browser origins")
+        self.save_api = QPushButton("Save")
+        self.save_api.setAccessibleName("Save the API settings")
+        self.api_note = QLabel("Changes to the port or the origins take effect after a restart.")
+        self.api_note.setWordWrap(True)
+        api = QGroupBox("API server")
+        api_form = QFormLayout(api)
+        api_form.addRow("Port:", self.port)
+        api_form.addRow("Allowed origins:", self.origins)
+        api_form.addRow("", self.save_api)
+        api_form.addRow(self.api_note)
+
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        for box in (token_box, general, api, encryption, locations):
+            content_layout.addWidget(box)
+        content_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        QVBoxLayout(self).addWidget(scroll)
+
+        self.load_preferences()
+        self.new_token_button.clicked.connect(self.new_token)
+        self.revoke_button.clicked.connect(self.revoke_selected)
+        self.start_at_login.toggled.connect(self._toggle_start_at_login)
+        self.notifications.toggled.connect(self._toggle_notifications)
+        self.save_api.clicked.connect(self.save_api_settings)
+        host.started.connect(self.refresh)
+
+    def _location_row(self, label: str, path: Path) -> QWidget:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        text = QLabel(str(path))
+        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        button = QPushButton("Open folder")
+        button.setAccessibleName(f"Open the {label.rstrip(':').lower()} folder")
+        button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
+        layout.addWidget(text, 1)
+        layout.addWidget(button)
+        return row
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def load_preferences(self) -> None:
+        """Show the saved preferences and the start-at-login state."""
+        for box, value in (
+            (self.notifications, self._preferences.notifications),
+            (self.start_at_login, self._start_at_login.is_enabled()),
+        ):
+            box.blockSignals(True)
+            box.setChecked(value)
+            box.blockSignals(False)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Fresh data whenever the page comes into view."""
+        super().showEvent(event)
+        if self._host.is_running:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Reload tokens and the key's state from the agent."""
+        runtime = self._host.runtime
+        key = runtime.store.key if runtime is not None else None
+        if key is not None:
+            self.key_storage.setText(key.describe())
+            self.keyring_backend.setText(key.keyring_backend or "none")
+        self._host.call(jobs.list_tokens, self._show_tokens, self._error)
+
+    def _show_tokens(self, records: list[TokenRecord]) -> None:
+        self.tokens.clear()
+        for record in records:
+            item = QTreeWidgetItem(
+                [
+                    record.name,
+                    " ".join(sorted(record.scopes)),
+                    record.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+                    record.last_used_at.astimezone().strftime("%Y-%m-%d %H:%M")
+                    if record.last_used_at
+                    else "never",
+                    "active" if record.active else "revoked",
+                ]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, record.id)
+            item.setData(1, Qt.ItemDataRole.UserRole, record.kind)
+            item.setDisabled(not record.active)
+            self.tokens.addTopLevelItem(item)
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def new_token(self) -> None:
+        """Ask for a name and scopes, create the token, show its secret once."""
+        dialog = NewTokenDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        name, scopes = dialog.name.text().strip(), dialog.chosen_scopes()
+
+        def created(result: tuple[TokenRecord, str]) -> None:
+            record, secret = result
+            self.refresh()
+            self.last_secret_dialog = TokenSecretDialog(record.name, secret, self)
+            self.last_secret_dialog.open()
+
+        self._host.call(lambda rt: jobs.create_token(rt, name, scopes), created, self._error)
+
+    def revoke_selected(self, *, confirm: bool = True) -> None:
+        """Revoke the selected token (after asking)."""
+        item = self.tokens.currentItem()
+        if item is None or item.isDisabled():
+            return
+        if item.data(1, Qt.ItemDataRole.UserRole) == "owner":
+            self._error(AtomError("The owner token is the app's own; it cannot be revoked."))
+            return
+        token_id = str(item.data(0, Qt.ItemDataRole.UserRole))
+        if confirm:
+            answer = QMessageBox.question(
+                self, "Revoke token", f"Revoke “{item.text(0)}”? Programs using it stop working."
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self._host.call(
+            lambda rt: jobs.revoke_token(rt, token_id), lambda _: self.refresh(), self._error
+        )
+
+    def _toggle_start_at_login(self, enabled: bool) -> None:
+        try:
+            if enabled:
+                self._start_at_login.enable()
+            else:
+                self._start_at_login.disable()
+        except (AtomError, OSError) as exc:
+            self._error(exc if isinstance(exc, AtomError) else AtomError(str(exc)))
+            self.load_preferences()
+
+    def _toggle_notifications(self, enabled: bool) -> None:
+        self._preferences.notifications = enabled
+        self._save_preferences()
+
+    def _save_preferences(self) -> None:
+        try:
+            self._preferences.save(self._host.paths.config_dir)
+        except OSError as exc:
+            self._error(AtomError(f"Could not save the preferences: {exc}"))
+        self.preferences_changed.emit()
+
+    def save_api_settings(self) -> None:
+        """Write the port and origins to config.toml (used at the next start)."""
+        origins = tuple(o.strip() for o in self.origins.text().split(",") if o.strip())
+        try:
+            update_config_file(
+                self._host.paths.config_file,
+                {"port": self.port.value(), "allowed_origins": origins or None},
+            )
+        except (AtomError, OSError) as exc:
+            self.api_note.setText(f"Not saved: {exc}")
+            return
+        self.api_note.setText(
+            f"Saved to {self._host.paths.config_file}. Restart ATOM Desktop to use them."
+        )
+
+    def _error(self, error: AtomError) -> None:
+        QMessageBox.warning(self, "ATOM Desktop", str(error))

@@ -1,0 +1,223 @@
+"""Tasks: search, filter, create, edit, complete and delete, from the keyboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from atom_desktop.core.errors import AtomError
+from atom_desktop.core.events import Event
+from atom_desktop.gui import jobs
+from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.pages.task_dialog import PRIORITIES, STATUSES, TaskDialog
+from atom_desktop.store.task_types import Task, TaskFilter, TaskStatus, TaskUpdate
+
+SEARCH_DELAY_MS = 200
+FILTERS: list[tuple[str, tuple[TaskStatus, ...] | None]] = [
+    ("Open", ("todo", "doing")),
+    ("To do", ("todo",)),
+    ("Doing", ("doing",)),
+    ("Done", ("done",)),
+    ("All", None),
+]
+STATUS_LABELS = dict(STATUSES)
+
+
+class TasksPage(QWidget):
+    """The task list with its search box and actions."""
+
+    loaded = Signal(int)  # how many tasks are shown (tests and the status bar use it)
+
+    def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._host = host
+        self._tasks: dict[str, Task] = {}
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search titles and notes (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search tasks")
+        self.filter = QComboBox()
+        for label, _ in FILTERS:
+            self.filter.addItem(label)
+        self.filter.setAccessibleName("Show tasks")
+        self.new_button = QPushButton("New (Ctrl+N)")
+        self.complete_button = QPushButton("Complete (Ctrl+D)")
+        self.delete_button = QPushButton("Delete")
+        for button, name in (
+            (self.new_button, "New task"),
+            (self.complete_button, "Complete the selected task"),
+            (self.delete_button, "Delete the selected task"),
+        ):
+            button.setAccessibleName(name)
+        self.table = QTreeWidget()
+        self.table.setRootIsDecorated(False)
+        self.table.setUniformRowHeights(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setHeaderLabels(["Title", "Status", "Priority", "Due", "Tags"])
+        self.table.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setAccessibleName("Tasks")
+        self.message = QLabel()
+        self.message.setStyleSheet("color: #c62828;")
+        self.message.hide()
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.filter)
+        bar.addWidget(self.new_button)
+        bar.addWidget(self.complete_button)
+        bar.addWidget(self.delete_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.refresh)
+        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        self.filter.currentIndexChanged.connect(lambda _: self.refresh())
+        self.new_button.clicked.connect(self.new_task)
+        self.complete_button.clicked.connect(self.complete_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.table.itemActivated.connect(lambda item, _col: self.edit_task(self._id_of(item)))
+        for keys, slot in (
+            (QKeySequence.StandardKey.New, self.new_task),
+            (QKeySequence.StandardKey.Find, self.focus_search),
+            (QKeySequence("Ctrl+D"), self.complete_selected),
+            (QKeySequence.StandardKey.Delete, self.delete_selected),
+        ):
+            shortcut = QShortcut(keys, self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+        host.started.connect(self.refresh)
+        host.agent_event.connect(self._on_event)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def current_filter(self) -> TaskFilter:
+        """What the search box and the filter select."""
+        text = self.search.text().strip() or None
+        return TaskFilter(statuses=FILTERS[self.filter.currentIndex()][1], text=text)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Fresh data whenever the page comes into view."""
+        super().showEvent(event)
+        if self._host.is_running:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the list from the agent."""
+        filters = self.current_filter()
+        self._host.call(lambda rt: jobs.list_tasks(rt, filters), self._show, self._show_error)
+
+    def _show(self, tasks: list[Task]) -> None:
+        selected = self.selected_id()
+        self._tasks = {t.id: t for t in tasks}
+        self.table.clear()
+        for task in tasks:
+            item = QTreeWidgetItem(
+                [
+                    task.title,
+                    STATUS_LABELS.get(task.status, task.status),
+                    PRIORITIES[task.priority] if task.priority else "",
+                    _local(task.due_at),
+                    " ".join(task.tags),
+                ]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, task.id)
+            if task.status == "done":
+                font = item.font(0)
+                font.setStrikeOut(True)
+                item.setFont(0, font)
+            self.table.addTopLevelItem(item)
+            if task.id == selected:
+                self.table.setCurrentItem(item)
+        first = self.table.topLevelItem(0)
+        if self.table.currentItem() is None and first is not None:
+            self.table.setCurrentItem(first)
+        self.message.hide()
+        self.loaded.emit(len(tasks))
+
+    def selected_id(self) -> str | None:
+        """The id of the selected task, if any."""
+        item = self.table.currentItem()
+        return self._id_of(item) if item is not None else None
+
+    @staticmethod
+    def _id_of(item: QTreeWidgetItem) -> str:
+        return str(item.data(0, Qt.ItemDataRole.UserRole))
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def focus_search(self) -> None:
+        """Put the cursor in the search box."""
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def new_task(self) -> None:
+        """Ask for a new task and store it."""
+        dialog = TaskDialog(parent=self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            data = dialog.create_data()
+            self._host.call(lambda rt: jobs.create_task(rt, data), None, self._show_error)
+
+    def edit_task(self, task_id: str) -> None:
+        """Edit a task in the dialog."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            return
+        dialog = TaskDialog(task, parent=self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            changes = dialog.update_data()
+            self._host.call(
+                lambda rt: jobs.update_task(rt, task_id, changes), None, self._show_error
+            )
+
+    def complete_selected(self) -> None:
+        """Mark the selected task done."""
+        task_id = self.selected_id()
+        if task_id is None:
+            return
+        changes = TaskUpdate(status="done")
+        self._host.call(lambda rt: jobs.update_task(rt, task_id, changes), None, self._show_error)
+
+    def delete_selected(self, *, confirm: bool = True) -> None:
+        """Delete the selected task (after asking)."""
+        task_id = self.selected_id()
+        if task_id is None:
+            return
+        title = self._tasks[task_id].title if task_id in self._tasks else task_id
+        if confirm:
+            answer = QMessageBox.question(self, "Delete task", f"Delete “{title}”?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self._host.call(lambda rt: jobs.delete_task(rt, task_id), None, self._show_error)
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind == "task.changed":
+            self._search_timer.start()
+
+    def _show_error(self, error: AtomError) -> None:
+        self.message.setText(str(error))
+        self.message.show()
+
+
+def _local(when: datetime | None) -> str:
+    return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""

@@ -1,0 +1,106 @@
+"""Dialogs for API tokens: ask for a name and scopes; show a new secret once."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+SCOPES = [
+    ("read", "read: look at tasks, runs, events"),
+    ("run", "run: start and cancel commands"),
+    ("automate", "automate: change tasks and automations"),
+    ("admin", "admin: manage tokens, read the audit log"),
+]
+
+
+class NewTokenDialog(QDialog):
+    """Name and scopes of a new token."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New API token")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("e.g. backup-script")
+        self.name.setAccessibleName("Token name")
+        self.name.setMaxLength(64)
+        self.scopes = {value: QCheckBox(label) for value, label in SCOPES}
+        self.scopes["read"].setChecked(True)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #c62828;")
+        self.error.hide()
+        form = QFormLayout(self)
+        form.addRow("&Name:", self.name)
+        for box in self.scopes.values():
+            box.setAccessibleName(box.text())
+            form.addRow("", box)
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._accept_if_valid)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def chosen_scopes(self) -> list[str]:
+        """The ticked scopes, in a fixed order."""
+        return [value for value, box in self.scopes.items() if box.isChecked()]
+
+    def _accept_if_valid(self) -> None:
+        if not self.name.text().strip():
+            self.error.setText("Give the token a name, so you know later what uses it.")
+        elif not self.chosen_scopes():
+            self.error.setText("Tick at least one scope.")
+        else:
+            self.accept()
+            return
+        self.error.show()
+
+
+class TokenSecretDialog(QDialog):
+    """Shows a new token's secret, once, with a button to copy it."""
+
+    def __init__(self, name: str, secret: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Token created")
+        self.secret = QLineEdit(secret)
+        self.secret.setReadOnly(True)
+        self.secret.setAccessibleName("Token secret")
+        self.secret.setMinimumWidth(420)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setAccessibleName("Copy the token")
+        self.copy_button.clicked.connect(self.copy)
+        note = QLabel(
+            f"The token <b>{_escape(name)}</b> was created. Copy it now: it is shown only "
+            "this once (only its hash is stored)."
+        )
+        note.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.secret, 1)
+        row.addWidget(self.copy_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(note)
+        layout.addLayout(row)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.accept)
+        buttons.accepted.connect(self.accept)
+        layout.addWidget(buttons)
+
+    def copy(self) -> None:
+        """Put the secret on the clipboard."""
+        QGuiApplication.clipboard().setText(self.secret.text())
+        self.copy_button.setText("Copied")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,141 @@
+"""The system tray: state icon, menu, notifications."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+
+from atom_desktop.core.events import Event, RunChanged, RunnerPaused
+from atom_desktop.gui.icons import TrayState, tray_icon
+from atom_desktop.gui.run_labels import run_command_text, short_command
+from atom_desktop.store.runs import RunRecord
+
+FAILED = ("failed", "timed_out", "interrupted")
+FINISHED = ("succeeded", "cancelled", *FAILED)
+
+
+class Tray(QObject):
+    """The tray icon and its menu; it asks, the main window acts."""
+
+    open_requested = Signal()
+    quick_run_requested = Signal()
+    pause_requested = Signal(bool)  # True: pause, False: resume
+    cancel_requested = Signal(str)  # run id
+    quit_requested = Signal()
+    notify_run = Signal(str, str)  # run id, status (a run finished or failed)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.icon = QSystemTrayIcon(self)
+        self.menu = QMenu(parent)
+        self.menu.setAccessibleName("ATOM Desktop tray menu")
+        self.open_action = QAction("Open ATOM Desktop", self.menu)
+        self.quick_run_action = QAction("Quick run…", self.menu)
+        self.pause_action = QAction("Pause agent", self.menu)
+        self.quit_action = QAction("Quit", self.menu)
+        self.runs_menu = QMenu("Running", self.menu)
+        self.menu.addAction(self.open_action)
+        self.menu.addAction(self.quick_run_action)
+        self.menu.addSeparator()
+        self.menu.addMenu(self.runs_menu)
+        self.menu.addAction(self.pause_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+        self.icon.setContextMenu(self.menu)
+
+        self.running: dict[str, str] = {}  # run id -> command
+        self.paused = False
+        self.error: str | None = None
+        self.agent_ready = False
+
+        self.open_action.triggered.connect(self.open_requested)
+        self.quick_run_action.triggered.connect(self.quick_run_requested)
+        self.pause_action.triggered.connect(lambda: self.pause_requested.emit(not self.paused))
+        self.quit_action.triggered.connect(self.quit_requested)
+        self.icon.activated.connect(self._on_activated)
+        self.update()
+
+    @staticmethod
+    def available() -> bool:
+        """Whether the desktop has a system tray to put an icon in."""
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
+    def show(self) -> None:
+        """Show the icon (where a tray exists)."""
+        if self.available():
+            self.icon.show()
+
+    def state(self) -> TrayState:
+        """What the icon shows now."""
+        if self.error is not None:
+            return "error"
+        if self.paused:
+            return "paused"
+        return "running" if self.running else "idle"
+
+    def update(self) -> None:
+        """Bring icon, tooltip and menu in line with the state."""
+        state = self.state()
+        self.icon.setIcon(tray_icon(state))
+        if state == "error":
+            tip = f"ATOM Desktop: {self.error}"
+        elif not self.agent_ready:
+            tip = "ATOM Desktop: starting…"
+        elif self.running:
+            tip = f"ATOM Desktop: {len(self.running)} running"
+        else:
+            tip = "ATOM Desktop: paused" if self.paused else "ATOM Desktop: idle"
+        self.icon.setToolTip(tip)
+        self.pause_action.setText("Resume agent" if self.paused else "Pause agent")
+        self.pause_action.setEnabled(self.agent_ready)
+        self.quick_run_action.setEnabled(self.agent_ready)
+        self.runs_menu.clear()
+        self.runs_menu.setTitle(f"Running ({len(self.running)})")
+        self.runs_menu.setEnabled(bool(self.running))
+        for run_id, command in self.running.items():
+            sub = self.runs_menu.addMenu(short_command(command, 40))
+            cancel = sub.addAction("Cancel")
+            cancel.triggered.connect(lambda _=False, r=run_id: self.cancel_requested.emit(r))
+
+    def set_runs(self, records: list[RunRecord]) -> None:
+        """Replace the list of active runs."""
+        self.running = {r.id: run_command_text(r) for r in records}
+        self.update()
+
+    def set_error(self, message: str | None) -> None:
+        """Show (or clear) an error state."""
+        self.error = message
+        self.update()
+
+    def on_event(self, event: Event) -> None:
+        """Follow runs and pauses from the agent's events."""
+        payload = event.payload
+        if isinstance(payload, RunnerPaused):
+            self.paused = payload.paused
+        elif isinstance(payload, RunChanged):
+            if payload.status in ("queued", "running"):
+                self.running.setdefault(payload.run_id, payload.run_id[:8])
+            elif payload.status in FINISHED:
+                self.running.pop(payload.run_id, None)
+                self.notify_run.emit(payload.run_id, payload.status)
+        else:
+            return
+        self.update()
+
+    def notify(self, title: str, message: str, *, failed: bool = False) -> None:
+        """A desktop notification (through the tray, where there is one)."""
+        if self.available() and self.icon.isVisible():
+            kind = (
+                QSystemTrayIcon.MessageIcon.Warning
+                if failed
+                else QSystemTrayIcon.MessageIcon.Information
+            )
+            self.icon.showMessage(title, message, kind, 5000)
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.open_requested.emit()

@@ -1,0 +1,217 @@
+"""Start-up benchmark of the desktop app against a minimal PySide6 app, same run.
+
+Under a virtual X display with a real tray host (trayer) and a private
+Secret Service, interleaved, median of N rounds:
+
+    (a) bench/minimal_qt_app.py: a window and a tray icon, to window shown;
+    (b) atom-desktop to its window shown;
+    (c) atom-desktop to /api/v1/health answering.
+
+Then both run side by side for 60 s (atom-desktop in the tray, window
+hidden): the RSS of each whole process tree at the end, and the average CPU
+over the last 60 s.
+
+    .venv/bin/python -m bench.startup [--rounds 10] [--idle-s 60]
+
+Targets: (b) <= 2.0x (a); (c) <= 1.0 s; RSS <= 2.0x the minimal app; idle
+CPU < 0.5%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from bench.api import free_port
+from tests.support.secret_service import running_secret_service
+from tests.support.x_display import running_display
+
+
+def launch(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def time_to_line(proc: subprocess.Popen[bytes], needle: bytes, start: float) -> float:
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if needle in line:
+            return time.perf_counter() - start
+    raise RuntimeError(f"the process ended before printing {needle!r}")
+
+
+def drain(proc: subprocess.Popen[bytes]) -> threading.Thread:
+    # Keep reading stderr so the child never blocks on a full pipe.
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    thread = threading.Thread(target=stderr.read, daemon=True)
+    thread.start()
+    return thread
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def time_minimal(env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = launch([sys.executable, "-m", "bench.minimal_qt_app"], env)
+    try:
+        return time_to_line(proc, b"Window shown", start)
+    finally:
+        stop(proc)
+
+
+def atom_args(profile: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "atom_desktop",
+        "--data-dir",
+        str(profile / "data"),
+        "--config-dir",
+        str(profile / "config"),
+        *extra,
+    ]
+
+
+def time_atom(env: dict[str, str], profile: Path, port: int) -> tuple[float, float]:
+    health = f"http://127.0.0.1:{port}/api/v1/health"
+    ready: list[float] = []
+    start = time.perf_counter()
+    proc = launch(atom_args(profile), env)
+
+    def poll() -> None:
+        with httpx.Client(timeout=1) as client:
+            while proc.poll() is None:
+                try:
+                    if client.get(health).status_code == 200:
+                        ready.append(time.perf_counter() - start)
+                        return
+                except httpx.HTTPError:
+                    time.sleep(0.005)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        shown = time_to_line(proc, b"Window shown", start)
+        drain(proc)
+        poller.join(30)
+        if not ready:
+            raise RuntimeError("the API never answered")
+        return shown, ready[0]
+    finally:
+        stop(proc)
+        poller.join()
+
+
+def tree(proc: psutil.Process) -> list[psutil.Process]:
+    return [proc, *proc.children(recursive=True)]
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    return sum(p.memory_info().rss for p in tree(proc))
+
+
+def tree_cpu(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in tree(proc):
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def idle_figures(env: dict[str, str], profile: Path, idle_s: float) -> dict[str, float]:
+    minimal = launch([sys.executable, "-m", "bench.minimal_qt_app"], env)
+    atom = launch(atom_args(profile, "--background"), env)
+    drain(minimal)
+    drain(atom)
+    try:
+        settle = 5.0
+        time.sleep(settle)
+        handles = {"minimal": psutil.Process(minimal.pid), "atom": psutil.Process(atom.pid)}
+        cpu_before = {k: tree_cpu(p) for k, p in handles.items()}
+        time.sleep(idle_s)
+        return {
+            "minimal_rss": tree_rss(handles["minimal"]),
+            "atom_rss": tree_rss(handles["atom"]),
+            "minimal_cpu": (tree_cpu(handles["minimal"]) - cpu_before["minimal"]) / idle_s,
+            "atom_cpu": (tree_cpu(handles["atom"]) - cpu_before["atom"]) / idle_s,
+        }
+    finally:
+        stop(minimal)
+        stop(atom)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--idle-s", type=float, default=60.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="atom-bench-startup-") as tmp:
+        root = Path(tmp)
+        with running_secret_service(root / "keyring"), running_display() as display:
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+            env.update(display.env(), ATOM_PORT=str(port), ATOM_LOG_LEVEL="INFO")
+            profile = root / "profile"
+            time_atom(env, profile, port)  # first start: makes the key, token, database
+            minimal, shown, ready = [], [], []
+            for round_ in range(args.rounds):
+                minimal.append(time_minimal(env))
+                window, api = time_atom(env, profile, port)
+                shown.append(window)
+                ready.append(api)
+                print(f"round {round_ + 1}/{args.rounds}", flush=True)
+            idle = idle_figures(env, profile, args.idle_s)
+
+    m, s, r = (statistics.median(v) for v in (minimal, shown, ready))
+    ratio = statistics.median(b / a for a, b in zip(minimal, shown, strict=True))
+    print()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; median of {args.rounds} rounds, idle {args.idle_s:.0f} s"
+    )
+    print()
+    print("| measure | minimal app | atom-desktop | ratio | target |")
+    print("|---|---:|---:|---:|---|")
+    verdict = "met" if ratio <= 2.0 else "MISSED"
+    print(
+        f"| launch to window shown | {m * 1000:.0f} ms | {s * 1000:.0f} ms | {ratio:.2f}x "
+        f"| <= 2.0x {verdict} |"
+    )
+    print(
+        f"| launch to /api/v1/health answering | | {r * 1000:.0f} ms | | <= 1000 ms "
+        f"{'met' if r <= 1.0 else 'MISSED'} |"
+    )
+    rss_ratio = idle["atom_rss"] / idle["minimal_rss"]
+    mib = 1024 * 1024
+    print(
+        f"| RSS of the process tree after {args.idle_s + 5:.0f} s | "
+        f"{idle['minimal_rss'] / mib:.0f} MiB | {idle['atom_rss'] / mib:.0f} MiB | "
+        f"{rss_ratio:.2f}x | <= 2.0x {'met' if rss_ratio <= 2.0 else 'MISSED'} |"
+    )
+    print(
+        f"| average CPU while idle | {idle['minimal_cpu'] * 100:.2f}% | "
+        f"{idle['atom_cpu'] * 100:.2f}% | | < 0.5% "
+        f"{'met' if idle['atom_cpu'] < 0.005 else 'MISSED'} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

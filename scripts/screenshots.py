@@ -1,0 +1,154 @@
+"""Screenshots of the desktop app for the README, taken the way a person sees it.
+
+Starts a virtual X display with a real tray host (trayer) and a private
+Secret Service, runs the app on it with a throw-away profile, fills it with
+demo data (tasks, a few runs with coloured output, a token), then captures
+every page and the open tray menu into docs/screenshots/.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+Needs what ./scripts/test installs (Xvfb, trayer, gnome-keyring, imagemagick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.secret_service import running_secret_service
+from tests.support.x_display import running_display
+
+DEMO_COMMANDS = [
+    "printf '\\033[1;32m✔ build ok\\033[0m  (12 files)\\n'; "
+    "printf 'warning: 2 deprecations\\n' >&2",
+    "for i in 1 2 3; do printf '\\033[36mstep %s\\033[0m done\\n' $i; done; "
+    "printf '\\033[31merror: disk almost full\\033[0m\\n' >&2; exit 1",
+    "ls -la /usr/share | head -25",
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    args = parser.parse_args()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="atom-shots-") as tmp:
+        root = Path(tmp)
+        with running_secret_service(root / "keyring") as keyring_session, running_display() as x:
+            os.environ.update(x.env())
+            os.environ.pop("QT_QPA_PLATFORM", None)
+            return capture(root, out, keyring_session.backend(), x.name)
+
+
+def capture(root: Path, out: Path, backend: object, display: str) -> int:
+    from PySide6.QtCore import QEventLoop, QPoint, QTimer  # noqa: PLC0415
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from atom_desktop.autostart import autostart_for_this_system  # noqa: PLC0415
+    from atom_desktop.config.paths import AppPaths  # noqa: PLC0415
+    from atom_desktop.config.settings import Settings  # noqa: PLC0415
+    from atom_desktop.core.redaction import Redactor  # noqa: PLC0415
+    from atom_desktop.gui import jobs  # noqa: PLC0415
+    from atom_desktop.gui.app import DesktopApp  # noqa: PLC0415
+    from atom_desktop.store.task_types import TaskCreate  # noqa: PLC0415
+
+    app = QApplication([sys.argv[0]])
+    app.setQuitOnLastWindowClosed(False)
+    paths = AppPaths.resolve(data_dir=root / "data", config_dir=root / "config")
+    paths.ensure()
+    with socket.socket() as probe:  # a free port, shown on the pages like a real one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(data_dir=paths.data_dir, config_dir=paths.config_dir, port=port)
+    desktop = DesktopApp(
+        settings,
+        paths,
+        Redactor(),
+        autostart_for_this_system(["atom-desktop", "--background"]),
+        keyring_backend=backend,  # type: ignore[arg-type]
+    )
+
+    def wait(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+        for _ in range(int(seconds * 20)):
+            if condition():
+                return
+            wait(50)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    def shot(name: str) -> None:
+        wait(400)
+        subprocess.run(
+            ["import", "-display", display, "-window", "root", str(out / f"{name}.png")],
+            check=True,
+        )
+        print(f"wrote {out / name}.png")
+
+    # One notification is shown on purpose (on Home); the demo runs stay quiet.
+    desktop.preferences.notifications = False
+    desktop.start()
+    until(lambda: desktop.host.is_running, "the agent")
+    due = datetime.now(UTC) + timedelta(days=2)
+    for task in (
+        TaskCreate(title="Rotate the backup keys", priority=3, due_at=due, tags=["ops"]),
+        TaskCreate(title="Review the sync conflicts report", priority=2, tags=["sync"]),
+        TaskCreate(title="Write release notes for 0.2", tags=["docs", "release"]),
+        TaskCreate(title="Clean up ~/Downloads", status="doing"),
+    ):
+        desktop.host.call(lambda rt, t=task: jobs.create_task(rt, t))
+    desktop.host.call(lambda rt: jobs.create_token(rt, "backup-script", ["read", "run"]))
+    for command in DEMO_COMMANDS:
+        desktop.host.call(lambda rt, c=command: jobs.start_shell(rt, c))
+    wait(1500)
+    window = desktop.window
+    window.resize(1180, 720)
+    window.move(40, 50)
+    window.home.refresh()
+    desktop.tray.notify("Run failed (exit 1)", "for i in 1 2 3; do printf …", failed=True)
+    shot("home")
+    desktop.tray.icon.hide()  # hides the notification bubble with it
+    desktop.tray.icon.show()
+    window.show_page(1)
+    window.tasks.refresh()
+    shot("tasks")
+    for i, record_text in enumerate(["ls -la", "step", "build ok"]):
+        item = next(
+            window.console.history.item(j)
+            for j in range(window.console.history.count())
+            if record_text in window.console.history.item(j).toolTip()
+        )
+        window.console.open_run(item.data(256), item.toolTip())
+        del i
+    window.show_page(2)
+    wait(800)
+    shot("console")
+    window.show_page(3)
+    window.activity.refresh()
+    shot("activity")
+    window.show_page(4)
+    shot("settings")
+    desktop.tray.menu.popup(QPoint(1000, 40))
+    shot("tray-menu")
+    desktop.tray.menu.hide()
+    desktop.host.request_stop()
+    until(lambda: not desktop.host.thread_alive, "the agent to stop")
+    desktop.host.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The desktop app as a person gets it: a real X display, a real tray, a real keyring."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.support.agent_process import AgentProcess
+from tests.support.secret_service import SecretServiceSession
+from tests.support.x_display import XDisplay, close_window, running_display
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.keyring]
+
+MARKER_SECONDS = "31337"  # a run's `sleep` argument, to find it among all processes
+
+
+@pytest.fixture
+def display() -> Iterator[XDisplay]:
+    with running_display() as running:
+        yield running
+
+
+def free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def app_env(display: XDisplay, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    return {**env, **display.env(), "ATOM_PORT": str(port), "ATOM_LOG_LEVEL": "INFO"}
+
+
+def sleepers() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if cmdline[:1] == ["sleep"] and MARKER_SECONDS in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_window_tray_second_launch_and_quit(
+    display: XDisplay, secret_service: SecretServiceSession, tmp_path: Path
+) -> None:
+    port = free_port()
+    args = ["--data-dir", str(tmp_path / "data"), "--config-dir", str(tmp_path / "config")]
+    env = app_env(display, port)
+    app = AgentProcess(args, env)
+    try:
+        app.wait_for("Tray icon shown")
+        app.wait_for("agent running")
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/api/v1/health").json()["key_storage"] == "keyring"
+        windows = display.visible_windows("ATOM Desktop")
+        assert len(windows) == 1
+
+        # Closing the window (as a window manager does) hides it; the agent goes on.
+        close_window(display, windows[0])
+        app.wait_for("still running in the tray")
+        assert display.visible_windows("ATOM Desktop") == []
+        assert httpx.get(f"{base}/api/v1/health").status_code == 200
+
+        # A second launch asks the first to show its window, and exits 0.
+        second = subprocess.run(
+            [sys.executable, "-m", "atom_desktop", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert second.returncode == 0, second.stderr
+        app.wait_for("Window shown at the request of another launch")
+        assert len(display.visible_windows("ATOM Desktop")) == 1
+
+        # Quit with a run in flight: it is cancelled and nothing is left behind.
+        owner = subprocess.run(
+            [sys.executable, "-m", "atom_desktop", *args, "token", "show"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+        started = httpx.post(
+            f"{base}/api/v1/runs",
+            json={"argv": ["sleep", MARKER_SECONDS]},
+            headers={"Authorization": f"Bearer {owner}"},
+        )
+        assert started.status_code == 201
+        run_url = f"{base}/api/v1/runs/{started.json()['id']}"
+        headers = {"Authorization": f"Bearer {owner}"}
+        while httpx.get(run_url, headers=headers).json()["status"] != "running":
+            assert app.proc.poll() is None
+        assert len(sleepers()) == 1
+        assert app.stop(signal.SIGTERM) == 0
+        assert sleepers() == []
+    finally:
+        if app.proc.poll() is None:
+            app.stop(signal.SIGKILL)

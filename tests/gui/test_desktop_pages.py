@@ -1,0 +1,286 @@
+"""The window's pages against a real agent (store, runner, keyring-less key file).
+
+Qt runs offscreen; the agent runs on its own thread exactly as in the app.
+Modal dialogs are driven the way a person would: fields filled, OK pressed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keyring.backends.fail
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from pytestqt.qtbot import QtBot
+
+from atom_desktop.autostart import AutostartEntry
+from atom_desktop.config.config_file import read_config_file
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.events import RunChanged
+from atom_desktop.core.redaction import Redactor
+from atom_desktop.gui.app import DesktopApp
+from atom_desktop.gui.pages.console import RunTab
+from atom_desktop.gui.pages.task_dialog import TaskDialog
+from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
+from atom_desktop.gui.preferences import Preferences
+
+WAIT_MS = 15_000
+
+
+@pytest.fixture
+def desktop(
+    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
+) -> Iterator[DesktopApp]:
+    autostart = AutostartEntry(
+        platform="linux",
+        home=tmp_path / "home",
+        env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+        command=["atom-desktop", "--background"],
+    )
+    app = DesktopApp(
+        settings, paths, Redactor(), autostart, keyring_backend=keyring.backends.fail.Keyring()
+    )
+    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+        app.start()
+    yield app
+    if app.host.thread_alive:
+        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
+            app.host.request_stop()
+    app.host.stop()
+    app.window.deleteLater()
+
+
+def answer_dialog(kind: type[QDialog], fill: Callable[[QDialog], None]) -> None:
+    """When the next modal dialog of ``kind`` opens, fill it and accept it."""
+
+    def act() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, kind):
+            QTimer.singleShot(10, act)
+            return
+        fill(dialog)
+        dialog._accept_if_valid()  # type: ignore[attr-defined] # as pressing OK does
+
+    QTimer.singleShot(0, act)
+
+
+def titles(app: DesktopApp) -> list[str]:
+    table = app.window.tasks.table
+    return [table.topLevelItem(i).text(0) for i in range(table.topLevelItemCount())]  # type: ignore[union-attr]
+
+
+def test_create_complete_and_search_tasks(qtbot: QtBot, desktop: DesktopApp) -> None:
+    page = desktop.window.tasks
+    desktop.window.show_page(1)
+
+    def fill(title: str, tags: str) -> Callable[[QDialog], None]:
+        def do(dialog: QDialog) -> None:
+            assert isinstance(dialog, TaskDialog)
+            dialog.title.setText(title)
+            dialog.tags.setText(tags)
+            dialog.has_due.setChecked(True)
+
+        return do
+
+    for title, tags in (("Buy milk", "home"), ("Write report", "work urgent"), ("Call bob", "")):
+        answer_dialog(TaskDialog, fill(title, tags))
+        page.new_task()
+        qtbot.waitUntil(lambda t=title: t in titles(desktop), timeout=WAIT_MS)
+
+    # Complete the selected task: it leaves the "Open" filter.
+    item = next(
+        page.table.topLevelItem(i)
+        for i in range(page.table.topLevelItemCount())
+        if page.table.topLevelItem(i).text(0) == "Buy milk"  # type: ignore[union-attr]
+    )
+    page.table.setCurrentItem(item)
+    page.complete_selected()
+    qtbot.waitUntil(lambda: "Buy milk" not in titles(desktop), timeout=WAIT_MS)
+    page.filter.setCurrentIndex(3)  # Done
+    qtbot.waitUntil(lambda: titles(desktop) == ["Buy milk"], timeout=WAIT_MS)
+    done = page.table.topLevelItem(0)
+    assert done is not None and done.text(1) == "Done" and done.text(3) != ""
+
+    # Full-text search over every task.
+    page.filter.setCurrentIndex(4)  # All
+    page.search.setText("repo")
+    qtbot.waitUntil(lambda: titles(desktop) == ["Write report"], timeout=WAIT_MS)
+    page.search.clear()
+    qtbot.waitUntil(lambda: len(titles(desktop)) == 3, timeout=WAIT_MS)
+
+
+def test_a_bad_task_title_is_refused_in_the_dialog(qtbot: QtBot) -> None:
+    dialog = TaskDialog()
+    qtbot.addWidget(dialog)
+    dialog.title.setText("   ")
+    dialog._accept_if_valid()
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert "Title" in dialog.error.text()
+
+
+def current_tab(app: DesktopApp) -> RunTab:
+    tab = app.window.console.tabs.currentWidget()
+    assert isinstance(tab, RunTab)
+    return tab
+
+
+def test_a_command_shows_stdout_and_styled_stderr(qtbot: QtBot, desktop: DesktopApp) -> None:
+    home = desktop.window.home
+    home.command.setText(r"printf 'hello out\n'; printf '\033[31mred err\033[0m\n' >&2; exit 3")
+    home.run_command()
+    qtbot.waitUntil(lambda: desktop.window.page_name() == "Console", timeout=WAIT_MS)
+    tab = current_tab(desktop)
+    qtbot.waitUntil(lambda: tab.status.text().startswith("failed"), timeout=WAIT_MS)
+    text = tab.view.plain_text()
+    assert "hello out" in text
+    assert "red err" in text
+    assert "\x1b" not in text  # escapes are rendered, never shown
+    assert "(exit 3)" in tab.status.text()
+    assert not tab.cancel_button.isEnabled()
+
+
+def test_cancel_a_running_command(qtbot: QtBot, desktop: DesktopApp) -> None:
+    home = desktop.window.home
+    home.command.setText("echo started; sleep 60")
+    home.run_command()
+    qtbot.waitUntil(lambda: desktop.window.console.tabs.count() == 1, timeout=WAIT_MS)
+    tab = current_tab(desktop)
+    qtbot.waitUntil(lambda: "started" in tab.view.plain_text(), timeout=WAIT_MS)
+    tab.cancel_button.click()
+    qtbot.waitUntil(lambda: tab.status.text().startswith("cancelled"), timeout=WAIT_MS)
+
+
+def test_stdin_reaches_the_command(qtbot: QtBot, desktop: DesktopApp) -> None:
+    home = desktop.window.home
+    home.command.setText('read line; echo "got:$line"')
+    home.run_command()
+    qtbot.waitUntil(lambda: desktop.window.console.tabs.count() == 1, timeout=WAIT_MS)
+    tab = current_tab(desktop)
+    qtbot.waitUntil(lambda: tab.status.text().startswith("running"), timeout=WAIT_MS)
+    tab.stdin.setText("typed here")
+    tab.stdin.returnPressed.emit()
+    qtbot.waitUntil(lambda: "got:typed here" in tab.view.plain_text(), timeout=WAIT_MS)
+
+
+def test_create_and_revoke_a_token(qtbot: QtBot, desktop: DesktopApp) -> None:
+    page = desktop.window.settings_page
+
+    def fill(dialog: QDialog) -> None:
+        assert isinstance(dialog, NewTokenDialog)
+        dialog.name.setText("backup-script")
+        dialog.scopes["run"].setChecked(True)
+
+    answer_dialog(NewTokenDialog, fill)
+    page.new_token()
+    qtbot.waitUntil(
+        lambda: isinstance(getattr(page, "last_secret_dialog", None), TokenSecretDialog),
+        timeout=WAIT_MS,
+    )
+    secret_dialog = page.last_secret_dialog
+    secret = secret_dialog.secret.text()
+    assert re.fullmatch(r"atom_[A-Za-z0-9_-]{43}", secret)
+    secret_dialog.copy()
+    assert QApplication.clipboard().text() == secret
+    secret_dialog.accept()
+    runtime = desktop.host.runtime
+    assert runtime is not None
+    principal = runtime.tokens.verify(secret)
+    assert principal is not None and principal.name == "backup-script"
+
+    def row() -> int:
+        for i in range(page.tokens.topLevelItemCount()):
+            if page.tokens.topLevelItem(i).text(0) == "backup-script":  # type: ignore[union-attr]
+                return i
+        return -1
+
+    qtbot.waitUntil(lambda: row() >= 0, timeout=WAIT_MS)
+    item = page.tokens.topLevelItem(row())
+    assert item is not None and item.text(1) == "read run"
+    page.tokens.setCurrentItem(item)
+    page.revoke_selected(confirm=False)
+    qtbot.waitUntil(
+        lambda: page.tokens.topLevelItem(row()).text(4) == "revoked",  # type: ignore[union-attr]
+        timeout=WAIT_MS,
+    )
+    assert runtime.tokens.verify(secret) is None
+    # Both changes were audited, with no secret in the log.
+    entries = runtime.audit.page(20)
+    assert {"token.create", "token.revoke"} <= {e.action for e in entries}
+    assert all(secret not in f"{e.target} {e.result}" for e in entries)
+
+
+def test_settings_persist(
+    qtbot: QtBot, desktop: DesktopApp, paths: AppPaths, tmp_path: Path
+) -> None:
+    page = desktop.window.settings_page
+    assert page.notifications.isChecked()
+    page.notifications.setChecked(False)
+    assert Preferences.load(paths.config_dir).notifications is False
+    assert desktop.preferences.notifications is False
+
+    page.start_at_login.setChecked(True)
+    entry = tmp_path / "xdg" / "autostart" / "atom-desktop.desktop"
+    assert entry.exists()
+    assert "--background" in entry.read_text()
+    page.start_at_login.setChecked(False)
+    assert not entry.exists()
+
+    page.port.setValue(9123)
+    page.origins.setText("http://localhost:3000, https://app.example")
+    page.save_api.click()
+    saved = read_config_file(paths.config_file)
+    assert saved == {
+        "port": 9123,
+        "allowed_origins": ["http://localhost:3000", "https://app.example"],
+    }
+    assert "Restart" in page.api_note.text()
+    reloaded = Settings(config_dir=paths.config_dir, **saved)
+    assert reloaded.port == 9123
+
+
+def click_in_message_box(button_text: str) -> None:
+    """When the next message box opens, press the button labelled ``button_text``."""
+
+    def act() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(10, act)
+            return
+        for button in box.buttons():
+            if button.text() == button_text:
+                button.click()
+                return
+        raise AssertionError(f"no button {button_text!r} in {[b.text() for b in box.buttons()]}")
+
+    QTimer.singleShot(0, act)
+
+
+def test_closing_without_a_tray_asks_and_keeps_the_agent_then_quit_stops_it(
+    qtbot: QtBot, desktop: DesktopApp
+) -> None:
+    assert not desktop.tray.available()  # offscreen Qt has no tray
+    statuses: list[tuple[str, str]] = []
+    desktop.host.agent_event.connect(
+        lambda e: (
+            statuses.append((e.payload.run_id, e.payload.status))
+            if isinstance(e.payload, RunChanged)
+            else None
+        )
+    )
+    desktop.window.show()
+    click_in_message_box("Keep running")
+    desktop.window.close()
+    assert not desktop.window.isVisible()
+    assert desktop.host.is_running
+    desktop.window.home.command.setText("sleep 60")
+    desktop.window.home.run_command()
+    qtbot.waitUntil(lambda: any(s == "running" for _, s in statuses), timeout=WAIT_MS)
+    run_id = statuses[-1][0]
+    with qtbot.waitSignal(desktop.host.stopped, timeout=WAIT_MS):
+        desktop.tray.quit_action.trigger()
+    assert (run_id, "cancelled") in statuses
+    assert not desktop.host.thread_alive

@@ -1,0 +1,158 @@
+"""A real X display for desktop tests: Xvfb, a tray host (trayer), and a WM-like close.
+
+There is no window manager on the display; :func:`close_window` does what a
+window manager's close button does: it sends the window a ``WM_DELETE_WINDOW``
+client message (through libX11 via ctypes), so the app's own close handling
+runs exactly as for a person.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class XDisplay:
+    """A running display with a tray host."""
+
+    name: str  # e.g. ":7"
+
+    def env(self) -> dict[str, str]:
+        """Variables that put a program on this display."""
+        return {"DISPLAY": self.name}
+
+    def run(self, *args: str) -> str:
+        """Run an X client on this display; its stdout."""
+        return subprocess.run(
+            args,
+            env={**os.environ, **self.env()},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        ).stdout
+
+    def visible_windows(self, name: str) -> list[int]:
+        """Ids of mapped windows whose title is exactly ``name``."""
+        out = self.run("xdotool", "search", "--onlyvisible", "--name", f"^{name}$")
+        return [int(line) for line in out.split()]
+
+
+def _wait_for(condition: object, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+@contextlib.contextmanager
+def running_display(size: str = "1280x800x24") -> Iterator[XDisplay]:
+    """Xvfb on a free display number, with trayer as the system tray."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    trayer = None
+    try:
+        with os.fdopen(read_fd, "rb") as reader:
+            number = reader.readline().strip().decode()
+        if not number:
+            raise RuntimeError("Xvfb did not start (no display number)")
+        display = XDisplay(f":{number}")
+        trayer = subprocess.Popen(
+            [
+                "trayer",
+                "--edge",
+                "top",
+                "--align",
+                "right",
+                "--widthtype",
+                "request",
+                "--height",
+                "32",
+                "--transparent",
+                "false",
+            ],
+            env={**os.environ, **display.env()},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(lambda: '"panel"' in display.run("xwininfo", "-root", "-tree"), "trayer's panel")
+        yield display
+    finally:
+        for proc in (trayer, xvfb):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+class _ClientMessage(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("serial", ctypes.c_ulong),
+        ("send_event", ctypes.c_int),
+        ("display", ctypes.c_void_p),
+        ("window", ctypes.c_ulong),
+        ("message_type", ctypes.c_ulong),
+        ("format", ctypes.c_int),
+        ("data", ctypes.c_long * 5),
+    ]
+
+
+class _Event(ctypes.Union):
+    _fields_ = [("client", _ClientMessage), ("pad", ctypes.c_long * 24)]
+
+
+CLIENT_MESSAGE = 33
+NO_EVENT_MASK = 0
+
+
+def close_window(display: XDisplay, window: int) -> None:
+    """Ask ``window`` to close the way a window manager does (WM_DELETE_WINDOW)."""
+    x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.c_int,
+        ctypes.c_long,
+        ctypes.POINTER(_Event),
+    ]
+    x11.XFlush.argtypes = [ctypes.c_void_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = x11.XOpenDisplay(display.name.encode())
+    if not handle:
+        raise RuntimeError(f"cannot open display {display.name}")
+    try:
+        event = _Event()
+        event.client.type = CLIENT_MESSAGE
+        event.client.window = window
+        event.client.message_type = x11.XInternAtom(handle, b"WM_PROTOCOLS", 0)
+        event.client.format = 32
+        event.client.data[0] = x11.XInternAtom(handle, b"WM_DELETE_WINDOW", 0)
+        event.client.data[1] = 0  # CurrentTime
+        if not x11.XSendEvent(handle, window, 0, NO_EVENT_MASK, ctypes.byref(event)):
+            raise RuntimeError("XSendEvent failed")
+        x11.XFlush(handle)
+    finally:
+        x11.XCloseDisplay(handle)
