@@ -226,11 +226,16 @@ def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor, *, backgro
         return _serve(settings, paths, redactor)
     # Imported here: the command-line client and the headless agent need no Qt.
     from atom_desktop.autostart import autostart_for_this_system  # noqa: PLC0415
-    from atom_desktop.client.activation import activate_running_instance  # noqa: PLC0415
+    from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info  # noqa: PLC0415
 
-    if activate_running_instance(settings, paths, redactor):
-        logger.info("ATOM Desktop is already running; asked it to show its window")
-        return 0
+    # Only when a lock file names a holder is there anyone to ask (the HTTP
+    # client and the keyring stay out of a normal start).
+    if read_info(paths.data_dir / LOCK_FILE_NAME) is not None:
+        from atom_desktop.client.activation import activate_running_instance  # noqa: PLC0415
+
+        if activate_running_instance(settings, paths, redactor):
+            logger.info("ATOM Desktop is already running; asked it to show its window")
+            return 0
     from atom_desktop.gui.app import run_desktop  # noqa: PLC0415
 
     return run_desktop(

@@ -77,9 +77,29 @@ class _Server(uvicorn.Server):
     """uvicorn without its own signal handlers: the runtime owns SIGINT/SIGTERM
     and stops the services in order."""
 
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit_requested = asyncio.Event()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    def request_exit(self) -> None:
+        """Stop serving (on the loop): wakes the main loop at once."""
+        self.should_exit = True
+        self._exit_requested.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn wakes up ten times a second to refresh its Date header and
+        # look for should_exit; an idle desktop agent should not. Once a
+        # second for the header (each tick counts as ten of uvicorn's), and
+        # an event for the exit.
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit_requested.wait(), 1.0)
 
 
 class ApiService:
@@ -90,7 +110,7 @@ class ApiService:
     def __init__(self, agent: AgentContext, *, heartbeat_s: float = 15.0) -> None:
         self._agent = agent
         self._heartbeat_s = heartbeat_s
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Event | None = None
         self.port: int | None = None
@@ -144,7 +164,7 @@ class ApiService:
         if self._closing is not None:
             self._closing.set()
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.request_exit()
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), 5)

@@ -22,7 +22,6 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from keyring.backend import KeyringBackend
 from PySide6.QtCore import QObject, Signal
 
 from atom_desktop.config.paths import AppPaths
@@ -31,6 +30,8 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.redaction import Redactor
 
 if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
     from atom_desktop.runtime import Runtime
 
 logger = logging.getLogger(__name__)

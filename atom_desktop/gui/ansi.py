@@ -111,79 +111,74 @@ def _extended_colour(values: Sequence[str]) -> tuple[Colour | None, int]:
     return None, len(values)
 
 
+# Positions of the fields in SgrState.
+_FG, _BG, _BOLD, _DIM, _ITALIC, _UNDERLINE, _INVERSE, _STRIKE = range(8)
+
+# SGR codes that set fields to fixed values: code -> ((field, value), ...).
+# 58 (underline colour), blink, conceal, fonts, overline, ... are ignored.
+_FIXED: Final[dict[int, tuple[tuple[int, Colour | bool | None], ...]]] = {
+    1: ((_BOLD, True),),
+    2: ((_DIM, True),),
+    3: ((_ITALIC, True),),
+    4: ((_UNDERLINE, True),),
+    7: ((_INVERSE, True),),
+    9: ((_STRIKE, True),),
+    21: ((_UNDERLINE, True),),  # double underline
+    22: ((_BOLD, False), (_DIM, False)),
+    23: ((_ITALIC, False),),
+    24: ((_UNDERLINE, False),),
+    27: ((_INVERSE, False),),
+    29: ((_STRIKE, False),),
+    39: ((_FG, None),),
+    49: ((_BG, None),),
+    **{30 + n: ((_FG, n),) for n in range(8)},
+    **{40 + n: ((_BG, n),) for n in range(8)},
+    **{90 + n: ((_FG, 8 + n),) for n in range(8)},
+    **{100 + n: ((_BG, 8 + n),) for n in range(8)},
+}
+
+
 def apply_sgr(state: SgrState, params: str) -> SgrState:
     """The state after one SGR sequence ``ESC [ params m`` (``params`` like ``"1;31"``)."""
     if params in ("", "0"):
         return DEFAULT_STATE
-    fg, bg, bold, dim, italic, underline, inverse, strike = state
+    values: list[Colour | bool | None] = list(state)
     fields = params.split(";")
     i = 0
     while i < len(fields):
         field = fields[i]
         i += 1
         if ":" in field:
-            # ITU T.416 sub-parameters: "38:2::R:G:B" (with a colour-space id),
-            # "38:2:R:G:B", "38:5:N", "4:3" (curly underline).
-            sub = field.split(":")
-            code = _number(sub[0])
-            if code in (38, 48, 58):
-                values = sub[1:]
-                if len(values) == 5 and _number(values[0]) == 2:
-                    values = [values[0], *values[2:]]
-                colour, _ = _extended_colour(values)
-                if code == 38:
-                    fg = colour
-                elif code == 48:
-                    bg = colour
-            elif code == 4:
-                underline = len(sub) < 2 or _number(sub[1]) != 0
+            _apply_sub_parameters(values, field.split(":"))
             continue
         code = _number(field)
-        if code == 0:
-            fg, bg, bold, dim, italic, underline, inverse, strike = DEFAULT_STATE
-        elif code == 1:
-            bold = True
-        elif code == 2:
-            dim = True
-        elif code == 3:
-            italic = True
-        elif code in (4, 21):
-            underline = True
-        elif code == 7:
-            inverse = True
-        elif code == 9:
-            strike = True
-        elif code == 22:
-            bold = dim = False
-        elif code == 23:
-            italic = False
-        elif code == 24:
-            underline = False
-        elif code == 27:
-            inverse = False
-        elif code == 29:
-            strike = False
-        elif 30 <= code <= 37:
-            fg = code - 30
-        elif code == 39:
-            fg = None
-        elif 40 <= code <= 47:
-            bg = code - 40
-        elif code == 49:
-            bg = None
-        elif 90 <= code <= 97:
-            fg = code - 90 + 8
-        elif 100 <= code <= 107:
-            bg = code - 100 + 8
+        fixed = _FIXED.get(code)
+        if fixed is not None:
+            for index, value in fixed:
+                values[index] = value
+        elif code == 0:
+            values = list(DEFAULT_STATE)
         elif code in (38, 48, 58):
             colour, used = _extended_colour(fields[i:])
             i += used
-            if code == 38:
-                fg = colour
-            elif code == 48:
-                bg = colour
-        # Anything else (blink, conceal, fonts, overline, ...) is ignored.
-    return SgrState(fg, bg, bold, dim, italic, underline, inverse, strike)
+            if code != 58:
+                values[_FG if code == 38 else _BG] = colour
+    return SgrState._make(values)
+
+
+def _apply_sub_parameters(values: list[Colour | bool | None], sub: list[str]) -> None:
+    # ITU T.416 form: "38:2::R:G:B" (with an empty colour-space id),
+    # "38:2:R:G:B", "38:5:N"; and "4:3" (curly underline), "4:0" (none).
+    code = _number(sub[0])
+    if code in (38, 48, 58):
+        rest = sub[1:]
+        if len(rest) == 5 and _number(rest[0]) == 2:
+            rest = [rest[0], *rest[2:]]
+        colour, _ = _extended_colour(rest)
+        if code != 58:
+            values[_FG if code == 38 else _BG] = colour
+    elif code == 4:
+        values[_UNDERLINE] = len(sub) < 2 or _number(sub[1]) != 0
 
 
 def fold_sgr(state: SgrState, params: Iterable[str]) -> SgrState:
@@ -303,10 +298,12 @@ class ParseCache:
     """Recently parsed lines, keyed by (raw line, start state); bounded, two generations.
 
     Python caches a string's hash, so a hit costs a dictionary lookup. Rows
-    repainted while scrolling or while new output arrives below are hits.
+    repainted while scrolling or while new output arrives below are hits. A
+    few screens' worth is enough, and keeping it small keeps the collector's
+    work small (the entries are tuples it must track).
     """
 
-    def __init__(self, capacity: int = 2048) -> None:
+    def __init__(self, capacity: int = 512) -> None:
         self._young: dict[tuple[str, SgrState], ParsedLine] = {}
         self._old: dict[tuple[str, SgrState], ParsedLine] = {}
         self._capacity = capacity

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from keyring.backend import KeyringBackend
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
@@ -29,7 +29,12 @@ from atom_desktop.gui.preferences import Preferences
 from atom_desktop.gui.quit_signals import quit_on_signals
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.gui.tray import FAILED, Tray
-from atom_desktop.store.runs import RunRecord
+
+# Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+    from atom_desktop.store.runs import RunRecord
 
 logger = logging.getLogger(__name__)
 

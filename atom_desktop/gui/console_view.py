@@ -191,6 +191,12 @@ class _OutputRing:
                 count += 1
         raise IndexError(index)
 
+    def texts(self) -> list[str]:
+        """Every row's raw text, oldest first (a snapshot: C-level copies)."""
+        texts = list(self.lines)
+        texts.extend(line for line in self._open if line)
+        return texts
+
     def rows(self) -> Iterator[tuple[str, int, SgrState]]:
         yield from zip(self.lines, self.kinds, self.states, strict=True)
         for kind in (STDOUT, STDERR):
@@ -336,9 +342,12 @@ class ConsoleView(QAbstractScrollArea):
     a reddish default colour; notices are muted italics. Drag to select
     characters (or lines, in the gutter; double-click selects a line);
     Ctrl+C copies, with nothing selected everything.
+
+    Rows are laid out in cells of the fixed-width font: a wide (East Asian)
+    character is drawn at its own width and may overlap what follows it.
     """
 
-    followTailChanged = Signal(bool)
+    followTailChanged = Signal(bool)  # noqa: N815 (a Qt signal: Qt's naming)
 
     def __init__(self, parent: QWidget | None = None, *, max_lines: int = 100_000) -> None:
         super().__init__(parent)
@@ -482,7 +491,11 @@ class ConsoleView(QAbstractScrollArea):
         self._layout()
         self.followTailChanged.emit(follow)
 
-    def find(self, text: str, *, backwards: bool = False, case_sensitive: bool = False) -> bool:
+    # QWidget.find(WId) is a static lookup of a widget by window id that no
+    # one calls on a console; this find is the console's own.
+    def find(  # type: ignore[override]
+        self, text: str, *, backwards: bool = False, case_sensitive: bool = False
+    ) -> bool:
         """Select and scroll to the next match of ``text`` after the current one (wrapping).
 
         Returns False if there is none. Stops following the tail when it moves.
@@ -503,7 +516,7 @@ class ConsoleView(QAbstractScrollArea):
             column = _END
         else:
             row, column = min(top, rows - 1), 0
-        found = self._search(pattern, row, column, backwards, rows)
+        found = _search(ring.texts(), pattern, row, column, backwards)
         if found is None:
             return False
         match_row, start, end = found
@@ -512,24 +525,6 @@ class ConsoleView(QAbstractScrollArea):
         self.set_follow_tail(False)
         self._reveal(match_row, start, end)
         return True
-
-    def _search(
-        self, pattern: re.Pattern[str], row: int, column: int, backwards: bool, rows: int
-    ) -> tuple[int, int, int] | None:
-        # Visit every row once, starting at ``row``, then ``row`` again for the
-        # part on the other side of ``column`` (the wrap-around).
-        for step in range(rows + 1):
-            index = (row - step if backwards else row + step) % rows
-            shown = display_text(self._ring.row(index)[0])
-            starts = [(m.start(), m.end()) for m in pattern.finditer(shown)]
-            if step == 0:
-                starts = [s for s in starts if (s[0] <= column if backwards else s[0] >= column)]
-            elif step == rows:
-                starts = [s for s in starts if (s[0] > column if backwards else s[0] < column)]
-            if starts:
-                start, end = starts[-1] if backwards else starts[0]
-                return index, start, end
-        return None
 
     def _reveal(self, row: int, start: int, end: int) -> None:
         self._layout()
@@ -783,9 +778,12 @@ class ConsoleView(QAbstractScrollArea):
             return
         self._dragging = False
         selection = self._selection
-        if selection is not None and selection.anchor == selection.cursor:
-            if not selection.whole_lines:
-                self._selection = None
+        if (
+            selection is not None
+            and selection.anchor == selection.cursor
+            and not selection.whole_lines
+        ):
+            self._selection = None
         clipboard = QGuiApplication.clipboard()
         if self._selection is not None and clipboard.supportsSelection():
             # X11's primary selection: middle-click pastes what was selected.
@@ -820,6 +818,26 @@ class ConsoleView(QAbstractScrollArea):
             self.viewport().update()
         else:
             super().keyPressEvent(event)
+
+
+def _search(
+    texts: list[str], pattern: re.Pattern[str], row: int, column: int, backwards: bool
+) -> tuple[int, int, int] | None:
+    """The next match of ``pattern`` from (row, column) in shown text, wrapping around."""
+    rows = len(texts)
+    # Visit every row once, starting at ``row``, then ``row`` again for the
+    # part on the other side of ``column`` (the wrap-around).
+    for step in range(rows + 1):
+        index = (row - step if backwards else row + step) % rows
+        spans = [match.span() for match in pattern.finditer(display_text(texts[index]))]
+        if step == 0:
+            spans = [s for s in spans if (s[0] <= column if backwards else s[0] >= column)]
+        elif step == rows:
+            spans = [s for s in spans if (s[0] > column if backwards else s[0] < column)]
+        if spans:
+            start, end = spans[-1] if backwards else spans[0]
+            return index, start, end
+    return None
 
 
 def _split(start: int, end: int, selected: tuple[int, int] | None) -> list[tuple[int, int, bool]]:

@@ -16,13 +16,13 @@ from pydantic import ValidationError
 
 from atom_desktop.core.errors import AtomError
 from atom_desktop.runner.request import RunRequest
-from atom_desktop.store.audit import AuditEntry
-from atom_desktop.store.runs import RunRecord
 from atom_desktop.store.task_types import Task, TaskCreate, TaskFilter, TaskUpdate
-from atom_desktop.store.tokens import TokenRecord
 
 if TYPE_CHECKING:
     from atom_desktop.runtime import Runtime
+    from atom_desktop.store.audit import AuditEntry
+    from atom_desktop.store.runs import RunRecord
+    from atom_desktop.store.tokens import TokenRecord
 
 WINDOW_ACTOR = "desktop app"
 

@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from atom_desktop.gui.agent_host import AgentHost
-from atom_desktop.runner.follow import follow_run
-from atom_desktop.store.runs import Chunk
 
 if TYPE_CHECKING:
     from atom_desktop.runtime import Runtime
@@ -130,6 +128,11 @@ class RunFeed(QObject):
                 self._loop.call_soon_threadsafe(follow.consumed)
 
     async def _async_follow(self, runtime: Runtime, run_id: str) -> None:
+        # Imported on the agent thread: the runner and the store stay out of
+        # the window's start-up.
+        from atom_desktop.runner.follow import follow_run  # noqa: PLC0415
+        from atom_desktop.store.runs import Chunk  # noqa: PLC0415
+
         self._loop = asyncio.get_running_loop()
         follow = _Follow(lambda batch: self.output.emit(run_id, batch))
         self._follows[run_id] = follow

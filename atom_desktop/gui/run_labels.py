@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from atom_desktop.store.runs import RunRecord
+from typing import TYPE_CHECKING
+
+# Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
+if TYPE_CHECKING:
+    from atom_desktop.store.runs import RunRecord
+
 
 MAX_COMMAND = 60
 

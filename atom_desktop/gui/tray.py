@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
@@ -9,7 +11,10 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 from atom_desktop.core.events import Event, RunChanged, RunnerPaused
 from atom_desktop.gui.icons import TrayState, tray_icon
 from atom_desktop.gui.run_labels import run_command_text, short_command
-from atom_desktop.store.runs import RunRecord
+
+# Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
+if TYPE_CHECKING:
+    from atom_desktop.store.runs import RunRecord
 
 FAILED = ("failed", "timed_out", "interrupted")
 FINISHED = ("succeeded", "cancelled", *FAILED)

@@ -38,6 +38,9 @@ SAVE_EVERY_S = 0.25
 TAIL_SAVE_EVERY_S = 2.0
 READ_SIZE = 65536
 WATCH_EVERY_S = 0.2
+# After the last run ends the watcher keeps reaping its leftovers for a
+# while, then sleeps until the next run: an idle agent polls nothing.
+WATCH_LINGER_S = 10.0
 
 
 @dataclass
@@ -105,6 +108,7 @@ class RunnerService:
         # Paused: queued runs wait at this gate (running ones go on).
         self._paused = False
         self._gate: asyncio.Condition | None = None
+        self._watch_wakeup: asyncio.Event | None = None
 
     # -- service -----------------------------------------------------------------
 
@@ -119,6 +123,7 @@ class RunnerService:
             )
         self._slots = asyncio.Semaphore(self._settings.max_concurrent)
         self._gate = asyncio.Condition()
+        self._watch_wakeup = asyncio.Event()
         self._watcher = asyncio.create_task(self._watch(), name="runner-watch")
         self._accepting = True
 
@@ -166,6 +171,8 @@ class RunnerService:
         run = _Active(record, request, OutputLog(self._settings.output_cap))
         self._active[record.id] = run
         run.task = asyncio.create_task(self._lifecycle(run), name=f"run-{record.id}")
+        if self._watch_wakeup is not None:
+            self._watch_wakeup.set()
         self._publish(record.id, "queued")
         return record
 
@@ -484,7 +491,17 @@ class RunnerService:
 
     async def _watch(self) -> None:
         """Track each run's processes and resources; reap adopted orphans."""
+        assert self._watch_wakeup is not None
+        idle_since: float | None = None
         while True:
+            if self._active:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= WATCH_LINGER_S:
+                self._watch_wakeup.clear()
+                await self._watch_wakeup.wait()
+                idle_since = None
             await asyncio.sleep(WATCH_EVERY_S)
             await asyncio.to_thread(self._watch_once)
 

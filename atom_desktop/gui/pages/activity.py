@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
@@ -21,7 +22,10 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
-from atom_desktop.store.audit import AuditEntry
+
+# Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
+if TYPE_CHECKING:
+    from atom_desktop.store.audit import AuditEntry
 
 MAX_EVENTS = 500
 AUDIT_DELAY_MS = 500

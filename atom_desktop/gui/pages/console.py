@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -26,9 +28,17 @@ from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.console_view import ConsoleView
 from atom_desktop.gui.run_feed import RunFeed
 from atom_desktop.gui.run_labels import run_command_text, run_summary, short_command
-from atom_desktop.store.runs import RunRecord
+
+# Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
+if TYPE_CHECKING:
+    from atom_desktop.store.runs import RunRecord
 
 HISTORY_DELAY_MS = 300
+# A tab takes the next batch of a run only when its view has ingested all but
+# this much: the view queues what it is given, so without this a flood would
+# queue up in the window faster than it is shown.
+VIEW_BACKLOG_CHARS = 2 * 1024 * 1024
+CREDIT_CHECK_MS = 16
 FINISHED = ("succeeded", "failed", "cancelled", "timed_out", "interrupted")
 
 
@@ -164,6 +174,11 @@ class ConsolePage(QWidget):
         self.feed.output.connect(self._on_output)
         self.feed.dropped.connect(self._on_dropped)
         self.feed.ended.connect(self._on_ended)
+        # Runs whose next batch waits for their view to catch up.
+        self._owed: set[str] = set()
+        self._credit_timer = QTimer(self)
+        self._credit_timer.setInterval(CREDIT_CHECK_MS)
+        self._credit_timer.timeout.connect(self._pay_credits)
         self._history_timer = QTimer(self)
         self._history_timer.setSingleShot(True)
         self._history_timer.setInterval(HISTORY_DELAY_MS)
@@ -217,10 +232,26 @@ class ConsolePage(QWidget):
 
     def _on_output(self, run_id: str, batch: list[tuple[str, str]]) -> None:
         tab = self.tab_for(run_id)
-        if tab is not None:
-            for stream, text in batch:
-                tab.view.append(text, stream)
-        self.feed.consumed(run_id)
+        if tab is None:
+            self.feed.consumed(run_id)
+            return
+        for stream, text in batch:
+            tab.view.append(text, stream)
+        if tab.view.backlog() <= VIEW_BACKLOG_CHARS:
+            self.feed.consumed(run_id)
+        else:
+            self._owed.add(run_id)
+            self._credit_timer.start()
+
+    def _pay_credits(self) -> None:
+        # Runs only while some view is behind (a flood), never when idle.
+        for run_id in list(self._owed):
+            tab = self.tab_for(run_id)
+            if tab is None or tab.view.backlog() <= VIEW_BACKLOG_CHARS:
+                self._owed.discard(run_id)
+                self.feed.consumed(run_id)
+        if not self._owed:
+            self._credit_timer.stop()
 
     def _on_dropped(self, run_id: str, first: int, last: int) -> None:
         tab = self.tab_for(run_id)

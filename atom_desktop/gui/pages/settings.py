@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShowEvent
@@ -32,7 +32,10 @@ from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.preferences import Preferences
-from atom_desktop.store.tokens import TokenRecord
+
+# Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
+if TYPE_CHECKING:
+    from atom_desktop.store.tokens import TokenRecord
 
 
 class StartAtLogin(Protocol):
