@@ -200,6 +200,18 @@ class DesktopApp(QObject):
         self.window.statusBar().showMessage(str(error), 10000)
 
 
+# How long the agent thread may hold the interpreter before the Qt thread gets
+# its turn. Qt releases it around most calls into C++, and each time it wants
+# it back during a flood it waits out the agent thread's slice: with Python's
+# default of 5 ms, one frame of painting added up to 100+ ms stalls.
+SWITCH_INTERVAL_S = 0.001
+
+
+def share_the_interpreter_with_the_window() -> None:
+    """Give the Qt thread the interpreter back quickly when the agent is busy."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
 def run_desktop(
     settings: Settings,
     paths: AppPaths,
@@ -217,6 +229,7 @@ def run_desktop(
     app.setWindowIcon(app_icon())
     # Closing the window hides it; only Quit ends the app.
     app.setQuitOnLastWindowClosed(False)
+    share_the_interpreter_with_the_window()
     desktop = DesktopApp(settings, paths, redactor, start_at_login, background=background)
     # SIGTERM / SIGINT quit as the tray's Quit does: runs cancelled, agent stopped.
     with quit_on_signals(desktop.quit):

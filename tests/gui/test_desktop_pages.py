@@ -6,7 +6,10 @@ Modal dialogs are driven the way a person would: fields filled, OK pressed.
 
 from __future__ import annotations
 
+import itertools
 import re
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,11 +25,13 @@ from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import RunChanged
 from atom_desktop.core.redaction import Redactor
-from atom_desktop.gui.app import DesktopApp
+from atom_desktop.gui import jobs
+from atom_desktop.gui.app import DesktopApp, share_the_interpreter_with_the_window
 from atom_desktop.gui.pages.console import RunTab
 from atom_desktop.gui.pages.task_dialog import TaskDialog
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.preferences import Preferences
+from atom_desktop.store.task_types import TaskCreate
 
 WAIT_MS = 15_000
 
@@ -283,4 +288,69 @@ def test_closing_without_a_tray_asks_and_keeps_the_agent_then_quit_stops_it(
     with qtbot.waitSignal(desktop.host.stopped, timeout=WAIT_MS):
         desktop.tray.quit_action.trigger()
     assert (run_id, "cancelled") in statuses
+    desktop.host.stop()  # the thread ends just after it says "stopped"
     assert not desktop.host.thread_alive
+
+
+@pytest.fixture
+def app_switch_interval() -> Iterator[None]:
+    """The interpreter shared as run_desktop shares it, restored afterwards."""
+    previous = sys.getswitchinterval()
+    share_the_interpreter_with_the_window()
+    yield
+    sys.setswitchinterval(previous)
+
+
+@pytest.mark.usefixtures("app_switch_interval")
+def test_the_window_never_stalls_during_a_100_mb_flood(qtbot: QtBot, desktop: DesktopApp) -> None:
+    """A real run floods the console; a 10 ms timer on the Qt loop must never wait 100 ms."""
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    home = desktop.window.home
+    # Mixed output as a build prints it: plain lines, coloured lines, some stderr.
+    home.command.setText(
+        "yes 'compiling module \033[32mok\033[0m  src/atom/things.py: 1234 lines' "
+        "| head -c 100000000; echo 'warning: done' >&2"
+    )
+    home.run_command()
+    qtbot.waitUntil(lambda: desktop.window.console.tabs.count() == 1, timeout=WAIT_MS)
+    tab = current_tab(desktop)
+    # From the first output on (opening a tab is not the flood).
+    qtbot.waitUntil(lambda: tab.view.line_count() > 0, timeout=WAIT_MS)
+    timer.start()
+    qtbot.waitUntil(lambda: tab.status.text().startswith("succeeded"), timeout=120_000)
+    timer.stop()
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert len(gaps) > 20  # the loop kept ticking throughout
+    print(f"longest gaps: {[round(g * 1000) for g in sorted(gaps)[-5:]]} ms of {len(gaps)}")
+    assert max(gaps) < 0.1, f"the Qt loop stalled for {max(gaps) * 1000:.0f} ms"
+    assert "warning: done" in tab.view.plain_text()
+
+
+def test_home_shows_the_agent_and_warns_about_a_key_file(qtbot: QtBot, desktop: DesktopApp) -> None:
+    home = desktop.window.home
+    qtbot.waitUntil(lambda: home.api_label.text().startswith("http://127.0.0.1:"), timeout=WAIT_MS)
+    runtime = desktop.host.runtime
+    assert runtime is not None
+    assert home.api_label.text() == f"http://127.0.0.1:{runtime.api_port}"
+    # No OS keyring in this test: the key sits in a file, and Home says so plainly.
+    assert home.key_label.text().startswith("key file")
+    assert not home.key_warning.isHidden()
+    assert "Anyone who can read that file" in home.key_warning.text()
+
+
+def test_activity_shows_the_audit_log_and_live_events(qtbot: QtBot, desktop: DesktopApp) -> None:
+    page = desktop.window.activity
+    desktop.window.show_page(3)
+    desktop.host.call(lambda rt: jobs.create_token(rt, "ci-bot", ["read"]))
+    desktop.host.call(lambda rt: jobs.create_task(rt, TaskCreate(title="watch me")))
+
+    def audit_actions() -> list[str]:
+        return [page.audit.topLevelItem(i).text(2) for i in range(page.audit.topLevelItemCount())]  # type: ignore[union-attr]
+
+    qtbot.waitUntil(lambda: "token.create" in audit_actions(), timeout=WAIT_MS)
+    events = [page.events.item(i).text() for i in range(page.events.count())]
+    assert any("task.changed" in e and "op=created" in e for e in events)
+    assert any("agent.state" in e and "state=running" in e for e in events)

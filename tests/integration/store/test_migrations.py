@@ -12,7 +12,7 @@ from sqlalchemy import text
 from atom_desktop.store.database import Database
 from atom_desktop.store.engine import build_engine, connect
 from atom_desktop.store.errors import SchemaTooNewError
-from atom_desktop.store.migrator import head_revision
+from atom_desktop.store.migrator import SCHEMA_HEAD, head_revision
 from atom_desktop.store.models import Base
 
 
@@ -55,3 +55,9 @@ def test_newer_schema_is_refused_and_left_untouched(db_path: Path, key: bytes) -
         Database.open(db_path, key)
     assert "9999" in str(info.value)
     assert db_path.read_bytes() == before
+
+
+def test_the_fast_path_knows_the_newest_migration() -> None:
+    # Opening skips alembic when the database is at SCHEMA_HEAD; a new
+    # migration must move it too, or databases would never be upgraded.
+    assert head_revision() == SCHEMA_HEAD
