@@ -13,6 +13,7 @@ Needs what ./scripts/test installs (Xvfb, trayer, gnome-keyring, imagemagick).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import socket
 import subprocess
@@ -109,10 +110,10 @@ def capture(root: Path, out: Path, backend: object, display: str) -> int:
         TaskCreate(title="Write release notes for 0.2", tags=["docs", "release"]),
         TaskCreate(title="Clean up ~/Downloads", status="doing"),
     ):
-        desktop.host.call(lambda rt, t=task: jobs.create_task(rt, t))
+        desktop.host.call(functools.partial(jobs.create_task, data=task))
     desktop.host.call(lambda rt: jobs.create_token(rt, "backup-script", ["read", "run"]))
     for command in DEMO_COMMANDS:
-        desktop.host.call(lambda rt, c=command: jobs.start_shell(rt, c))
+        desktop.host.call(functools.partial(jobs.start_shell, line=command))
     wait(1500)
     window = desktop.window
     window.resize(1180, 720)

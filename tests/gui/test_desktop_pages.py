@@ -6,6 +6,7 @@ Modal dialogs are driven the way a person would: fields filled, OK pressed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import sys
@@ -78,6 +79,10 @@ def titles(app: DesktopApp) -> list[str]:
     return [table.topLevelItem(i).text(0) for i in range(table.topLevelItemCount())]  # type: ignore[union-attr]
 
 
+def shows(app: DesktopApp, title: str) -> bool:
+    return title in titles(app)
+
+
 def test_create_complete_and_search_tasks(qtbot: QtBot, desktop: DesktopApp) -> None:
     page = desktop.window.tasks
     desktop.window.show_page(1)
@@ -94,15 +99,12 @@ def test_create_complete_and_search_tasks(qtbot: QtBot, desktop: DesktopApp) -> 
     for title, tags in (("Buy milk", "home"), ("Write report", "work urgent"), ("Call bob", "")):
         answer_dialog(TaskDialog, fill(title, tags))
         page.new_task()
-        qtbot.waitUntil(lambda t=title: t in titles(desktop), timeout=WAIT_MS)
+        qtbot.waitUntil(functools.partial(shows, desktop, title), timeout=WAIT_MS)
 
     # Complete the selected task: it leaves the "Open" filter.
-    item = next(
-        page.table.topLevelItem(i)
-        for i in range(page.table.topLevelItemCount())
-        if page.table.topLevelItem(i).text(0) == "Buy milk"  # type: ignore[union-attr]
-    )
-    page.table.setCurrentItem(item)
+    milk = page.table.topLevelItem(titles(desktop).index("Buy milk"))
+    assert milk is not None
+    page.table.setCurrentItem(milk)
     page.complete_selected()
     qtbot.waitUntil(lambda: "Buy milk" not in titles(desktop), timeout=WAIT_MS)
     page.filter.setCurrentIndex(3)  # Done

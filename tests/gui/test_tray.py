@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from atom_desktop.core.events import Event, RunChanged, RunnerPaused
@@ -28,7 +29,9 @@ def test_state_follows_runs_pauses_and_errors(qtbot: QtBot) -> None:
     assert tray.state() == "running"
     assert tray.icon.toolTip() == "ATOM Desktop: 2 running"
     assert tray.runs_menu.title() == "Running (2)"
-    cancels = [sub.menu().actions()[0] for sub in tray.runs_menu.actions()]  # type: ignore[union-attr]
+    submenus = [action.menu() for action in tray.runs_menu.actions()]
+    cancels = [menu.actions()[0] for menu in submenus if isinstance(menu, QMenu)]
+    assert [a.text() for a in cancels] == ["Cancel", "Cancel"]
     cancelled: list[str] = []
     tray.cancel_requested.connect(cancelled.append)
     cancels[1].trigger()

@@ -19,6 +19,7 @@ from websockets.sync.client import connect as ws_connect
 from websockets.typing import Origin, Subprotocol
 
 from atom_desktop.config.settings import Settings
+from atom_desktop.core.events import RunnerPaused
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.runtime import Runtime
 from tests.integration.api.conftest import LiveAgent, live_agent
@@ -235,7 +236,9 @@ def test_runs_beyond_the_limit_wait_in_a_queue(settings: Settings) -> None:
 
 def test_a_paused_runner_holds_queued_runs_until_resumed(agent: LiveAgent) -> None:
     paused: list[bool] = []
-    agent.runtime.bus.subscribe(lambda e: paused.append(e.payload.paused), "runner.paused")
+    agent.runtime.bus.subscribe(
+        lambda e: paused.append(e.payload.paused) if isinstance(e.payload, RunnerPaused) else None
+    )
     runner = agent.runtime.runner
     with agent.client() as client:
         agent.runtime.call(runner.async_pause()).result(10)
