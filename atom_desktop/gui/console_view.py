@@ -527,6 +527,8 @@ class ConsoleView(QAbstractScrollArea):
         return True
 
     def _reveal(self, row: int, start: int, end: int) -> None:
+        # The match's row may never have been painted (and measured) yet.
+        self._ring.max_columns = max(self._ring.max_columns, end)
         self._layout()
         bar = self.verticalScrollBar()
         page = self._page_rows()

@@ -7,10 +7,8 @@ Modal dialogs are driven the way a person would: fields filled, OK pressed.
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from atom_desktop.gui.pages.task_dialog import TaskDialog
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.preferences import Preferences
 from atom_desktop.store.task_types import TaskCreate
+from tests.support.qt_watchdog import QtLoopWatchdog
 
 WAIT_MS = 15_000
 
@@ -306,10 +305,7 @@ def app_switch_interval() -> Iterator[None]:
 @pytest.mark.usefixtures("app_switch_interval")
 def test_the_window_never_stalls_during_a_100_mb_flood(qtbot: QtBot, desktop: DesktopApp) -> None:
     """A real run floods the console; a 10 ms timer on the Qt loop must never wait 100 ms."""
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    watchdog = QtLoopWatchdog()
     home = desktop.window.home
     # Mixed output as a build prints it: plain lines, coloured lines, some stderr.
     home.command.setText(
@@ -321,13 +317,13 @@ def test_the_window_never_stalls_during_a_100_mb_flood(qtbot: QtBot, desktop: De
     tab = current_tab(desktop)
     # From the first output on (opening a tab is not the flood).
     qtbot.waitUntil(lambda: tab.view.line_count() > 0, timeout=WAIT_MS)
-    timer.start()
+    watchdog.start()
     qtbot.waitUntil(lambda: tab.status.text().startswith("succeeded"), timeout=120_000)
-    timer.stop()
-    gaps = [b - a for a, b in itertools.pairwise(ticks)]
-    assert len(gaps) > 20  # the loop kept ticking throughout
-    print(f"longest gaps: {[round(g * 1000) for g in sorted(gaps)[-5:]]} ms of {len(gaps)}")
-    assert max(gaps) < 0.1, f"the Qt loop stalled for {max(gaps) * 1000:.0f} ms"
+    watchdog.stop()
+    assert len(watchdog.gaps) > 20  # the loop kept ticking throughout
+    # What the Qt thread can answer for (time the OS or the VM kept a runnable
+    # thread off the CPU is not the window's stall; see QtLoopWatchdog).
+    assert max(watchdog.stalls) < 0.1, watchdog.report()
     assert "warning: done" in tab.view.plain_text()
 
 
