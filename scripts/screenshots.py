@@ -25,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from PySide6.QtGui import QColor, QPalette
+
 from tests.support.secret_service import running_secret_service
 from tests.support.x_display import running_display
 
@@ -37,9 +39,33 @@ DEMO_COMMANDS = [
 ]
 
 
+def dark_palette() -> QPalette:
+    """The colours a desktop in dark mode hands to Qt."""
+    palette = QPalette()
+    for role, colour in (
+        (QPalette.ColorRole.Window, "#2b2b2b"),
+        (QPalette.ColorRole.WindowText, "#e6e6e6"),
+        (QPalette.ColorRole.Base, "#1e1e1e"),
+        (QPalette.ColorRole.AlternateBase, "#262626"),
+        (QPalette.ColorRole.Text, "#e6e6e6"),
+        (QPalette.ColorRole.Button, "#353535"),
+        (QPalette.ColorRole.ButtonText, "#e6e6e6"),
+        (QPalette.ColorRole.Highlight, "#2f65ca"),
+        (QPalette.ColorRole.HighlightedText, "#ffffff"),
+        (QPalette.ColorRole.PlaceholderText, "#8c8c8c"),
+        (QPalette.ColorRole.ToolTipBase, "#353535"),
+        (QPalette.ColorRole.ToolTipText, "#e6e6e6"),
+    ):
+        palette.setColor(role, QColor(colour))
+    return palette
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument(
+        "--dark", action="store_true", help="a dark palette, as a desktop in dark mode gives"
+    )
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -48,10 +74,10 @@ def main() -> int:
         with running_secret_service(root / "keyring") as keyring_session, running_display() as x:
             os.environ.update(x.env())
             os.environ.pop("QT_QPA_PLATFORM", None)
-            return capture(root, out, keyring_session.backend(), x.name)
+            return capture(root, out, keyring_session.backend(), x.name, dark=args.dark)
 
 
-def capture(root: Path, out: Path, backend: object, display: str) -> int:
+def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool) -> int:
     from PySide6.QtCore import QEventLoop, QPoint, QTimer  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
@@ -65,6 +91,9 @@ def capture(root: Path, out: Path, backend: object, display: str) -> int:
 
     app = QApplication([sys.argv[0]])
     app.setQuitOnLastWindowClosed(False)
+    if dark:
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())
     paths = AppPaths.resolve(data_dir=root / "data", config_dir=root / "config")
     paths.ensure()
     with socket.socket() as probe:  # a free port, shown on the pages like a real one
