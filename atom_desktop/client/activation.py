@@ -10,8 +10,9 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info
 from atom_desktop.core.redaction import Redactor
 
-# A second launch should be gone within a second; a live agent answers in ms.
-TIMEOUT_S = 0.5
+# A live agent answers in milliseconds; a busy one gets a little longer before
+# the lock is taken for stale (a refused connection says so at once).
+TIMEOUT_S = 2.0
 
 
 def activate_running_instance(settings: Settings, paths: AppPaths, redactor: Redactor) -> bool:

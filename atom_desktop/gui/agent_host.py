@@ -94,6 +94,11 @@ class AgentHost(QObject):
         return self._runtime is not None and self._loop is not None
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The agent's event loop while it runs (for thread-safe callbacks)."""
+        return self._loop
+
+    @property
     def thread_alive(self) -> bool:
         """Whether the agent thread exists and has not ended."""
         return self._thread is not None and self._thread.is_alive()
@@ -102,7 +107,9 @@ class AgentHost(QObject):
         """Start the agent thread; ``started`` or ``failed`` follows."""
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._main, name="atom-agent")
+        # A daemon: if the agent ever fails to stop in time, the app can still
+        # exit (the store's transactions make an abrupt end safe).
+        self._thread = threading.Thread(target=self._main, name="atom-agent", daemon=True)
         self._thread.start()
 
     def request_stop(self) -> None:
@@ -197,6 +204,8 @@ class AgentHost(QObject):
             elif isinstance(error, AtomError):
                 if on_error is not None:
                     self._finished.emit(on_error, None, error)
+                else:
+                    logger.warning("A request from the window failed: %s", error)
             else:
                 logger.error("A call from the window failed", exc_info=error)
                 if on_error is not None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from atom_desktop.config.paths import AppPaths
@@ -162,7 +162,16 @@ class DesktopApp(QObject):
     def _on_failed(self, message: str) -> None:
         self.tray.set_error(message)
         self.window.bring_to_front()
-        QMessageBox.critical(self.window, "ATOM Desktop could not start its agent", message)
+        # Not exec(): a nested event loop inside a signal handler invites trouble.
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "ATOM Desktop could not start its agent",
+            message,
+            QMessageBox.StandardButton.Ok,
+            self.window,
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def _on_stopped(self) -> None:
         self.tray.agent_ready = False

@@ -45,6 +45,7 @@ class _Follow:
         self._in_flight = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flush_wanted = False
+        self.stopped = False
 
     async def add(self, stream: str, text: str, size: int) -> None:
         if self._pending and self._pending[-1][0] == stream:
@@ -96,46 +97,71 @@ class _Follow:
 
 
 class RunFeed(QObject):
-    """Follows runs for the console; signals arrive on the Qt thread."""
+    """Follows runs for the console; signals arrive on the Qt thread.
 
-    output = Signal(str, list)  # run id, [(stream, text), ...] in order
-    dropped = Signal(str, int, int)  # run id, first and last seq that are gone
-    ended = Signal(str, dict)  # run id, {"status", "exit_code", "signal", "last_seq"}
+    Each :meth:`follow` gets its own token, so the same run opened twice (a
+    tab closed and reopened) is two independent follows, never one feeding
+    the other.
+    """
+
+    output = Signal(int, list)  # token, [(stream, text), ...] in order
+    dropped = Signal(int, int, int)  # token, first and last seq that are gone
+    ended = Signal(int, dict)  # token, {"status", "exit_code", "signal", "last_seq"}
+    failed = Signal(int, str)  # token, why the output cannot be followed
 
     def __init__(self, host: AgentHost, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._host = host
-        self._follows: dict[str, _Follow] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Token -> follow; written on the Qt thread only.
+        self._follows: dict[int, _Follow] = {}
+        self._next_token = 1
 
-    def follow(self, run_id: str) -> None:
-        """Start delivering ``run_id``'s output from its first byte."""
-        if run_id not in self._follows:
-            self._host.call(lambda runtime: self._async_follow(runtime, run_id))
+    def follow(self, run_id: str) -> int:
+        """Start delivering ``run_id``'s output from its first byte; returns the token."""
+        token = self._next_token
+        self._next_token += 1
+        follow = _Follow(lambda batch: self.output.emit(token, batch))
+        self._follows[token] = follow
+        self._host.call(
+            lambda runtime: self._async_follow(runtime, run_id, token, follow),
+            lambda _: self._follows.pop(token, None),
+            lambda error: self._on_error(token, str(error)),
+        )
+        return token
 
-    def stop(self, run_id: str) -> None:
-        """Stop delivering ``run_id`` (the run itself goes on)."""
-        follow = self._follows.get(run_id)
-        if follow is not None and self._loop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(follow.closing.set)
+    def stop(self, token: int) -> None:
+        """Stop a follow (the run itself goes on)."""
+        follow = self._follows.pop(token, None)
+        if follow is not None:
+            follow.stopped = True  # seen by a follow that has not begun yet
+            self._on_loop(follow.closing.set)
 
-    def consumed(self, run_id: str) -> None:
-        """The window has shown a batch of ``run_id``: another may be sent."""
-        follow = self._follows.get(run_id)
-        if follow is not None and self._loop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(follow.consumed)
+    def consumed(self, token: int) -> None:
+        """The window has shown a batch of this follow: another may be sent."""
+        follow = self._follows.get(token)
+        if follow is not None:
+            self._on_loop(follow.consumed)
 
-    async def _async_follow(self, runtime: Runtime, run_id: str) -> None:
+    def _on_loop(self, callback: Callable[[], object]) -> None:
+        loop = self._host.loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(callback)
+
+    def _on_error(self, token: int, message: str) -> None:
+        self._follows.pop(token, None)
+        self.failed.emit(token, message)
+
+    async def _async_follow(
+        self, runtime: Runtime, run_id: str, token: int, follow: _Follow
+    ) -> None:
         # Imported on the agent thread: the runner and the store stay out of
         # the window's start-up.
         from atom_desktop.runner.follow import follow_run  # noqa: PLC0415
         from atom_desktop.store.runs import Chunk  # noqa: PLC0415
 
-        self._loop = asyncio.get_running_loop()
-        follow = _Follow(lambda batch: self.output.emit(run_id, batch))
-        self._follows[run_id] = follow
+        if follow.stopped:
+            return
         decoders = {
             name: codecs.getincrementaldecoder("utf-8")(errors="replace")
             for name in ("stdout", "stderr")
@@ -147,14 +173,13 @@ class RunFeed(QObject):
                     await follow.add(item.stream, text, len(item.data))
                 elif isinstance(item, tuple):
                     await follow.flush()
-                    self.dropped.emit(run_id, item[0], item[1])
+                    self.dropped.emit(token, item[0], item[1])
                 else:
                     for name, decoder in decoders.items():
                         tail = decoder.decode(b"", final=True)
                         if tail:
                             await follow.add(name, tail, len(tail))
                     await follow.flush()
-                    self.ended.emit(run_id, dict(item))
+                    self.ended.emit(token, dict(item))
         finally:
             follow.close()
-            self._follows.pop(run_id, None)

@@ -95,6 +95,10 @@ class Tray(QObject):
         self.pause_action.setText("Resume agent" if self.paused else "Pause agent")
         self.pause_action.setEnabled(self.agent_ready)
         self.quick_run_action.setEnabled(self.agent_ready)
+        for action in self.runs_menu.actions():
+            submenu = action.menu()
+            if submenu is not None:
+                submenu.deleteLater()  # clear() drops the actions, not the menus
         self.runs_menu.clear()
         self.runs_menu.setTitle(f"Running ({len(self.running)})")
         self.runs_menu.setEnabled(bool(self.running))

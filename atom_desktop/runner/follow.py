@@ -43,6 +43,8 @@ async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
         while True:
             # Catch up from the log (and from memory for what is not saved yet).
             while True:
+                if closing.is_set():
+                    return  # the viewer went away while catching up
                 batch = await runner.async_backlog(run_id, last)
                 if not batch:
                     break

@@ -41,6 +41,7 @@ WATCH_EVERY_S = 0.2
 # After the last run ends the watcher keeps reaping its leftovers for a
 # while, then sleeps until the next run: an idle agent polls nothing.
 WATCH_LINGER_S = 10.0
+WATCH_IDLE_S = 30.0
 
 
 @dataclass
@@ -97,7 +98,7 @@ class RunnerService:
         self._ids = ids
         self._secrets = secrets
         self._active: dict[str, _Active] = {}
-        self._slots: asyncio.Semaphore | None = None
+        self._running = 0  # runs holding one of the max_concurrent slots
         self._watcher: asyncio.Task[None] | None = None
         self._accepting = False
         # A child between fork and ``run.proc`` is not a known root yet; the
@@ -121,7 +122,6 @@ class RunnerService:
             logger.warning(
                 "%d run(s) were left running by an earlier stop; marked interrupted", interrupted
             )
-        self._slots = asyncio.Semaphore(self._settings.max_concurrent)
         self._gate = asyncio.Condition()
         self._watch_wakeup = asyncio.Event()
         self._watcher = asyncio.create_task(self._watch(), name="runner-watch")
@@ -210,16 +210,25 @@ class RunnerService:
             async with self._gate:
                 self._gate.notify_all()
 
+    def _may_start(self, run: _Active) -> bool:
+        return not self._paused and self._running < self._settings.max_concurrent
+
     async def _lifecycle(self, run: _Active) -> None:
-        assert self._slots is not None and self._gate is not None
+        assert self._gate is not None
+        has_slot = False
         try:
+            # One gate for the pause, the concurrency limit and cancel: a
+            # queued run starts only when the runner is not paused and a slot
+            # is free, and a cancel ends it at once wherever it waits.
             async with self._gate:
-                await self._gate.wait_for(lambda: not self._paused or run.ending is not None)
-            async with self._slots:
-                if run.ending is not None:
-                    await self._finish(run, run.ending, None, None)
-                    return
-                await self._run(run)
+                await self._gate.wait_for(lambda: run.ending is not None or self._may_start(run))
+                if run.ending is None:
+                    self._running += 1
+                    has_slot = True
+            if not has_slot:
+                await self._finish(run, run.ending or "cancelled", None, None)
+                return
+            await self._run(run)
         except Exception as exc:
             logger.exception("Run %s failed inside the runner", run.record.id)
             try:
@@ -228,6 +237,10 @@ class RunnerService:
                 logger.exception("Could not record the failure of run %s", run.record.id)
         finally:
             self._active.pop(run.record.id, None)
+            if has_slot:
+                async with self._gate:
+                    self._running -= 1
+                    self._gate.notify_all()
 
     async def _spawn(self, run: _Active) -> asyncio.subprocess.Process | None:
         """Start the child; on failure record why and return None."""
@@ -280,6 +293,8 @@ class RunnerService:
         proc = await self._spawn(run)
         if proc is None:
             return
+        if run.ending is not None:
+            await self._kill(run)  # cancelled while it was being spawned
         run.known.add((proc.pid, _start_time(proc.pid)))
         started = now()
         await asyncio.to_thread(
@@ -499,9 +514,11 @@ class RunnerService:
             elif idle_since is None:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since >= WATCH_LINGER_S:
+                # Sleep until the next run, but look now and then for an
+                # orphan that no run could be told it belongs to.
                 self._watch_wakeup.clear()
-                await self._watch_wakeup.wait()
-                idle_since = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._watch_wakeup.wait(), WATCH_IDLE_S)
             await asyncio.sleep(WATCH_EVERY_S)
             await asyncio.to_thread(self._watch_once)
 

@@ -352,3 +352,25 @@ def test_activity_shows_the_audit_log_and_live_events(qtbot: QtBot, desktop: Des
     events = [page.events.item(i).text() for i in range(page.events.count())]
     assert any("task.changed" in e and "op=created" in e for e in events)
     assert any("agent.state" in e and "state=running" in e for e in events)
+
+
+def test_a_tab_closed_and_reopened_at_once_shows_the_whole_output_once(
+    qtbot: QtBot, desktop: DesktopApp
+) -> None:
+    home, console = desktop.window.home, desktop.window.console
+    home.command.setText("seq 1 60000")  # under the 100,000-line scrollback
+    home.run_command()
+    qtbot.waitUntil(lambda: console.tabs.count() == 1, timeout=WAIT_MS)
+    first = current_tab(desktop)
+    qtbot.waitUntil(lambda: first.status.text().startswith("succeeded"), timeout=60_000)
+    run_id, command = first.run_id, first.command
+    console.close_tab(0)
+    again = console.open_run(run_id, command)
+    console.close_tab(0)
+    again = console.open_run(run_id, command)
+    qtbot.waitUntil(lambda: again.status.text().startswith("succeeded"), timeout=60_000)
+    again.view.flush()
+    lines = again.view.plain_text().splitlines()
+    assert lines[0] == "1"
+    assert lines[59_999] == "60000"
+    assert len(lines) == 60_001  # every number once, then the exit notice

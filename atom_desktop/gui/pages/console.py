@@ -53,6 +53,8 @@ class RunTab(QWidget):
         super().__init__(parent)
         self.run_id = run_id
         self.command = command
+        self.token = 0  # the RunFeed follow showing this tab's output
+        self.finished = False
         self.view = ConsoleView(self)
         self.status = QLabel("starting…")
         self.status.setAccessibleName("Run status")
@@ -116,6 +118,9 @@ class RunTab(QWidget):
 
     def set_status(self, status: str, detail: str = "") -> None:
         """Show the run's state; a finished run takes no input and cannot be cancelled."""
+        if self.finished:
+            return  # a late, older view of the run (e.g. the history) changes nothing
+        self.finished = status in FINISHED
         self.status.setText(f"{status} {detail}".strip())
         active = status not in FINISHED
         self.cancel_button.setEnabled(active)
@@ -174,8 +179,9 @@ class ConsolePage(QWidget):
         self.feed.output.connect(self._on_output)
         self.feed.dropped.connect(self._on_dropped)
         self.feed.ended.connect(self._on_ended)
-        # Runs whose next batch waits for their view to catch up.
-        self._owed: set[str] = set()
+        self.feed.failed.connect(self._on_follow_failed)
+        # Follows whose next batch waits for their view to catch up.
+        self._owed: set[int] = set()
         self._credit_timer = QTimer(self)
         self._credit_timer.setInterval(CREDIT_CHECK_MS)
         self._credit_timer.timeout.connect(self._pay_credits)
@@ -202,7 +208,7 @@ class ConsolePage(QWidget):
         self.tabs.setTabToolTip(index, command)
         self.tabs.setCurrentIndex(index)
         self._update_empty()
-        self.feed.follow(run_id)
+        tab.token = self.feed.follow(run_id)
         return tab
 
     def tab_for(self, run_id: str) -> RunTab | None:
@@ -217,11 +223,20 @@ class ConsolePage(QWidget):
         """Close a tab (the run goes on; it stays in the history)."""
         tab = self.tabs.widget(index)
         if isinstance(tab, RunTab):
-            self.feed.stop(tab.run_id)
+            self.feed.stop(tab.token)
+            self._owed.discard(tab.token)
         self.tabs.removeTab(index)
         if tab is not None:
             tab.deleteLater()
         self._update_empty()
+
+    def tab_for_token(self, token: int) -> RunTab | None:
+        """The tab a follow feeds, if it is still open."""
+        for index in range(self.tabs.count()):
+            tab = self.tabs.widget(index)
+            if isinstance(tab, RunTab) and tab.token == token:
+                return tab
+        return None
 
     def _update_empty(self) -> None:
         has_tabs = self.tabs.count() > 0
@@ -230,38 +245,43 @@ class ConsolePage(QWidget):
 
     # -- output ------------------------------------------------------------------------------
 
-    def _on_output(self, run_id: str, batch: list[tuple[str, str]]) -> None:
-        tab = self.tab_for(run_id)
+    def _on_output(self, token: int, batch: list[tuple[str, str]]) -> None:
+        tab = self.tab_for_token(token)
         if tab is None:
-            self.feed.consumed(run_id)
+            self.feed.consumed(token)
             return
         for stream, text in batch:
             tab.view.append(text, stream)
         if tab.view.backlog() <= VIEW_BACKLOG_CHARS:
-            self.feed.consumed(run_id)
+            self.feed.consumed(token)
         else:
-            self._owed.add(run_id)
+            self._owed.add(token)
             self._credit_timer.start()
 
     def _pay_credits(self) -> None:
         # Runs only while some view is behind (a flood), never when idle.
-        for run_id in list(self._owed):
-            tab = self.tab_for(run_id)
+        for token in list(self._owed):
+            tab = self.tab_for_token(token)
             if tab is None or tab.view.backlog() <= VIEW_BACKLOG_CHARS:
-                self._owed.discard(run_id)
-                self.feed.consumed(run_id)
+                self._owed.discard(token)
+                self.feed.consumed(token)
         if not self._owed:
             self._credit_timer.stop()
 
-    def _on_dropped(self, run_id: str, first: int, last: int) -> None:
-        tab = self.tab_for(run_id)
+    def _on_follow_failed(self, token: int, message: str) -> None:
+        tab = self.tab_for_token(token)
+        if tab is not None:
+            tab.view.append_notice(f"— cannot show this run's output: {message} —")
+
+    def _on_dropped(self, token: int, first: int, last: int) -> None:
+        tab = self.tab_for_token(token)
         if tab is not None:
             tab.view.append_notice(
                 f"— output chunks {first}-{last} were not kept (over the stored-output cap) —"
             )
 
-    def _on_ended(self, run_id: str, end: dict[str, object]) -> None:
-        tab = self.tab_for(run_id)
+    def _on_ended(self, token: int, end: dict[str, object]) -> None:
+        tab = self.tab_for_token(token)
         if tab is None:
             return
         status = str(end.get("status"))

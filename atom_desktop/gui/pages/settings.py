@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShowEvent
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from atom_desktop.config.config_file import update_config_file
+from atom_desktop.config.config_file import read_config_file, update_config_file
 from atom_desktop.core.errors import AtomError
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
@@ -126,16 +127,27 @@ class SettingsPage(QWidget):
         encryption_form.addRow("Keyring backend:", self.keyring_backend)
 
         # API server (config.toml; takes effect at the next start)
+        # The fields show what the config file says (the environment may
+        # override it; the note says so), and Save writes only what changed.
+        file_values = _config_values(paths.config_file)
+        self._saved_port = int(file_values.get("port", settings.port))
+        self._saved_origins = tuple(file_values.get("allowed_origins", settings.allowed_origins))
         self.port = QSpinBox()
         self.port.setRange(0, 65535)
-        self.port.setValue(settings.port)
+        self.port.setValue(self._saved_port)
         self.port.setAccessibleName("API port")
-        self.origins = QLineEdit(", ".join(settings.allowed_origins))
+        self.origins = QLineEdit(", ".join(self._saved_origins))
         self.origins.setPlaceholderText("none: browsers may not call the API")
         self.origins.setAccessibleName("Allowed browser origins")
         self.save_api = QPushButton("Save")
         self.save_api.setAccessibleName("Save the API settings")
-        self.api_note = QLabel("Changes to the port or the origins take effect after a restart.")
+        overridden = [n for n in ("ATOM_PORT", "ATOM_ALLOWED_ORIGINS") if os.environ.get(n)]
+        note = "Changes to the port or the origins take effect after a restart."
+        if overridden:
+            note += (
+                f" Set in the environment now, which wins over this file: {', '.join(overridden)}."
+            )
+        self.api_note = QLabel(note)
         self.api_note.setWordWrap(True)
         api = QGroupBox("API server")
         api_form = QFormLayout(api)
@@ -144,8 +156,14 @@ class SettingsPage(QWidget):
         api_form.addRow("", self.save_api)
         api_form.addRow(self.api_note)
 
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #c62828;")
+        self.message.setAccessibleName("Settings message")
+        self.message.hide()
         content = QWidget()
         content_layout = QVBoxLayout(content)
+        content_layout.addWidget(self.message)
         for box in (token_box, general, api, encryption, locations):
             content_layout.addWidget(box)
         content_layout.addStretch(1)
@@ -281,17 +299,33 @@ class SettingsPage(QWidget):
     def save_api_settings(self) -> None:
         """Write the port and origins to config.toml (used at the next start)."""
         origins = tuple(o.strip() for o in self.origins.text().split(",") if o.strip())
+        changes: dict[str, object] = {}
+        if self.port.value() != self._saved_port:
+            changes["port"] = self.port.value()
+        if origins != self._saved_origins:
+            changes["allowed_origins"] = origins or None
+        if not changes:
+            self.api_note.setText("Nothing changed.")
+            return
         try:
-            update_config_file(
-                self._host.paths.config_file,
-                {"port": self.port.value(), "allowed_origins": origins or None},
-            )
+            update_config_file(self._host.paths.config_file, changes)
         except (AtomError, OSError) as exc:
             self.api_note.setText(f"Not saved: {exc}")
             return
+        self._saved_port, self._saved_origins = self.port.value(), origins
         self.api_note.setText(
             f"Saved to {self._host.paths.config_file}. Restart ATOM Desktop to use them."
         )
 
     def _error(self, error: AtomError) -> None:
-        QMessageBox.warning(self, "ATOM Desktop", str(error))
+        # A label, not a modal box: errors can arrive from background refreshes.
+        self.message.setText(str(error))
+        self.message.show()
+
+
+def _config_values(path: Path) -> dict[str, Any]:
+    """The config file's values; {} when it is missing or unreadable (the agent says why)."""
+    try:
+        return read_config_file(path)
+    except AtomError:
+        return {}

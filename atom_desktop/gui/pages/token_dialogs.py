@@ -96,6 +96,11 @@ class TokenSecretDialog(QDialog):
         buttons.accepted.connect(self.accept)
         layout.addWidget(buttons)
 
+    def done(self, result: int) -> None:
+        """Closing forgets the secret: it is shown once, not kept in the window."""
+        self.secret.clear()
+        super().done(result)
+
     def copy(self) -> None:
         """Put the secret on the clipboard."""
         QGuiApplication.clipboard().setText(self.secret.text())

@@ -255,6 +255,30 @@ def test_a_paused_runner_holds_queued_runs_until_resumed(agent: LiveAgent) -> No
     assert paused == [True, False]
 
 
+def test_pause_and_cancel_reach_runs_waiting_for_a_slot(settings: Settings) -> None:
+    with (
+        live_agent(settings.model_copy(update={"max_concurrent_runs": 1})) as agent,
+        agent.client() as client,
+    ):
+        runner = agent.runtime.runner
+        first = start(client, argv=py("import sys; sys.stdin.read()"))["id"]
+        waiting = start(client, argv=["echo", "waited"])["id"]
+        doomed = start(client, argv=["echo", "never"])["id"]
+        # The slot is taken (the first run waits for its stdin): cancelling a
+        # run queued behind it ends that run now, not when the slot frees up.
+        assert client.post(f"/api/v1/runs/{doomed}/cancel").status_code == 202
+        assert wait_done(client, doomed, timeout=10)["status"] == "cancelled"
+        # Paused, a run already waiting for the slot does not take it when it frees.
+        agent.runtime.call(runner.async_pause()).result(10)
+        client.post(f"/api/v1/runs/{first}/input", json={"close": True})
+        assert wait_done(client, first)["status"] == "succeeded"
+        while runner.is_active(first):
+            time.sleep(0.01)
+        assert client.get(f"/api/v1/runs/{waiting}").json()["status"] == "queued"
+        agent.runtime.call(runner.async_resume()).result(10)
+        assert wait_done(client, waiting)["status"] == "succeeded"
+
+
 def test_child_environment_has_no_secrets_and_no_extra_fds(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
