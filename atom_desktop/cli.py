@@ -233,9 +233,17 @@ def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor, *, backgro
     if read_info(paths.data_dir / LOCK_FILE_NAME) is not None:
         from atom_desktop.client.activation import activate_running_instance  # noqa: PLC0415
 
-        if activate_running_instance(settings, paths, redactor):
-            logger.info("ATOM Desktop is already running; asked it to show its window")
-            return 0
+        try:
+            if activate_running_instance(settings, paths, redactor):
+                logger.info("ATOM Desktop is already running; asked it to show its window")
+                return 0
+        except AtomError as exc:
+            # Started from a launcher there is no console to read: say it in a dialog too.
+            from atom_desktop.gui.app import show_error_dialog  # noqa: PLC0415
+
+            logger.error("%s", exc)
+            show_error_dialog("ATOM Desktop is already running", str(exc))
+            return exc.exit_code
     from atom_desktop.gui.app import run_desktop  # noqa: PLC0415
 
     return run_desktop(

@@ -79,11 +79,11 @@ class DesktopApp(QObject):
 
     def start(self) -> None:
         """Show the window (unless in the background) and the tray; start the agent."""
+        self.tray.show()
         if self.tray.available():
-            self.tray.show()
             logger.info("Tray icon shown")
         else:
-            logger.info("No system tray on this desktop; closing the window will ask")
+            logger.info("No system tray on this desktop (yet); closing the window will ask")
         if not self.background or not self.tray.available():
             self.window.show()
         self.host.start()
@@ -219,6 +219,15 @@ SWITCH_INTERVAL_S = 0.001
 def share_the_interpreter_with_the_window() -> None:
     """Give the Qt thread the interpreter back quickly when the agent is busy."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
+def show_error_dialog(title: str, message: str) -> None:
+    """Tell a person what went wrong when there is no window yet (a launcher click)."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok)
+    box.setWindowIcon(app_icon())
+    box.exec()
 
 
 def run_desktop(

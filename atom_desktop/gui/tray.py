@@ -67,9 +67,9 @@ class Tray(QObject):
         return QSystemTrayIcon.isSystemTrayAvailable()
 
     def show(self) -> None:
-        """Show the icon (where a tray exists)."""
-        if self.available():
-            self.icon.show()
+        """Show the icon; where no tray exists yet, it docks when one appears."""
+        # Shown even without a tray: a login item can start before the panel.
+        self.icon.show()
 
     def state(self) -> TrayState:
         """What the icon shows now."""

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,38 @@ def test_window_tray_second_launch_and_quit(
     finally:
         if app.proc.poll() is None:
             app.stop(signal.SIGKILL)
+
+
+def test_launching_the_window_over_a_headless_agent_says_so_in_a_dialog(
+    display: XDisplay, tmp_path: Path
+) -> None:
+    port = free_port()
+    args = ["--data-dir", str(tmp_path / "data"), "--config-dir", str(tmp_path / "config")]
+    env = app_env(display, port)
+    headless = AgentProcess([*args, "serve"], env)
+    try:
+        headless.wait_for("agent running")
+        launch = subprocess.Popen(
+            [sys.executable, "-m", "atom_desktop", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            # A person who clicked a launcher sees why nothing else opens.
+            title = "ATOM Desktop is already running"
+            deadline = time.monotonic() + 30
+            while not (dialogs := display.visible_windows(title)):
+                assert launch.poll() is None, "the launch ended without a dialog"
+                assert time.monotonic() < deadline, "no dialog appeared"
+                time.sleep(0.05)
+            close_window(display, dialogs[0])
+            _, stderr = launch.communicate(timeout=30)
+        finally:
+            if launch.poll() is None:
+                launch.kill()
+                launch.wait()
+        assert launch.returncode == 1
+        assert b"headless" in stderr
+    finally:
+        headless.stop(signal.SIGTERM)
