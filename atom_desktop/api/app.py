@@ -17,7 +17,16 @@ from atom_desktop import __version__
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
 from atom_desktop.api.errors import install_error_handlers
-from atom_desktop.api.routes import app_window, audit, events, health, runs, tasks, tokens
+from atom_desktop.api.routes import (
+    app_window,
+    audit,
+    automations,
+    events,
+    health,
+    runs,
+    tasks,
+    tokens,
+)
 from atom_desktop.api.security import (
     PUBLIC,
     RouteTable,
@@ -64,6 +73,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         audit.router,
         events.router,
         app_window.router,
+        automations.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from atom_desktop.automations.triggers import TriggerError
 from atom_desktop.core.errors import AtomError
 from atom_desktop.runner.errors import RunNotActiveError
 from atom_desktop.runner.policy import CommandDeniedError
@@ -36,6 +37,15 @@ _STATUS_CODES = {
 
 class StateConflictError(AtomError):
     """The request is valid but the agent is not in a state to do it (HTTP 409)."""
+
+
+# The first match wins: subclasses before their bases.
+_STATUS_OF_ERRORS: tuple[tuple[tuple[type[AtomError], ...], int, str], ...] = (
+    ((NotFoundError,), 404, "not_found"),
+    ((ConflictError, RunNotActiveError, StateConflictError), 409, "conflict"),
+    ((InvalidCursorError,), 400, "invalid_cursor"),
+    ((StoreError,), 503, "store_unavailable"),
+)
 
 
 def error_body(code: str, message: str, **extra: Any) -> bytes:
@@ -75,14 +85,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, CommandDeniedError):
             logger.warning("Refused a run: %s", exc.message)
             return error_response(403, "command_denied", exc.message, rule=exc.rule)
-        if isinstance(exc, NotFoundError):
-            return error_response(404, "not_found", exc.message)
-        if isinstance(exc, ConflictError | RunNotActiveError | StateConflictError):
-            return error_response(409, "conflict", exc.message)
-        if isinstance(exc, InvalidCursorError):
-            return error_response(400, "invalid_cursor", exc.message)
-        if isinstance(exc, StoreError):
-            return error_response(503, "store_unavailable", exc.message)
+        if isinstance(exc, TriggerError):
+            return error_response(422, "invalid_input", exc.message, field=f"trigger.{exc.field}")
+        for kinds, status, code in _STATUS_OF_ERRORS:
+            if isinstance(exc, kinds):
+                return error_response(status, code, exc.message)
         return error_response(400, "bad_request", exc.message)
 
     @app.exception_handler(Exception)

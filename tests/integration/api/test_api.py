@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import psutil
@@ -285,3 +287,35 @@ def test_activate_asks_the_window_to_show_or_says_there_is_none(agent: LiveAgent
         assert response.status_code == 202
         assert response.json() == {"status": "activating"}
     assert seen == ["app.activate"]
+
+
+def test_preview_shows_the_next_fire_times_or_what_is_wrong(agent: LiveAgent) -> None:
+    reader = agent.make_token("read")
+    automator = agent.make_token("automate")
+    body = {"trigger": {"type": "cron", "expression": "0 9 * * 0", "timezone": "Europe/Berlin"}}
+    with agent.client(reader) as client:
+        assert client.post("/api/v1/automations/preview", json=body).status_code == 403
+    with agent.client(automator) as client:
+        response = client.post("/api/v1/automations/preview", json=body)
+        assert response.status_code == 200
+        times = [datetime.fromisoformat(t) for t in response.json()["times"]]
+        assert len(times) == 5
+        berlin = [t.astimezone(ZoneInfo("Europe/Berlin")) for t in times]
+        assert {(t.strftime("%a"), t.hour, t.minute) for t in berlin} == {("Sun", 9, 0)}
+        assert times == sorted(times) and times[0] > datetime.now(UTC)
+
+        bad_cron = {"trigger": {"type": "cron", "expression": "0 25 * * *"}}
+        response = client.post("/api/v1/automations/preview", json=bad_cron)
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "invalid_input"
+        assert error["field"] == "trigger.expression"
+        assert "0 25 * * *" in error["message"]
+
+        bad_zone = {"trigger": {"type": "interval", "seconds": 60, "timezone": "Mars/Base"}}
+        response = client.post("/api/v1/automations/preview", json=bad_zone)
+        assert response.status_code == 422
+        assert "IANA" in response.json()["error"]["message"]
+
+        unknown = {"trigger": {"type": "sometimes"}}
+        assert client.post("/api/v1/automations/preview", json=unknown).status_code == 422

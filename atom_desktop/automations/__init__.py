@@ -1,0 +1,1 @@
+"""Automations: triggers (schedules, file changes), steps, history, approvals."""
