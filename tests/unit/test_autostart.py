@@ -13,7 +13,6 @@ from __future__ import annotations
 import configparser
 import os
 import plistlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ from atom_desktop.autostart import (
     desktop_exec_line,
     launch_command,
 )
+from tests.support.desktop_file import validate_desktop_file
 
 DEFAULT_COMMAND = ["/opt/atom/bin/python3", "-m", "atom_desktop", BACKGROUND_FLAG]
 # Every character the Desktop Entry spec reserves, plus % (a field code) and
@@ -124,16 +124,6 @@ def split_desktop_exec(value: str) -> list[str]:
     for arg in args:
         assert "%" not in arg.replace("%%", ""), f"field code in {arg!r}"
     return [arg.replace("%%", "%") for arg in args]
-
-
-def validate_desktop_file(path: Path) -> None:
-    tool = shutil.which("desktop-file-validate")
-    if tool is None:
-        pytest.skip("desktop-file-validate is not installed (Debian: desktop-file-utils)")
-    result = subprocess.run([tool, str(path)], capture_output=True, text=True, check=False)
-    # It prints errors, warnings and hints; any of them fails the test.
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "", result.stdout
 
 
 def test_linux_enable_writes_a_valid_autostart_entry(tmp_path: Path) -> None:
@@ -527,8 +517,11 @@ def test_windows_registry_refusal_is_a_clear_error() -> None:
         entry.is_enabled()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="checks the non-Windows behaviour")
-def test_windows_without_a_registry_stand_in_fails_clearly_elsewhere(tmp_path: Path) -> None:
+def test_windows_without_a_registry_stand_in_fails_clearly_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No winreg module, as everywhere but on Windows (forced, so this runs anywhere).
+    monkeypatch.setitem(sys.modules, "winreg", None)
     entry = AutostartEntry("win32", tmp_path, {}, WINDOWS_COMMAND)
     with pytest.raises(AutostartError, match="Windows registry is not available"):
         entry.is_enabled()
@@ -600,10 +593,10 @@ def test_platforms_pick_their_mechanism(tmp_path: Path) -> None:
     assert isinstance(windows_entry(InMemoryRegistry()).backend, RunKeyAutostart)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses the XDG path of Linux")
 def test_autostart_for_this_system_uses_the_real_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")  # the XDG path, whatever runs the tests
     # conftest points XDG_CONFIG_HOME into tmp_path; HOME too, to be sure.
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "no-system-dirs"))
