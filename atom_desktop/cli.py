@@ -225,7 +225,10 @@ def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor, *, backgro
         )
         return _serve(settings, paths, redactor)
     # Imported here: the command-line client and the headless agent need no Qt.
-    from atom_desktop.autostart import autostart_for_this_system  # noqa: PLC0415
+    from atom_desktop.autostart import (  # noqa: PLC0415
+        autostart_for_this_system,
+        launch_command,
+    )
     from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info  # noqa: PLC0415
 
     # Only when a lock file names a holder is there anyone to ask (the HTTP
@@ -250,17 +253,15 @@ def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor, *, backgro
         settings,
         paths,
         redactor,
-        autostart_for_this_system(_launch_command()),
+        autostart_for_this_system(launch_command(launcher=_installed_launcher())),
         background=background,
     )
 
 
-def _launch_command() -> list[str]:
-    """How the login item starts the app: this launcher, or this Python with -m."""
+def _installed_launcher() -> str | None:
+    """The ``atom-desktop`` executable this was started as, if it was."""
     launcher = Path(sys.argv[0])
-    if launcher.name == PROG and launcher.exists():
-        return [str(launcher.resolve()), "--background"]
-    return [sys.executable, "-m", "atom_desktop", "--background"]
+    return str(launcher.resolve()) if launcher.name == PROG and launcher.exists() else None
 
 
 def _client_command(

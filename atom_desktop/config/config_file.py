@@ -8,8 +8,6 @@ in the file are not kept (the TOML writer has no round-trip mode).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +18,7 @@ from pydantic import ValidationError
 
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import ConfigError
+from atom_desktop.core.private_file import replace_private
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -49,15 +48,5 @@ def update_config_file(path: Path, changes: Mapping[str, Any]) -> dict[str, Any]
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "value"
         raise ConfigError(f"{field}: {first['msg']}") from None
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            tomli_w.dump(values, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_private(path, tomli_w.dumps(values))
     return values

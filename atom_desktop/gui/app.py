@@ -71,7 +71,6 @@ class DesktopApp(QObject):
         self.tray.quit_requested.connect(self.quit)
         self.tray.notify_run.connect(self._notify_run)
         self.window.home.overview_loaded.connect(self._on_overview)
-        self.window.settings_page.preferences_changed.connect(self._reload_preferences)
         self.host.agent_event.connect(self._on_event)
         self.host.started.connect(self._on_started)
         self.host.failed.connect(self._on_failed)
@@ -194,9 +193,6 @@ class DesktopApp(QObject):
             self.tray.notify(f"Run {verdict}{detail}", command, failed=failed)
 
         self.host.call(lambda rt: rt.runner.async_record(run_id), show, None)
-
-    def _reload_preferences(self) -> None:
-        self.preferences.notifications = self.window.settings_page.notifications.isChecked()
 
     def _save_preferences(self) -> None:
         try:

@@ -50,9 +50,7 @@ async def overview(runtime: Runtime) -> AgentOverview:
         runs.page, status=["failed", "timed_out", "interrupted"], limit=5
     )
     open_tasks = await asyncio.to_thread(
-        lambda: len(
-            runtime.store.tasks.page(TaskFilter(statuses=("todo", "doing")), limit=500).items
-        )
+        runtime.store.tasks.count, TaskFilter(statuses=("todo", "doing"))
     )
     key = runtime.store.key
     return AgentOverview(

@@ -8,13 +8,13 @@ everything in one explicit directory.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import tomli_w
+
+from atom_desktop.core.private_file import replace_private
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +45,4 @@ class Preferences:
 
     def save(self, config_dir: Path) -> None:
         """Write the file atomically."""
-        config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".desktop-", suffix=".toml", dir=config_dir)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                tomli_w.dump(asdict(self), handle)
-            Path(tmp).replace(config_dir / FILE_NAME)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_private(config_dir / FILE_NAME, tomli_w.dumps(asdict(self)))

@@ -40,7 +40,9 @@ class _Follow:
         self.room = asyncio.Event()
         self.room.set()
         self._emit = emit
-        self._pending: list[tuple[str, str]] = []
+        # Runs of one stream; the pieces are joined once, when the batch goes
+        # (adding to one growing string would copy a megabyte over and over).
+        self._pending: list[tuple[str, list[str]]] = []
         self._size = 0
         self._in_flight = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -49,9 +51,9 @@ class _Follow:
 
     async def add(self, stream: str, text: str, size: int) -> None:
         if self._pending and self._pending[-1][0] == stream:
-            self._pending[-1] = (stream, self._pending[-1][1] + text)
+            self._pending[-1][1].append(text)
         else:
-            self._pending.append((stream, text))
+            self._pending.append((stream, [text]))
         self._size += size
         if self._size >= BATCH_BYTES:
             await self.flush()
@@ -84,7 +86,8 @@ class _Follow:
             self._timer = None
         if not self._pending:
             return
-        batch, self._pending, self._size = self._pending, [], 0
+        batch = [(stream, "".join(pieces)) for stream, pieces in self._pending]
+        self._pending, self._size = [], 0
         self._in_flight += 1
         if self._in_flight >= IN_FLIGHT:
             self.room.clear()

@@ -9,8 +9,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from atom_desktop.core.events import Event, RunChanged, RunnerPaused
-from atom_desktop.gui.icons import TrayState, tray_icon
+from atom_desktop.gui.icons import tray_icon
 from atom_desktop.gui.run_labels import run_command_text, short_command
+from atom_desktop.resource_files import TrayState
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:

@@ -210,7 +210,7 @@ class RunnerService:
             async with self._gate:
                 self._gate.notify_all()
 
-    def _may_start(self, run: _Active) -> bool:
+    def _may_start(self) -> bool:
         return not self._paused and self._running < self._settings.max_concurrent
 
     async def _lifecycle(self, run: _Active) -> None:
@@ -221,7 +221,7 @@ class RunnerService:
             # queued run starts only when the runner is not paused and a slot
             # is free, and a cancel ends it at once wherever it waits.
             async with self._gate:
-                await self._gate.wait_for(lambda: run.ending is not None or self._may_start(run))
+                await self._gate.wait_for(lambda: run.ending is not None or self._may_start())
                 if run.ending is None:
                     self._running += 1
                     has_slot = True

@@ -24,10 +24,10 @@ from typing import Literal
 
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
+from atom_desktop.core.private_file import create_private, replace_private
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.secrets.errors import SecretsError
 from atom_desktop.secrets.keyring_vault import KeyringStatus, KeyringVault
-from atom_desktop.secrets.private_file import create_private, replace_private
 from atom_desktop.secrets.profile import profile_id
 
 logger = logging.getLogger(__name__)

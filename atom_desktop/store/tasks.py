@@ -175,10 +175,14 @@ class TaskRepository:
         with self._db.read() as session:
             return _to_task(self._row(session, task_id))
 
-    def count(self) -> int:
-        """How many tasks there are."""
+    def count(self, filters: TaskFilter | None = None) -> int:
+        """How many tasks there are (that match ``filters``)."""
+        conditions = self._conditions(filters or TaskFilter())
+        if conditions is None:
+            return 0
+        stmt = select(func.count()).select_from(TaskRow).where(*conditions)
         with self._db.read() as session:
-            return session.scalar(select(func.count()).select_from(TaskRow)) or 0
+            return session.scalar(stmt) or 0
 
     def page(
         self,

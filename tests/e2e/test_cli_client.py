@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.agent_process import AgentProcess, agent_env
+from tests.support.ports import free_port
 from tests.support.secret_service import SecretServiceSession
 
 pytestmark = pytest.mark.e2e
@@ -104,20 +105,12 @@ def test_cli_says_plainly_when_no_agent_runs(tmp_path: Path) -> None:
     env = agent_env(dict(os.environ), tmp_path / "data", tmp_path / "config")
     env.pop("ATOM_PORT")
     env["ATOM_API_TOKEN"] = "atom_" + "z" * 43
-    env["ATOM_PORT"] = str(_free_port())
+    env["ATOM_PORT"] = str(free_port())
     result = cli(env, "status")
     assert result.returncode == 1
     assert "No ATOM Desktop agent answers at http://127.0.0.1:" in result.stderr
     assert "atom-desktop serve" in result.stderr
     assert env["ATOM_API_TOKEN"] not in result.stderr
-
-
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_docs_work_offline_from_the_package(running: tuple[AgentProcess, dict[str, str]]) -> None:

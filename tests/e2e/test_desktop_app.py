@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from tests.support.agent_process import AgentProcess
+from tests.support.ports import free_port
 from tests.support.secret_service import SecretServiceSession
 from tests.support.x_display import XDisplay, close_window, running_display
 
@@ -27,14 +28,6 @@ MARKER_SECONDS = "31337"  # a run's `sleep` argument, to find it among all proce
 def display() -> Iterator[XDisplay]:
     with running_display() as running:
         yield running
-
-
-def free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def app_env(display: XDisplay, port: int) -> dict[str, str]:

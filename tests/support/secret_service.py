@@ -17,6 +17,8 @@ from pathlib import Path
 
 from keyring.backends import SecretService
 
+from tests.support.processes import stop_process
+
 PASSWORD = "atom-test-keyring"
 
 # A session bus without service activation: the stock session config would
@@ -152,11 +154,6 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
             else:
                 os.environ[key] = value
         for proc in (daemon, bus):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
         if bus.stdout is not None:
             bus.stdout.close()

@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tests.support.processes import stop_process
+
 
 @dataclass(frozen=True)
 class XDisplay:
@@ -94,13 +96,8 @@ def running_display(size: str = "1280x800x24") -> Iterator[XDisplay]:
         yield display
     finally:
         for proc in (trayer, xvfb):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            if proc is not None:
+                stop_process(proc)
 
 
 class _ClientMessage(ctypes.Structure):

@@ -22,6 +22,7 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.error_label import ErrorLabel
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
@@ -46,8 +47,7 @@ class ActivityPage(QWidget):
         self.audit.setAccessibleName("Audit log")
         self.events = QListWidget()
         self.events.setAccessibleName("Live events")
-        self.message = QLabel()
-        self.message.hide()
+        self.message = ErrorLabel()
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -114,5 +114,4 @@ class ActivityPage(QWidget):
         self._audit_timer.start()
 
     def _show_error(self, error: AtomError) -> None:
-        self.message.setText(str(error))
-        self.message.show()
+        self.message.show_error(str(error))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -11,8 +12,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -26,8 +25,10 @@ from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.console_view import ConsoleView
+from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.run_feed import RunFeed
-from atom_desktop.gui.run_labels import run_command_text, run_summary, short_command
+from atom_desktop.gui.run_labels import run_command_text, short_command
+from atom_desktop.gui.run_list import RunList
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class RunTab(QWidget):
         self.stdin.setPlaceholderText("Type input for the command and press Enter")
         self.stdin.setAccessibleName("Standard input")
 
-        title = QLabel(f"<b>{_escape(short_command(command, 100))}</b>")
+        title = QLabel(f"<b>{html.escape(short_command(command, 100))}</b>")
         title.setToolTip(command)
         # Long commands must not widen the window: the label gives way.
         title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -142,18 +143,13 @@ class ConsolePage(QWidget):
         self.tabs.setTabsClosable(True)
         self.tabs.setDocumentMode(True)
         self.tabs.setAccessibleName("Runs")
-        self.history = QListWidget()
-        self.history.setAccessibleName("Run history")
+        self.history = RunList("Run history")
         self.history.setMinimumWidth(220)
-        self.history.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history.setToolTip("Double-click or Enter reopens a run's output")
         self.empty = QLabel("No run open. Run a command from Home, or reopen one from the history.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
-        self.message = QLabel()
-        self.message.setStyleSheet("color: #c62828;")
-        self.message.hide()
+        self.message = ErrorLabel()
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -175,7 +171,7 @@ class ConsolePage(QWidget):
         self._update_empty()
 
         self.tabs.tabCloseRequested.connect(self.close_tab)
-        self.history.itemActivated.connect(self._reopen)
+        self.history.run_chosen.connect(self.open_run)
         self.feed.output.connect(self._on_output)
         self.feed.dropped.connect(self._on_dropped)
         self.feed.ended.connect(self._on_ended)
@@ -309,8 +305,7 @@ class ConsolePage(QWidget):
         self._host.call(lambda rt: jobs.send_input(rt, run_id, text), None, self._show_error)
 
     def _show_error(self, error: AtomError) -> None:
-        self.message.setText(str(error))
-        self.message.show()
+        self.message.show_error(str(error))
         QTimer.singleShot(8000, self.message.hide)
 
     # -- history ------------------------------------------------------------------------------
@@ -320,23 +315,12 @@ class ConsolePage(QWidget):
         self._host.call(jobs.run_history, self._show_history, self._show_error)
 
     def _show_history(self, records: list[RunRecord]) -> None:
-        self.history.clear()
+        self.history.show_runs(records)
         for record in records:
-            item = QListWidgetItem(run_summary(record))
-            item.setData(Qt.ItemDataRole.UserRole, record.id)
-            item.setToolTip(run_command_text(record))
-            self.history.addItem(item)
             tab = self.tab_for(record.id)
             if tab is not None and record.status in ("queued", "running"):
                 tab.set_status(record.status)
 
-    def _reopen(self, item: QListWidgetItem) -> None:
-        self.open_run(str(item.data(Qt.ItemDataRole.UserRole)), item.toolTip())
-
     def _on_event(self, event: Event) -> None:
         if event.kind == "run.changed":
             self._history_timer.start()
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

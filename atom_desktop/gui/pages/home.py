@@ -12,8 +12,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -23,7 +21,8 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
-from atom_desktop.gui.run_labels import run_summary
+from atom_desktop.gui.error_label import ErrorLabel
+from atom_desktop.gui.run_list import RunList
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
@@ -69,9 +68,7 @@ class HomePage(QWidget):
         self.command.setAccessibleName("Quick command")
         self.run_button = QPushButton("Run")
         self.run_button.setAccessibleName("Run the quick command")
-        self.command_error = QLabel()
-        self.command_error.setStyleSheet("color: #c62828;")
-        self.command_error.hide()
+        self.command_error = ErrorLabel()
         quick = QGroupBox("Quick command")
         quick_layout = QVBoxLayout(quick)
         row = QHBoxLayout()
@@ -80,9 +77,9 @@ class HomePage(QWidget):
         quick_layout.addLayout(row)
         quick_layout.addWidget(self.command_error)
 
-        self.active_list = self._run_list("Running and queued runs")
-        self.recent_list = self._run_list("Recent runs")
-        self.failure_list = self._run_list("Recent failures")
+        self.active_list = RunList("Running and queued runs")
+        self.recent_list = RunList("Recent runs")
+        self.failure_list = RunList("Recent failures")
         lists = QHBoxLayout()
         for title, widget in (
             ("Running", self.active_list),
@@ -91,6 +88,7 @@ class HomePage(QWidget):
         ):
             box = QGroupBox(title)
             QVBoxLayout(box).addWidget(widget)
+            widget.run_chosen.connect(self.open_run)
             lists.addWidget(box)
 
         layout = QVBoxLayout(self)
@@ -108,14 +106,6 @@ class HomePage(QWidget):
         host.started.connect(self.refresh)
         host.failed.connect(self._on_failed)
         host.agent_event.connect(self._on_event)
-
-    def _run_list(self, name: str) -> QListWidget:
-        widget = QListWidget()
-        widget.setAccessibleName(name)
-        widget.setTextElideMode(Qt.TextElideMode.ElideRight)
-        widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        widget.itemActivated.connect(self._open_item)
-        return widget
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         """Fresh data whenever the page comes into view."""
@@ -148,8 +138,7 @@ class HomePage(QWidget):
         self._host.call(lambda runtime: jobs.start_shell(runtime, line), started, failed)
 
     def _show_command_error(self, message: str) -> None:
-        self.command_error.setText(message)
-        self.command_error.show()
+        self.command_error.show_error(message)
 
     def _show(self, view: jobs.AgentOverview) -> None:
         self.state_label.setText("Paused: queued runs wait" if view.paused else "Running")
@@ -164,15 +153,7 @@ class HomePage(QWidget):
             (self.recent_list, view.recent),
             (self.failure_list, view.failures),
         ):
-            widget.clear()
-            for record in runs:
-                item = QListWidgetItem(run_summary(record))
-                item.setData(Qt.ItemDataRole.UserRole, record.id)
-                item.setToolTip(record.shell or " ".join(record.argv or []))
-                widget.addItem(item)
-
-    def _open_item(self, item: QListWidgetItem) -> None:
-        self.open_run.emit(str(item.data(Qt.ItemDataRole.UserRole)), item.toolTip())
+            widget.show_runs(runs)
 
     def _on_event(self, event: Event) -> None:
         if event.kind in ("run.changed", "task.changed", "runner.paused"):

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,6 +31,7 @@ from atom_desktop.config.config_file import read_config_file, update_config_file
 from atom_desktop.core.errors import AtomError
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.preferences import Preferences
 
@@ -61,8 +62,6 @@ class StartAtLogin(Protocol):
 
 class SettingsPage(QWidget):
     """Everything a person may change, and where things are."""
-
-    preferences_changed = Signal()
 
     def __init__(
         self,
@@ -156,11 +155,8 @@ class SettingsPage(QWidget):
         api_form.addRow("", self.save_api)
         api_form.addRow(self.api_note)
 
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #c62828;")
+        self.message = ErrorLabel()
         self.message.setAccessibleName("Settings message")
-        self.message.hide()
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.addWidget(self.message)
@@ -294,7 +290,6 @@ class SettingsPage(QWidget):
             self._preferences.save(self._host.paths.config_dir)
         except OSError as exc:
             self._error(AtomError(f"Could not save the preferences: {exc}"))
-        self.preferences_changed.emit()
 
     def save_api_settings(self) -> None:
         """Write the port and origins to config.toml (used at the next start)."""
@@ -319,8 +314,7 @@ class SettingsPage(QWidget):
 
     def _error(self, error: AtomError) -> None:
         # A label, not a modal box: errors can arrive from background refreshes.
-        self.message.setText(str(error))
-        self.message.show()
+        self.message.show_error(str(error))
 
 
 def _config_values(path: Path) -> dict[str, Any]:

@@ -14,12 +14,12 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QWidget,
 )
 
+from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.store.task_types import Task, TaskCreate, TaskUpdate
 
 PRIORITIES = ["None", "Low", "Medium", "High"]
@@ -67,10 +67,7 @@ class TaskDialog(QDialog):
         self.tags = QLineEdit(" ".join(task.tags) if task else "")
         self.tags.setPlaceholderText("space- or comma-separated")
         self.tags.setAccessibleName("Tags")
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #c62828;")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = ErrorLabel()
 
         due_row = QHBoxLayout()
         due_row.addWidget(self.has_due)
@@ -120,7 +117,6 @@ class TaskDialog(QDialog):
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            self.error.setText(f"{field.capitalize()}: {first['msg']}")
-            self.error.show()
+            self.error.show_error(f"{field.capitalize()}: {first['msg']}")
             return
         self.accept()

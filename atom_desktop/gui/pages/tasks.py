@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -25,6 +24,7 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.task_dialog import PRIORITIES, STATUSES, TaskDialog
 from atom_desktop.store.task_types import Task, TaskFilter, TaskStatus, TaskUpdate
 
@@ -72,9 +72,7 @@ class TasksPage(QWidget):
         self.table.setHeaderLabels(["Title", "Status", "Priority", "Due", "Tags"])
         self.table.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setAccessibleName("Tasks")
-        self.message = QLabel()
-        self.message.setStyleSheet("color: #c62828;")
-        self.message.hide()
+        self.message = ErrorLabel()
 
         bar = QHBoxLayout()
         bar.addWidget(self.search, 1)
@@ -215,8 +213,7 @@ class TasksPage(QWidget):
             self._search_timer.start()
 
     def _show_error(self, error: AtomError) -> None:
-        self.message.setText(str(error))
-        self.message.show()
+        self.message.show_error(str(error))
 
 
 def _local(when: datetime | None) -> str:

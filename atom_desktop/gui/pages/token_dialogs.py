@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -15,6 +17,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from atom_desktop.gui.error_label import ErrorLabel
 
 SCOPES = [
     ("read", "read: look at tasks, runs, events"),
@@ -36,9 +40,7 @@ class NewTokenDialog(QDialog):
         self.name.setMaxLength(64)
         self.scopes = {value: QCheckBox(label) for value, label in SCOPES}
         self.scopes["read"].setChecked(True)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #c62828;")
-        self.error.hide()
+        self.error = ErrorLabel()
         form = QFormLayout(self)
         form.addRow("&Name:", self.name)
         for box in self.scopes.values():
@@ -58,13 +60,11 @@ class NewTokenDialog(QDialog):
 
     def _accept_if_valid(self) -> None:
         if not self.name.text().strip():
-            self.error.setText("Give the token a name, so you know later what uses it.")
+            self.error.show_error("Give the token a name, so you know later what uses it.")
         elif not self.chosen_scopes():
-            self.error.setText("Tick at least one scope.")
+            self.error.show_error("Tick at least one scope.")
         else:
             self.accept()
-            return
-        self.error.show()
 
 
 class TokenSecretDialog(QDialog):
@@ -81,7 +81,7 @@ class TokenSecretDialog(QDialog):
         self.copy_button.setAccessibleName("Copy the token")
         self.copy_button.clicked.connect(self.copy)
         note = QLabel(
-            f"The token <b>{_escape(name)}</b> was created. Copy it now: it is shown only "
+            f"The token <b>{html.escape(name)}</b> was created. Copy it now: it is shown only "
             "this once (only its hash is stored)."
         )
         note.setWordWrap(True)
@@ -105,7 +105,3 @@ class TokenSecretDialog(QDialog):
         """Put the secret on the clipboard."""
         QGuiApplication.clipboard().setText(self.secret.text())
         self.copy_button.setText("Copied")
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

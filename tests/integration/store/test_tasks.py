@@ -189,3 +189,13 @@ def test_any_typed_text_is_a_safe_search(tasks: TaskRepository, typed: str) -> N
         assert query.count('"') % 2 == 0
     tasks.search(typed)
     tasks.page(TaskFilter(text=typed))
+
+
+def test_count_honours_the_same_filters_as_a_listing(tasks: TaskRepository) -> None:
+    tasks.create(TaskCreate(title="a", status="todo"))
+    tasks.create(TaskCreate(title="b", status="doing"))
+    tasks.create(TaskCreate(title="c", status="done"))
+    tasks.create(TaskCreate(title="report d", status="todo"))
+    assert tasks.count() == 4
+    assert tasks.count(TaskFilter(statuses=("todo", "doing"))) == 3
+    assert tasks.count(TaskFilter(text="report")) == 1
