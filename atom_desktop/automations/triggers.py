@@ -68,6 +68,37 @@ class DateSchedule(BaseModel):
 
 Schedule = Annotated[CronSchedule | IntervalSchedule | DateSchedule, Field(discriminator="type")]
 
+FileEventKind = Literal["created", "modified", "deleted", "moved"]
+Glob = Annotated[str, Field(min_length=1, max_length=512, examples=["*.pdf", "reports/**/*.csv"])]
+
+
+class FileTrigger(BaseModel):
+    """Changes under ``paths``, filtered by event kind and globs, batched per debounce window.
+
+    A glob without ``/`` matches a file's name; one with ``/`` matches its
+    path relative to the watched folder (``**`` spans folders).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["file"]
+    paths: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=4096)]],
+        Field(min_length=1, max_length=64),
+    ]
+    events: Annotated[list[FileEventKind], Field(min_length=1)] = [
+        "created",
+        "modified",
+        "deleted",
+        "moved",
+    ]
+    include: Annotated[list[Glob], Field(max_length=64)] = []
+    exclude: Annotated[list[Glob], Field(max_length=64)] = []
+    recursive: bool = True
+    debounce_s: Annotated[float, Field(ge=0.05, le=3600)] | None = Field(
+        default=None, description="Seconds to gather changes into one trigger (default: setting)."
+    )
+
 
 def time_zone(name: str) -> ZoneInfo:
     """The IANA zone ``name``, or a TriggerError saying how to name one."""
