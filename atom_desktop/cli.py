@@ -131,6 +131,7 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     logs.add_argument("--stream", choices=("stdout", "stderr"), default="stdout")
     cancel = _client_parser(run_actions, "cancel", "cancel a running run")
     cancel.add_argument("run_id")
+    _add_automation_commands(commands)
     tasks = commands.add_parser("tasks", help="tasks", description="tasks")
     task_commands = tasks.add_subparsers(dest="tasks_action", metavar="ACTION", required=True)
     listing = _client_parser(task_commands, "list", "list tasks, newest first")
@@ -149,6 +150,36 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     search = _client_parser(task_commands, "search", "full-text search of titles and notes")
     search.add_argument("query")
     search.add_argument("--limit", type=int, default=20)
+
+
+def _add_automation_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    automations = commands.add_parser(
+        "automations", help="schedules and file triggers", description="automations"
+    )
+    actions = automations.add_subparsers(dest="automations_action", metavar="ACTION", required=True)
+    _client_parser(actions, "list", "every automation, its next run and last result")
+    for name, text in (
+        ("show", "one automation in full (JSON)"),
+        ("enable", "let its triggers fire"),
+        ("disable", "stop its triggers (it can still be run by hand)"),
+    ):
+        _client_parser(actions, name, text).add_argument("automation_id")
+    add = _client_parser(actions, "add", "create one from a JSON file ('-' reads stdin)")
+    add.add_argument("file")
+    run = _client_parser(actions, "run", "run it now")
+    run.add_argument("automation_id")
+    run.add_argument("--payload", metavar="JSON", help="JSON given to the steps")
+    run.add_argument(
+        "--wait", action="store_true", help="wait for the end; exit 1 unless it succeeded"
+    )
+    history = _client_parser(actions, "history", "its runs, newest first")
+    history.add_argument("automation_id")
+    history.add_argument("--limit", type=int, default=20)
+    missed = _client_parser(actions, "missed", "scheduled times it missed, and what was done")
+    missed.add_argument("automation_id")
+    missed.add_argument("--limit", type=int, default=20)
 
 
 def has_display(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
@@ -204,7 +235,7 @@ def _dispatch(
 ) -> int:
     if args.command == "serve":
         return _serve(settings, paths, redactor)
-    if args.command in ("status", "token", "tasks", "run", "runs"):
+    if args.command in ("status", "token", "tasks", "run", "runs", "automations"):
         return _client_command(args, settings, paths, redactor)
     return _desktop(settings, paths, redactor, background=args.background)
 
@@ -286,6 +317,10 @@ def _client_command(
         if args.command == "runs":
             commands.runs(client, args.runs_action, args, as_json=as_json)
             return 0
+        if args.command == "automations":
+            from atom_desktop.client.automation_commands import automations  # noqa: PLC0415
+
+            return automations(client, args.automations_action, args, as_json=as_json)
         if args.command == "status":
             commands.status(client, as_json=as_json)
         elif args.command == "token":

@@ -24,6 +24,7 @@ import keyring.backend
 from atom_desktop import __version__
 from atom_desktop.api.auth import TokenAuthority, TokenService
 from atom_desktop.api.server import ApiService
+from atom_desktop.automations.service import AutomationService, AutomationSettings
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import AtomError
@@ -90,6 +91,17 @@ class Runtime:
             self.ids,
             self.redactor.secrets,
         )
+        self.automations = AutomationService(
+            AutomationSettings(
+                debounce_s=settings.automation_debounce_s,
+                history_days=settings.automation_history_days,
+                history_max_runs=settings.automation_history_max_runs,
+                scratch_dir=self.paths.data_dir / "automation-runs",
+            ),
+            self.store,
+            self.runner,
+            self.bus,
+        )
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
         # Start order; stop runs it backwards (the API closes before runs are cancelled).
         self.services: list[Service] = [
@@ -97,6 +109,7 @@ class Runtime:
             self.store,
             self.token_service,
             self.runner,
+            self.automations,
             self.api,
         ]
         self.state: State = "new"

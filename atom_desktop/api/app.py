@@ -19,6 +19,7 @@ from atom_desktop.api.context import AgentContext
 from atom_desktop.api.errors import install_error_handlers
 from atom_desktop.api.routes import (
     app_window,
+    approvals,
     audit,
     automations,
     events,
@@ -74,6 +75,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         events.router,
         app_window.router,
         automations.router,
+        approvals.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

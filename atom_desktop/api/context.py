@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from atom_desktop.api.auth import TokenAuthority
+from atom_desktop.automations.service import AutomationService
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import EventBus
@@ -21,6 +22,7 @@ class AgentContext(Protocol):
     bus: EventBus
     store: StoreService
     runner: RunnerService
+    automations: AutomationService
 
     @property
     def state(self) -> str:

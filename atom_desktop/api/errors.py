@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from atom_desktop.automations.errors import RunNotInProgressError
 from atom_desktop.automations.triggers import TriggerError
 from atom_desktop.core.errors import AtomError
 from atom_desktop.runner.errors import RunNotActiveError
@@ -42,7 +43,11 @@ class StateConflictError(AtomError):
 # The first match wins: subclasses before their bases.
 _STATUS_OF_ERRORS: tuple[tuple[tuple[type[AtomError], ...], int, str], ...] = (
     ((NotFoundError,), 404, "not_found"),
-    ((ConflictError, RunNotActiveError, StateConflictError), 409, "conflict"),
+    (
+        (ConflictError, RunNotActiveError, RunNotInProgressError, StateConflictError),
+        409,
+        "conflict",
+    ),
     ((InvalidCursorError,), 400, "invalid_cursor"),
     ((StoreError,), 503, "store_unavailable"),
 )
@@ -86,7 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
             logger.warning("Refused a run: %s", exc.message)
             return error_response(403, "command_denied", exc.message, rule=exc.rule)
         if isinstance(exc, TriggerError):
-            return error_response(422, "invalid_input", exc.message, field=f"trigger.{exc.field}")
+            return error_response(422, "invalid_input", exc.message, field=exc.field)
         for kinds, status, code in _STATUS_OF_ERRORS:
             if isinstance(exc, kinds):
                 return error_response(status, code, exc.message)

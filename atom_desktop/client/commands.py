@@ -10,7 +10,8 @@ from typing import Any, TextIO
 from atom_desktop.client.agent_client import AgentClient
 
 
-def _table(rows: Sequence[Sequence[object]], headers: Sequence[str], out: TextIO) -> None:
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str], out: TextIO) -> None:
+    """Print ``rows`` as aligned columns under ``headers``."""
     cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for index, row in enumerate(cells):
@@ -19,7 +20,8 @@ def _table(rows: Sequence[Sequence[object]], headers: Sequence[str], out: TextIO
             out.write("  ".join("-" * w for w in widths) + "\n")
 
 
-def _emit(data: Any, as_json: bool, out: TextIO) -> bool:
+def emit(data: Any, as_json: bool, out: TextIO) -> bool:
+    """Print ``data`` as JSON when asked to; whether it did."""
     if as_json:
         out.write(json.dumps(data, indent=2) + "\n")
     return as_json
@@ -28,7 +30,7 @@ def _emit(data: Any, as_json: bool, out: TextIO) -> bool:
 def status(client: AgentClient, *, as_json: bool, out: TextIO = sys.stdout) -> None:
     """``atom-desktop status``."""
     data = client.request("GET", "/status")
-    if _emit(data, as_json, out):
+    if emit(data, as_json, out):
         return
     out.write(f"ATOM Desktop {data['version']}: {data['state']}, up {data['uptime_s']:.0f} s\n")
     out.write(f"API          {data['api']}\n")
@@ -55,12 +57,12 @@ def tasks_list(
         params.append(("q", query))
     params += [("status", s) for s in statuses or []]
     data = client.request("GET", "/tasks", params=params)
-    if _emit(data, as_json, out):
+    if emit(data, as_json, out):
         return
     rows = [
         (t["id"], t["status"], t["priority"], t["due_at"] or "", t["title"]) for t in data["items"]
     ]
-    _table(rows, ("id", "status", "prio", "due", "title"), out)
+    table(rows, ("id", "status", "prio", "due", "title"), out)
 
 
 def tasks_add(
@@ -68,7 +70,7 @@ def tasks_add(
 ) -> None:
     """``atom-desktop tasks add``."""
     task = client.request("POST", "/tasks", json=body)
-    if not _emit(task, as_json, out):
+    if not emit(task, as_json, out):
         out.write(f"{task['id']}\n")
 
 
@@ -77,14 +79,14 @@ def tasks_done(
 ) -> None:
     """``atom-desktop tasks done``."""
     task = client.request("PATCH", f"/tasks/{task_id}", json={"status": "done"})
-    if not _emit(task, as_json, out):
+    if not emit(task, as_json, out):
         out.write(f"done: {task['title']}\n")
 
 
 def tokens_list(client: AgentClient, *, as_json: bool, out: TextIO = sys.stdout) -> None:
     """``atom-desktop token list``."""
     data = client.request("GET", "/tokens")
-    if _emit(data, as_json, out):
+    if emit(data, as_json, out):
         return
     rows = [
         (
@@ -96,7 +98,7 @@ def tokens_list(client: AgentClient, *, as_json: bool, out: TextIO = sys.stdout)
         )
         for t in data
     ]
-    _table(rows, ("id", "name", "scopes", "last used", "state"), out)
+    table(rows, ("id", "name", "scopes", "last used", "state"), out)
 
 
 def tokens_create(
@@ -104,7 +106,7 @@ def tokens_create(
 ) -> None:
     """``atom-desktop token create``: the secret is printed once."""
     data = client.request("POST", "/tokens", json={"name": name, "scopes": scopes})
-    if _emit(data, as_json, out):
+    if emit(data, as_json, out):
         return
     out.write(f"{data['token']}\n")
     scopes_text = ",".join(data["scopes"])
@@ -116,7 +118,7 @@ def tokens_revoke(
 ) -> None:
     """``atom-desktop token revoke``."""
     data = client.request("DELETE", f"/tokens/{token_id}")
-    if not _emit(data, as_json, out):
+    if not emit(data, as_json, out):
         out.write(f"revoked: {data['name']}\n")
 
 
@@ -126,7 +128,7 @@ def runs(
     """``atom-desktop runs list|show|logs|cancel``."""
     if action == "list":
         data = client.request("GET", "/runs", params={"limit": args.limit})
-        if _emit(data, as_json, out):
+        if emit(data, as_json, out):
             return
         rows = [
             (
@@ -137,10 +139,10 @@ def runs(
             )
             for r in data["items"]
         ]
-        _table(rows, ("id", "status", "exit", "command"), out)
+        table(rows, ("id", "status", "exit", "command"), out)
     elif action == "show":
         data = client.request("GET", f"/runs/{args.run_id}")
-        if not _emit(data, as_json, out):
+        if not emit(data, as_json, out):
             for key, value in data.items():
                 out.write(f"{key:15} {value}\n")
     elif action == "logs":
@@ -153,5 +155,5 @@ def runs(
         sys.stdout.buffer.flush()
     else:
         data = client.request("POST", f"/runs/{args.run_id}/cancel")
-        if not _emit(data, as_json, out):
+        if not emit(data, as_json, out):
             out.write(f"cancelling: {data['id']}\n")

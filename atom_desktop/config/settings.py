@@ -78,6 +78,16 @@ class Settings(BaseSettings):
         default=None, description="If set, API/automation/AI runs must match one of these."
     )
 
+    automation_debounce_s: float = Field(
+        default=2.0, ge=0.05, le=3600, description="File changes gathered into one trigger."
+    )
+    automation_history_days: float = Field(
+        default=14, gt=0, le=3650, description="Automation runs older than this are deleted."
+    )
+    automation_history_max_runs: int = Field(
+        default=10_000, ge=10, le=10_000_000, description="Automation runs kept at most."
+    )
+
     @field_validator("deny_commands", "allow_commands")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:

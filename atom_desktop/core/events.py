@@ -63,6 +63,55 @@ class RunnerPaused(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class AutomationChanged(EventPayload):
+    """An automation was created, changed, enabled, disabled or deleted."""
+
+    kind: ClassVar[str] = "automation.changed"
+    automation_id: str
+    op: str
+
+
+@dataclass(frozen=True, slots=True)
+class AutomationRunChanged(EventPayload):
+    """An automation run was queued, started, waits for approval or ended."""
+
+    kind: ClassVar[str] = "automation.run"
+    automation_id: str
+    run_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalChanged(EventPayload):
+    """A shell step asks for approval (``pending``) or was approved, denied or expired."""
+
+    kind: ClassVar[str] = "approval.changed"
+    approval_id: str
+    automation_id: str
+    status: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class AutomationProblem(EventPayload):
+    """Something keeps an automation's trigger from working as configured."""
+
+    kind: ClassVar[str] = "automation.problem"
+    automation_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRequested(EventPayload):
+    """Something the user should be told (the window shows it as a desktop notification)."""
+
+    kind: ClassVar[str] = "notification"
+    title: str
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
 class WindowActivationRequested(EventPayload):
     """Someone (a second launch, a script) asked the desktop window to show itself."""
 

@@ -23,6 +23,14 @@ class RunRequest(BaseModel):
         | None
     ) = None
     shell: Annotated[str, Field(min_length=1, max_length=131_072)] | None = None
+    args: Annotated[
+        list[Annotated[str, Field(max_length=32_768)]],
+        Field(
+            max_length=65_536,
+            description="With 'shell': positional arguments the line reads as \"$@\". They are "
+            "data: the shell never parses them, and the command policy does not read them.",
+        ),
+    ] = []
     cwd: Annotated[str, Field(max_length=4096)] | None = None
     env: Annotated[dict[str, Annotated[str, Field(max_length=131_072)]], Field(max_length=512)] = {}
     timeout_s: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] | None = None
@@ -37,6 +45,8 @@ class RunRequest(BaseModel):
     def _one_command(self) -> RunRequest:
         if (self.argv is None) == (self.shell is None):
             raise ValueError("give exactly one of 'argv' (a list) or 'shell' (a line)")
+        if self.args and self.shell is None:
+            raise ValueError("'args' go with a 'shell' line; put them in 'argv' instead")
         return self
 
     @field_validator("argv")
@@ -45,6 +55,13 @@ class RunRequest(BaseModel):
         if argv is not None and any("\x00" in a for a in argv):
             raise ValueError("arguments cannot contain NUL characters")
         return argv
+
+    @field_validator("args")
+    @classmethod
+    def _no_nul_in_args(cls, args: list[str]) -> list[str]:
+        if any("\x00" in a for a in args):
+            raise ValueError("arguments cannot contain NUL characters")
+        return args
 
     @field_validator("shell", "cwd")
     @classmethod

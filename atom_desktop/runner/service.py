@@ -245,8 +245,11 @@ class RunnerService:
     async def _spawn(self, run: _Active) -> asyncio.subprocess.Process | None:
         """Start the child; on failure record why and return None."""
         request = run.request
+        # "$0" of a shell line is the program's name; ``args`` become "$1".. "$n".
         argv = (
-            request.argv if request.argv is not None else [user_shell(), "-c", request.shell or ""]
+            request.argv
+            if request.argv is not None
+            else [user_shell(), "-c", request.shell or "", "atom-desktop", *request.args]
         )
         env = child_environment(os.environ, request.env, self._secrets())
         # Not a secret: lets the runner recognise descendants that detach.
@@ -572,6 +575,14 @@ class RunnerService:
             if chunk.seq > after:
                 merged.setdefault(chunk.seq, chunk)
         return [merged[s] for s in sorted(merged)][:limit]
+
+    async def async_wait(self, run_id: str) -> RunRecord:
+        """Wait until the run has ended; its final record (raises NotFoundError)."""
+        run = self._active.get(run_id)
+        if run is not None and run.task is not None:
+            # Shielded: a waiter that gives up must not end the run itself.
+            await asyncio.shield(run.task)
+        return await self.async_record(run_id)
 
     async def async_record(self, run_id: str) -> RunRecord:
         """The stored record of a run (raises NotFoundError)."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -180,3 +181,102 @@ class RunChunkRow(Base):
     stream: Mapped[str] = mapped_column(String(8))
     at: Mapped[datetime]
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+AUTOMATION_RUN_STATUSES = (
+    "queued",
+    "running",
+    "waiting_approval",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "cancelled",
+    "skipped",
+    "interrupted",
+)
+
+
+class AutomationRow(Base):
+    """An automation: its validated spec, and where its schedule bookkeeping stands."""
+
+    __tablename__ = "automations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Intervals without a start count from here, so a restart keeps their phase.
+    anchor_at: Mapped[datetime]
+    # Every scheduled time up to here has been run or recorded as missed.
+    checked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AutomationRunRow(Base):
+    """One run of an automation: why it started, each step's result, how it ended."""
+
+    __tablename__ = "automation_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'waiting_approval', 'succeeded', 'failed', "
+            "'timed_out', 'cancelled', 'skipped', 'interrupted')",
+            name="ck_automation_runs_status",
+        ),
+        Index("ix_automation_runs_automation_id", "automation_id", "id"),
+        Index("ix_automation_runs_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    automation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("automations.id", ondelete="CASCADE")
+    )
+    trigger_kind: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class AutomationMissedRow(Base):
+    """A scheduled time that did not fire on time, and what was done about it."""
+
+    __tablename__ = "automation_missed"
+    __table_args__ = (Index("ix_automation_missed_automation_id", "automation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    automation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("automations.id", ondelete="CASCADE")
+    )
+    scheduled_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+
+
+class ApprovalRow(Base):
+    """A shell step waiting for (or given) a person's decision."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'denied', 'expired')", name="ck_approvals_status"
+        ),
+        Index("ix_approvals_status", "status", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    automation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("automations.id", ondelete="CASCADE")
+    )
+    automation_run_id: Mapped[str] = mapped_column(String(36))
+    step: Mapped[int] = mapped_column(Integer)
+    command: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))

@@ -10,6 +10,8 @@ from atom_desktop.core.events import EventBus
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.secrets.database_key import DatabaseKey, DatabaseKeyPolicy
 from atom_desktop.store.audit import AuditLog
+from atom_desktop.store.automation_runs import AutomationRunRepository
+from atom_desktop.store.automations import AutomationRepository
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import StoreError
 from atom_desktop.store.outbox import Outbox
@@ -38,6 +40,8 @@ class StoreService:
         self._api_tokens: TokenRepository | None = None
         self._audit: AuditLog | None = None
         self._runs: RunRepository | None = None
+        self._automations: AutomationRepository | None = None
+        self._automation_runs: AutomationRunRepository | None = None
         self.key: DatabaseKey | None = None
 
     @property
@@ -76,6 +80,20 @@ class StoreService:
         return self._runs
 
     @property
+    def automations(self) -> AutomationRepository:
+        """Automations and their missed times (only between start and stop)."""
+        if self._automations is None:
+            raise StoreError("The store is not open.")
+        return self._automations
+
+    @property
+    def automation_runs(self) -> AutomationRunRepository:
+        """Automation history and approvals (only between start and stop)."""
+        if self._automation_runs is None:
+            raise StoreError("The store is not open.")
+        return self._automation_runs
+
+    @property
     def audit(self) -> AuditLog:
         """The audit log (only between start and stop)."""
         if self._audit is None:
@@ -108,11 +126,15 @@ class StoreService:
         self._api_tokens = TokenRepository(db, self._ids)
         self._audit = AuditLog(db)
         self._runs = RunRepository(db)
+        self._automations = AutomationRepository(db, self._ids)
+        self._automation_runs = AutomationRunRepository(db, self._ids)
         logger.info("Opened the encrypted database %s", self._paths.database)
 
     async def async_stop(self) -> None:
         """Close the database (checkpoints the WAL) off the event loop."""
         db, self._db = self._db, None
         self._tasks = self._outbox = self._api_tokens = self._audit = self._runs = None
+        self._automations = None
+        self._automation_runs = None
         if db is not None:
             await asyncio.to_thread(db.close)

@@ -1,0 +1,288 @@
+"""Running one step of an automation: shell, http, notify or task.
+
+Every step returns a result dict (stored in the run's history and visible to
+later steps as ``${steps.NAME.FIELD}``); a step that cannot run reports
+``failed`` with a message instead of raising. Trigger data reaches a shell
+step only as arguments (``"$@"``: the changed paths) and environment
+variables, never inside the shell line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import ValidationError
+
+from atom_desktop.automations.approvals import ApprovalDesk
+from atom_desktop.automations.errors import StepError
+from atom_desktop.automations.model import (
+    AutomationSpec,
+    HttpStep,
+    NotifyStep,
+    ShellStep,
+    Step,
+    TaskStep,
+)
+from atom_desktop.automations.references import fill, fill_json
+from atom_desktop.core.errors import AtomError
+from atom_desktop.core.events import EventBus, NotificationRequested
+from atom_desktop.runner.request import RunRequest
+from atom_desktop.runner.service import RunnerService
+from atom_desktop.store.runs import RunRepository
+from atom_desktop.store.task_types import TaskCreate, TaskUpdate
+from atom_desktop.store.tasks import TaskRepository
+
+# What a result keeps of output and bodies (the full output stays with the run).
+KEEP_TEXT = 64 * 1024
+# Changed paths go to "$@" while they fit comfortably under the kernel's
+# argument limits (ARG_MAX, often 2 MiB with the environment); beyond that
+# they are only in TRIGGER_PATHS_FILE.
+ARGS_BUDGET = 512 * 1024
+
+
+@dataclass
+class RunContext:
+    """What the steps of one automation run share."""
+
+    automation_id: str
+    automation_name: str
+    run_id: str
+    spec: AutomationSpec
+    trigger: dict[str, Any]
+    paths_file: Path | None = None
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    previous_shell: dict[str, Any] | None = None
+    # The runner run of the shell step in progress (kept in history if it is cancelled).
+    current_run_id: str | None = None
+    # Marks the run as waiting for an approval (True) and running again (False).
+    waiting: Callable[[bool], Awaitable[None]] | None = None
+
+    def scope(self) -> dict[str, Any]:
+        """What ``${...}`` references can name."""
+        return {
+            "automation": {"id": self.automation_id, "name": self.automation_name},
+            "run": {"id": self.run_id},
+            "trigger": self.trigger,
+            "steps": self.results,
+        }
+
+    def shell_inputs(self) -> tuple[list[str], dict[str, str]]:
+        """The arguments and environment variables that carry trigger data to a shell step."""
+        env = {
+            "AUTOMATION_ID": self.automation_id,
+            "AUTOMATION_NAME": self.automation_name,
+            "AUTOMATION_RUN_ID": self.run_id,
+            "TRIGGER_KIND": str(self.trigger.get("kind", "")),
+            "TRIGGER_TIME": str(self.trigger.get("time", "")),
+        }
+        if self.trigger.get("payload") is not None:
+            env["TRIGGER_PAYLOAD"] = json.dumps(self.trigger["payload"])
+        paths: list[str] = list(self.trigger.get("paths") or [])
+        args: list[str] = []
+        if self.paths_file is not None:
+            env["TRIGGER_PATHS_FILE"] = str(self.paths_file)
+            env["TRIGGER_PATH_COUNT"] = str(len(paths))
+            if sum(len(p) + 1 for p in paths) <= ARGS_BUDGET:
+                args = paths
+            env["TRIGGER_PATHS_IN_ARGS"] = "1" if args or not paths else "0"
+        if self.previous_shell is not None:
+            env["PREVIOUS_STDOUT"] = str(self.previous_shell.get("stdout", ""))
+            env["PREVIOUS_EXIT_CODE"] = str(self.previous_shell.get("exit_code", ""))
+        return args, env
+
+
+def write_paths_file(path: Path, paths: list[str]) -> None:
+    """The changed paths, NUL-separated (``xargs -0`` reads it), readable by the user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(b"".join(os.fsencode(p) + b"\0" for p in paths))
+
+
+class StepRunner:
+    """Runs steps against the agent's runner, task store, bus and an HTTP client."""
+
+    def __init__(
+        self,
+        runner: RunnerService,
+        *,
+        runs: Callable[[], RunRepository],
+        tasks: Callable[[], TaskRepository],
+        bus: EventBus,
+        http: Callable[[], httpx.AsyncClient],
+        approvals: ApprovalDesk,
+    ) -> None:
+        self._runner = runner
+        self._runs = runs
+        self._tasks = tasks
+        self._bus = bus
+        self._http = http
+        self._approvals = approvals
+
+    async def async_run(self, step: Step, index: int, ctx: RunContext) -> dict[str, Any]:
+        """Run ``step``; its result (``status`` is succeeded, failed or denied)."""
+        started = datetime.now(UTC)
+        result: dict[str, Any] = {"index": index, "type": step.type, "name": step.name}
+        try:
+            if isinstance(step, ShellStep):
+                result.update(await self._shell(step, index, ctx))
+            elif isinstance(step, HttpStep):
+                result.update(await self._http_request(step, ctx))
+            elif isinstance(step, NotifyStep):
+                result.update(self._notify(step, ctx))
+            else:
+                result.update(await self._task(step, ctx))
+        except (AtomError, httpx.HTTPError, ValidationError) as exc:
+            result.update(status="failed", error=_message(exc))
+        result["started_at"] = started.isoformat()
+        result["ended_at"] = datetime.now(UTC).isoformat()
+        if step.name is not None:
+            ctx.results[step.name] = result
+        return result
+
+    # -- shell --------------------------------------------------------------------------
+
+    async def _shell(self, step: ShellStep, index: int, ctx: RunContext) -> dict[str, Any]:
+        mode = ctx.spec.approval
+        if mode == "deny":
+            return {
+                "status": "denied",
+                "error": "Shell steps are denied for this automation (approval: deny).",
+            }
+        if mode == "ask":
+            if ctx.waiting is not None:
+                await ctx.waiting(True)
+            approval = await self._approvals.async_ask(
+                ctx.automation_id, ctx.run_id, index, step.shell, ctx.spec.approval_timeout_s
+            )
+            if ctx.waiting is not None:
+                await ctx.waiting(False)
+            if approval.status != "approved":
+                who = f" by {approval.decided_by}" if approval.decided_by else ""
+                return {
+                    "status": "denied",
+                    "approval_id": approval.id,
+                    "error": f"The shell step was not approved: {approval.status}{who}.",
+                }
+        args, env = ctx.shell_inputs()
+        request = RunRequest(
+            shell=step.shell,
+            args=args,
+            cwd=step.cwd,
+            env={**env, **step.env},
+            timeout_s=step.timeout_s,
+        )
+        submit = asyncio.ensure_future(
+            self._runner.async_submit(
+                request, source="automation", requester=f"automation:{ctx.automation_name}"[:64]
+            )
+        )
+        try:
+            # Shielded: a cancel that lands mid-submit must still learn the
+            # run's id, or the command would go on with nobody to end it.
+            record = await asyncio.shield(submit)
+            ctx.current_run_id = record.id
+            final = await self._runner.async_wait(record.id)
+        except asyncio.CancelledError:
+            # The automation was cancelled or timed out: its command ends too.
+            with contextlib.suppress(Exception):
+                record = await submit
+                ctx.current_run_id = record.id
+                await self._runner.async_cancel(record.id)
+            raise
+        ctx.current_run_id = None
+        stdout = await asyncio.to_thread(self._runs().output, record.id, "stdout")
+        text = stdout[-KEEP_TEXT:].decode("utf-8", "replace").replace("\x00", "")
+        result: dict[str, Any] = {
+            "status": "succeeded" if final.status == "succeeded" else "failed",
+            "run_id": record.id,
+            "run_status": final.status,
+            "exit_code": final.exit_code,
+            "stdout": text,
+        }
+        if final.status != "succeeded":
+            why = final.error or (
+                f"exit code {final.exit_code}" if final.exit_code is not None else final.status
+            )
+            result["error"] = f"The command ended {final.status}: {why}."
+        ctx.previous_shell = result
+        return result
+
+    # -- http -----------------------------------------------------------------------------
+
+    async def _http_request(self, step: HttpStep, ctx: RunContext) -> dict[str, Any]:
+        scope = ctx.scope()
+        url = fill(step.url, scope, escape=lambda v: quote(v, safe=""))
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise StepError(f"The address {url!r} is not an http:// or https:// address.")
+        headers = {name: fill(value, scope) for name, value in step.headers.items()}
+        content = fill(step.body, scope).encode() if step.body is not None else None
+        json_body = fill_json(step.json_body, scope) if step.json_body is not None else None
+        response = await self._http().request(
+            step.method,
+            url,
+            headers=headers,
+            content=content,
+            json=json_body,
+            timeout=step.timeout_s,
+        )
+        body = response.content[-KEEP_TEXT:].decode("utf-8", "replace")
+        ok = (
+            response.status_code in step.expect_status
+            if step.expect_status
+            else 200 <= response.status_code < 300
+        )
+        result: dict[str, Any] = {
+            "status": "succeeded" if ok else "failed",
+            "http_status": response.status_code,
+            "body": body,
+        }
+        with contextlib.suppress(ValueError):
+            result["json"] = response.json()
+        if not ok:
+            result["error"] = (
+                f"{step.method} {urlsplit(url).netloc} answered {response.status_code}."
+            )
+        return result
+
+    # -- notify and task ------------------------------------------------------------------
+
+    def _notify(self, step: NotifyStep, ctx: RunContext) -> dict[str, Any]:
+        scope = ctx.scope()
+        title, message = fill(step.title, scope), fill(step.message, scope)
+        self._bus.publish(NotificationRequested(title=title, message=message))
+        return {"status": "succeeded", "title": title, "message": message}
+
+    async def _task(self, step: TaskStep, ctx: RunContext) -> dict[str, Any]:
+        fields = fill_json(step.fields, ctx.scope())
+        if step.action == "create":
+            task = await asyncio.to_thread(self._tasks().create, TaskCreate.model_validate(fields))
+        else:
+            if step.task_id is None:
+                raise StepError("An update step needs task_id.")
+            task_id = fill(step.task_id, ctx.scope())
+            changes = TaskUpdate.model_validate(fields)
+            task = await asyncio.to_thread(self._tasks().update, task_id, changes)
+        return {"status": "succeeded", "task_id": task.id, "task": task.to_json()}
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, AtomError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "value"
+        return f"{where}: {first['msg']}"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"The request timed out ({type(exc).__name__})."
+    return f"The request failed: {exc}"
