@@ -111,14 +111,18 @@ def store_throughput(size: int, work: Path) -> float:
 
 
 class Agent:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, output_cap_mib: int = 4096) -> None:
         self.port = free_port()
         root = Path(tempfile.mkdtemp(dir=work))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.api_server", "agent", str(self.port), str(root)],
             # Keep every byte: with the default 16 MiB cap a reader that falls
             # behind a flood gets the middle as a "dropped" range instead.
-            env={**os.environ, "ATOM_LOG_LEVEL": "WARNING", "ATOM_RUN_OUTPUT_CAP_MIB": "4096"},
+            env={
+                **os.environ,
+                "ATOM_LOG_LEVEL": "WARNING",
+                "ATOM_RUN_OUTPUT_CAP_MIB": str(output_cap_mib),
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

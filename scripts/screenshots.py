@@ -2,8 +2,9 @@
 
 Starts a virtual X display with a real tray host (trayer) and a private
 Secret Service, runs the app on it with a throw-away profile, fills it with
-demo data (tasks, a few runs with coloured output, a token), then captures
-every page and the open tray menu into docs/screenshots/.
+demo data (tasks, a few runs with coloured output, a token, automations with
+a run history and a pending approval), then captures every page, the
+automation editor and the open tray menu into docs/screenshots/.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
@@ -22,6 +23,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,6 +39,39 @@ DEMO_COMMANDS = [
     "printf '\\033[31merror: disk almost full\\033[0m\\n' >&2; exit 1",
     "ls -la /usr/share | head -25",
 ]
+
+
+def demo_automations(inbox: Path) -> list[dict[str, Any]]:
+    """Three automations: one that works, one that fails, one that waits for approval."""
+    return [
+        {
+            "name": "Back up notes",
+            "description": "Copies ~/notes to the backup disk every weekday evening",
+            "triggers": [
+                {"type": "cron", "expression": "0 18 * * 1-5", "timezone": "Europe/Berlin"}
+            ],
+            "steps": [
+                {"type": "shell", "name": "sync", "shell": "printf 'sent 42 files (1.3 MB)\\n'"},
+                {"type": "notify", "title": "Notes backed up", "message": "${steps.sync.stdout}"},
+            ],
+            "notify": {"success": False, "failure": True},
+        },
+        {
+            "name": "File new invoices",
+            "triggers": [
+                {"type": "file", "paths": [str(inbox)], "include": ["*.pdf"]},
+            ],
+            "steps": [{"type": "shell", "shell": "ls /srv/invoices/2025"}],
+        },
+        {
+            "name": "Rotate logs",
+            "triggers": [{"type": "interval", "seconds": 6 * 3600}],
+            "approval": "ask",
+            "steps": [
+                {"type": "shell", "shell": "logrotate --state ~/.logrotate ~/logrotate.conf"}
+            ],
+        },
+    ]
 
 
 def dark_palette() -> QPalette:
@@ -81,6 +116,7 @@ def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool)
     from PySide6.QtCore import QEventLoop, QPoint, QTimer  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
+    from atom_desktop.automations.model import AutomationSpec  # noqa: PLC0415
     from atom_desktop.autostart import autostart_for_this_system  # noqa: PLC0415
     from atom_desktop.config.paths import AppPaths  # noqa: PLC0415
     from atom_desktop.config.settings import Settings  # noqa: PLC0415
@@ -171,6 +207,37 @@ def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool)
     shot("activity")
     window.show_page(4)
     shot("settings")
+    automation_ids: list[str] = []
+    inbox = root / "Invoices"
+    inbox.mkdir()
+    specs = demo_automations(inbox)
+    for spec in specs:
+        model = AutomationSpec.model_validate(spec)
+        desktop.host.call(
+            functools.partial(jobs.create_automation, spec=model),
+            lambda state: automation_ids.append(state.record.id),
+        )
+    until(lambda: len(automation_ids) == len(specs), "the demo automations")
+    for automation_id in automation_ids:
+        desktop.host.call(functools.partial(jobs.trigger_automation, automation_id=automation_id))
+    page = window.automations
+    until(lambda: page.approvals.table.topLevelItemCount() == 1, "the demo approval")
+    window.show_page(5)
+    page.refresh()
+    until(lambda: page.table.topLevelItemCount() == len(specs), "the automation list")
+    page.select(automation_ids[0])
+    until(lambda: page.steps_tree.topLevelItemCount() == 2, "the demo run's steps")
+    shot("automations")
+    editor = page.edit_selected()
+    assert editor is not None
+    editor.move(160, 90)
+    editor.tabs.setCurrentWidget(editor.triggers)
+    shot("automation-editor")
+    editor.tabs.setCurrentWidget(editor.steps)
+    shot("automation-editor-steps")
+    editor.reject()
+    page.show_approvals()
+    shot("approvals")
     desktop.tray.menu.popup(QPoint(1000, 40))
     shot("tray-menu")
     desktop.tray.menu.hide()

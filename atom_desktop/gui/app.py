@@ -18,7 +18,12 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import AtomError
-from atom_desktop.core.events import Event, WindowActivationRequested
+from atom_desktop.core.events import (
+    ApprovalChanged,
+    Event,
+    NotificationRequested,
+    WindowActivationRequested,
+)
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
@@ -70,6 +75,8 @@ class DesktopApp(QObject):
         self.tray.cancel_requested.connect(self.window.console.cancel)
         self.tray.quit_requested.connect(self.quit)
         self.tray.notify_run.connect(self._notify_run)
+        self.tray.approvals_requested.connect(self.show_approvals)
+        self.window.automations.approvals.pending_changed.connect(self.tray.set_approvals)
         self.window.home.overview_loaded.connect(self._on_overview)
         self.host.agent_event.connect(self._on_event)
         self.host.started.connect(self._on_started)
@@ -118,6 +125,11 @@ class DesktopApp(QObject):
         elif box.clickedButton() is keep:
             self.window.hide()
 
+    def show_approvals(self) -> None:
+        """Bring the window up on the approvals inbox."""
+        self.window.show_approvals()
+        self.window.bring_to_front()
+
     def quick_run(self) -> None:
         """Ask for a shell line and run it, showing its output."""
         line, ok = QInputDialog.getText(None, "Quick run", "Shell command:")
@@ -150,9 +162,26 @@ class DesktopApp(QObject):
 
     def _on_event(self, event: Event) -> None:
         self.tray.on_event(event)
-        if isinstance(event.payload, WindowActivationRequested):
+        payload = event.payload
+        if isinstance(payload, WindowActivationRequested):
             self.window.bring_to_front()
             logger.info("Window shown at the request of another launch")
+        elif isinstance(payload, ApprovalChanged) and payload.status == "pending":
+            command = short_command(payload.command, 80)
+            self._notify(
+                f"Approval needed: {command}",
+                "Approve or deny it in ATOM Desktop.",
+                opens_approvals=True,
+            )
+        elif isinstance(payload, NotificationRequested):
+            self._notify(payload.title, payload.message, failed=payload.level != "info")
+
+    def _notify(
+        self, title: str, message: str, *, failed: bool = False, opens_approvals: bool = False
+    ) -> None:
+        """A notification from the agent (automations), if the person wants them."""
+        if self.preferences.notifications and not self.quitting:
+            self.tray.notify(title, message, failed=failed, opens_approvals=opens_approvals)
 
     def _on_started(self) -> None:
         self.tray.agent_ready = True
@@ -186,6 +215,8 @@ class DesktopApp(QObject):
             return
 
         def show(record: RunRecord) -> None:
+            if record.source == "automation":
+                return  # the automation's own notify setting speaks for its runs
             command = short_command(run_command_text(record), 80)
             failed = status in FAILED
             verdict = "failed" if failed else "finished"

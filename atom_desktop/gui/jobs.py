@@ -16,11 +16,16 @@ from pydantic import ValidationError
 
 from atom_desktop.core.errors import AtomError
 from atom_desktop.runner.request import RunRequest
+from atom_desktop.store.errors import NotFoundError
 from atom_desktop.store.task_types import Task, TaskCreate, TaskFilter, TaskUpdate
 
 if TYPE_CHECKING:
+    from atom_desktop.automations.model import AutomationSpec
+    from atom_desktop.automations.service import AutomationState
     from atom_desktop.runtime import Runtime
     from atom_desktop.store.audit import AuditEntry
+    from atom_desktop.store.automation_runs import ApprovalRecord, AutomationRunRecord
+    from atom_desktop.store.automations import MissedTime
     from atom_desktop.store.runs import RunRecord
     from atom_desktop.store.tokens import TokenRecord
 
@@ -172,4 +177,127 @@ async def revoke_token(runtime: Runtime, token_id: str) -> TokenRecord:
         status=200,
         result="ok",
     )
+    return record
+
+
+# -- automations -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AutomationHistory:
+    """One automation's runs and the scheduled times it missed, newest first."""
+
+    automation_id: str
+    runs: list[AutomationRunRecord]
+    missed: list[MissedTime]
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A shell step waiting for a person, with the name of its automation."""
+
+    record: ApprovalRecord
+    automation_name: str
+
+
+async def _audit(runtime: Runtime, action: str, target: str) -> None:
+    await asyncio.to_thread(
+        runtime.audit.record,
+        token_name=WINDOW_ACTOR,
+        action=action,
+        target=target,
+        status=200,
+        result="ok",
+    )
+
+
+async def list_automations(runtime: Runtime) -> list[AutomationState]:
+    """Every automation with its next fire time and last run, by name."""
+    states = await runtime.automations.async_list()
+    return sorted(states, key=lambda s: (s.record.name.casefold(), s.record.id))
+
+
+async def create_automation(runtime: Runtime, spec: AutomationSpec) -> AutomationState:
+    """Store a new automation (TriggerError names a trigger that cannot work)."""
+    state = await runtime.automations.async_create(spec)
+    await _audit(runtime, "automation.create", state.record.id)
+    return state
+
+
+async def replace_automation(
+    runtime: Runtime, automation_id: str, spec: AutomationSpec
+) -> AutomationState:
+    """Replace an automation's definition."""
+    state = await runtime.automations.async_replace(automation_id, spec)
+    await _audit(runtime, "automation.update", automation_id)
+    return state
+
+
+async def set_automation_enabled(
+    runtime: Runtime, automation_id: str, enabled: bool
+) -> AutomationState:
+    """Enable or disable an automation."""
+    state = await runtime.automations.async_set_enabled(automation_id, enabled=enabled)
+    await _audit(runtime, "automation.enable" if enabled else "automation.disable", automation_id)
+    return state
+
+
+async def delete_automation(runtime: Runtime, automation_id: str) -> None:
+    """Delete an automation and its history."""
+    await runtime.automations.async_delete(automation_id)
+    await _audit(runtime, "automation.delete", automation_id)
+
+
+async def trigger_automation(runtime: Runtime, automation_id: str) -> AutomationRunRecord:
+    """Run an automation now, by hand."""
+    run = await runtime.automations.async_trigger(automation_id, kind="manual")
+    await _audit(runtime, "automation.trigger", automation_id)
+    return run
+
+
+async def automation_history(
+    runtime: Runtime, automation_id: str, limit: int = 100
+) -> AutomationHistory:
+    """An automation's newest runs and missed times."""
+    runs = await runtime.automations.async_runs(automation_id, limit=limit)
+    missed = await runtime.automations.async_missed(automation_id, limit=limit)
+    return AutomationHistory(automation_id, runs, missed)
+
+
+async def automation_run(runtime: Runtime, run_id: str) -> AutomationRunRecord:
+    """One automation run with its step results."""
+    return await runtime.automations.async_run(run_id)
+
+
+async def cancel_automation_run(runtime: Runtime, run_id: str) -> AutomationRunRecord:
+    """Cancel an automation run in progress (and its command)."""
+    return await runtime.automations.async_cancel_run(run_id)
+
+
+async def run_record(runtime: Runtime, run_id: str) -> RunRecord:
+    """One run of the runner (a shell step's command)."""
+    return await runtime.runner.async_record(run_id)
+
+
+async def pending_approvals(runtime: Runtime) -> list[PendingApproval]:
+    """Shell steps waiting for a decision, oldest first (the one that expires first on top)."""
+    records = await runtime.automations.async_approvals("pending")
+    names: dict[str, str] = {}
+    for record in records:
+        if record.automation_id not in names:
+            try:
+                state = await runtime.automations.async_get(record.automation_id)
+                names[record.automation_id] = state.record.name
+            except NotFoundError:  # deleted meanwhile; its approval expires with its run
+                names[record.automation_id] = record.automation_id
+    ordered = sorted(records, key=lambda r: r.expires_at)
+    return [PendingApproval(r, names[r.automation_id]) for r in ordered]
+
+
+async def decide_approval(runtime: Runtime, approval_id: str, approve: bool) -> ApprovalRecord:
+    """Approve or deny a pending approval, as the person at the window."""
+    record = await runtime.automations.approvals.async_decide(
+        approval_id, approve=approve, by=WINDOW_ACTOR
+    )
+    await _audit(runtime, "approval.approve" if approve else "approval.deny", approval_id)
     return record

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.pages.activity import ActivityPage
+from atom_desktop.gui.pages.automations import AutomationsPage
 from atom_desktop.gui.pages.console import ConsolePage
 from atom_desktop.gui.pages.home import HomePage
 from atom_desktop.gui.pages.settings import SettingsPage, StartAtLogin
@@ -26,7 +27,8 @@ from atom_desktop.gui.preferences import Preferences
 
 logger = logging.getLogger(__name__)
 
-PAGES = ("Home", "Tasks", "Console", "Activity", "Settings")
+# New pages go at the end: their Ctrl+number shortcuts stay what people learned.
+PAGES = ("Home", "Tasks", "Console", "Activity", "Settings", "Automations")
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         self.console = ConsolePage(host)
         self.activity = ActivityPage(host)
         self.settings_page = SettingsPage(host, preferences, start_at_login)
+        self.automations = AutomationsPage(host)
         self.pages = QStackedWidget()
         self.rail = QListWidget()
         self.rail.setAccessibleName("Navigation")
@@ -65,8 +68,16 @@ class MainWindow(QMainWindow):
             QStyle.StandardPixmap.SP_ComputerIcon,
             QStyle.StandardPixmap.SP_FileDialogInfoView,
             QStyle.StandardPixmap.SP_FileDialogContentsView,
+            QStyle.StandardPixmap.SP_BrowserReload,
         )
-        widgets = (self.home, self.tasks, self.console, self.activity, self.settings_page)
+        widgets = (
+            self.home,
+            self.tasks,
+            self.console,
+            self.activity,
+            self.settings_page,
+            self.automations,
+        )
         for index, (name, icon, page) in enumerate(zip(PAGES, icons, widgets, strict=True)):
             item = QListWidgetItem(self.style().standardIcon(icon), name)
             item.setToolTip(f"{name} (Ctrl+{index + 1})")
@@ -89,6 +100,7 @@ class MainWindow(QMainWindow):
 
         self.home.run_started.connect(self.show_run)
         self.home.open_run.connect(self.show_run)
+        self.automations.open_run.connect(self.show_run)
         host.started.connect(lambda: self.statusBar().showMessage("Agent running", 5000))
         host.failed.connect(lambda message: self.statusBar().showMessage(message))
 
@@ -104,6 +116,11 @@ class MainWindow(QMainWindow):
         """Open a run in the console and show it."""
         self.console.open_run(run_id, command)
         self.show_page(PAGES.index("Console"))
+
+    def show_approvals(self) -> None:
+        """Show the approvals inbox of the Automations page."""
+        self.show_page(PAGES.index("Automations"))
+        self.automations.show_approvals()
 
     def bring_to_front(self) -> None:
         """Show, un-minimise and raise the window."""

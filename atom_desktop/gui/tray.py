@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
-from atom_desktop.core.events import Event, RunChanged, RunnerPaused
+from atom_desktop.core.events import ApprovalChanged, Event, RunChanged, RunnerPaused
 from atom_desktop.gui.icons import tray_icon
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.resource_files import TrayState
@@ -30,6 +30,7 @@ class Tray(QObject):
     cancel_requested = Signal(str)  # run id
     quit_requested = Signal()
     notify_run = Signal(str, str)  # run id, status (a run finished or failed)
+    approvals_requested = Signal()  # show the approvals inbox
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,11 +39,13 @@ class Tray(QObject):
         self.menu.setAccessibleName("ATOM Desktop tray menu")
         self.open_action = QAction("Open ATOM Desktop", self.menu)
         self.quick_run_action = QAction("Quick run…", self.menu)
+        self.approvals_action = QAction("Approvals (0)", self.menu)
         self.pause_action = QAction("Pause agent", self.menu)
         self.quit_action = QAction("Quit", self.menu)
         self.runs_menu = QMenu("Running", self.menu)
         self.menu.addAction(self.open_action)
         self.menu.addAction(self.quick_run_action)
+        self.menu.addAction(self.approvals_action)
         self.menu.addSeparator()
         self.menu.addMenu(self.runs_menu)
         self.menu.addAction(self.pause_action)
@@ -51,6 +54,9 @@ class Tray(QObject):
         self.icon.setContextMenu(self.menu)
 
         self.running: dict[str, str] = {}  # run id -> command
+        self.approvals: dict[str, str] = {}  # pending approval id -> command
+        # What clicking the last notification opens: the approvals inbox or the window.
+        self._message_opens_approvals = False
         self.paused = False
         self.error: str | None = None
         self.agent_ready = False
@@ -59,7 +65,9 @@ class Tray(QObject):
         self.quick_run_action.triggered.connect(self.quick_run_requested)
         self.pause_action.triggered.connect(lambda: self.pause_requested.emit(not self.paused))
         self.quit_action.triggered.connect(self.quit_requested)
+        self.approvals_action.triggered.connect(self.approvals_requested)
         self.icon.activated.connect(self._on_activated)
+        self.icon.messageClicked.connect(self._on_message_clicked)
         self.update()
 
     @staticmethod
@@ -92,7 +100,12 @@ class Tray(QObject):
             tip = f"ATOM Desktop: {len(self.running)} running"
         else:
             tip = "ATOM Desktop: paused" if self.paused else "ATOM Desktop: idle"
+        if self.approvals:
+            waiting = len(self.approvals)
+            tip += f" · {waiting} approval{'s' if waiting != 1 else ''} waiting"
         self.icon.setToolTip(tip)
+        self.approvals_action.setText(f"Approvals ({len(self.approvals)})")
+        self.approvals_action.setVisible(bool(self.approvals))
         self.pause_action.setText("Resume agent" if self.paused else "Pause agent")
         self.pause_action.setEnabled(self.agent_ready)
         self.quick_run_action.setEnabled(self.agent_ready)
@@ -113,6 +126,11 @@ class Tray(QObject):
         self.running = {r.id: run_command_text(r) for r in records}
         self.update()
 
+    def set_approvals(self, pending: dict[str, str]) -> None:
+        """Replace the pending approvals (id -> command)."""
+        self.approvals = dict(pending)
+        self.update()
+
     def set_error(self, message: str | None) -> None:
         """Show (or clear) an error state."""
         self.error = message
@@ -129,13 +147,24 @@ class Tray(QObject):
             elif payload.status in FINISHED:
                 self.running.pop(payload.run_id, None)
                 self.notify_run.emit(payload.run_id, payload.status)
+        elif isinstance(payload, ApprovalChanged):
+            if payload.status == "pending":
+                self.approvals[payload.approval_id] = payload.command
+            else:
+                self.approvals.pop(payload.approval_id, None)
         else:
             return
         self.update()
 
-    def notify(self, title: str, message: str, *, failed: bool = False) -> None:
-        """A desktop notification (through the tray, where there is one)."""
+    def notify(
+        self, title: str, message: str, *, failed: bool = False, opens_approvals: bool = False
+    ) -> None:
+        """A desktop notification (through the tray, where there is one).
+
+        Clicking it opens the window, or the approvals inbox with ``opens_approvals``.
+        """
         if self.available() and self.icon.isVisible():
+            self._message_opens_approvals = opens_approvals
             kind = (
                 QSystemTrayIcon.MessageIcon.Warning
                 if failed
@@ -148,4 +177,10 @@ class Tray(QObject):
             QSystemTrayIcon.ActivationReason.Trigger,
             QSystemTrayIcon.ActivationReason.DoubleClick,
         ):
+            self.open_requested.emit()
+
+    def _on_message_clicked(self) -> None:
+        if self._message_opens_approvals:
+            self.approvals_requested.emit()
+        else:
             self.open_requested.emit()

@@ -1,0 +1,182 @@
+"""The approvals inbox: shell steps of ``ask`` automations that wait for a person."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from atom_desktop.core.errors import AtomError
+from atom_desktop.core.events import Event
+from atom_desktop.gui import jobs
+from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.error_label import ErrorLabel
+from atom_desktop.gui.run_labels import short_command
+
+REFRESH_DELAY_MS = 150
+TICK_MS = 15_000  # "expires in" counts down between reloads
+
+
+def local_time(when: datetime | None, *, seconds: bool = False) -> str:
+    """``when`` in the computer's time zone, or a dash."""
+    if when is None:
+        return "—"
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def time_until(when: datetime, now: datetime | None = None) -> str:
+    """How far away ``when`` is, roughly: ``in 5 min``, ``in 2 h 10 min``, ``3 d ago``."""
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    size = int(abs(delta))
+    if size < 60:
+        text = f"{size} s"
+    elif size < 3600:
+        text = f"{size // 60} min"
+    elif size < 48 * 3600:
+        minutes = size % 3600 // 60
+        text = f"{size // 3600} h" + (f" {minutes} min" if minutes else "")
+    else:
+        text = f"{size // 86400} d"
+    return f"in {text}" if delta >= 0 else f"{text} ago"
+
+
+class ApprovalsPanel(QWidget):
+    """Pending approvals, oldest deadline first, with Approve and Deny."""
+
+    pending_changed = Signal(object)  # dict: approval id -> command (the tray shows it)
+
+    def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._host = host
+        self.pending: list[jobs.PendingApproval] = []
+        self.table = QTreeWidget()
+        self.table.setRootIsDecorated(False)
+        self.table.setUniformRowHeights(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setHeaderLabels(["Automation", "Command", "Step", "Asked", "Expires"])
+        self.table.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.header().setStretchLastSection(False)
+        for column, width in ((0, 180), (2, 50), (3, 160), (4, 110)):
+            self.table.setColumnWidth(column, width)
+        self.table.setAccessibleName("Pending approvals")
+        self.empty = QLabel("No shell step is waiting for approval.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.approve_button = QPushButton("Approve")
+        self.approve_button.setAccessibleName("Approve the selected command")
+        self.deny_button = QPushButton("Deny")
+        self.deny_button.setAccessibleName("Deny the selected command")
+        self.message = ErrorLabel()
+        hint = QLabel(
+            "Automations set to <i>ask</i> wait here before each shell command. "
+            "Approve only commands you recognise."
+        )
+        hint.setWordWrap(True)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(hint, 1)
+        buttons.addWidget(self.approve_button)
+        buttons.addWidget(self.deny_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty, 1)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_DELAY_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self._show_pending)
+        self._tick.start()
+        self.approve_button.clicked.connect(lambda: self.decide_selected(approve=True))
+        self.deny_button.clicked.connect(lambda: self.decide_selected(approve=False))
+        self.table.currentItemChanged.connect(lambda *_: self._update_buttons())
+        host.started.connect(self.refresh)
+        host.agent_event.connect(self._on_event)
+        self._show_pending()
+
+    def refresh(self) -> None:
+        """Reload the pending approvals."""
+        self._host.call(jobs.pending_approvals, self._show, self._show_error)
+
+    def _show(self, pending: list[jobs.PendingApproval]) -> None:
+        self.pending = pending
+        self._show_pending()
+        self.pending_changed.emit({p.record.id: p.record.command for p in pending})
+
+    def _show_pending(self) -> None:
+        selected = self.selected_id()
+        self.table.clear()
+        now = datetime.now(UTC)
+        for entry in self.pending:
+            record = entry.record
+            item = QTreeWidgetItem(
+                [
+                    entry.automation_name,
+                    short_command(record.command, 200),
+                    str(record.step + 1),
+                    local_time(record.created_at, seconds=True),
+                    time_until(record.expires_at, now),
+                ]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, record.id)
+            item.setToolTip(1, f"<pre>{html.escape(record.command)}</pre>")
+            item.setToolTip(4, local_time(record.expires_at, seconds=True))
+            self.table.addTopLevelItem(item)
+            if record.id == selected:
+                self.table.setCurrentItem(item)
+        first = self.table.topLevelItem(0)
+        if self.table.currentItem() is None and first is not None:
+            self.table.setCurrentItem(first)
+        self.table.setVisible(bool(self.pending))
+        self.empty.setVisible(not self.pending)
+        self._update_buttons()
+
+    def selected_id(self) -> str | None:
+        """The id of the selected approval, if any."""
+        item = self.table.currentItem()
+        return str(item.data(0, Qt.ItemDataRole.UserRole)) if item is not None else None
+
+    def decide_selected(self, *, approve: bool) -> None:
+        """Approve or deny the selected command (recorded as decided by the desktop app)."""
+        approval_id = self.selected_id()
+        if approval_id is None:
+            return
+        self.message.hide()
+        self.approve_button.setEnabled(False)
+        self.deny_button.setEnabled(False)
+        self._host.call(
+            lambda rt: jobs.decide_approval(rt, approval_id, approve),
+            lambda _: self.refresh(),
+            self._decision_failed,
+        )
+
+    def _decision_failed(self, error: AtomError) -> None:
+        self._show_error(error)
+        self.refresh()  # it was probably decided elsewhere or expired
+
+    def _update_buttons(self) -> None:
+        has = self.table.currentItem() is not None
+        self.approve_button.setEnabled(has)
+        self.deny_button.setEnabled(has)
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind == "approval.changed":
+            self._refresh_timer.start()
+
+    def _show_error(self, error: AtomError) -> None:
+        self.message.show_error(str(error))
