@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 64 * 1024
 MAX_TRIGGERS = 16  # AutomationSpec.triggers' max_length
+ARM_SLICE = 50  # automations armed between two yields to the loop at start
 PRUNE_EVERY_S = 3600.0
 
 
@@ -128,6 +130,8 @@ class AutomationService:
         self._tasks: dict[str, tuple[str, asyncio.Task[str]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._accepting = False
+        self._armed = asyncio.Event()
+        self._arming: asyncio.Task[None] | None = None
 
     # -- service ------------------------------------------------------------------------
 
@@ -145,7 +149,8 @@ class AutomationService:
             )
         self._http = httpx.AsyncClient(follow_redirects=True)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._scheduler.start()
+        # Paused until every job is in: one wake-up instead of one per job added.
+        self._scheduler.start(paused=True)
         self._watcher = FileWatcher(
             self._on_files_threadsafe,
             default_debounce_s=self._settings.debounce_s,
@@ -154,11 +159,22 @@ class AutomationService:
         self._watcher.start()
         self._unsubscribe = self._bus.subscribe(self._on_runner_paused, RunnerPaused.kind)
         self._accepting = True
+        self._armed = asyncio.Event()
+        # Arming goes on after the agent reports running, so stored automations
+        # do not hold up the window or the API; what falls due meanwhile is
+        # caught up from ``checked_at`` like any other missed time.
+        self._arming = asyncio.create_task(self._async_arm_all(), name="automations-arm")
+
+    async def _async_arm_all(self) -> None:
+        started = time.perf_counter()
+        assert self._scheduler is not None
         records = await asyncio.to_thread(self._store.automations.all)
-        for record in records:
+        for index, record in enumerate(records):
             spec = AutomationSpec.model_validate(record.spec)
             self._specs[record.id] = (record, spec)
             self._arm_schedule(record, spec)
+            if index % ARM_SLICE == ARM_SLICE - 1:
+                await asyncio.sleep(0)  # let requests and runs through
         # Setting up watches walks folders: one trip off the loop for all of them.
         await asyncio.to_thread(self._watch_files, list(self._specs.values()))
         # What fell due while the agent was stopped.
@@ -167,11 +183,26 @@ class AutomationService:
         self._scheduler.add_job(
             self._prune, "interval", seconds=PRUNE_EVERY_S, id="prune", next_run_time=self._clock()
         )
-        logger.info("%d automation(s) loaded", len(records))
+        self._scheduler.resume()
+        self._armed.set()
+        logger.info(
+            "%d automation(s) armed in %.0f ms",
+            len(records),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def async_wait_armed(self) -> None:
+        """Wait until every stored automation's triggers are armed (just after start)."""
+        await self._armed.wait()
 
     async def async_stop(self) -> None:
         """Stop triggering, cancel the runs in progress (recorded), release threads."""
         self._accepting = False
+        if self._arming is not None:
+            self._arming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._arming
+            self._arming = None
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self._scheduler is not None:
@@ -201,6 +232,7 @@ class AutomationService:
 
     async def async_list(self) -> list[AutomationState]:
         """Every automation with its next fire time and last run."""
+        await self._armed.wait()
         latest = await asyncio.to_thread(self._store.automation_runs.latest)
         return [
             self._state(record, spec, latest.get(record.id))
@@ -209,6 +241,7 @@ class AutomationService:
 
     async def async_get(self, automation_id: str) -> AutomationState:
         """One automation (NotFoundError when unknown)."""
+        await self._armed.wait()
         record = await asyncio.to_thread(self._store.automations.get, automation_id)
         runs = await asyncio.to_thread(self._store.automation_runs.page, automation_id, limit=1)
         spec = AutomationSpec.model_validate(record.spec)
@@ -254,6 +287,7 @@ class AutomationService:
 
     async def async_create(self, spec: AutomationSpec) -> AutomationState:
         """Store a new automation and arm its triggers."""
+        await self._armed.wait()
         check_spec(spec)
         record = await asyncio.to_thread(self._store.automations.create, spec_json(spec))
         await self._async_install(record, spec)
@@ -262,6 +296,7 @@ class AutomationService:
 
     async def async_replace(self, automation_id: str, spec: AutomationSpec) -> AutomationState:
         """Replace an automation's spec; its schedule starts afresh from now."""
+        await self._armed.wait()
         check_spec(spec)
         record = await asyncio.to_thread(
             self._store.automations.replace, automation_id, spec_json(spec)
@@ -272,6 +307,7 @@ class AutomationService:
 
     async def async_set_enabled(self, automation_id: str, *, enabled: bool) -> AutomationState:
         """Enable (counting the schedule from now) or disable an automation."""
+        await self._armed.wait()
         record = await asyncio.to_thread(
             self._store.automations.set_enabled, automation_id, enabled=enabled
         )
@@ -283,6 +319,7 @@ class AutomationService:
 
     async def async_delete(self, automation_id: str) -> None:
         """Delete an automation and its history; runs in progress are cancelled."""
+        await self._armed.wait()
         await asyncio.to_thread(self._store.automations.get, automation_id)
         await self._async_disarm(automation_id)
         self._specs.pop(automation_id, None)
@@ -298,6 +335,7 @@ class AutomationService:
         self, automation_id: str, *, kind: str, payload: Any = None
     ) -> AutomationRunRecord:
         """Run an automation now (manual, tray, CLI or API), enabled or not."""
+        await self._armed.wait()
         if automation_id not in self._specs:
             await asyncio.to_thread(self._store.automations.get, automation_id)  # 404
         if payload is not None and len(json.dumps(payload)) > MAX_PAYLOAD:
@@ -395,6 +433,11 @@ class AutomationService:
             policy=spec.missed,
         )
         self._checked[automation_id] = now
+        if not plan.run_for and not plan.missed:
+            # Nothing was due: the stored check point may stay behind (the
+            # span since then holds no fire time), which saves a write per
+            # automation at every start.
+            return
         repo = self._store.automations
         if self._runner.paused:
             skipped = sorted({*plan.missed, *plan.run_for})

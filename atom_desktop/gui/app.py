@@ -77,6 +77,8 @@ class DesktopApp(QObject):
         self.tray.notify_run.connect(self._notify_run)
         self.tray.approvals_requested.connect(self.show_approvals)
         self.window.automations.approvals.pending_changed.connect(self.tray.set_approvals)
+        self.window.automations.listed.connect(self.tray.set_automations)
+        self.tray.run_automation_requested.connect(self.window.automations.run_automation)
         self.window.home.overview_loaded.connect(self._on_overview)
         self.host.agent_event.connect(self._on_event)
         self.host.started.connect(self._on_started)

@@ -31,6 +31,7 @@ class Tray(QObject):
     quit_requested = Signal()
     notify_run = Signal(str, str)  # run id, status (a run finished or failed)
     approvals_requested = Signal()  # show the approvals inbox
+    run_automation_requested = Signal(str)  # automation id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,9 +44,11 @@ class Tray(QObject):
         self.pause_action = QAction("Pause agent", self.menu)
         self.quit_action = QAction("Quit", self.menu)
         self.runs_menu = QMenu("Running", self.menu)
+        self.automations_menu = QMenu("Run automation", self.menu)
         self.menu.addAction(self.open_action)
         self.menu.addAction(self.quick_run_action)
         self.menu.addAction(self.approvals_action)
+        self.menu.addMenu(self.automations_menu)
         self.menu.addSeparator()
         self.menu.addMenu(self.runs_menu)
         self.menu.addAction(self.pause_action)
@@ -55,6 +58,7 @@ class Tray(QObject):
 
         self.running: dict[str, str] = {}  # run id -> command
         self.approvals: dict[str, str] = {}  # pending approval id -> command
+        self.automations: dict[str, str] = {}  # automation id -> name
         # What clicking the last notification opens: the approvals inbox or the window.
         self._message_opens_approvals = False
         self.paused = False
@@ -109,6 +113,7 @@ class Tray(QObject):
         self.pause_action.setText("Resume agent" if self.paused else "Pause agent")
         self.pause_action.setEnabled(self.agent_ready)
         self.quick_run_action.setEnabled(self.agent_ready)
+        self.automations_menu.setEnabled(bool(self.automations) and self.agent_ready)
         for action in self.runs_menu.actions():
             submenu = action.menu()
             if submenu is not None:
@@ -125,6 +130,17 @@ class Tray(QObject):
         """Replace the list of active runs."""
         self.running = {r.id: run_command_text(r) for r in records}
         self.update()
+
+    def set_automations(self, names: dict[str, str]) -> None:
+        """Replace the automations the menu can run (id -> name)."""
+        self.automations = dict(names)
+        self.automations_menu.clear()
+        for automation_id, name in sorted(self.automations.items(), key=lambda item: item[1]):
+            action = self.automations_menu.addAction(short_command(name, 40))
+            action.triggered.connect(
+                lambda _=False, a=automation_id: self.run_automation_requested.emit(a)
+            )
+        self.automations_menu.setEnabled(bool(self.automations) and self.agent_ready)
 
     def set_approvals(self, pending: dict[str, str]) -> None:
         """Replace the pending approvals (id -> command)."""

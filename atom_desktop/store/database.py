@@ -20,6 +20,7 @@ from atom_desktop.store.errors import (
     StoreError,
 )
 from atom_desktop.store.migrator import migrate
+from atom_desktop.store.write_queue import FairLock, WalCheckpointer
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,18 @@ class Database:
     it through a thread.
     """
 
-    def __init__(self, path: Path, writer: Engine, reader: Engine) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer: Engine,
+        reader: Engine,
+        checkpointer: WalCheckpointer | None = None,
+    ) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._turns = FairLock()
+        self._checkpointer = checkpointer
 
     @classmethod
     def open(cls, path: Path, key: bytes, *, key_verified: bool = False) -> Database:
@@ -59,7 +68,7 @@ class Database:
             first.close()
         writer = build_engine(partial(connect, path, key), writer=True)
         reader = build_engine(partial(connect, path, key), writer=False)
-        db = cls(path, writer, reader)
+        db = cls(path, writer, reader, WalCheckpointer(partial(connect, path, key)))
         try:
             migrate(writer)
         except BaseException:
@@ -71,11 +80,14 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session in one write transaction: committed on success, rolled back on error."""
         with (
+            self._turns,
             _translated(self.path),
             Session(self._writer, expire_on_commit=False) as session,
             session.begin(),
         ):
             yield session
+        if self._checkpointer is not None:
+            self._checkpointer.written()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -99,6 +111,9 @@ class Database:
 
     def close(self) -> None:
         """Close every connection (checkpointing the WAL)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self._reader.dispose()
         self._writer.dispose()
 

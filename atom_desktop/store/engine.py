@@ -76,7 +76,10 @@ def build_engine(creator: Creator, *, writer: bool) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: DBAPIConnection, _record: object) -> None:
-        if not writer:
+        if writer:
+            # Checkpoints run on a thread of their own (store/write_queue.py).
+            dbapi_conn.execute("PRAGMA wal_autocheckpoint = 0")
+        else:
             dbapi_conn.execute("PRAGMA query_only = ON")
 
     @event.listens_for(engine, "begin")

@@ -159,6 +159,23 @@ class RunRepository:
             if fields:
                 session.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
 
+    def drop_chunks(self, run_id: str, between: tuple[int, int], *, limit: int) -> int:
+        """Delete up to ``limit`` stored chunks with seq in ``between`` (exclusive); how many."""
+        low, high = between
+        with self._db.write() as session:
+            oldest = (
+                select(RunChunkRow.seq)
+                .where(RunChunkRow.run_id == run_id, RunChunkRow.seq > low, RunChunkRow.seq < high)
+                .order_by(RunChunkRow.seq)
+                .limit(limit)
+            )
+            result = session.execute(
+                delete(RunChunkRow).where(
+                    RunChunkRow.run_id == run_id, RunChunkRow.seq.in_(oldest.scalar_subquery())
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
     def chunks(self, run_id: str, *, after: int = 0, limit: int = 256) -> list[Chunk]:
         """Stored chunks with seq > ``after``, in order."""
         with self._db.read() as session:

@@ -151,8 +151,17 @@ def test_create_preview_run_toggle_and_delete(qtbot: QtBot, desktop: DesktopApp)
     assert tab.command == "echo hello-from-automation"
     qtbot.waitUntil(lambda: "hello-from-automation" in tab.view.plain_text(), timeout=WAIT_MS)
 
-    # Disable, enable, delete.
+    # The tray's menu lists it, and running it from there adds a run to the history.
     show_page(desktop)
+    menu = desktop.tray.automations_menu
+    qtbot.waitUntil(lambda: [a.text() for a in menu.actions()] == ["Say hello"], timeout=WAIT_MS)
+    assert menu.isEnabled()
+    menu.actions()[0].trigger()
+    qtbot.waitUntil(
+        lambda: column(page.runs_tree, 2) == ["succeeded", "succeeded"], timeout=WAIT_MS
+    )
+
+    # Disable, enable, delete.
     page.toggle_selected()
     qtbot.waitUntil(lambda: cell(page, "Say hello", 1) == "Off", timeout=WAIT_MS)
     assert cell(page, "Say hello", 2) == "—"

@@ -116,6 +116,7 @@ class AutomationsPage(QWidget):
 
     open_run = Signal(str, str)  # run id, command (the Console shows it)
     loaded = Signal(int)  # how many automations are shown
+    listed = Signal(dict)  # automation id -> name, after every load (the tray's menu)
 
     def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -325,6 +326,7 @@ class AutomationsPage(QWidget):
         self.table.setVisible(bool(states))
         self.empty.setVisible(not states)
         self._selection_changed()
+        self.listed.emit({s.record.id: s.record.name for s in states})
         self.loaded.emit(len(states))
 
     @staticmethod
@@ -553,8 +555,11 @@ class AutomationsPage(QWidget):
     def run_selected(self) -> None:
         """Run the selected automation now; its run shows in the history."""
         automation_id = self.selected_id()
-        if automation_id is None:
-            return
+        if automation_id is not None:
+            self.run_automation(automation_id)
+
+    def run_automation(self, automation_id: str) -> None:
+        """Run an automation now (the Run now button, the tray menu)."""
 
         def started(run: AutomationRunRecord) -> None:
             self.detail_tabs.setCurrentIndex(0)

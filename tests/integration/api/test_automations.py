@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -485,3 +486,53 @@ def test_history_has_every_run_with_its_trigger(agent: LiveAgent) -> None:
         page = client.get(f"/api/v1/automations/{made['id']}/runs", params={"limit": 2}).json()
         assert page["next_before"] == ids[1]
         assert json.dumps(listed)  # plain JSON all the way down
+
+
+def test_http_steps_fill_references_check_status_and_time_out(agent: LiveAgent) -> None:
+    api = f"{agent.base_url}/api/v1"
+    auth = {"Authorization": f"Bearer {agent.make_token('admin')}"}
+    # A server that takes the connection and never answers.
+    with socket.socket() as silent, agent.client() as client:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        made = create(
+            client,
+            {
+                "name": "web",
+                "steps": [
+                    {"type": "http", "name": "health", "url": f"{api}/health"},
+                    {
+                        "type": "http",
+                        "name": "make",
+                        "method": "POST",
+                        "url": f"{api}/tasks",
+                        "headers": auth,
+                        "json": {
+                            "title": "health ${steps.health.json.status}, ${trigger.payload.x}"
+                        },
+                        "expect_status": [201],
+                    },
+                    {
+                        "type": "http",
+                        "name": "lookup",
+                        "url": api + "/tasks/${trigger.payload.x}",
+                        "headers": auth,
+                        "continue_on_failure": True,
+                    },
+                    {
+                        "type": "http",
+                        "url": f"http://127.0.0.1:{silent.getsockname()[1]}/",
+                        "timeout_s": 0.5,
+                    },
+                ],
+            },
+        )
+        run = trigger_and_wait(client, made["id"], payload={"x": "a b?c=1#d"})
+    health, make, lookup, stuck = run["steps"]
+    assert health["status"] == "succeeded" and health["http_status"] == 200
+    assert make["status"] == "succeeded" and make["json"]["title"] == "health ok, a b?c=1#d"
+    # The payload went into the path as one escaped segment: no query, no fragment.
+    assert lookup["status"] == "failed" and lookup["http_status"] == 404
+    assert "a b?c=1#d" in lookup["json"]["error"]["message"]
+    assert stuck["status"] == "failed" and "timed out" in stuck["error"]
+    assert run["status"] == "failed"

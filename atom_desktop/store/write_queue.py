@@ -1,0 +1,104 @@
+"""Fair turns at the one writer connection, and checkpoints off the writers' path.
+
+SQLAlchemy's pool hands the single writer connection to whichever thread
+asks first after it is returned, so a thread saving a flood's output in many
+short transactions kept winning it back, and a one-row write (a task, an
+automation run) could wait behind it for a hundred milliseconds and more
+(bench/automations.py). :class:`FairLock` queues writers first come, first
+served. :class:`WalCheckpointer` copies the WAL into the database on a
+thread of its own: SQLite's automatic checkpoint runs inside whichever commit
+crosses the threshold, which made that writer - and everyone queued behind
+it - wait for megabytes to be encrypted and written.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from atom_desktop.store.engine import DBAPIConnection
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_EVERY_S = 0.5
+
+
+class FairLock:
+    """A mutex that hands itself to waiters in the order they came."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    @property
+    def waiting(self) -> int:
+        """How many threads wait for their turn."""
+        with self._guard:
+            return len(self._waiters)
+
+    def acquire(self) -> None:
+        """Wait for this thread's turn."""
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()  # the releaser handed the lock over: it stays held
+
+    def release(self) -> None:
+        """Pass the lock to the longest waiter, or free it."""
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
+
+    def __enter__(self) -> FairLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class WalCheckpointer:
+    """Checkpoints the WAL (PASSIVE: never blocks readers or the writer) after writes."""
+
+    def __init__(self, connect: Callable[[], DBAPIConnection]) -> None:
+        self._connect = connect
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="atom-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def written(self) -> None:
+        """Note that a transaction was committed."""
+        self._dirty.set()
+
+    def stop(self) -> None:
+        """Stop the thread (the database's close does the final checkpoint)."""
+        self._stopping.set()
+        self._dirty.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn: DBAPIConnection | None = None
+        try:
+            while True:
+                self._dirty.wait()
+                if self._stopping.wait(CHECKPOINT_EVERY_S):
+                    return
+                self._dirty.clear()
+                if conn is None:
+                    conn = self._connect()
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except Exception:
+            # Not fatal: the WAL keeps growing until the next checkpoint (at close at the latest).
+            logger.exception("Checkpointing the database's write-ahead log failed")
+        finally:
+            if conn is not None:
+                conn.close()
