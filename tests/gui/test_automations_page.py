@@ -177,7 +177,7 @@ def test_create_preview_run_toggle_and_delete(qtbot: QtBot, desktop: DesktopApp)
     again.name.setText("Say hello twice")
     again._accept_if_valid()
     qtbot.waitUntil(lambda: row(page, "Say hello twice") is not None, timeout=WAIT_MS)
-    assert column(page.runs_tree, 2) == ["succeeded"]  # its history stays
+    assert column(page.runs_tree, 2) == ["succeeded", "succeeded"]  # its history stays
 
     page.delete_selected(confirm=False)
     qtbot.waitUntil(lambda: page.table.topLevelItemCount() == 0, timeout=WAIT_MS)
