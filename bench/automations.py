@@ -270,7 +270,7 @@ def startup_ms(work: Path, rounds: int) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--fires", type=int, default=100)
+    parser.add_argument("--fires", type=int, default=300)
     parser.add_argument("--files", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", nargs=2, metavar=("DIR", "COUNT"), help=argparse.SUPPRESS)

@@ -29,6 +29,7 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
+from pydantic import ValidationError
 
 from atom_desktop.automations.approvals import ApprovalDesk
 from atom_desktop.automations.errors import AutomationError, RunNotInProgressError
@@ -167,29 +168,48 @@ class AutomationService:
 
     async def _async_arm_all(self) -> None:
         started = time.perf_counter()
-        assert self._scheduler is not None
-        records = await asyncio.to_thread(self._store.automations.all)
-        for index, record in enumerate(records):
+        scheduler = self._scheduler
+        assert scheduler is not None
+        try:
+            records = await asyncio.to_thread(self._store.automations.all)
+            for index, record in enumerate(records):
+                self._arm_stored(record)
+                if index % ARM_SLICE == ARM_SLICE - 1:
+                    await asyncio.sleep(0)  # let requests and runs through
+            # Setting up watches walks folders: one trip off the loop for all of them.
+            await asyncio.to_thread(self._watch_files, list(self._specs.values()))
+            # What fell due while the agent was stopped.
+            for automation_id in list(self._triggers):
+                await self._account(automation_id, reason="agent_stopped")
+            scheduler.add_job(
+                self._prune,
+                "interval",
+                seconds=PRUNE_EVERY_S,
+                id="prune",
+                next_run_time=self._clock(),
+            )
+            logger.info(
+                "%d automation(s) armed in %.0f ms",
+                len(records),
+                (time.perf_counter() - started) * 1000,
+            )
+        except Exception:
+            # The agent runs on without them; requests must not wait forever.
+            logger.exception("Arming the stored automations failed")
+        finally:
+            scheduler.resume()
+            self._armed.set()
+
+    def _arm_stored(self, record: AutomationRecord) -> None:
+        """Arm one stored automation; one that no longer validates is reported, not fatal."""
+        try:
             spec = AutomationSpec.model_validate(record.spec)
             self._specs[record.id] = (record, spec)
             self._arm_schedule(record, spec)
-            if index % ARM_SLICE == ARM_SLICE - 1:
-                await asyncio.sleep(0)  # let requests and runs through
-        # Setting up watches walks folders: one trip off the loop for all of them.
-        await asyncio.to_thread(self._watch_files, list(self._specs.values()))
-        # What fell due while the agent was stopped.
-        for automation_id in list(self._triggers):
-            await self._account(automation_id, reason="agent_stopped")
-        self._scheduler.add_job(
-            self._prune, "interval", seconds=PRUNE_EVERY_S, id="prune", next_run_time=self._clock()
-        )
-        self._scheduler.resume()
-        self._armed.set()
-        logger.info(
-            "%d automation(s) armed in %.0f ms",
-            len(records),
-            (time.perf_counter() - started) * 1000,
-        )
+        except (ValidationError, TriggerError) as exc:
+            message = f"Its stored definition is not valid any more and it was not armed: {exc}"
+            logger.error("Automation %r: %s", record.name, message)
+            self._bus.publish(AutomationProblem(automation_id=record.id, message=message))
 
     async def async_wait_armed(self) -> None:
         """Wait until every stored automation's triggers are armed (just after start)."""
@@ -244,7 +264,13 @@ class AutomationService:
         await self._armed.wait()
         record = await asyncio.to_thread(self._store.automations.get, automation_id)
         runs = await asyncio.to_thread(self._store.automation_runs.page, automation_id, limit=1)
-        spec = AutomationSpec.model_validate(record.spec)
+        try:
+            spec = AutomationSpec.model_validate(record.spec)
+        except ValidationError as exc:
+            raise AutomationError(
+                f"The automation {record.name!r} is stored in a form this version cannot read "
+                f"({exc.error_count()} problem(s)). Delete it and create it again."
+            ) from None
         return self._state(record, spec, runs[0] if runs else None)
 
     def _state(
@@ -390,7 +416,9 @@ class AutomationService:
             # drop a late wake-up, or the missed times would go unrecorded.
             misfire_grace_time=None,
             coalesce=True,
-            max_instances=1,
+            # A wake-up that overlaps a slow one (its writes queued behind a
+            # flood's) is safe: each accounts from where the last one left off.
+            max_instances=8,
         )
 
     def _watch_files(self, entries: list[tuple[AutomationRecord, AutomationSpec]]) -> None:

@@ -37,7 +37,8 @@ SAVE_EVERY_S = 0.25
 # SAVE_EVERY_S would store (and then delete) everything a flood prints.
 TAIL_SAVE_EVERY_S = 2.0
 READ_SIZE = 65536
-# Chunks (up to 64 KiB each) per write transaction when saving output.
+# Chunks (up to 64 KiB each) per write transaction when saving output
+# (RunRepository.save_output says why).
 SAVE_PIECE = 4
 WATCH_EVERY_S = 0.2
 # After the last run ends the watcher keeps reaping its leftovers for a
@@ -408,34 +409,17 @@ class RunnerService:
         if include_tail:
             run.tail_saved_at = time.monotonic()
         batch, drop = run.log.take_batch(include_tail=include_tail)
-        # Several short transactions rather than one long one: the database
-        # has one writer, and a flood's megabytes held in one transaction made
-        # every other write (a task, an automation run) wait behind it.
-        if drop is not None:
-            while await asyncio.to_thread(
-                self._runs().drop_chunks, run.record.id, drop, limit=SAVE_PIECE
-            ):
-                pass
-        pieces = [batch[i : i + SAVE_PIECE] for i in range(0, len(batch), SAVE_PIECE)] or [[]]
-        for index, piece in enumerate(pieces):
-            last = index == len(pieces) - 1
-            fields = (
-                {
-                    "stdout_bytes": run.stdout_bytes,
-                    "stderr_bytes": run.stderr_bytes,
-                    "dropped_bytes": run.log.dropped_bytes,
-                    "last_seq": run.seq,
-                }
-                if last
-                else {}
-            )
-            await asyncio.to_thread(
-                self._runs().append_chunks,
-                run.record.id,
-                piece,
-                None,
-                **fields,
-            )
+        await asyncio.to_thread(
+            self._runs().save_output,
+            run.record.id,
+            batch,
+            drop,
+            piece=SAVE_PIECE,
+            stdout_bytes=run.stdout_bytes,
+            stderr_bytes=run.stderr_bytes,
+            dropped_bytes=run.log.dropped_bytes,
+            last_seq=run.seq,
+        )
         run.log.saved(batch)
 
     async def _save_periodically(self, run: _Active) -> None:

@@ -159,6 +159,30 @@ class RunRepository:
             if fields:
                 session.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
 
+    def save_output(
+        self,
+        run_id: str,
+        chunks: Sequence[Chunk],
+        drop_between: tuple[int, int] | None,
+        *,
+        piece: int,
+        **fields: Any,
+    ) -> None:
+        """Drop stored chunks in ``drop_between``, store ``chunks``, then set ``fields``.
+
+        Several short transactions of at most ``piece`` chunks rather than one
+        long one: the database has one writer, and writers take turns between
+        transactions, so a flood's megabytes never make a one-row write (a
+        task, an automation run) wait for all of them.
+        """
+        if drop_between is not None:
+            while self.drop_chunks(run_id, drop_between, limit=piece):
+                pass
+        pieces = [chunks[i : i + piece] for i in range(0, len(chunks), piece)] or [[]]
+        for index, part in enumerate(pieces):
+            last = index == len(pieces) - 1
+            self.append_chunks(run_id, part, **(fields if last else {}))
+
     def drop_chunks(self, run_id: str, between: tuple[int, int], *, limit: int) -> int:
         """Delete up to ``limit`` stored chunks with seq in ``between`` (exclusive); how many."""
         low, high = between

@@ -187,6 +187,12 @@ def test_steps_pass_results_on_and_failure_runs_on_failure_steps(
                         "fields": {"title": "from ${steps.greet.stdout}", "tags": ["auto"]},
                     },
                     {"type": "shell", "shell": 'test "$PREVIOUS_STDOUT" = "{\\"who\\": 1}"'},
+                    {
+                        "type": "task",
+                        "action": "update",
+                        "task_id": "${steps.todo.task_id}",
+                        "fields": {"status": "doing", "notes": "${automation.name}"},
+                    },
                     {"type": "shell", "name": "boom", "shell": "exit 3"},
                     {"type": "notify", "title": "never reached"},
                 ],
@@ -203,14 +209,16 @@ def test_steps_pass_results_on_and_failure_runs_on_failure_steps(
             "succeeded",
             "succeeded",
             "succeeded",
+            "succeeded",
             "failed",
             "succeeded",
         ]
         assert steps[0]["stdout"] == '{"who": 1}'
-        assert steps[3]["exit_code"] == 3 and "exit code 3" in steps[3]["error"]
-        assert steps[4]["title"] == "failed: 3"  # the on_failure step, filled in
+        assert steps[4]["exit_code"] == 3 and "exit code 3" in steps[4]["error"]
+        assert steps[5]["title"] == "failed: 3"  # the on_failure step, filled in
         task = client.get(f"/api/v1/tasks/{steps[1]['task_id']}").json()
         assert task["title"] == 'from {"who": 1}' and task["tags"] == ["auto"]
+        assert task["status"] == "doing" and task["notes"] == "pipeline"
         # A shell step is an ordinary runner run: its output is stored with it.
         runner_run = client.get(f"/api/v1/runs/{steps[0]['run_id']}").json()
         assert runner_run["source"] == "automation"
@@ -536,3 +544,39 @@ def test_http_steps_fill_references_check_status_and_time_out(agent: LiveAgent) 
     assert "a b?c=1#d" in lookup["json"]["error"]["message"]
     assert stuck["status"] == "failed" and "timed out" in stuck["error"]
     assert run["status"] == "failed"
+
+
+def test_a_stored_automation_that_no_longer_validates_does_not_stop_the_rest(
+    settings: Settings,
+) -> None:
+    good = {
+        "name": "good",
+        "triggers": [{"type": "cron", "expression": "0 8 * * *"}],
+        "steps": [{"type": "notify", "title": "n"}],
+    }
+    with live_agent(settings) as first, first.client() as client:
+        kept = create(client, good)
+        # As an older or newer version might have left them: a cron this one
+        # refuses, and a definition that is not one any more.
+        repo = first.runtime.store.automations
+        bad_cron = repo.create(
+            {**good, "name": "bad cron", "triggers": [{"type": "cron", "expression": "99 * * * *"}]}
+        )
+        unreadable = repo.create({"name": "unreadable", "steps": "nope"})
+    with live_agent(settings) as second, second.client() as client:
+        listed = {a["name"]: a for a in client.get("/api/v1/automations").json()["items"]}
+        assert listed["good"]["id"] == kept["id"] and listed["good"]["next_fire_at"]
+        # Listed (so it can be fixed or deleted), but nothing is scheduled.
+        assert listed["bad cron"]["next_fire_at"] is None
+        assert "unreadable" not in listed
+        problems = [
+            e.payload.automation_id  # type: ignore[attr-defined]
+            for e in second.runtime.bus.since(0)[0]
+            if e.kind == "automation.problem"
+        ]
+        assert sorted(problems) == sorted([bad_cron.id, unreadable.id])
+        shown = client.get(f"/api/v1/automations/{unreadable.id}")
+        assert shown.status_code == 400 and "Delete it" in shown.json()["error"]["message"]
+        assert client.delete(f"/api/v1/automations/{unreadable.id}").status_code == 204
+        fixed = client.put(f"/api/v1/automations/{bad_cron.id}", json={**good, "name": "fixed"})
+        assert fixed.status_code == 200 and fixed.json()["next_fire_at"]

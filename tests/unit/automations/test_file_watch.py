@@ -26,10 +26,9 @@ from atom_desktop.automations.file_watch import (
     FileBatch,
     FileChange,
     FileWatcher,
-    _Inotify,
-    _QueueOverflowed,
 )
 from atom_desktop.automations.globs import GlobFilter, check_globs
+from atom_desktop.automations.inotify_watch import QueueOverflowed, _Inotify
 from atom_desktop.automations.triggers import FileTrigger, TriggerError
 
 DEBOUNCE = 0.2
@@ -544,7 +543,7 @@ def test_lost_events_are_found_by_the_rescan_after_an_overflow(
         while queued_bytes(reader.fd):
             os.read(reader.fd, 1 << 16)
         # What the reader does when it finds the queue overflowed.
-        reader._signal(_QueueOverflowed)
+        reader._signal(QueueOverflowed)
 
     key, message = recorder.problem()
     batches = recorder.until(lost[-1])
