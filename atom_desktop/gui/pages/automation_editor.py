@@ -641,7 +641,7 @@ class ShellStepForm(StepForm):
             code=True,
         )
         self.cwd = QLineEdit(str(data.get("cwd") or ""))
-        self.cwd.setPlaceholderText("the agent's working directory")
+        self.cwd.setPlaceholderText("your home folder")
         self.cwd.setAccessibleName("Working directory")
         env = data.get("env") or {}
         self.env = text_edit(
