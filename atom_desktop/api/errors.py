@@ -40,9 +40,14 @@ class StateConflictError(AtomError):
     """The request is valid but the agent is not in a state to do it (HTTP 409)."""
 
 
+class ScopeError(AtomError):
+    """The token lacks a scope this particular request needs (HTTP 403)."""
+
+
 # The first match wins: subclasses before their bases.
 _STATUS_OF_ERRORS: tuple[tuple[tuple[type[AtomError], ...], int, str], ...] = (
     ((NotFoundError,), 404, "not_found"),
+    ((ScopeError,), 403, "forbidden"),
     (
         (ConflictError, RunNotActiveError, RunNotInProgressError, StateConflictError),
         409,

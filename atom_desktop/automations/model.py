@@ -163,8 +163,9 @@ class AutomationSpec(BaseModel):
     approval_timeout_s: Annotated[float, Field(ge=1, le=7 * 24 * 3600)] = 3600.0
     missed: MissedPolicy = Field(
         default="coalesce",
-        description="Scheduled times missed while the agent was stopped, asleep or paused: "
-        "run once (coalesce), run every one (all), or skip them. All are recorded.",
+        description="Scheduled times missed while the agent was stopped or asleep: run once "
+        "(coalesce), run every one (all), or skip them. All are recorded; times that fall "
+        "while the agent is paused are recorded and skipped.",
     )
     misfire_grace_s: Annotated[float, Field(ge=0, le=24 * 3600)] = Field(
         default=60.0, description="A fire this late still counts as on time."

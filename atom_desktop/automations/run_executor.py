@@ -46,14 +46,14 @@ class RunExecutor:
             await self._update(ctx, status="waiting_approval" if wait else "running")
 
         ctx.waiting = waiting
-        await self._update(ctx, status="running", started_at=datetime.now(UTC))
-        paths = list(ctx.trigger.get("paths") or [])
-        if paths:
-            ctx.paths_file = self._scratch / f"{ctx.run_id}.paths"
-            await asyncio.to_thread(write_paths_file, ctx.paths_file, paths)
         results: list[dict[str, Any]] = []
         status, error = "succeeded", None
         try:
+            await self._update(ctx, status="running", started_at=datetime.now(UTC))
+            paths = ctx.paths()
+            if paths:
+                ctx.paths_file = self._scratch / f"{ctx.run_id}.paths"
+                await asyncio.to_thread(write_paths_file, ctx.paths_file, paths)
             async with asyncio.timeout(spec.timeout_s):
                 failed = await self._run_steps(ctx, spec.steps, results, stop_on_failure=True)
                 if failed is not None:

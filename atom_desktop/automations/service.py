@@ -28,17 +28,17 @@ from typing import Any
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.combining import OrTrigger
 from pydantic import ValidationError
 
 from atom_desktop.automations.approvals import ApprovalDesk
 from atom_desktop.automations.errors import AutomationError, RunNotInProgressError
 from atom_desktop.automations.file_watch import FileBatch, FileWatcher, check_globs
-from atom_desktop.automations.fire_plan import plan_fires
+from atom_desktop.automations.fire_plan import MAX_COUNTED, plan_fires
 from atom_desktop.automations.model import AutomationSpec, spec_json
 from atom_desktop.automations.run_executor import RunExecutor
 from atom_desktop.automations.steps import RunContext, StepRunner
 from atom_desktop.automations.triggers import (
+    AnyOf,
     FileTrigger,
     IntervalSchedule,
     TriggerError,
@@ -203,11 +203,11 @@ class AutomationService:
     def _arm_stored(self, record: AutomationRecord) -> None:
         """Arm one stored automation; one that no longer validates is reported, not fatal."""
         try:
-            spec = AutomationSpec.model_validate(record.spec)
+            spec = stored_spec(record)
             self._specs[record.id] = (record, spec)
             self._arm_schedule(record, spec)
-        except (ValidationError, TriggerError) as exc:
-            message = f"Its stored definition is not valid any more and it was not armed: {exc}"
+        except (AutomationError, TriggerError) as exc:
+            message = f"It was not armed: {exc.message}"
             logger.error("Automation %r: %s", record.name, message)
             self._bus.publish(AutomationProblem(automation_id=record.id, message=message))
 
@@ -264,14 +264,7 @@ class AutomationService:
         await self._armed.wait()
         record = await asyncio.to_thread(self._store.automations.get, automation_id)
         runs = await asyncio.to_thread(self._store.automation_runs.page, automation_id, limit=1)
-        try:
-            spec = AutomationSpec.model_validate(record.spec)
-        except ValidationError as exc:
-            raise AutomationError(
-                f"The automation {record.name!r} is stored in a form this version cannot read "
-                f"({exc.error_count()} problem(s)). Delete it and create it again."
-            ) from None
-        return self._state(record, spec, runs[0] if runs else None)
+        return self._state(record, stored_spec(record), runs[0] if runs else None)
 
     def _state(
         self, record: AutomationRecord, spec: AutomationSpec, last: AutomationRunRecord | None
@@ -334,10 +327,11 @@ class AutomationService:
     async def async_set_enabled(self, automation_id: str, *, enabled: bool) -> AutomationState:
         """Enable (counting the schedule from now) or disable an automation."""
         await self._armed.wait()
+        stored_spec(await asyncio.to_thread(self._store.automations.get, automation_id))
         record = await asyncio.to_thread(
             self._store.automations.set_enabled, automation_id, enabled=enabled
         )
-        await self._async_install(record, AutomationSpec.model_validate(record.spec))
+        await self._async_install(record, stored_spec(record))
         self._bus.publish(
             AutomationChanged(automation_id=record.id, op="enabled" if enabled else "disabled")
         )
@@ -402,7 +396,7 @@ class AutomationService:
         ]
         if not schedules:
             return
-        trigger = schedules[0] if len(schedules) == 1 else OrTrigger(schedules)
+        trigger = AnyOf(schedules)
         self._triggers[record.id] = trigger
         self._checked[record.id] = record.checked_at or self._clock()
         self._scheduler.add_job(
@@ -480,13 +474,14 @@ class AutomationService:
             return
         # Runs are stored before the fire times are marked as handled: a crash
         # in between repeats a run rather than losing one.
+        catching_up = len(plan.run_for) > 1
         for fire_time in plan.run_for:
             trigger_data = {
                 "kind": "schedule",
                 "time": fire_time.isoformat(),
                 "late": fire_time in plan.missed,
             }
-            await self._start_run(automation_id, trigger_data)
+            await self._start_run(automation_id, trigger_data, queue=catching_up)
         await asyncio.to_thread(
             repo.record_missed,
             automation_id,
@@ -507,7 +502,8 @@ class AutomationService:
             self._bus.publish(
                 AutomationProblem(
                     automation_id=automation_id,
-                    message=f"{plan.more_missed} more missed time(s) were counted, not listed.",
+                    message=f"{plan.more_missed}{'+' if plan.more_missed >= MAX_COUNTED else ''} "
+                    "more missed time(s) were counted, not listed.",
                 )
             )
 
@@ -521,14 +517,18 @@ class AutomationService:
         automation_id = batch.key.rsplit(":", 1)[0]
         if automation_id not in self._specs or not self._accepting:
             return
+        # Stored and shown as text; a name that is not UTF-8 keeps its exact
+        # bytes only in what the shell step gets ("$@" and the paths file).
         trigger = {
             "kind": "file",
             "time": self._clock().isoformat(),
-            "paths": list(batch.paths),
-            "changes": [{"path": c.path, "kind": c.kind} for c in batch.changes],
+            "paths": [_printable(p) for p in batch.paths],
+            "changes": [{"path": _printable(c.path), "kind": c.kind} for c in batch.changes],
             "rescanned": batch.rescanned,
         }
-        task = asyncio.ensure_future(self._start_run(automation_id, trigger))
+        task = asyncio.ensure_future(
+            self._start_run(automation_id, trigger, raw_paths=list(batch.paths))
+        )
         task.add_done_callback(_log_failure)
 
     def _on_problem_threadsafe(self, key: str, message: str) -> None:
@@ -543,7 +543,19 @@ class AutomationService:
             "record what they skip while paused" if event.payload.paused else "resume",
         )
 
-    async def _start_run(self, automation_id: str, trigger: dict[str, Any]) -> AutomationRunRecord:
+    async def _start_run(
+        self,
+        automation_id: str,
+        trigger: dict[str, Any],
+        *,
+        raw_paths: list[str] | None = None,
+        queue: bool = False,
+    ) -> AutomationRunRecord:
+        """Store a run and start it (or record it as skipped).
+
+        ``queue`` makes it wait for the runs before it whatever the overlap
+        policy (catching up on several missed times under ``missed: all``).
+        """
         record, spec = self._specs.get(automation_id) or await self._load(automation_id)
         repo = self._store.automation_runs
         kind = str(trigger["kind"])
@@ -551,7 +563,7 @@ class AutomationService:
             raise AutomationError("The agent is stopping and starts no automation runs.")
         if kind == "file" and self._runner.paused:
             return await self._skipped(automation_id, kind, trigger, "The agent was paused.")
-        if spec.overlap == "skip" and self._active[automation_id]:
+        if spec.overlap == "skip" and not queue and self._active[automation_id]:
             return await self._skipped(
                 automation_id, kind, trigger, "The previous run was still going (overlap: skip)."
             )
@@ -563,20 +575,47 @@ class AutomationService:
         except BaseException:
             self._active[automation_id] -= 1
             raise
+        if not self._accepting or automation_id not in self._specs:
+            # Stopped or deleted while the row was written: record it, start nothing.
+            self._active[automation_id] -= 1
+            await asyncio.to_thread(
+                repo.update,
+                run.id,
+                status="cancelled",
+                ended_at=self._clock(),
+                error="The agent stopped (or the automation was deleted) before the run began.",
+            )
+            return await asyncio.to_thread(repo.get, run.id)
         self._bus.publish(
             AutomationRunChanged(automation_id=automation_id, run_id=run.id, status="queued")
         )
-        ctx = RunContext(automation_id, record.name, run.id, spec, trigger)
-        task = asyncio.create_task(self._execute(ctx), name=f"automation-run-{run.id}")
+        ctx = RunContext(automation_id, record.name, run.id, spec, trigger, raw_paths=raw_paths)
+        task = asyncio.create_task(
+            self._execute(ctx, queue=queue or spec.overlap == "queue"),
+            name=f"automation-run-{run.id}",
+        )
         self._tasks[run.id] = (automation_id, task)
         return run
 
-    async def _execute(self, ctx: RunContext) -> str:
+    async def _execute(self, ctx: RunContext, *, queue: bool) -> str:
         try:
-            if ctx.spec.overlap == "queue":
+            if queue:
                 async with self._queues[ctx.automation_id]:
                     return await self._executor.async_execute(ctx)
             return await self._executor.async_execute(ctx)
+        except asyncio.CancelledError:
+            # Cancelled before the executor recorded an end (waiting in the queue).
+            with contextlib.suppress(Exception):
+                run = await asyncio.to_thread(self._store.automation_runs.get, ctx.run_id)
+                if not run.ended:
+                    await asyncio.to_thread(
+                        self._store.automation_runs.update,
+                        ctx.run_id,
+                        status="cancelled",
+                        ended_at=self._clock(),
+                        error="The run was cancelled before it began.",
+                    )
+            raise
         finally:
             self._active[ctx.automation_id] -= 1
             self._tasks.pop(ctx.run_id, None)
@@ -599,7 +638,7 @@ class AutomationService:
 
     async def _load(self, automation_id: str) -> tuple[AutomationRecord, AutomationSpec]:
         record = await asyncio.to_thread(self._store.automations.get, automation_id)
-        return record, AutomationSpec.model_validate(record.spec)
+        return record, stored_spec(record)
 
     async def _prune(self) -> None:
         cutoff = self._clock() - timedelta(days=self._settings.history_days)
@@ -613,6 +652,20 @@ class AutomationService:
             logger.info(
                 "History: removed %d old automation run(s), %d missed time(s)", runs, missed
             )
+
+
+def stored_spec(record: AutomationRecord) -> AutomationSpec:
+    """The spec of a stored automation, or an AutomationError saying it cannot be read."""
+    try:
+        return AutomationSpec.model_validate(record.spec)
+    except ValidationError as exc:
+        # Where and what only: the input could hold a header or variable with a secret.
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise AutomationError(
+            f"The automation {record.name!r} is stored in a form this version cannot read "
+            f"({where}: {first['msg']}). Delete it and create it again."
+        ) from None
 
 
 def check_spec(spec: AutomationSpec) -> None:
@@ -637,6 +690,11 @@ def _anchored(trigger: Any, anchor: datetime) -> Any:
     if isinstance(trigger, IntervalSchedule) and trigger.start is None:
         return trigger.model_copy(update={"start": anchor + timedelta(seconds=trigger.seconds)})
     return trigger
+
+
+def _printable(path: str) -> str:
+    """``path`` as valid text (undecodable bytes of a file name become U+FFFD)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _unwatch_all(watcher: FileWatcher, automation_id: str) -> None:

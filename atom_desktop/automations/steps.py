@@ -48,6 +48,8 @@ KEEP_TEXT = 64 * 1024
 # argument limits (ARG_MAX, often 2 MiB with the environment); beyond that
 # they are only in TRIGGER_PATHS_FILE.
 ARGS_BUDGET = 512 * 1024
+# Characters of the previous step's output passed on (up to 3 bytes each in UTF-8).
+PREVIOUS_CHARS = 32 * 1024
 
 
 @dataclass
@@ -62,6 +64,9 @@ class RunContext:
     paths_file: Path | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     previous_shell: dict[str, Any] | None = None
+    # The changed paths exactly as the file system has them (the trigger's may be
+    # made printable for storage).
+    raw_paths: list[str] | None = None
     # The runner run of the shell step in progress (kept in history if it is cancelled).
     current_run_id: str | None = None
     # Marks the run as waiting for an approval (True) and running again (False).
@@ -76,6 +81,12 @@ class RunContext:
             "steps": self.results,
         }
 
+    def paths(self) -> list[str]:
+        """The changed paths of a file trigger (none for other triggers)."""
+        if self.raw_paths is not None:
+            return self.raw_paths
+        return list(self.trigger.get("paths") or [])
+
     def shell_inputs(self) -> tuple[list[str], dict[str, str]]:
         """The arguments and environment variables that carry trigger data to a shell step."""
         env = {
@@ -87,7 +98,7 @@ class RunContext:
         }
         if self.trigger.get("payload") is not None:
             env["TRIGGER_PAYLOAD"] = json.dumps(self.trigger["payload"])
-        paths: list[str] = list(self.trigger.get("paths") or [])
+        paths = self.paths()
         args: list[str] = []
         if self.paths_file is not None:
             env["TRIGGER_PATHS_FILE"] = str(self.paths_file)
@@ -96,7 +107,8 @@ class RunContext:
                 args = paths
             env["TRIGGER_PATHS_IN_ARGS"] = "1" if args or not paths else "0"
         if self.previous_shell is not None:
-            env["PREVIOUS_STDOUT"] = str(self.previous_shell.get("stdout", ""))
+            # Its tail: one environment string may hold 128 KiB at most (Linux).
+            env["PREVIOUS_STDOUT"] = str(self.previous_shell.get("stdout", ""))[-PREVIOUS_CHARS:]
             env["PREVIOUS_EXIT_CODE"] = str(self.previous_shell.get("exit_code", ""))
         return args, env
 

@@ -51,7 +51,8 @@ class IntervalSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["interval"]
-    seconds: Annotated[float, Field(gt=0, le=MAX_INTERVAL_S)]
+    # Ten wake-ups a second at most: below that it is a busy loop, not a schedule.
+    seconds: Annotated[float, Field(ge=0.1, le=MAX_INTERVAL_S)]
     start: datetime | None = None
     timezone: TimeZoneName = "UTC"
 
@@ -119,6 +120,37 @@ def build_trigger(schedule: CronSchedule | IntervalSchedule | DateSchedule) -> B
         start = _localise(schedule.start, zone) if schedule.start else None
         return IntervalTrigger(seconds=schedule.seconds, start_date=start, timezone=zone)
     return DateTrigger(run_date=_localise(schedule.at, zone), timezone=zone)
+
+
+class AnyOf(BaseTrigger):  # type: ignore[misc]  # APScheduler is untyped
+    """Every fire time of each of its schedules, in order.
+
+    APScheduler's OrTrigger hands every child the previous fire time of
+    whichever child fired last, so an interval counts from a cron's times and
+    a date is forgotten after the first fire; here each child is asked only
+    for its first time after the last one. A date in the past is never due.
+    """
+
+    def __init__(self, triggers: list[BaseTrigger]) -> None:
+        self.triggers = triggers
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The earliest child fire time after ``previous_fire_time`` (or from ``now``)."""
+        after = (
+            now if previous_fire_time is None else previous_fire_time + timedelta(microseconds=1)
+        )
+        times = [
+            upcoming
+            for trigger in self.triggers
+            if (upcoming := trigger.get_next_fire_time(None, after)) is not None
+            and upcoming >= after
+        ]
+        return min(times, default=None)
+
+    def __str__(self) -> str:
+        return f"any of ({', '.join(str(t) for t in self.triggers)})"
 
 
 def next_fire_times(trigger: BaseTrigger, after: datetime, count: int = 5) -> list[datetime]:

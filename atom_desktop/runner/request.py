@@ -27,8 +27,8 @@ class RunRequest(BaseModel):
         list[Annotated[str, Field(max_length=32_768)]],
         Field(
             max_length=65_536,
-            description="With 'shell': positional arguments the line reads as \"$@\". They are "
-            "data: the shell never parses them, and the command policy does not read them.",
+            description="With 'shell', for automation steps only: positional arguments the "
+            'line reads as "$@" (data the shell never parses).',
         ),
     ] = []
     cwd: Annotated[str, Field(max_length=4096)] | None = None

@@ -154,6 +154,10 @@ class RunnerService:
         """Queue a run; it starts as soon as a slot is free."""
         if not self._accepting:
             raise RunnerError("The agent is stopping and takes no new runs.")
+        if request.args and source != "automation":
+            # The policy reads the line, not its arguments: only an
+            # automation's trigger data (changed paths) may come that way.
+            raise RunnerError("'args' are for automation steps; put the arguments in 'argv'.")
         if source != "ui":
             # What a person typed in the window is theirs to run; everything
             # else passes the policy first.

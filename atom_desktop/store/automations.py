@@ -200,9 +200,14 @@ class AutomationRepository:
                     ],
                 )
             if checked_at is not None:
+                # Only forwards: two wake-ups that overlap may finish out of order.
                 session.execute(
                     update(AutomationRow)
-                    .where(AutomationRow.id == automation_id)
+                    .where(
+                        AutomationRow.id == automation_id,
+                        (AutomationRow.checked_at.is_(None))
+                        | (AutomationRow.checked_at < checked_at),
+                    )
                     .values(checked_at=checked_at)
                 )
 

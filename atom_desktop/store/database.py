@@ -68,7 +68,7 @@ class Database:
             first.close()
         writer = build_engine(partial(connect, path, key), writer=True)
         reader = build_engine(partial(connect, path, key), writer=False)
-        db = cls(path, writer, reader, WalCheckpointer(partial(connect, path, key)))
+        db = cls(path, writer, reader, WalCheckpointer(connect(path, key)))
         try:
             migrate(writer)
         except BaseException:

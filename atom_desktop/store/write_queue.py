@@ -13,16 +13,17 @@ it - wait for megabytes to be encrypted and written.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
 
 from atom_desktop.store.engine import DBAPIConnection
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 0.5
+STOP_WAIT_S = 3.0
 
 
 class FairLock:
@@ -66,10 +67,15 @@ class FairLock:
 
 
 class WalCheckpointer:
-    """Checkpoints the WAL (PASSIVE: never blocks readers or the writer) after writes."""
+    """Checkpoints the WAL (PASSIVE: never blocks readers or the writer) after writes.
 
-    def __init__(self, connect: Callable[[], DBAPIConnection]) -> None:
-        self._connect = connect
+    It gets its connection ready-made, so its thread never opens one, and
+    :meth:`stop` interrupts a checkpoint in progress: closing the database
+    never waits on it.
+    """
+
+    def __init__(self, conn: DBAPIConnection) -> None:
+        self._conn = conn
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="atom-wal-checkpoint", daemon=True)
@@ -83,22 +89,26 @@ class WalCheckpointer:
         """Stop the thread (the database's close does the final checkpoint)."""
         self._stopping.set()
         self._dirty.set()
-        self._thread.join()
+        with contextlib.suppress(Exception):
+            self._conn.interrupt()  # thread-safe: ends a checkpoint in progress
+        self._thread.join(STOP_WAIT_S)
+        if self._thread.is_alive():
+            # Closing goes on: the last connection's close checkpoints anyway.
+            logger.warning("The checkpoint thread did not stop within %.0f s", STOP_WAIT_S)
 
     def _run(self) -> None:
-        conn: DBAPIConnection | None = None
         try:
             while True:
                 self._dirty.wait()
                 if self._stopping.wait(CHECKPOINT_EVERY_S):
                     return
                 self._dirty.clear()
-                if conn is None:
-                    conn = self._connect()
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except Exception:
-            # Not fatal: the WAL keeps growing until the next checkpoint (at close at the latest).
-            logger.exception("Checkpointing the database's write-ahead log failed")
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except Exception:
+                    if self._stopping.is_set():
+                        return
+                    # Not fatal: the next write asks again; until then the WAL grows.
+                    logger.warning("Checkpointing the write-ahead log failed", exc_info=True)
         finally:
-            if conn is not None:
-                conn.close()
+            self._conn.close()

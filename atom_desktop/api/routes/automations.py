@@ -8,11 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from atom_desktop.api.deps import AgentDep, scope
+from atom_desktop.api.auth import Principal
+from atom_desktop.api.deps import AgentDep, PrincipalDep, scope
+from atom_desktop.api.errors import ScopeError
 from atom_desktop.api.schemas import ERROR_RESPONSES
 from atom_desktop.automations.model import AutomationSpec, spec_json
 from atom_desktop.automations.service import AutomationState
-from atom_desktop.automations.triggers import Schedule, TriggerError, build_trigger, next_fire_times
+from atom_desktop.automations.triggers import (
+    AnyOf,
+    Schedule,
+    TriggerError,
+    build_trigger,
+    next_fire_times,
+)
 from atom_desktop.store.automation_runs import AutomationRunRecord
 from atom_desktop.store.errors import NotFoundError
 
@@ -108,6 +116,21 @@ class Preview(BaseModel):
     times: list[AwareDatetime]
 
 
+def _may_run_commands(principal: Principal, spec: AutomationSpec) -> None:
+    """Shell steps that run without a person's approval need the ``run`` scope too.
+
+    ``automate`` alone would otherwise be a way around ``run``: write a shell
+    step, trigger it. With ``approval: ask`` each command waits for a person
+    (approving needs ``admin``), so ``automate`` is enough for those.
+    """
+    has_shell = any(step.type == "shell" for step in (*spec.steps, *spec.on_failure))
+    if has_shell and spec.approval == "auto" and not principal.allows("run"):
+        raise ScopeError(
+            "Shell steps that run without approval need a token with the 'run' scope as well "
+            "as 'automate'; or set approval to 'ask'."
+        )
+
+
 def _public(state: AutomationState) -> AutomationPublic:
     record, last = state.record, state.last_run
     return AutomationPublic(
@@ -141,7 +164,7 @@ async def preview(body: PreviewRequest) -> Preview:
         trigger = build_trigger(body.trigger)
     except TriggerError as exc:
         raise TriggerError(f"trigger.{exc.field}", exc.message.split(": ", 1)[-1]) from None
-    return Preview(times=next_fire_times(trigger, datetime.now(UTC), body.count))
+    return Preview(times=next_fire_times(AnyOf([trigger]), datetime.now(UTC), body.count))
 
 
 @router.get("", openapi_extra=scope("automate"))
@@ -151,8 +174,11 @@ async def list_automations(agent: AgentDep) -> AutomationList:
 
 
 @router.post("", status_code=201, openapi_extra=scope("automate"))
-async def create_automation(agent: AgentDep, body: AutomationSpec) -> AutomationPublic:
+async def create_automation(
+    agent: AgentDep, principal: PrincipalDep, body: AutomationSpec
+) -> AutomationPublic:
     """Create an automation; a bad cron expression, time zone or glob is 422 naming it."""
+    _may_run_commands(principal, body)
     return _public(await agent.automations.async_create(body))
 
 
@@ -164,9 +190,10 @@ async def get_automation(agent: AgentDep, automation_id: str) -> AutomationPubli
 
 @router.put("/{automation_id}", openapi_extra=scope("automate"))
 async def replace_automation(
-    agent: AgentDep, automation_id: str, body: AutomationSpec
+    agent: AgentDep, principal: PrincipalDep, automation_id: str, body: AutomationSpec
 ) -> AutomationPublic:
     """Replace an automation's definition; its schedule starts afresh from now."""
+    _may_run_commands(principal, body)
     return _public(await agent.automations.async_replace(automation_id, body))
 
 
@@ -191,9 +218,13 @@ async def disable_automation(agent: AgentDep, automation_id: str) -> AutomationP
 
 @router.post("/{automation_id}/trigger", status_code=202, openapi_extra=scope("automate"))
 async def trigger_automation(
-    agent: AgentDep, automation_id: str, body: TriggerRequest | None = None
+    agent: AgentDep,
+    principal: PrincipalDep,
+    automation_id: str,
+    body: TriggerRequest | None = None,
 ) -> AutomationRunPublic:
     """Run an automation now; the run goes on in the background (see its runs)."""
+    _may_run_commands(principal, (await agent.automations.async_get(automation_id)).spec)
     payload = body.payload if body is not None else None
     record = await agent.automations.async_trigger(automation_id, kind="api", payload=payload)
     return run_public(record)
@@ -224,6 +255,8 @@ async def get_run(agent: AgentDep, automation_id: str, run_id: str) -> Automatio
 @router.post("/{automation_id}/runs/{run_id}/cancel", openapi_extra=scope("automate"))
 async def cancel_run(agent: AgentDep, automation_id: str, run_id: str) -> AutomationRunPublic:
     """Cancel a run in progress; 409 when it has ended."""
+    if (await agent.automations.async_run(run_id)).automation_id != automation_id:
+        raise NotFoundError(f"Automation {automation_id!r} has no run {run_id!r}.")
     return run_public(await agent.automations.async_cancel_run(run_id))
 
 

@@ -74,6 +74,14 @@ def test_crud_enable_disable_and_validation(agent: LiveAgent) -> None:
     with agent.client(reader) as client:
         assert client.post("/api/v1/automations", json=spec).status_code == 403
     with agent.client(automator) as client:
+        # A shell step without approval would make 'automate' a way around 'run'.
+        refused = client.post("/api/v1/automations", json=spec)
+        assert refused.status_code == 403 and "'run'" in refused.json()["error"]["message"]
+        asking = create(client, {**spec, "approval": "ask"})
+        assert client.post(f"/api/v1/automations/{asking['id']}/trigger").status_code == 202
+        client.delete(f"/api/v1/automations/{asking['id']}")
+    automator = agent.make_token("automate", "run")
+    with agent.client(automator) as client:
         made = create(client, spec)
         assert made["enabled"] and made["next_fire_at"] is not None
         nine = datetime.fromisoformat(made["next_fire_at"]).astimezone()
@@ -116,7 +124,7 @@ def test_crud_enable_disable_and_validation(agent: LiveAgent) -> None:
         assert client.get("/api/v1/automations").json()["items"] == []
     # The change went to the sync outbox with the automation.
     ops = [e.op for e in agent.runtime.store.outbox.pending(limit=100) if e.entity == "automation"]
-    assert ops == ["create", "update", "update", "update", "delete"]
+    assert ops == ["create", "delete", "create", "update", "update", "update", "delete"]
 
 
 def test_interval_fires_on_time_in_real_time(agent: LiveAgent) -> None:
@@ -430,7 +438,7 @@ def test_missed_run_policy_after_the_agent_was_stopped(settings: Settings, polic
         "steps": [{"type": "notify", "title": "tick"}],
         "missed": policy,
         "misfire_grace_s": 0.5,
-        "overlap": "parallel",
+        # The default overlap policy (skip) must not swallow the catch-up runs of "all".
     }
     with live_agent(settings) as first, first.client() as client:
         made = create(client, spec)
@@ -454,6 +462,7 @@ def test_missed_run_policy_after_the_agent_was_stopped(settings: Settings, polic
     late_times = sorted(datetime.fromisoformat(r["trigger"]["time"]) for r in late)
     if policy == "all":
         assert late_times == times
+        assert {r["status"] for r in late} == {"succeeded"}
     elif policy == "coalesce":
         assert late_times == [times[-1]]
     else:
@@ -580,3 +589,10 @@ def test_a_stored_automation_that_no_longer_validates_does_not_stop_the_rest(
         assert client.delete(f"/api/v1/automations/{unreadable.id}").status_code == 204
         fixed = client.put(f"/api/v1/automations/{bad_cron.id}", json={**good, "name": "fixed"})
         assert fixed.status_code == 200 and fixed.json()["next_fire_at"]
+
+
+def test_shell_arguments_are_for_automation_steps_only(agent: LiveAgent) -> None:
+    with agent.client() as client:
+        response = client.post("/api/v1/runs", json={"shell": 'rm -rf "$@"', "args": ["/"]})
+        assert response.status_code == 400
+        assert "automation" in response.json()["error"]["message"]

@@ -7,8 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from apscheduler.triggers.base import BaseTrigger
 
-from atom_desktop.automations.fire_plan import MAX_LISTED, due_times, plan_fires
-from atom_desktop.automations.triggers import CronSchedule, IntervalSchedule, build_trigger
+from atom_desktop.automations.fire_plan import MAX_COUNTED, MAX_LISTED, due_times, plan_fires
+from atom_desktop.automations.triggers import (
+    AnyOf,
+    CronSchedule,
+    DateSchedule,
+    IntervalSchedule,
+    build_trigger,
+)
 
 START = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 
@@ -76,4 +82,37 @@ def test_a_month_of_minutes_is_counted_not_listed() -> None:
     now = START + timedelta(days=30)
     plan = plan_fires(every_minute(), checked_at=START, now=now, grace_s=10, policy="skip")
     assert len(plan.missed) == MAX_LISTED
-    assert len(plan.missed) + plan.more_missed == 30 * 24 * 60
+    # Counting stops at a bound (it runs on the agent's loop): a lower bound then.
+    assert plan.more_missed == MAX_COUNTED
+    week = plan_fires(
+        every_minute(), checked_at=START, now=START + timedelta(days=7), grace_s=10, policy="skip"
+    )
+    assert len(week.missed) + week.more_missed == 7 * 24 * 60
+
+
+def test_combined_schedules_each_keep_their_own_times() -> None:
+    # APScheduler's OrTrigger would drop the 02:30 date and shift the interval.
+    trigger = AnyOf(
+        [
+            build_trigger(CronSchedule(type="cron", expression="0 * * * *")),
+            build_trigger(DateSchedule(type="date", at=START + timedelta(hours=2, minutes=30))),
+            build_trigger(
+                IntervalSchedule(type="interval", seconds=3600, start=START + timedelta(minutes=20))
+            ),
+        ]
+    )
+    got = due_times(trigger, START, START + timedelta(hours=4))
+    assert [t.strftime("%H:%M") for t in got] == [
+        "10:20",
+        "11:00",
+        "11:20",
+        "12:00",
+        "12:20",
+        "12:30",
+        "13:00",
+        "13:20",
+        "14:00",
+    ]
+    # A date that has passed is never due again.
+    past = AnyOf([build_trigger(DateSchedule(type="date", at=START - timedelta(days=1)))])
+    assert past.get_next_fire_time(None, START) is None
