@@ -127,6 +127,8 @@ class AutomationService:
         self._checked: dict[str, datetime] = {}
         self._active: dict[str, int] = defaultdict(int)
         self._queues: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One change at a time per automation: store write and (re)arming together.
+        self._changing: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # Runs in progress: run id -> (automation id, task).
         self._tasks: dict[str, tuple[str, asyncio.Task[str]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
@@ -317,10 +319,11 @@ class AutomationService:
         """Replace an automation's spec; its schedule starts afresh from now."""
         await self._armed.wait()
         check_spec(spec)
-        record = await asyncio.to_thread(
-            self._store.automations.replace, automation_id, spec_json(spec)
-        )
-        await self._async_install(record, spec)
+        async with self._changing[automation_id]:
+            record = await asyncio.to_thread(
+                self._store.automations.replace, automation_id, spec_json(spec)
+            )
+            await self._async_install(record, spec)
         self._bus.publish(AutomationChanged(automation_id=record.id, op="updated"))
         return await self.async_get(automation_id)
 
@@ -328,10 +331,11 @@ class AutomationService:
         """Enable (counting the schedule from now) or disable an automation."""
         await self._armed.wait()
         stored_spec(await asyncio.to_thread(self._store.automations.get, automation_id))
-        record = await asyncio.to_thread(
-            self._store.automations.set_enabled, automation_id, enabled=enabled
-        )
-        await self._async_install(record, stored_spec(record))
+        async with self._changing[automation_id]:
+            record = await asyncio.to_thread(
+                self._store.automations.set_enabled, automation_id, enabled=enabled
+            )
+            await self._async_install(record, stored_spec(record))
         self._bus.publish(
             AutomationChanged(automation_id=record.id, op="enabled" if enabled else "disabled")
         )
@@ -341,14 +345,16 @@ class AutomationService:
         """Delete an automation and its history; runs in progress are cancelled."""
         await self._armed.wait()
         await asyncio.to_thread(self._store.automations.get, automation_id)
-        await self._async_disarm(automation_id)
-        self._specs.pop(automation_id, None)
-        ours = [task for owner, task in self._tasks.values() if owner == automation_id]
-        for task in ours:
-            task.cancel()
-        if ours:
-            await asyncio.gather(*ours, return_exceptions=True)
-        await asyncio.to_thread(self._store.automations.delete, automation_id)
+        async with self._changing[automation_id]:
+            await self._async_disarm(automation_id)
+            self._specs.pop(automation_id, None)
+            ours = [task for owner, task in self._tasks.values() if owner == automation_id]
+            for task in ours:
+                task.cancel()
+            if ours:
+                await asyncio.gather(*ours, return_exceptions=True)
+            await asyncio.to_thread(self._store.automations.delete, automation_id)
+        self._changing.pop(automation_id, None)
         self._bus.publish(AutomationChanged(automation_id=automation_id, op="deleted"))
 
     async def async_trigger(

@@ -240,15 +240,22 @@ class StepRunner:
         headers = {name: fill(value, scope) for name, value in step.headers.items()}
         content = fill(step.body, scope).encode() if step.body is not None else None
         json_body = fill_json(step.json_body, scope) if step.json_body is not None else None
-        response = await self._http().request(
+        received = bytearray()
+        async with self._http().stream(
             step.method,
             url,
             headers=headers,
             content=content,
             json=json_body,
             timeout=step.timeout_s,
-        )
-        body = response.content[-KEEP_TEXT:].decode("utf-8", "replace")
+        ) as response:
+            # Only what the history keeps is read: a huge answer is cut off.
+            async for piece in response.aiter_bytes():
+                received += piece
+                if len(received) > KEEP_TEXT:
+                    break
+        complete = len(received) <= KEEP_TEXT
+        body = bytes(received[:KEEP_TEXT]).decode("utf-8", "replace")
         ok = (
             response.status_code in step.expect_status
             if step.expect_status
@@ -257,10 +264,11 @@ class StepRunner:
         result: dict[str, Any] = {
             "status": "succeeded" if ok else "failed",
             "http_status": response.status_code,
-            "body": body,
+            "body": body if complete else body + "\n[cut off at 64 KiB]",
         }
-        with contextlib.suppress(ValueError):
-            result["json"] = response.json()
+        if complete:
+            with contextlib.suppress(ValueError):
+                result["json"] = json.loads(received)
         if not ok:
             result["error"] = (
                 f"{step.method} {urlsplit(url).netloc} answered {response.status_code}."

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -596,3 +598,40 @@ def test_shell_arguments_are_for_automation_steps_only(agent: LiveAgent) -> None
         response = client.post("/api/v1/runs", json={"shell": 'rm -rf "$@"', "args": ["/"]})
         assert response.status_code == 400
         assert "automation" in response.json()["error"]["message"]
+
+
+class _Big(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(200_000))
+        self.end_headers()
+        self.wfile.write(b"x" * 200_000)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_http_step_keeps_only_the_start_of_a_huge_answer(agent: LiveAgent) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Big)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        with agent.client() as client:
+            made = create(
+                client,
+                {
+                    "name": "big",
+                    "steps": [
+                        {"type": "http", "url": f"http://127.0.0.1:{server.server_port}/big"}
+                    ],
+                },
+            )
+            run = trigger_and_wait(client, made["id"])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    step = run["steps"][0]
+    assert step["status"] == "succeeded" and step["http_status"] == 200
+    assert step["body"] == "x" * 65536 + "\n[cut off at 64 KiB]"
+    assert "json" not in step
