@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import socket
 import threading
 import time
@@ -635,3 +636,48 @@ def test_an_http_step_keeps_only_the_start_of_a_huge_answer(agent: LiveAgent) ->
     assert step["status"] == "succeeded" and step["http_status"] == 200
     assert step["body"] == "x" * 65536 + "\n[cut off at 64 KiB]"
     assert "json" not in step
+
+
+def test_a_file_name_that_is_not_utf8_reaches_the_step_byte_for_byte(
+    agent: LiveAgent, tmp_path: Path
+) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "args"
+    inbox.mkdir()
+    with agent.client() as client:
+        made = create(
+            client,
+            {
+                "name": "latin-1",
+                "triggers": [{"type": "file", "paths": [str(inbox)], "debounce_s": 0.2}],
+                "steps": [{"type": "shell", "shell": f'printf "%s" "$1" > {out}'}],
+            },
+        )
+        name = os.fsencode(inbox) + b"/caf\xe9.txt"
+        os.close(os.open(name, os.O_CREAT | os.O_WRONLY))
+        run = until(
+            lambda: [r for r in runs(client, made["id"]) if r["status"] in ENDED],
+            what="the file-triggered run",
+        )[0]
+        # The history shows it (undecodable bytes as U+FFFD) instead of failing.
+        assert run["status"] == "succeeded", (run["error"], run["steps"])
+        assert run["trigger"]["paths"] == [f"{inbox}/caf\ufffd.txt"]
+    assert out.read_bytes() == name
+
+
+def test_a_run_cancelled_while_it_waits_in_the_queue_is_recorded(agent: LiveAgent) -> None:
+    with agent.client() as client:
+        made = create(
+            client,
+            {
+                "name": "one at a time",
+                "overlap": "queue",
+                "steps": [{"type": "shell", "shell": "sleep 30"}],
+            },
+        )
+        first = client.post(f"/api/v1/automations/{made['id']}/trigger").json()
+        waiting = client.post(f"/api/v1/automations/{made['id']}/trigger").json()
+        assert waiting["status"] == "queued"
+        cancel = f"/api/v1/automations/{made['id']}/runs/{{}}/cancel"
+        cancelled = client.post(cancel.format(waiting["id"])).json()
+        assert cancelled["status"] == "cancelled" and cancelled["ended_at"] is not None
+        assert client.post(cancel.format(first["id"])).json()["status"] == "cancelled"
