@@ -27,13 +27,10 @@ from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui import jobs
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.main_window import PAGES
-from atom_desktop.gui.pages.automation_editor import (
-    AutomationEditor,
-    HttpStepForm,
-    ShellStepForm,
-)
+from atom_desktop.gui.pages.automation_editor import AutomationEditor
 from atom_desktop.gui.pages.automations import AutomationsPage
 from atom_desktop.gui.pages.console import RunTab
+from atom_desktop.gui.pages.step_forms import HttpStepForm, ShellStepForm
 from atom_desktop.gui.tray import Tray
 
 WAIT_MS = 15_000
