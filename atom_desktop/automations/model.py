@@ -7,7 +7,6 @@ and rebuilds the model from it.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from atom_desktop.automations.triggers import (
     FileTrigger,
     IntervalSchedule,
 )
+from atom_desktop.runner.request import check_env, check_no_nul
 from atom_desktop.store.task_types import TaskCreate, TaskUpdate
 
 Trigger = Annotated[
@@ -30,7 +30,6 @@ OverlapPolicy = Literal["skip", "queue", "parallel"]
 StepName = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
 ]
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Step(BaseModel):
@@ -59,22 +58,16 @@ class ShellStep(_Step):
     env: Annotated[dict[str, Annotated[str, Field(max_length=131_072)]], Field(max_length=64)] = {}
     timeout_s: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] | None = None
 
+    # The same rules as a run request's: the step becomes one.
     @field_validator("shell", "cwd")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("cannot contain NUL characters")
-        return value
+        return check_no_nul(value)
 
     @field_validator("env")
     @classmethod
     def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
-        for name, value in env.items():
-            if not _ENV_NAME.match(name) or name.upper().startswith("ATOM_"):
-                raise ValueError(f"{name!r} is not a usable environment variable name")
-            if "\x00" in value:
-                raise ValueError(f"the value of {name} contains a NUL character")
-        return env
+        return check_env(env)
 
 
 class HttpStep(_Step):

@@ -188,11 +188,11 @@ class StepRunner:
                 }
         args, env = ctx.shell_inputs()
         request = RunRequest(
-            shell=step.shell, cwd=step.cwd, env={**env, **step.env}, timeout_s=step.timeout_s
-        ).model_copy(
-            # Paths straight from the file system (never NUL, perhaps not UTF-8:
-            # held as surrogates, which validating them as text would refuse).
-            update={"args": args}
+            shell=step.shell,
+            args=args,
+            cwd=step.cwd,
+            env={**env, **step.env},
+            timeout_s=step.timeout_s,
         )
         submit = asyncio.ensure_future(
             self._runner.async_submit(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 RunSource = Literal["ui", "api", "automation", "ai", "cli"]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_ARG = 32_768
 
 
 class RunRequest(BaseModel):
@@ -23,8 +24,11 @@ class RunRequest(BaseModel):
         | None
     ) = None
     shell: Annotated[str, Field(min_length=1, max_length=131_072)] | None = None
+    # Items are plain ``str``: pydantic's length constraint refuses the
+    # surrogates that carry a file name's non-UTF-8 bytes; the validator below
+    # checks the length instead.
     args: Annotated[
-        list[Annotated[str, Field(max_length=32_768)]],
+        list[str],
         Field(
             max_length=65_536,
             description="With 'shell', for automation steps only: positional arguments the "
@@ -58,7 +62,9 @@ class RunRequest(BaseModel):
 
     @field_validator("args")
     @classmethod
-    def _no_nul_in_args(cls, args: list[str]) -> list[str]:
+    def _check_args(cls, args: list[str]) -> list[str]:
+        if any(len(a) > MAX_ARG for a in args):
+            raise ValueError(f"an argument is longer than {MAX_ARG} characters")
         if any("\x00" in a for a in args):
             raise ValueError("arguments cannot contain NUL characters")
         return args
@@ -66,20 +72,28 @@ class RunRequest(BaseModel):
     @field_validator("shell", "cwd")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("cannot contain NUL characters")
-        return value
+        return check_no_nul(value)
 
     @field_validator("env")
     @classmethod
     def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
-        for name, value in env.items():
-            if not _ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-            if "\x00" in value:
-                raise ValueError(f"the value of {name} contains a NUL character")
-            if name.upper().startswith("ATOM_"):
-                raise ValueError(
-                    f"{name}: ATOM_* variables are the agent's own and are not passed on"
-                )
-        return env
+        return check_env(env)
+
+
+def check_no_nul(value: str | None) -> str | None:
+    """``value`` unchanged; ValueError if it holds a NUL (no C string can)."""
+    if value is not None and "\x00" in value:
+        raise ValueError("cannot contain NUL characters")
+    return value
+
+
+def check_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` unchanged; ValueError for a name no child can get or a NUL in a value."""
+    for name, value in env.items():
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid environment variable name")
+        if "\x00" in value:
+            raise ValueError(f"the value of {name} contains a NUL character")
+        if name.upper().startswith("ATOM_"):
+            raise ValueError(f"{name}: ATOM_* variables are the agent's own and are not passed on")
+    return env
