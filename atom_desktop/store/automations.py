@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.store.database import Database
@@ -54,8 +55,17 @@ def _record(row: AutomationRow) -> AutomationRecord:
     return AutomationRecord(**{name: getattr(row, name) for name in AutomationRecord.__slots__})
 
 
-def _sync_payload(row: AutomationRow) -> dict[str, Any]:
-    return {"name": row.name, "enabled": row.enabled, "spec": row.spec}
+def _outbox(session: Session, row: AutomationRow, op: str, at: datetime) -> None:
+    """The change of ``row`` for sync, in the same transaction."""
+    session.flush()
+    record_change(
+        session,
+        entity=ENTITY,
+        entity_id=row.id,
+        op=op,
+        payload={"name": row.name, "enabled": row.enabled, "spec": row.spec},
+        at=at,
+    )
 
 
 class AutomationRepository:
@@ -86,15 +96,7 @@ class AutomationRepository:
                 updated_at=now,
             )
             session.add(row)
-            session.flush()
-            record_change(
-                session,
-                entity=ENTITY,
-                entity_id=row.id,
-                op="create",
-                payload=_sync_payload(row),
-                at=now,
-            )
+            _outbox(session, row, "create", now)
             return _record(row)
 
     def replace(self, automation_id: str, spec: dict[str, Any]) -> AutomationRecord:
@@ -108,15 +110,7 @@ class AutomationRepository:
             row.anchor_at = now
             row.checked_at = now
             row.updated_at = now
-            session.flush()
-            record_change(
-                session,
-                entity=ENTITY,
-                entity_id=row.id,
-                op="update",
-                payload=_sync_payload(row),
-                at=now,
-            )
+            _outbox(session, row, "update", now)
             return _record(row)
 
     def set_enabled(self, automation_id: str, *, enabled: bool) -> AutomationRecord:
@@ -130,15 +124,7 @@ class AutomationRepository:
                 row.updated_at = now
                 if enabled:
                     row.checked_at = now
-                session.flush()
-                record_change(
-                    session,
-                    entity=ENTITY,
-                    entity_id=row.id,
-                    op="update",
-                    payload=_sync_payload(row),
-                    at=now,
-                )
+                _outbox(session, row, "update", now)
             return _record(row)
 
     def delete(self, automation_id: str) -> None:
@@ -234,7 +220,7 @@ class AutomationRepository:
             return int(getattr(result, "rowcount", 0) or 0)
 
     @staticmethod
-    def _row(session: Any, automation_id: str) -> AutomationRow:
+    def _row(session: Session, automation_id: str) -> AutomationRow:
         row: AutomationRow | None = session.get(AutomationRow, automation_id)
         if row is None:
             raise NotFoundError(f"There is no automation with id {automation_id!r}.")

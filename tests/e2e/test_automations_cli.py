@@ -5,47 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.agent_process import AgentProcess, agent_env
-from tests.support.secret_service import SecretServiceSession
+from tests.support.agent_process import AgentProcess
+from tests.support.agent_process import run_cli as cli
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def running(
-    secret_service: SecretServiceSession, tmp_path: Path
-) -> Iterator[tuple[AgentProcess, dict[str, str]]]:
-    env = agent_env(secret_service.env, tmp_path / "data", tmp_path / "config")
-    agent = AgentProcess(["serve"], env)
-    try:
-        agent.wait_for("agent running")
-        yield agent, {k: v for k, v in env.items() if k != "ATOM_PORT"}
-    finally:
-        agent.kill()
-
-
-def cli(
-    env: dict[str, str], *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "atom_desktop", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def cli_json(env: dict[str, str], *args: str) -> Any:

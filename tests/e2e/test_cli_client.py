@@ -7,44 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.agent_process import AgentProcess, agent_env
+from tests.support.agent_process import run_cli as cli
 from tests.support.ports import free_port
-from tests.support.secret_service import SecretServiceSession
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def running(
-    secret_service: SecretServiceSession, tmp_path: Path
-) -> Iterator[tuple[AgentProcess, dict[str, str]]]:
-    env = agent_env(secret_service.env, tmp_path / "data", tmp_path / "config")
-    env["ATOM_LOG_LEVEL"] = "DEBUG"
-    agent = AgentProcess(["serve"], env)
-    try:
-        agent.wait_for("agent running")
-        # The CLI finds the port in the lock file, as a person's shell would.
-        client_env = {k: v for k, v in env.items() if k != "ATOM_PORT"}
-        yield agent, client_env
-    finally:
-        agent.kill()
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "atom_desktop", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_cli_against_a_running_agent(running: tuple[AgentProcess, dict[str, str]]) -> None:

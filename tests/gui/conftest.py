@@ -1,9 +1,48 @@
-"""Qt tests run without a display: the offscreen platform, unless one is chosen already."""
+"""Qt tests run offscreen (unless a platform is chosen); the desktop app fixture."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring.backends.fail
+import pytest
+from pytestqt.qtbot import QtBot
+
+from atom_desktop.autostart import AutostartEntry
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.redaction import Redactor
+from atom_desktop.gui.app import DesktopApp
 
 # Before any QApplication exists (pytest-qt makes it in its ``qapp`` fixture,
 # after conftest files are imported); without a display Qt would abort.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+WAIT_MS = 15_000
+
+
+@pytest.fixture
+def desktop(
+    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
+) -> Iterator[DesktopApp]:
+    """The desktop app on a real agent (key file, no keyring), started and stopped."""
+    autostart = AutostartEntry(
+        platform="linux",
+        home=tmp_path / "home",
+        env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+        command=["atom-desktop", "--background"],
+    )
+    app = DesktopApp(
+        settings, paths, Redactor(), autostart, keyring_backend=keyring.backends.fail.Keyring()
+    )
+    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+        app.start()
+    yield app
+    if app.host.thread_alive:
+        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
+            app.host.request_stop()
+    app.host.stop()
+    app.window.deleteLater()

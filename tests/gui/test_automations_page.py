@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import keyring.backends.fail
 import pytest
 from PySide6.QtWidgets import QDialog, QTreeWidget, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
 from atom_desktop.automations.model import AutomationSpec
-from atom_desktop.autostart import AutostartEntry
-from atom_desktop.config.paths import AppPaths
-from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import ApprovalChanged, Event
-from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui import jobs
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.main_window import PAGES
@@ -34,29 +27,6 @@ from atom_desktop.gui.pages.step_forms import HttpStepForm, ShellStepForm
 from atom_desktop.gui.tray import Tray
 
 WAIT_MS = 15_000
-
-
-@pytest.fixture
-def desktop(
-    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
-) -> Iterator[DesktopApp]:
-    autostart = AutostartEntry(
-        platform="linux",
-        home=tmp_path / "home",
-        env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
-        command=["atom-desktop", "--background"],
-    )
-    app = DesktopApp(
-        settings, paths, Redactor(), autostart, keyring_backend=keyring.backends.fail.Keyring()
-    )
-    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
-        app.start()
-    yield app
-    if app.host.thread_alive:
-        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
-            app.host.request_stop()
-    app.host.stop()
-    app.window.deleteLater()
 
 
 def show_page(app: DesktopApp) -> AutomationsPage:

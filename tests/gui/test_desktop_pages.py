@@ -12,18 +12,15 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import keyring.backends.fail
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from atom_desktop.autostart import AutostartEntry
 from atom_desktop.config.config_file import read_config_file
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import RunChanged
-from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui import jobs
 from atom_desktop.gui.app import DesktopApp, share_the_interpreter_with_the_window
 from atom_desktop.gui.pages.console import RunTab
@@ -34,29 +31,6 @@ from atom_desktop.store.task_types import TaskCreate
 from tests.support.qt_watchdog import QtLoopWatchdog
 
 WAIT_MS = 15_000
-
-
-@pytest.fixture
-def desktop(
-    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
-) -> Iterator[DesktopApp]:
-    autostart = AutostartEntry(
-        platform="linux",
-        home=tmp_path / "home",
-        env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
-        command=["atom-desktop", "--background"],
-    )
-    app = DesktopApp(
-        settings, paths, Redactor(), autostart, keyring_backend=keyring.backends.fail.Keyring()
-    )
-    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
-        app.start()
-    yield app
-    if app.host.thread_alive:
-        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
-            app.host.request_stop()
-    app.host.stop()
-    app.window.deleteLater()
 
 
 def answer_dialog(kind: type[QDialog], fill: Callable[[QDialog], None]) -> None:

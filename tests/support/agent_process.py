@@ -93,3 +93,18 @@ def agent_env(
     env.update(ATOM_DATA_DIR=str(data_dir), ATOM_CONFIG_DIR=str(config_dir), ATOM_PORT="0")
     env.update(extra or {})
     return env
+
+
+def run_cli(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m atom_desktop ARGS`` to the end, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "atom_desktop", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
