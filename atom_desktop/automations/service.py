@@ -23,9 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from pydantic import ValidationError
@@ -56,6 +55,9 @@ from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.automation_runs import ApprovalRecord, AutomationRunRecord
 from atom_desktop.store.automations import AutomationRecord, MissedTime
 from atom_desktop.store.service import StoreService
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +152,6 @@ class AutomationService:
                 interrupted,
                 expired,
             )
-        self._http = httpx.AsyncClient(follow_redirects=True)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         # Paused until every job is in: one wake-up instead of one per job added.
         self._scheduler.start(paused=True)
@@ -246,8 +247,13 @@ class AutomationService:
         self._triggers.clear()
 
     def _client(self) -> httpx.AsyncClient:
+        """The HTTP client of http steps, made (and httpx loaded) by the first one."""
+        if not self._accepting:
+            raise AutomationError("The agent is stopping and makes no requests.")
         if self._http is None:
-            raise AutomationError("The agent is not running.")
+            import httpx  # noqa: PLC0415 - most agents never run an http step
+
+            self._http = httpx.AsyncClient(follow_redirects=True)
         return self._http
 
     # -- reading ------------------------------------------------------------------------

@@ -17,10 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import httpx
 from pydantic import ValidationError
 
 from atom_desktop.automations.approvals import ApprovalDesk
@@ -41,6 +40,9 @@ from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.runs import RunRepository
 from atom_desktop.store.task_types import TaskCreate, TaskUpdate
 from atom_desktop.store.tasks import TaskRepository
+
+if TYPE_CHECKING:
+    import httpx
 
 # What a result keeps of output and bodies (the full output stays with the run).
 KEEP_TEXT = 64 * 1024
@@ -154,7 +156,7 @@ class StepRunner:
                 result.update(self._notify(step, ctx))
             else:
                 result.update(await self._task(step, ctx))
-        except (AtomError, httpx.HTTPError, ValidationError) as exc:
+        except (AtomError, ValidationError) as exc:
             result.update(status="failed", error=_message(exc))
         result["started_at"] = started.isoformat()
         result["ended_at"] = datetime.now(UTC).isoformat()
@@ -240,6 +242,24 @@ class StepRunner:
         headers = {name: fill(value, scope) for name, value in step.headers.items()}
         content = fill(step.body, scope).encode() if step.body is not None else None
         json_body = fill_json(step.json_body, scope) if step.json_body is not None else None
+        # Loaded with the first http step: most agents never run one.
+        import httpx  # noqa: PLC0415
+
+        try:
+            return await self._send(step, url, headers, content, json_body)
+        except httpx.TimeoutException as exc:
+            raise StepError(f"The request timed out ({type(exc).__name__}).") from None
+        except httpx.HTTPError as exc:
+            raise StepError(f"The request failed: {exc}") from None
+
+    async def _send(
+        self,
+        step: HttpStep,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        json_body: Any,
+    ) -> dict[str, Any]:
         received = bytearray()
         async with self._http().stream(
             step.method,
@@ -296,13 +316,9 @@ class StepRunner:
         return {"status": "succeeded", "task_id": task.id, "task": task.to_json()}
 
 
-def _message(exc: Exception) -> str:
-    if isinstance(exc, AtomError):
-        return exc.message
+def _message(exc: AtomError | ValidationError) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "value"
         return f"{where}: {first['msg']}"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"The request timed out ({type(exc).__name__})."
-    return f"The request failed: {exc}"
+    return exc.message
