@@ -37,6 +37,8 @@ def run_bare(port: int) -> None:
         log_config=None,
         access_log=False,
         lifespan="off",
+        http="httptools",
+        loop="asyncio",
         ws="websockets-sansio",
     )
     uvicorn.Server(config).run()

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import Scope
 
 from atom_desktop import __version__
@@ -41,6 +42,13 @@ logger = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 OPENAPI_URL = f"{PREFIX}/openapi.json"
 MAX_BODY = 1024 * 1024
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
 
 
 def swagger_assets() -> Path:
@@ -60,6 +68,11 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         redoc_url=None,
         description="The embedded backend of ATOM Desktop. Every route except health, "
         "the OpenAPI document and the docs needs `Authorization: Bearer <token>`.",
+        # A local agent reports to nobody: FastAPI would otherwise trace
+        # requests into any OpenTelemetry provider configured in the
+        # environment (request data leaving the machine), and checks for one
+        # on every request.
+        telemetry=NO_TELEMETRY,
     )
     app.state.agent = agent
     app.state.closing = asyncio.Event()
@@ -99,13 +112,14 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
 
     settings = agent.settings
 
-    def config() -> SecurityConfig:
-        extra = (settings.host,) if settings.host not in ("127.0.0.1", "::1", "localhost") else ()
-        return SecurityConfig(
-            hosts=allowed_hosts(agent.api_port, extra),
-            origins=frozenset(settings.allowed_origins),
-            max_body=MAX_BODY,
-        )
+    # Fixed for the server's life: a changed port or origin list takes effect
+    # at the next start (the settings page says so).
+    extra = (settings.host,) if settings.host not in ("127.0.0.1", "::1", "localhost") else ()
+    config = SecurityConfig(
+        hosts=allowed_hosts(agent.api_port, extra),
+        origins=frozenset(settings.allowed_origins),
+        max_body=MAX_BODY,
+    )
 
     async def audit_hook(scope_: Scope, principal: Principal | None, status: int) -> None:
         action = f"{scope_['method']} {scope_.get('atom_route', scope_['path'])}"

@@ -97,6 +97,11 @@ def test_docs_work_offline_from_the_package(running: tuple[AgentProcess, dict[st
         doc = client.get("/api/v1/openapi.json").json()
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert "/api/v1/tasks" in doc["paths"]
+    health = doc["paths"]["/api/v1/health"]["get"]
+    assert health["x-atom-scope"] == "public"
+    assert health["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Health"
+    }
 
 
 def test_cli_run_streams_bytes_exactly_and_exits_like_the_child(

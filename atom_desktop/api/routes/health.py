@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import cast
+
+from fastapi import APIRouter, Request
 
 from atom_desktop import __version__
+from atom_desktop.api.context import AgentContext
 from atom_desktop.api.deps import AgentDep, scope
+from atom_desktop.api.plain_route import PlainRoute
 from atom_desktop.api.schemas import ERROR_RESPONSES, Health, Status
 
 router = APIRouter(tags=["agent"], responses=ERROR_RESPONSES)
 
 
-@router.get("/health", openapi_extra=scope("public"))
-def health(agent: AgentDep) -> Health:
+async def health(request: Request) -> Health:
     """Whether the agent is up; no token needed, no user data in it."""
+    agent = cast(AgentContext, request.app.state.agent)
     key = agent.store.key
     return Health(
         status="ok",
@@ -22,6 +26,17 @@ def health(agent: AgentDep) -> Health:
         key_storage=key.storage if key else None,
         keyring_backend=key.keyring_backend if key else None,
     )
+
+
+# Polled often (monitors, the web app, the CLI's wait for start-up) and needs
+# nothing from the request: a plain route, without FastAPI's per-request work.
+router.add_api_route(
+    "/health",
+    health,
+    methods=["GET"],
+    openapi_extra=scope("public"),
+    route_class_override=PlainRoute,
+)
 
 
 @router.get("/status", openapi_extra=scope("read"))
