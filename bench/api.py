@@ -9,10 +9,12 @@ pass-through (in the benchmark's process only), and measures:
     GET /api/v1/health        on all three
     GET /api/v1/tasks (100)   on the two agents
 
-at concurrency 1, 16 and 64, reporting req/s and p50/p99 latency (medians
-over rounds), and the ratios the targets are about.
+at concurrency 1, 16 and 64, reporting req/s, p50/p99 latency and the server
+process's CPU time per request (medians over all slices), and the ratios the
+targets are about, each the median over slices of two servers measured back
+to back.
 
-    .venv/bin/python -m bench.api [--seconds 3] [--rounds 3]
+    .venv/bin/python -m bench.api [--seconds 2] [--slices 3] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 CONCURRENCY = (1, 16, 64)
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -58,7 +61,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -
 
 
 def wrk(url: str, connections: int, seconds: float, token: str | None) -> dict[str, float]:
-    """Run wrk; return req/s, p50 and p99 in milliseconds."""
+    """Run wrk; return req/s, p50 and p99 in milliseconds, and the request count."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if token:
         cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
@@ -66,11 +69,12 @@ def wrk(url: str, connections: int, seconds: float, token: str | None) -> dict[s
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    count = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     pcts = {}
     for pct in ("50", "99"):
         value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         pcts[pct] = float(value) * UNITS[unit]
-    return {"rps": rps, "p50": pcts["50"], "p99": pcts["99"]}
+    return {"rps": rps, "p50": pcts["50"], "p99": pcts["99"], "requests": count}
 
 
 class Server:
@@ -104,71 +108,80 @@ class Server:
                     ).raise_for_status()
             self.endpoints["tasks"] = (f"{base}/api/v1/tasks?limit=100", token)
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used (user + system)."""
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return float(times.user + times.system)
+
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(30)
 
 
-def measure(
-    servers: list[Server], seconds: float, slices: int
-) -> dict[str, dict[str, dict[int, dict[str, float]]]]:
-    """Load each server in turn, in short alternating slices, so noise hits all alike."""
-    results: dict[str, dict[str, dict[int, dict[str, float]]]] = {s.mode: {} for s in servers}
+Sample = dict[str, float]
+#: mode -> endpoint -> concurrency -> one sample per slice, in slice order
+Samples = dict[str, dict[str, dict[int, list[Sample]]]]
+
+
+def measure(servers: list[Server], seconds: float, slices: int, samples: Samples) -> None:
+    """Load each server in turn, in short alternating slices, so noise hits all alike.
+
+    Each slice also reads the server process's CPU time, so the cost of a
+    request is known apart from the machine's other load.
+    """
     for endpoint in ("health", "tasks"):
         for c in CONCURRENCY:
-            samples: dict[str, list[dict[str, float]]] = {}
             for i in range(slices):
                 order = servers if i % 2 == 0 else list(reversed(servers))
                 for server in order:
                     if endpoint not in server.endpoints:
                         continue
                     url, token = server.endpoints[endpoint]
-                    samples.setdefault(server.mode, []).append(
-                        wrk(url, c, max(1, round(seconds / slices)), token)
-                    )
-            for mode, runs in samples.items():
-                results[mode].setdefault(endpoint, {})[c] = {
-                    key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99")
-                }
-    return results
+                    before = server.cpu_s()
+                    sample = wrk(url, c, seconds, token)
+                    sample["cpu_us"] = (server.cpu_s() - before) / sample["requests"] * 1e6
+                    samples[server.mode].setdefault(endpoint, {}).setdefault(c, []).append(sample)
+
+
+def paired(samples: Samples, a: str, b: str, endpoint: str, c: int, key: str) -> float:
+    """Median over slices of ``a``'s figure over ``b``'s, each pair measured back to back."""
+    return statistics.median(
+        x[key] / y[key]
+        for x, y in zip(samples[a][endpoint][c], samples[b][endpoint][c], strict=True)
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--seconds", type=int, default=2, help="length of one slice")
+    parser.add_argument("--slices", type=int, default=3, help="slices per server per round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench/api.py needs wrk: apt-get install wrk")
-    runs: dict[str, list[dict[str, dict[int, dict[str, float]]]]] = {
-        "bare": [],
-        "checked": [],
-        "unchecked": [],
-    }
+    samples: Samples = {"bare": {}, "checked": {}, "unchecked": {}}
     with tempfile.TemporaryDirectory(prefix="atom-bench-api-") as tmp:
         servers = [Server(mode, Path(tmp)) for mode in ("bare", "checked", "unchecked")]
         try:
             for round_ in range(args.rounds):
-                measured = measure(servers, args.seconds, slices=3)
-                for mode, result in measured.items():
-                    runs[mode].append(result)
+                measure(servers, args.seconds, args.slices, samples)
                 print(f"round {round_ + 1}/{args.rounds} done", flush=True)
         finally:
             for server in servers:
                 server.close()
 
     def med(mode: str, endpoint: str, c: int, key: str) -> float:
-        return statistics.median(r[endpoint][c][key] for r in runs[mode])
+        return statistics.median(sample[key] for sample in samples[mode][endpoint][c])
 
     print()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; "
-        f"wrk -t1, {args.seconds:g} s per point, median of {args.rounds} rounds"
+        f"Python {platform.python_version()}; wrk -t1, {args.rounds} rounds of "
+        f"{args.slices} slices of {args.seconds} s per server and point, medians over slices"
     )
     print()
-    print("| server | endpoint | conc. | req/s | p50 ms | p99 ms |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| server | endpoint | conc. | req/s | p50 ms | p99 ms | server CPU us/req |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for mode, endpoint in (
         ("bare", "health"),
         ("checked", "health"),
@@ -179,27 +192,22 @@ def main() -> None:
         for c in CONCURRENCY:
             print(
                 f"| {mode} | {endpoint} | {c} | {med(mode, endpoint, c, 'rps'):,.0f} | "
-                f"{med(mode, endpoint, c, 'p50'):.2f} | {med(mode, endpoint, c, 'p99'):.2f} |"
+                f"{med(mode, endpoint, c, 'p50'):.2f} | {med(mode, endpoint, c, 'p99'):.2f} | "
+                f"{med(mode, endpoint, c, 'cpu_us'):,.0f} |"
             )
     print()
     summary = {}
     for c in CONCURRENCY:
-        ratio = statistics.median(
-            r["health"][c]["rps"] / b["health"][c]["rps"]
-            for r, b in zip(runs["checked"], runs["bare"], strict=True)
-        )
-        cost_h = 1 - statistics.median(
-            r["health"][c]["rps"] / u["health"][c]["rps"]
-            for r, u in zip(runs["checked"], runs["unchecked"], strict=True)
-        )
-        cost_t = 1 - statistics.median(
-            r["tasks"][c]["rps"] / u["tasks"][c]["rps"]
-            for r, u in zip(runs["checked"], runs["unchecked"], strict=True)
-        )
-        summary[c] = (ratio, cost_h, cost_t)
+        ratio = paired(samples, "checked", "bare", "health", c, "rps")
+        cost_h = 1 - paired(samples, "checked", "unchecked", "health", c, "rps")
+        cost_t = 1 - paired(samples, "checked", "unchecked", "tasks", c, "rps")
+        cpu_h = paired(samples, "checked", "unchecked", "health", c, "cpu_us") - 1
+        cpu_t = paired(samples, "checked", "unchecked", "tasks", c, "cpu_us") - 1
+        summary[c] = {"ratio": ratio, "cost_health": cost_h, "cost_tasks": cost_t}
         print(
             f"concurrency {c}: /health ours/bare {ratio:.2f}x (target >= 0.6); security cost "
-            f"/health {cost_h:+.1%}, /tasks {cost_t:+.1%} (target <= 10%)"
+            f"in req/s /health {cost_h:+.1%}, /tasks {cost_t:+.1%} (target <= 10%); "
+            f"in server CPU per request /health {cpu_h:+.1%}, /tasks {cpu_t:+.1%}"
         )
     p99 = med("checked", "health", 16, "p99")
     print(f"/health p99 at concurrency 16: {p99:.2f} ms (target < 5 ms)")

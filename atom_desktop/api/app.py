@@ -18,6 +18,7 @@ from atom_desktop import __version__
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
 from atom_desktop.api.errors import install_error_handlers
+from atom_desktop.api.plain_route import PlainPaths, plain_routes
 from atom_desktop.api.routes import (
     app_window,
     approvals,
@@ -138,6 +139,8 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         except Exception:
             logger.exception("Could not write the audit entry for %s", action)
 
+    # Added first, so it runs inside the security middleware: after every check.
+    app.add_middleware(PlainPaths, routes=plain_routes(PREFIX, routers))
     app.add_middleware(
         SecurityMiddleware, config=config, authority=agent.tokens, routes=routes, audit=audit_hook
     )

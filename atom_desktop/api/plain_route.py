@@ -1,28 +1,34 @@
-"""``PlainRoute``: a FastAPI route without FastAPI's per-request machinery.
+"""Plain routes: declared and documented through FastAPI, served without it.
 
 For endpoints that read nothing from the request but the request itself and
-return a pydantic model (``/health``, which monitors and the web app poll).
-FastAPI resolves dependencies and parameters and validates the response on
-every request, about 70 us here, which is more than the rest of such a
-request costs. The route is still declared, documented and guarded like any
-other; only the call skips that work, so the endpoint must not need it,
-which the constructor checks.
+return a pydantic model (``/health``, which monitors, the web app and the CLI
+poll). FastAPI's per-request work (routing through the included routers,
+dependency and parameter resolution, response validation, its exception and
+exit-stack layers) costs about 60 us here, more than the rest of such a
+request. :class:`PlainRoute` declares such an endpoint (it is in the OpenAPI
+document with its response model, and FastAPI can still serve it), and
+:class:`PlainPaths`, a layer inside the security middleware, answers its
+requests directly. Every request still passes every security check first.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+PlainEndpoint = Callable[[Request], Awaitable[BaseModel]]
 
 
 class PlainRoute(APIRoute):
-    """Calls ``async def endpoint(request) -> Model`` and sends the model as JSON."""
+    """A route whose endpoint is ``async def endpoint(request) -> Model``."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
@@ -37,22 +43,64 @@ class PlainRoute(APIRoute):
             or dependant.body_params
             or dependant.dependencies
         )
-        if extra or list(inspect.signature(endpoint).parameters) != [dependant.request_param_name]:
-            raise TypeError(f"{endpoint.__name__}: a plain route's endpoint takes only the request")
+        named = list(inspect.signature(endpoint).parameters)
+        if extra or "{" in path or named != [dependant.request_param_name]:
+            raise TypeError(
+                f"{endpoint.__name__}: a plain route has a fixed path and its endpoint "
+                "takes only the request"
+            )
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The handler FastAPI wraps: call the endpoint, serialise its model."""
+        """The handler FastAPI uses if a request reaches it through the router."""
         endpoint = self.endpoint
         status_code = self.status_code or 200
 
         async def handler(request: Request) -> Response:
-            result = await endpoint(request)
-            if not isinstance(result, BaseModel):
-                raise TypeError(f"{endpoint.__name__} returned {type(result).__name__}")
-            return Response(
-                result.__pydantic_serializer__.to_json(result),
-                status_code=status_code,
-                media_type="application/json",
-            )
+            body = model_json(endpoint.__name__, await endpoint(request))
+            return Response(body, status_code=status_code, media_type="application/json")
 
         return handler
+
+
+def model_json(name: str, result: object) -> bytes:
+    """``result`` as JSON, which must be the pydantic model the endpoint promised."""
+    if not isinstance(result, BaseModel):
+        raise TypeError(f"{name} returned {type(result).__name__}")
+    return result.__pydantic_serializer__.to_json(result)
+
+
+def plain_routes(prefix: str, routers: Iterable[APIRouter]) -> dict[tuple[str, str], PlainRoute]:
+    """Every plain route of ``routers`` included under ``prefix``, by (method, path)."""
+    found: dict[tuple[str, str], PlainRoute] = {}
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, PlainRoute):
+                for method in route.methods or ():
+                    found[(method, prefix + route.path)] = route
+    return found
+
+
+class PlainPaths:
+    """ASGI layer that answers plain routes itself and passes on everything else."""
+
+    def __init__(self, app: ASGIApp, *, routes: dict[tuple[str, str], PlainRoute]) -> None:
+        self.app = app
+        self._routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        route = (
+            self._routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        endpoint = route.endpoint
+        body = model_json(endpoint.__name__, await endpoint(Request(scope, receive, send)))
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        status = route.status_code or 200
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
