@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -69,38 +70,48 @@ def model_json(name: str, result: object) -> bytes:
     return result.__pydantic_serializer__.to_json(result)
 
 
-def plain_routes(prefix: str, routers: Iterable[APIRouter]) -> dict[tuple[str, str], PlainRoute]:
+@dataclass(frozen=True, slots=True)
+class PlainTarget:
+    """What :class:`PlainPaths` calls for one method and path."""
+
+    endpoint: PlainEndpoint
+    status_code: int
+
+
+def plain_routes(prefix: str, routers: Iterable[APIRouter]) -> dict[tuple[str, str], PlainTarget]:
     """Every plain route of ``routers`` included under ``prefix``, by (method, path)."""
-    found: dict[tuple[str, str], PlainRoute] = {}
+    found: dict[tuple[str, str], PlainTarget] = {}
     for router in routers:
         for route in router.routes:
             if isinstance(route, PlainRoute):
+                target = PlainTarget(route.endpoint, route.status_code or 200)
                 for method in route.methods or ():
-                    found[(method, prefix + route.path)] = route
+                    found[(method, prefix + route.path)] = target
     return found
 
 
 class PlainPaths:
     """ASGI layer that answers plain routes itself and passes on everything else."""
 
-    def __init__(self, app: ASGIApp, *, routes: dict[tuple[str, str], PlainRoute]) -> None:
+    def __init__(self, app: ASGIApp, *, routes: dict[tuple[str, str], PlainTarget]) -> None:
         self.app = app
-        self._routes = routes
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
-        route = (
-            self._routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        target = (
+            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
         )
-        if route is None:
+        if target is None:
             await self.app(scope, receive, send)
             return
-        endpoint = route.endpoint
+        endpoint = target.endpoint
         body = model_json(endpoint.__name__, await endpoint(Request(scope, receive, send)))
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
-        status = route.status_code or 200
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send(
+            {"type": "http.response.start", "status": target.status_code, "headers": headers}
+        )
         await send({"type": "http.response.body", "body": body})

@@ -47,7 +47,6 @@ DOCS_CSP = (
 DOCS_HEADERS = tuple(
     (name, DOCS_CSP if name == b"content-security-policy" else value) for name, value in API_HEADERS
 )
-CORS_NAMES = (b"access-control-allow-origin", b"vary")
 
 
 def allowed_hosts(port: int, extra_hosts: Iterable[str] = ()) -> frozenset[str]:
@@ -287,12 +286,14 @@ class SecurityMiddleware:
             return
 
         statuses: list[int] = []
-        docs = scope["path"] == "/docs" or scope["path"].startswith("/docs/")
+        added = _response_headers(scope["path"], origin)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
-                message = {**message, "headers": _response_headers(message, origin, docs)}
+                # A fresh message dict per send (Starlette's and ours), so
+                # it is changed in place.
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         await self.app(scope, checked, send_with_headers)
@@ -393,16 +394,14 @@ class SecurityMiddleware:
         return replay
 
 
-def _response_headers(
-    message: Message, origin: str | None, docs: bool
-) -> list[tuple[bytes, bytes]]:
-    # Only this middleware speaks CORS: whatever the app set is replaced.
-    headers = [item for item in message.get("headers", ()) if item[0].lower() not in CORS_NAMES]
-    headers += DOCS_HEADERS if docs else API_HEADERS
+def _response_headers(path: str, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    """What every response gets added. The app itself sets no CORS headers
+    (it has no CORS middleware): this layer alone decides them."""
+    added = DOCS_HEADERS if path == "/docs" or path.startswith("/docs/") else API_HEADERS
     if origin is not None:
         # The exact origin, never "*"; it already passed the allowlist.
-        headers += [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
-    return headers
+        added += ((b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin"))
+    return added
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:

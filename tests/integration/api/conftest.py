@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import cast
 
 import httpx
 import keyring.backends.fail
 import pytest
-from fastapi import Request
+from fastapi import FastAPI, Request
+from pydantic import BaseModel
 
 from atom_desktop.api import deps
 from atom_desktop.api.context import AgentContext
+from atom_desktop.api.plain_route import PlainEndpoint, PlainPaths, PlainTarget
 from atom_desktop.config.settings import Settings
 from atom_desktop.runtime import Runtime
 
@@ -66,7 +69,30 @@ def start_agent(settings: Settings, **runtime_args: object) -> tuple[Runtime, Ha
         return runtime
 
     app.dependency_overrides[deps._agent] = counting_agent
+    _count_plain_routes(app, counter)
     return runtime, counter
+
+
+def _count_plain_routes(app: FastAPI, counter: HandlerCounter) -> None:
+    """Count the routes PlainPaths answers (they resolve no dependencies) as well."""
+    layers = [m for m in app.user_middleware if m.cls is cast(object, PlainPaths)]
+    assert len(layers) == 1, "the app has no PlainPaths layer"
+    routes = cast(dict[tuple[str, str], PlainTarget], layers[0].kwargs["routes"])
+    assert routes, "no plain routes to count"
+
+    def counted(endpoint: PlainEndpoint) -> PlainEndpoint:
+        async def call(request: Request) -> BaseModel:
+            counter.calls += 1
+            counter.clients.append(
+                (request.client.host, request.client.port) if request.client else None
+            )
+            return await endpoint(request)
+
+        call.__name__ = endpoint.__name__
+        return call
+
+    for key, target in routes.items():
+        routes[key] = replace(target, endpoint=counted(target.endpoint))
 
 
 @contextmanager

@@ -108,6 +108,7 @@ def test_every_attack_on_every_route_is_refused_before_any_handler(
                 response = client.send(attack_request(attack, target, agent, tokens))
                 assert response.status_code == status, (attack, target, response.text)
                 assert response.json()["error"]["code"]
+                assert_security_headers(response)
                 assert agent.handlers.calls == before, f"a handler ran: {attack} {target}"
                 checked += 1
     assert checked >= 300
@@ -159,11 +160,33 @@ def test_two_host_headers_are_refused(agent: LiveAgent, targets: list[Target]) -
         assert agent.handlers.calls == before
 
 
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-resource-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get_list(name) == [value], (name, response.request.url)
+    csp = response.headers.get_list("content-security-policy")
+    assert len(csp) == 1 and "frame-ancestors 'none'" in csp[0], response.request.url
+    assert "access-control-allow-origin" not in response.headers
+
+
 def test_allowed_requests_succeed(agent: LiveAgent, tokens: dict[str, str]) -> None:
     read = {"Authorization": f"Bearer {tokens['read']}"}
     with agent.client() as owner, httpx.Client(base_url=agent.base_url) as anon:
         before = agent.handlers.calls
-        assert anon.get("/api/v1/health").status_code == 200
+        health = anon.get("/api/v1/health")
+        assert health.status_code == 200
+        assert agent.handlers.calls == before + 1  # answered by its handler
+        assert_security_headers(health)
+        for page in ("/docs", "/api/v1/openapi.json", "/docs/assets/swagger-ui.css"):
+            assert_security_headers(anon.get(page))
         assert anon.get("/api/v1/openapi.json").status_code == 200
         assert anon.get("/docs").status_code == 200
         assert anon.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
