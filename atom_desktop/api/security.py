@@ -124,6 +124,7 @@ CHECKED_HEADERS = frozenset(
     }
 )
 NO_VALUES: list[bytes] = []
+BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"content-type"})
 
 
 def checked_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, list[bytes]]:
@@ -279,26 +280,39 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
 
-        checked = await self._check_body(headers, receive, config)
-        if isinstance(checked, Refusal):
-            checked.principal = principal
-            await self._refuse(scope, send, checked, websocket, method)
+        # Most requests (GETs) send no body and say nothing about one.
+        checked = receive
+        if BODY_HEADERS & headers.keys():
+            body_check = await self._check_body(headers, receive, config)
+            if isinstance(body_check, Refusal):
+                body_check.principal = principal
+                await self._refuse(scope, send, body_check, websocket, method)
+                return
+            checked = body_check
+
+        added = _response_headers(scope["path"], origin)
+        if method in SAFE_METHODS or self._audit is None:
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    # A fresh message dict per send (Starlette's and ours),
+                    # so it is changed in place.
+                    message["headers"] = [*message.get("headers", ()), *added]
+                await send(message)
+
+            await self.app(scope, checked, send_with_headers)
             return
 
         statuses: list[int] = []
-        added = _response_headers(scope["path"], origin)
 
-        async def send_with_headers(message: Message) -> None:
+        async def send_and_note_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
-                # A fresh message dict per send (Starlette's and ours), so
-                # it is changed in place.
                 message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
-        await self.app(scope, checked, send_with_headers)
-        if self._audit is not None and method not in SAFE_METHODS:
-            await self._audit(scope, principal, statuses[0] if statuses else 500)
+        await self.app(scope, checked, send_and_note_status)
+        await self._audit(scope, principal, statuses[0] if statuses else 500)
 
     def _authorize(  # noqa: PLR0911 - one return per check, in order
         self,
