@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
+from atom_desktop.core.loop_turns import LoopTurns
 from atom_desktop.runner.output import ENDED, LAGGED
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.runs import Chunk
@@ -39,6 +40,7 @@ async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
     """
     viewer = runner.watch(run_id)
     last = after
+    turns = LoopTurns()
     try:
         while True:
             # Catch up from the log (and from memory for what is not saved yet).
@@ -53,6 +55,7 @@ async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
                         yield (last + 1, chunk.seq - 1)
                     last = chunk.seq
                     yield chunk
+                    await turns.share()
             if viewer is None:
                 break
             if viewer.lagging:

@@ -21,6 +21,7 @@ import psutil
 
 from atom_desktop.core.events import EventBus, RunChanged, RunnerPaused
 from atom_desktop.core.ids import IdFactory
+from atom_desktop.core.loop_turns import LoopTurns
 from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
 from atom_desktop.runner.errors import RunnerError, RunNotActiveError
@@ -359,6 +360,9 @@ class RunnerService:
     async def _read(
         self, run: _Active, stream: asyncio.StreamReader, name: str, batcher: Batcher
     ) -> None:
+        # read() returns at once while the reader holds data (a flood fills it
+        # faster than we empty it), so this loop never waits on its own.
+        turns = LoopTurns()
         while True:
             try:
                 data = await stream.read(READ_SIZE)
@@ -371,6 +375,7 @@ class RunnerService:
             # read(n) returns less than n only when it emptied the reader's
             # buffer: nothing more is waiting right now (the child paused).
             batcher.add(name, data, drained=len(data) < READ_SIZE)
+            await turns.share()
 
     async def _wait(
         self, run: _Active, proc: asyncio.subprocess.Process, deadline: float | None
