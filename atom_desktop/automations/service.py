@@ -285,6 +285,8 @@ class AutomationService:
         self, automation_id: str, *, limit: int = 50, before: str | None = None
     ) -> list[AutomationRunRecord]:
         """An automation's runs, newest first."""
+        # Catch-up runs for the stop before this start begin while arming.
+        await self._armed.wait()
         await asyncio.to_thread(self._store.automations.get, automation_id)  # 404 if unknown
         return await asyncio.to_thread(
             self._store.automation_runs.page, automation_id, limit=limit, before=before
@@ -296,6 +298,8 @@ class AutomationService:
 
     async def async_missed(self, automation_id: str, limit: int = 100) -> list[MissedTime]:
         """An automation's missed fire times, newest first."""
+        # Those of the stop before this start are recorded while arming.
+        await self._armed.wait()
         await asyncio.to_thread(self._store.automations.get, automation_id)
         return await asyncio.to_thread(self._store.automations.missed, automation_id, limit=limit)
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
+import time
+import traceback
 from collections import deque
 
 from atom_desktop.store.engine import DBAPIConnection
@@ -78,8 +81,15 @@ class WalCheckpointer:
         self._conn = conn
         self._dirty = threading.Event()
         self._stopping = threading.Event()
+        self._conn_lock = threading.Lock()
+        self._conn_closed = False
         self._thread = threading.Thread(target=self._run, name="atom-wal-checkpoint", daemon=True)
         self._thread.start()
+
+    @property
+    def thread_alive(self) -> bool:
+        """Whether the checkpoint thread is still running."""
+        return self._thread.is_alive()
 
     def written(self) -> None:
         """Note that a transaction was committed."""
@@ -89,12 +99,26 @@ class WalCheckpointer:
         """Stop the thread (the database's close does the final checkpoint)."""
         self._stopping.set()
         self._dirty.set()
-        with contextlib.suppress(Exception):
-            self._conn.interrupt()  # thread-safe: ends a checkpoint in progress
-        self._thread.join(STOP_WAIT_S)
+        deadline = time.monotonic() + STOP_WAIT_S
+        # sqlite3_interrupt() ends a checkpoint in progress (it is
+        # thread-safe), but one that is just about to start misses it: so ask
+        # again until the thread has gone.
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            with self._conn_lock:
+                # Never on a closed (or closing) connection: that is unsafe.
+                if not self._conn_closed:
+                    with contextlib.suppress(Exception):
+                        self._conn.interrupt()
+            self._thread.join(0.05)
         if self._thread.is_alive():
             # Closing goes on: the last connection's close checkpoints anyway.
-            logger.warning("The checkpoint thread did not stop within %.0f s", STOP_WAIT_S)
+            frame = sys._current_frames().get(self._thread.ident or -1)
+            where = "".join(traceback.format_stack(frame)) if frame else "(no frame)"
+            logger.warning(
+                "The checkpoint thread did not stop within %.0f s; it is at:\n%s",
+                STOP_WAIT_S,
+                where,
+            )
 
     def _run(self) -> None:
         try:
@@ -103,6 +127,11 @@ class WalCheckpointer:
                 if self._stopping.wait(CHECKPOINT_EVERY_S):
                     return
                 self._dirty.clear()
+                # stop() sets _stopping before _dirty: if this clear swallowed
+                # its _dirty, _stopping is already set, and we must not go
+                # back to waiting for a write that will never come.
+                if self._stopping.is_set():
+                    return
                 try:
                     self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except Exception:
@@ -111,4 +140,6 @@ class WalCheckpointer:
                     # Not fatal: the next write asks again; until then the WAL grows.
                     logger.warning("Checkpointing the write-ahead log failed", exc_info=True)
         finally:
+            with self._conn_lock:
+                self._conn_closed = True
             self._conn.close()

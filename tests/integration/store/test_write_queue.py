@@ -6,10 +6,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from atom_desktop.store.database import Database
-from atom_desktop.store.write_queue import FairLock
+from atom_desktop.store.engine import connect
+from atom_desktop.store.write_queue import FairLock, WalCheckpointer
 
 
 def test_the_lock_goes_to_waiters_in_the_order_they_came() -> None:
@@ -56,3 +58,22 @@ def test_committed_pages_reach_the_database_file_without_a_commit_waiting(
         time.sleep(0.05)
     with db.read() as session:
         assert session.execute(text("SELECT length(data) FROM blobs")).scalar() == 2_000_000
+
+
+def test_stopping_ends_the_checkpoint_thread_even_mid_checkpoint(
+    db: Database, db_path: Path, key: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stop at every moment of the thread's cycle: before, during and after a checkpoint."""
+    with db.write() as session:
+        session.execute(text("CREATE TABLE blobs (data BLOB)"))
+    for round_ in range(30):
+        # Megabytes in the WAL, so a checkpoint takes a while.
+        with db.write() as session:
+            session.execute(text("INSERT INTO blobs VALUES (randomblob(4000000))"))
+        checkpointer = WalCheckpointer(connect(db_path, key))
+        checkpointer.written()
+        # Somewhere in 0-0.6 s: the thread waits 0.5 s, then checkpoints.
+        time.sleep(round_ * 0.02)
+        checkpointer.stop()
+        assert not checkpointer.thread_alive, f"round {round_}"
+    assert "did not stop" not in caplog.text
