@@ -11,10 +11,15 @@ from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
 
 
+def agent_of(request: Request) -> AgentContext:
+    """The agent the app serves (routes that take no dependencies read it here)."""
+    return cast(AgentContext, request.app.state.agent)
+
+
 # Async on purpose: FastAPI runs a sync dependency in a worker thread, a
 # thread hop per request for a plain attribute read.
 async def _agent(request: Request) -> AgentContext:
-    return cast(AgentContext, request.app.state.agent)
+    return agent_of(request)
 
 
 async def _principal(request: Request) -> Principal:

@@ -291,28 +291,19 @@ class SecurityMiddleware:
             checked = body_check
 
         added = _response_headers(scope["path"], origin)
-        if method in SAFE_METHODS or self._audit is None:
-
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    # A fresh message dict per send (Starlette's and ours),
-                    # so it is changed in place.
-                    message["headers"] = [*message.get("headers", ()), *added]
-                await send(message)
-
-            await self.app(scope, checked, send_with_headers)
-            return
-
         statuses: list[int] = []
 
-        async def send_and_note_status(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
+                # A fresh message dict per send (Starlette's and ours), so it
+                # is changed in place.
                 message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
-        await self.app(scope, checked, send_and_note_status)
-        await self._audit(scope, principal, statuses[0] if statuses else 500)
+        await self.app(scope, checked, send_with_headers)
+        if self._audit is not None and method not in SAFE_METHODS:
+            await self._audit(scope, principal, statuses[0] if statuses else 500)
 
     def _authorize(  # noqa: PLR0911 - one return per check, in order
         self,

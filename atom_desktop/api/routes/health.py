@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from fastapi import APIRouter, Request
 
 from atom_desktop import __version__
-from atom_desktop.api.context import AgentContext
-from atom_desktop.api.deps import AgentDep, scope
+from atom_desktop.api.deps import AgentDep, agent_of, scope
 from atom_desktop.api.plain_route import PlainRoute
 from atom_desktop.api.schemas import ERROR_RESPONSES, Health, Status
 
@@ -17,7 +14,7 @@ router = APIRouter(tags=["agent"], responses=ERROR_RESPONSES)
 
 async def health(request: Request) -> Health:
     """Whether the agent is up; no token needed, no user data in it."""
-    agent = cast(AgentContext, request.app.state.agent)
+    agent = agent_of(request)
     key = agent.store.key
     return Health(
         status="ok",

@@ -46,6 +46,15 @@ def runs(client: httpx.Client, automation_id: str) -> list[dict[str, Any]]:
     return list(response.json()["items"])
 
 
+def first_ended_run(client: httpx.Client, automation_id: str) -> dict[str, Any]:
+    """The first run of ``automation_id`` to end (for runs a trigger starts)."""
+    ended = until(
+        lambda: [r for r in runs(client, automation_id) if r["status"] in ENDED],
+        what="a run of the automation to end",
+    )
+    return dict(ended[0])
+
+
 def trigger_and_wait(
     client: httpx.Client, automation_id: str, payload: Any = None, timeout: float = 30
 ) -> dict[str, Any]:
@@ -407,10 +416,7 @@ def test_file_trigger_passes_a_hostile_name_as_one_literal_argument(
         hostile = inbox / "a; rm -rf ~ #.txt"
         hostile.write_text("x")
         (inbox / "ignored.pdf").write_text("x")
-        run = until(
-            lambda: [r for r in runs(client, made["id"]) if r["status"] in ENDED],
-            what="the file-triggered run",
-        )[0]
+        run = first_ended_run(client, made["id"])
         assert run["status"] == "succeeded", run
         assert run["trigger"]["paths"] == [str(hostile)]
     assert out.read_text() == f"[{hostile}]\n{hostile}\n"
@@ -654,10 +660,7 @@ def test_a_file_name_that_is_not_utf8_reaches_the_step_byte_for_byte(
         )
         name = os.fsencode(inbox) + b"/caf\xe9.txt"
         os.close(os.open(name, os.O_CREAT | os.O_WRONLY))
-        run = until(
-            lambda: [r for r in runs(client, made["id"]) if r["status"] in ENDED],
-            what="the file-triggered run",
-        )[0]
+        run = first_ended_run(client, made["id"])
         # The history shows it (undecodable bytes as U+FFFD) instead of failing.
         assert run["status"] == "succeeded", (run["error"], run["steps"])
         assert run["trigger"]["paths"] == [f"{inbox}/caf\ufffd.txt"]
