@@ -1,10 +1,10 @@
 """API benchmark: our /health and /tasks against a bare Starlette app, same run.
 
 Load comes from wrk (a C load generator, ``apt-get install wrk``) on loopback,
-so the generator does not compete for Python's interpreter lock. For each of
-3 rounds it starts, one after another, a bare Starlette hello-world, the real
-agent, and the real agent with its security middleware swapped for a
-pass-through (in the benchmark's process only), and measures:
+so the generator does not compete for Python's interpreter lock. Each of 6
+rounds starts new processes of a bare Starlette hello-world, the real agent,
+and the real agent with its security middleware swapped for a pass-through
+(in the benchmark's process only), and measures:
 
     GET /api/v1/health        on all three
     GET /api/v1/tasks (100)   on the two agents
@@ -14,7 +14,7 @@ process's CPU time per request (medians over all slices), and the ratios the
 targets are about, each the median over slices of two servers measured back
 to back.
 
-    .venv/bin/python -m bench.api [--seconds 2] [--slices 3] [--rounds 3]
+    .venv/bin/python -m bench.api [--seconds 2] [--slices 2] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -171,21 +171,26 @@ def paired(samples: Samples, a: str, b: str, endpoint: str, c: int, key: str) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=int, default=2, help="length of one slice")
-    parser.add_argument("--slices", type=int, default=3, help="slices per server per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slices", type=int, default=2, help="slices per server per round")
+    parser.add_argument("--rounds", type=int, default=6, help="each with new server processes")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench/api.py needs wrk: apt-get install wrk")
     samples: Samples = {"bare": {}, "checked": {}, "unchecked": {}}
     with tempfile.TemporaryDirectory(prefix="atom-bench-api-") as tmp:
-        servers = [Server(mode, Path(tmp)) for mode in ("bare", "checked", "unchecked")]
-        try:
-            for round_ in range(args.rounds):
+        for round_ in range(args.rounds):
+            # New processes every round: two processes of the same server can
+            # differ by 10% for their whole life (memory layout, hash seeds),
+            # as much as the differences measured here.
+            servers: list[Server] = []
+            try:
+                for mode in ("bare", "checked", "unchecked"):
+                    servers.append(Server(mode, Path(tmp)))
                 measure(servers, args.seconds, args.slices, samples)
-                print(f"round {round_ + 1}/{args.rounds} done", flush=True)
-        finally:
-            for server in servers:
-                server.close()
+            finally:
+                for server in servers:
+                    server.close()
+            print(f"round {round_ + 1}/{args.rounds} done", flush=True)
 
     def med(mode: str, endpoint: str, c: int, key: str) -> float:
         return statistics.median(sample[key] for sample in samples[mode][endpoint][c])
