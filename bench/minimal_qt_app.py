@@ -1,14 +1,16 @@
 """Baseline of bench/startup.py: the least a PySide6 app does to show a window and a tray icon.
 
-Prints "Window shown" on stderr at its first show, like atom-desktop logs it,
-then idles in the event loop until SIGTERM (which ends it at once).
+Prints "Window painted" on stderr once its window has first been painted,
+like atom-desktop logs it, then idles in the event loop until SIGTERM (which
+ends it at once).
 """
 
 from __future__ import annotations
 
 import sys
 
-from PySide6.QtGui import QIcon, QPixmap, QShowEvent
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSystemTrayIcon
 
 
@@ -18,13 +20,14 @@ class Window(QMainWindow):
         self.setWindowTitle("Minimal")
         self.setCentralWidget(QLabel("minimal"))
         self.resize(1100, 720)
-        self.shown = False
+        self.painted = False
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        if not self.shown:
-            self.shown = True
-            print("Window shown", file=sys.stderr, flush=True)
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.Paint and not self.painted:
+            self.painted = True
+            print("Window painted", file=sys.stderr, flush=True)
+        return handled
 
 
 def main() -> int:

@@ -3,8 +3,10 @@
 Under a virtual X display with a real tray host (trayer) and a private
 Secret Service, interleaved, median of N rounds:
 
-    (a) bench/minimal_qt_app.py: a window and a tray icon, to window shown;
-    (b) atom-desktop to its window shown;
+    (a) bench/minimal_qt_app.py: a window and a tray icon, to the window's
+        first paint;
+    (b) atom-desktop to its window's first paint (what a person sees; the
+        pages not in view are built after it);
     (c) atom-desktop to /api/v1/health answering.
 
 Also timed: a second launch of atom-desktop while one runs, until it has asked
@@ -75,7 +77,7 @@ def time_minimal(env: dict[str, str]) -> float:
     start = time.perf_counter()
     proc = launch([sys.executable, "-m", "bench.minimal_qt_app"], env)
     try:
-        return time_to_line(proc, b"Window shown", start)
+        return time_to_line(proc, b"Window painted", start)
     finally:
         stop(proc)
 
@@ -112,7 +114,7 @@ def time_atom(env: dict[str, str], profile: Path, port: int) -> tuple[float, flo
     poller = threading.Thread(target=poll)
     poller.start()
     try:
-        shown = time_to_line(proc, b"Window shown", start)
+        shown = time_to_line(proc, b"Window painted", start)
         drain(proc)
         poller.join(30)
         if not ready:
@@ -215,7 +217,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---|")
     verdict = "met" if ratio <= 2.0 else "MISSED"
     print(
-        f"| launch to window shown | {m * 1000:.0f} ms | {s * 1000:.0f} ms | {ratio:.2f}x "
+        f"| launch to window painted | {m * 1000:.0f} ms | {s * 1000:.0f} ms | {ratio:.2f}x "
         f"| <= 2.0x {verdict} |"
     )
     print(

@@ -22,7 +22,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from PySide6.QtCore import QObject, Signal
+import shiboken6
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
@@ -102,6 +103,16 @@ class AgentHost(QObject):
     def thread_alive(self) -> bool:
         """Whether the agent thread exists and has not ended."""
         return self._thread is not None and self._thread.is_alive()
+
+    def when_started(self, slot: Callable[[], object]) -> None:
+        """Call ``slot`` whenever the agent has started, and soon if it already has.
+
+        For pages built after the agent came up: ``started`` alone would never
+        reach them.
+        """
+        self.started.connect(slot)
+        if self.is_running:
+            QTimer.singleShot(0, slot)
 
     def start(self) -> None:
         """Start the agent thread; ``started`` or ``failed`` follows."""
@@ -218,6 +229,10 @@ class AgentHost(QObject):
 
     @staticmethod
     def _deliver(callback: Callable[[object], object], result: object, error: object) -> None:
+        # A page or dialog deleted while its call ran has nobody left to tell.
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, QObject) and not shiboken6.isValid(owner):
+            return
         callback(error if error is not None else result)
 
 

@@ -29,7 +29,6 @@ from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.icons import app_icon
 from atom_desktop.gui.main_window import MainWindow
-from atom_desktop.gui.pages.settings import StartAtLogin
 from atom_desktop.gui.preferences import Preferences
 from atom_desktop.gui.quit_signals import quit_on_signals
 from atom_desktop.gui.run_labels import run_command_text, short_command
@@ -39,6 +38,7 @@ from atom_desktop.gui.tray import FAILED, Tray
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
+    from atom_desktop.gui.pages.settings import StartAtLogin
     from atom_desktop.store.runs import RunRecord
 
 logger = logging.getLogger(__name__)
@@ -72,14 +72,14 @@ class DesktopApp(QObject):
         self.tray.open_requested.connect(self.window.bring_to_front)
         self.tray.quick_run_requested.connect(self.quick_run)
         self.tray.pause_requested.connect(self.set_paused)
-        self.tray.cancel_requested.connect(self.window.console.cancel)
+        # The pages behind these are built on first use (see MainWindow).
+        self.tray.cancel_requested.connect(self._cancel_run)
+        self.tray.run_automation_requested.connect(self._run_automation)
         self.tray.quit_requested.connect(self.quit)
         self.tray.notify_run.connect(self._notify_run)
         self.tray.approvals_requested.connect(self.show_approvals)
-        self.window.automations.approvals.pending_changed.connect(self.tray.set_approvals)
-        self.window.automations.listed.connect(self.tray.set_automations)
-        self.tray.run_automation_requested.connect(self.window.automations.run_automation)
         self.window.home.overview_loaded.connect(self._on_overview)
+        self.window.page_built.connect(self._on_page_built)
         self.host.agent_event.connect(self._on_event)
         self.host.started.connect(self._on_started)
         self.host.failed.connect(self._on_failed)
@@ -159,6 +159,18 @@ class DesktopApp(QObject):
         # Qt quits when ``stopped`` arrives; an agent that never started sends none.
         if not self.host.thread_alive:
             QApplication.quit()
+
+    def _cancel_run(self, run_id: str) -> None:
+        self.window.console.cancel(run_id)
+
+    def _run_automation(self, automation_id: str) -> None:
+        self.window.automations.run_automation(automation_id)
+
+    def _on_page_built(self, name: str) -> None:
+        if name == "Automations":
+            page = self.window.automations
+            page.approvals.pending_changed.connect(self.tray.set_approvals)
+            page.listed.connect(self.tray.set_automations)
 
     # -- agent events -----------------------------------------------------------------------
 

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from atom_desktop.core.errors import AtomError
-from atom_desktop.runner.request import RunRequest
 from atom_desktop.store.errors import NotFoundError
-from atom_desktop.store.task_types import Task, TaskCreate, TaskFilter, TaskUpdate
 
+# The request and task models are imported where a job uses them: jobs run on
+# the agent thread, which has loaded them already, and the window's first
+# paint need not wait for them.
 if TYPE_CHECKING:
     from atom_desktop.automations.model import AutomationSpec
     from atom_desktop.automations.service import AutomationState
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from atom_desktop.store.automation_runs import ApprovalRecord, AutomationRunRecord
     from atom_desktop.store.automations import MissedTime
     from atom_desktop.store.runs import RunRecord
+    from atom_desktop.store.task_types import Task, TaskCreate, TaskFilter, TaskUpdate
     from atom_desktop.store.tokens import TokenRecord
 
 WINDOW_ACTOR = "desktop app"
@@ -49,6 +51,8 @@ class AgentOverview:
 
 async def overview(runtime: Runtime) -> AgentOverview:
     """Status, runs and counts for the Home page."""
+    from atom_desktop.store.task_types import TaskFilter  # noqa: PLC0415 - see the imports
+
     runs = runtime.store.runs
     recent = await asyncio.to_thread(runs.page, limit=10)
     failures = await asyncio.to_thread(
@@ -73,6 +77,8 @@ async def overview(runtime: Runtime) -> AgentOverview:
 
 async def start_shell(runtime: Runtime, line: str) -> RunRecord:
     """Run a shell line a person typed (the policy does not apply: it is theirs)."""
+    from atom_desktop.runner.request import RunRequest  # noqa: PLC0415 - see the imports
+
     try:
         request = RunRequest(shell=line)
     except ValidationError as exc:
@@ -82,6 +88,8 @@ async def start_shell(runtime: Runtime, line: str) -> RunRecord:
 
 async def rerun(runtime: Runtime, run_id: str) -> RunRecord:
     """Start the same command again, in the same directory."""
+    from atom_desktop.runner.request import RunRequest  # noqa: PLC0415 - see the imports
+
     old = await runtime.runner.async_record(run_id)
     request = (
         RunRequest(argv=list(old.argv), cwd=old.cwd)

@@ -1,10 +1,20 @@
-"""The main window: a navigation rail and the pages."""
+"""The main window: a navigation rail and the pages.
+
+Only the Home page is built before the window first paints. The other pages
+(and their modules) are built one per turn of the event loop right after
+that first paint (or once the agent has started, for a window that starts
+hidden in the tray: their data feeds the tray too), or at once when
+something asks for one sooner. A person sees the window without waiting
+for pages they are not looking at.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -17,28 +27,40 @@ from PySide6.QtWidgets import (
 )
 
 from atom_desktop.gui.agent_host import AgentHost
-from atom_desktop.gui.pages.activity import ActivityPage
-from atom_desktop.gui.pages.automations import AutomationsPage
-from atom_desktop.gui.pages.console import ConsolePage
 from atom_desktop.gui.pages.home import HomePage
-from atom_desktop.gui.pages.settings import SettingsPage, StartAtLogin
-from atom_desktop.gui.pages.tasks import TasksPage
 from atom_desktop.gui.preferences import Preferences
+
+if TYPE_CHECKING:
+    from atom_desktop.gui.pages.activity import ActivityPage
+    from atom_desktop.gui.pages.automations import AutomationsPage
+    from atom_desktop.gui.pages.console import ConsolePage
+    from atom_desktop.gui.pages.settings import SettingsPage, StartAtLogin
+    from atom_desktop.gui.pages.tasks import TasksPage
 
 logger = logging.getLogger(__name__)
 
 # New pages go at the end: their Ctrl+number shortcuts stay what people learned.
 PAGES = ("Home", "Tasks", "Console", "Activity", "Settings", "Automations")
+ICONS = (
+    QStyle.StandardPixmap.SP_DirHomeIcon,
+    QStyle.StandardPixmap.SP_FileDialogDetailedView,
+    QStyle.StandardPixmap.SP_ComputerIcon,
+    QStyle.StandardPixmap.SP_FileDialogInfoView,
+    QStyle.StandardPixmap.SP_FileDialogContentsView,
+    QStyle.StandardPixmap.SP_BrowserReload,
+)
 
 
 class MainWindow(QMainWindow):
     """Navigation rail on the left, the selected page on the right.
 
     Closing the window does not quit: ``close_requested`` lets the app decide
-    (hide to the tray, or ask where there is no tray).
+    (hide to the tray, or ask where there is no tray). ``page_built`` says
+    when a page has been built (its name), for whoever wires to its signals.
     """
 
     close_requested = Signal()
+    page_built = Signal(str)
 
     def __init__(
         self,
@@ -50,43 +72,32 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("ATOM Desktop")
         self.resize(1100, 720)
-        self.home = HomePage(host)
-        self.tasks = TasksPage(host)
-        self.console = ConsolePage(host)
-        self.activity = ActivityPage(host)
-        self.settings_page = SettingsPage(host, preferences, start_at_login)
-        self.automations = AutomationsPage(host)
+        self._host = host
+        self._builders: dict[str, Callable[[], QWidget]] = {
+            "Tasks": lambda: _tasks_page(host),
+            "Console": lambda: _console_page(host),
+            "Activity": lambda: _activity_page(host),
+            "Settings": lambda: _settings_page(host, preferences, start_at_login),
+            "Automations": lambda: _automations_page(host, self.show_run),
+        }
+        self._built: dict[str, QWidget] = {}
         self.pages = QStackedWidget()
         self.rail = QListWidget()
         self.rail.setAccessibleName("Navigation")
         self.rail.setIconSize(QSize(20, 20))
         self.rail.setFixedWidth(150)
         self.rail.setFrameShape(QListWidget.Shape.NoFrame)
-        icons = (
-            QStyle.StandardPixmap.SP_DirHomeIcon,
-            QStyle.StandardPixmap.SP_FileDialogDetailedView,
-            QStyle.StandardPixmap.SP_ComputerIcon,
-            QStyle.StandardPixmap.SP_FileDialogInfoView,
-            QStyle.StandardPixmap.SP_FileDialogContentsView,
-            QStyle.StandardPixmap.SP_BrowserReload,
-        )
-        widgets = (
-            self.home,
-            self.tasks,
-            self.console,
-            self.activity,
-            self.settings_page,
-            self.automations,
-        )
-        for index, (name, icon, page) in enumerate(zip(PAGES, icons, widgets, strict=True)):
+        for index, (name, icon) in enumerate(zip(PAGES, ICONS, strict=True)):
             item = QListWidgetItem(self.style().standardIcon(icon), name)
             item.setToolTip(f"{name} (Ctrl+{index + 1})")
             item.setSizeHint(QSize(140, 40))
             self.rail.addItem(item)
-            self.pages.addWidget(page)
+            # A stand-in until the page is built (an empty area of the same place).
+            self.pages.addWidget(QWidget())
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
             shortcut.activated.connect(lambda i=index: self.show_page(i))
-        self.rail.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.home = cast(HomePage, self._page("Home", lambda: HomePage(host)))
+        self.rail.currentRowChanged.connect(self._on_row)
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -95,18 +106,90 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
         self._shown_once = False
+        self._painted_once = False
+        self._building = False
         self.statusBar().showMessage("Starting the agent…")
         self.show_page(0)
 
         self.home.run_started.connect(self.show_run)
         self.home.open_run.connect(self.show_run)
-        self.automations.open_run.connect(self.show_run)
         host.started.connect(lambda: self.statusBar().showMessage("Agent running", 5000))
         host.failed.connect(lambda message: self.statusBar().showMessage(message))
+        host.when_started(self.build_pages_soon)
+
+    # -- pages ----------------------------------------------------------------------------
+
+    @property
+    def tasks(self) -> TasksPage:
+        """The Tasks page (built now if it was not yet)."""
+        return cast("TasksPage", self.page("Tasks"))
+
+    @property
+    def console(self) -> ConsolePage:
+        """The Console page (built now if it was not yet)."""
+        return cast("ConsolePage", self.page("Console"))
+
+    @property
+    def activity(self) -> ActivityPage:
+        """The Activity page (built now if it was not yet)."""
+        return cast("ActivityPage", self.page("Activity"))
+
+    @property
+    def settings_page(self) -> SettingsPage:
+        """The Settings page (built now if it was not yet)."""
+        return cast("SettingsPage", self.page("Settings"))
+
+    @property
+    def automations(self) -> AutomationsPage:
+        """The Automations page (built now if it was not yet)."""
+        return cast("AutomationsPage", self.page("Automations"))
+
+    def page(self, name: str) -> QWidget:
+        """The page called ``name``, built first if it was not yet."""
+        found = self._built.get(name)
+        return found if found is not None else self._page(name, self._builders[name])
+
+    @property
+    def pages_pending(self) -> tuple[str, ...]:
+        """The names of the pages not built yet."""
+        return tuple(name for name in PAGES if name not in self._built)
+
+    def build_pages_soon(self) -> None:
+        """Build the pages not built yet, one per turn of the event loop."""
+        if not self._building:
+            self._building = True
+            QTimer.singleShot(0, self._build_next_page)
+
+    def _page(self, name: str, build: Callable[[], QWidget]) -> QWidget:
+        widget = build()
+        self._built[name] = widget
+        index = PAGES.index(name)
+        stand_in = self.pages.widget(index)
+        assert stand_in is not None  # one widget per page from the start
+        current = self.pages.currentIndex()
+        self.pages.insertWidget(index, widget)
+        self.pages.removeWidget(stand_in)
+        stand_in.deleteLater()
+        self.pages.setCurrentIndex(current)
+        self.page_built.emit(name)
+        return widget
+
+    def _build_next_page(self) -> None:
+        pending = self.pages_pending
+        if pending:
+            self.page(pending[0])
+        if len(pending) > 1:
+            QTimer.singleShot(0, self._build_next_page)
+
+    # -- navigation -------------------------------------------------------------------------
 
     def show_page(self, index: int) -> None:
         """Switch to a page by its place in the rail."""
         self.rail.setCurrentRow(index)
+
+    def _on_row(self, index: int) -> None:
+        self.page(PAGES[index])
+        self.pages.setCurrentIndex(index)
 
     def page_name(self) -> str:
         """The name of the page shown."""
@@ -131,14 +214,62 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
+    # -- Qt events ---------------------------------------------------------------------------
+
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
-        """Note the first show in the log (start-up time is measured to it)."""
+        """Note the first show in the log."""
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
             logger.info("Window shown")
 
+    def event(self, event: QEvent) -> bool:
+        """After the first paint (start-up is measured to it), build the other pages."""
+        handled = super().event(event)
+        if event.type() == QEvent.Type.Paint and not self._painted_once:
+            self._painted_once = True
+            logger.info("Window painted")
+            self.build_pages_soon()
+        return handled
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Closing hides (the app decides whether that means quit)."""
         event.ignore()
         self.close_requested.emit()
+
+
+# Each page's module is imported when the page is built, not with the window.
+
+
+def _tasks_page(host: AgentHost) -> QWidget:
+    from atom_desktop.gui.pages.tasks import TasksPage  # noqa: PLC0415
+
+    return TasksPage(host)
+
+
+def _console_page(host: AgentHost) -> QWidget:
+    from atom_desktop.gui.pages.console import ConsolePage  # noqa: PLC0415
+
+    return ConsolePage(host)
+
+
+def _activity_page(host: AgentHost) -> QWidget:
+    from atom_desktop.gui.pages.activity import ActivityPage  # noqa: PLC0415
+
+    return ActivityPage(host)
+
+
+def _settings_page(
+    host: AgentHost, preferences: Preferences, start_at_login: StartAtLogin
+) -> QWidget:
+    from atom_desktop.gui.pages.settings import SettingsPage  # noqa: PLC0415
+
+    return SettingsPage(host, preferences, start_at_login)
+
+
+def _automations_page(host: AgentHost, show_run: Callable[[str, str], None]) -> QWidget:
+    from atom_desktop.gui.pages.automations import AutomationsPage  # noqa: PLC0415
+
+    page = AutomationsPage(host)
+    page.open_run.connect(show_run)
+    return page

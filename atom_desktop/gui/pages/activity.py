@@ -72,7 +72,7 @@ class ActivityPage(QWidget):
         self._audit_timer.setSingleShot(True)
         self._audit_timer.setInterval(AUDIT_DELAY_MS)
         self._audit_timer.timeout.connect(self.refresh)
-        host.started.connect(self.refresh)
+        host.when_started(self.refresh)
         host.agent_event.connect(self.add_event)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name

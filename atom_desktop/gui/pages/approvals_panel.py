@@ -105,7 +105,7 @@ class ApprovalsPanel(QWidget):
         self.approve_button.clicked.connect(lambda: self.decide_selected(approve=True))
         self.deny_button.clicked.connect(lambda: self.decide_selected(approve=False))
         self.table.currentItemChanged.connect(lambda *_: self._update_buttons())
-        host.started.connect(self.refresh)
+        host.when_started(self.refresh)
         host.agent_event.connect(self._on_event)
         self._show_pending()
 

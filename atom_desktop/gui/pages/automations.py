@@ -275,7 +275,7 @@ class AutomationsPage(QWidget):
             shortcut = QShortcut(keys, automations)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
-        host.started.connect(self.refresh)
+        host.when_started(self.refresh)
         host.agent_event.connect(self._on_event)
         self._show([])
 

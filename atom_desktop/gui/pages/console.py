@@ -185,7 +185,7 @@ class ConsolePage(QWidget):
         self._history_timer.setSingleShot(True)
         self._history_timer.setInterval(HISTORY_DELAY_MS)
         self._history_timer.timeout.connect(self.refresh_history)
-        host.started.connect(self.refresh_history)
+        host.when_started(self.refresh_history)
         host.agent_event.connect(self._on_event)
 
     # -- tabs -------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ class HomePage(QWidget):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_DELAY_MS)
         self._refresh_timer.timeout.connect(self.refresh)
-        host.started.connect(self.refresh)
+        host.when_started(self.refresh)
         host.failed.connect(self._on_failed)
         host.agent_event.connect(self._on_event)
 

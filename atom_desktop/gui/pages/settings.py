@@ -174,7 +174,7 @@ class SettingsPage(QWidget):
         self.start_at_login.toggled.connect(self._toggle_start_at_login)
         self.notifications.toggled.connect(self._toggle_notifications)
         self.save_api.clicked.connect(self.save_api_settings)
-        host.started.connect(self.refresh)
+        host.when_started(self.refresh)
 
     def _location_row(self, label: str, path: Path) -> QWidget:
         row = QWidget()

@@ -104,7 +104,7 @@ class TasksPage(QWidget):
             shortcut = QShortcut(keys, self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
-        host.started.connect(self.refresh)
+        host.when_started(self.refresh)
         host.agent_event.connect(self._on_event)
 
     # -- reading ------------------------------------------------------------------------

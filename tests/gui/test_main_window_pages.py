@@ -1,0 +1,181 @@
+"""The window builds only Home before its first paint; the other pages follow.
+
+Against a real agent (key file, no keyring) where one is needed; Qt offscreen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import keyring.backends.fail
+import pytest
+import shiboken6
+from PySide6.QtCore import QEvent, QObject
+from pytestqt.qtbot import QtBot
+
+from atom_desktop.automations.model import AutomationSpec
+from atom_desktop.autostart import AutostartEntry
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.redaction import Redactor
+from atom_desktop.gui import jobs
+from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.app import DesktopApp
+from atom_desktop.gui.main_window import PAGES, MainWindow
+from atom_desktop.gui.preferences import Preferences
+from atom_desktop.store.task_types import TaskCreate
+
+WAIT_MS = 15_000
+LATER_PAGES = PAGES[1:]
+
+
+def autostart(tmp_path: Path) -> AutostartEntry:
+    return AutostartEntry(
+        platform="linux",
+        home=tmp_path / "home",
+        env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+        command=["atom-desktop", "--background"],
+    )
+
+
+@pytest.fixture
+def idle_host(settings: Settings, paths: AppPaths) -> AgentHost:
+    """A host whose agent is never started."""
+    return AgentHost(settings, paths, Redactor(), keyring_backend=keyring.backends.fail.Keyring())
+
+
+@pytest.fixture
+def window(qtbot: QtBot, idle_host: AgentHost, paths: AppPaths, tmp_path: Path) -> MainWindow:
+    made = MainWindow(idle_host, Preferences.load(paths.config_dir), autostart(tmp_path))
+    qtbot.addWidget(made)
+    return made
+
+
+class Journal(QObject):
+    """Records the window's first paint and each page built, in order."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        self.entries: list[str] = []
+        window.installEventFilter(self)
+        window.page_built.connect(self.entries.append)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint and "paint" not in self.entries:
+            self.entries.append("paint")
+        return False
+
+
+def test_only_home_is_built_before_the_first_paint_and_the_rest_follow(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    assert window.pages_pending == LATER_PAGES
+    journal = Journal(window)
+
+    window.show()
+
+    qtbot.waitUntil(lambda: not window.pages_pending, timeout=WAIT_MS)
+    assert journal.entries == ["paint", *LATER_PAGES]
+    for index, name in enumerate(PAGES):
+        assert window.pages.widget(index) is window.page(name)
+    assert window.page_name() == "Home"
+
+
+def test_a_page_asked_for_before_its_turn_is_built_at_once(window: MainWindow) -> None:
+    window.show_page(PAGES.index("Tasks"))
+
+    assert "Tasks" not in window.pages_pending
+    assert window.pages.currentWidget() is window.tasks
+    assert window.page_name() == "Tasks"
+    # Reached through its attribute, a page is built too, and only once.
+    console = window.console
+    assert window.console is console
+    assert window.pages_pending == ("Console", "Activity", "Settings", "Automations")[1:]
+    assert window.page_name() == "Tasks"
+
+
+def test_a_hidden_window_builds_its_pages_once_the_agent_has_started(
+    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
+) -> None:
+    app = DesktopApp(
+        settings,
+        paths,
+        Redactor(),
+        autostart(tmp_path),
+        keyring_backend=keyring.backends.fail.Keyring(),
+    )
+    try:
+        assert app.window.pages_pending == LATER_PAGES
+        with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+            app.host.start()  # the agent alone: the window is never shown
+
+        qtbot.waitUntil(lambda: not app.window.pages_pending, timeout=WAIT_MS)
+        assert not app.window.isVisible()
+        # The Automations page, built late, still feeds the tray's menu.
+        spec = AutomationSpec.model_validate(
+            {
+                "name": "Fed to the tray",
+                "triggers": [{"type": "cron", "expression": "0 4 * * *"}],
+                "steps": [{"type": "notify", "title": "hello"}],
+            }
+        )
+        app.host.call(lambda rt: jobs.create_automation(rt, spec))
+        qtbot.waitUntil(
+            lambda: [a.text() for a in app.tray.automations_menu.actions()] == ["Fed to the tray"],
+            timeout=WAIT_MS,
+        )
+    finally:
+        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
+            app.host.request_stop()
+        app.host.stop()
+        app.window.deleteLater()
+
+
+def test_a_page_built_after_the_agent_started_loads_its_data(
+    qtbot: QtBot, desktop: DesktopApp, paths: AppPaths, tmp_path: Path
+) -> None:
+    made: list[object] = []
+    desktop.host.call(lambda rt: jobs.create_task(rt, TaskCreate(title="built late")), made.append)
+    qtbot.waitUntil(lambda: bool(made), timeout=WAIT_MS)
+    # A second window on the running agent: its pages are all built after the start.
+    late = MainWindow(desktop.host, Preferences.load(paths.config_dir), autostart(tmp_path))
+    qtbot.addWidget(late)
+
+    table = late.tasks.table
+    qtbot.waitUntil(
+        lambda: any(
+            (item := table.topLevelItem(i)) is not None and item.text(0) == "built late"
+            for i in range(table.topLevelItemCount())
+        ),
+        timeout=WAIT_MS,
+    )
+
+
+class Receiver(QObject):
+    """A page-like object that collects what the agent hands back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list[object] = []
+
+    def take(self, value: object) -> None:
+        self.setObjectName(str(value))  # as a page would: its widgets are C++ objects
+        self.got.append(value)
+
+
+def test_an_answer_for_a_deleted_receiver_is_dropped(qtbot: QtBot, desktop: DesktopApp) -> None:
+    gone, alive = Receiver(), Receiver()
+    release = threading.Event()
+
+    async def held(_: object) -> str:
+        await asyncio.to_thread(release.wait, WAIT_MS / 1000)
+        return "late"
+
+    desktop.host.call(held, gone.take)
+    shiboken6.delete(gone)
+    release.set()
+    # Answers arrive in order: once the second is in, the first was handled.
+    desktop.host.call(held, alive.take)
+    qtbot.waitUntil(lambda: alive.got == ["late"], timeout=WAIT_MS)
