@@ -17,6 +17,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from atom_desktop.autostart import AutostartEntry
 from atom_desktop.config.config_file import read_config_file
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
@@ -24,6 +25,7 @@ from atom_desktop.core.events import RunChanged
 from atom_desktop.gui import jobs
 from atom_desktop.gui.app import DesktopApp, share_the_interpreter_with_the_window
 from atom_desktop.gui.pages.console import RunTab
+from atom_desktop.gui.pages.settings import SettingsPage
 from atom_desktop.gui.pages.task_dialog import TaskDialog
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.preferences import Preferences
@@ -191,6 +193,39 @@ def test_create_and_revoke_a_token(qtbot: QtBot, desktop: DesktopApp) -> None:
     entries = runtime.audit.page(20)
     assert {"token.create", "token.revoke"} <= {e.action for e in entries}
     assert all(secret not in f"{e.target} {e.result}" for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("text", "port", "origins"),
+    [
+        ('port = "eighty"\nallowed_origins = 7\n', 0, ()),  # 0: the settings' port
+        (
+            'port = 9200\nallowed_origins = "http://a.example, http://b.example"\n',
+            9200,
+            ("http://a.example", "http://b.example"),
+        ),
+    ],
+    ids=["unusable values", "origins as one string"],
+)
+def test_the_settings_page_opens_over_any_config_file(
+    desktop: DesktopApp,
+    paths: AppPaths,
+    tmp_path: Path,
+    text: str,
+    port: int,
+    origins: tuple[str, ...],
+) -> None:
+    # The environment can override a value the file gets wrong, so the agent
+    # runs with such a file; the page shows what it can and still opens.
+    paths.config_file.write_text(text)
+
+    autostart = AutostartEntry(
+        platform="linux", home=tmp_path / "home", env={}, command=["atom-desktop"]
+    )
+    page = SettingsPage(desktop.host, desktop.preferences, autostart)
+
+    assert page.port.value() == port
+    assert page.origins.text() == ", ".join(origins)
 
 
 def test_settings_persist(

@@ -129,8 +129,8 @@ class SettingsPage(QWidget):
         # The fields show what the config file says (the environment may
         # override it; the note says so), and Save writes only what changed.
         file_values = _config_values(paths.config_file)
-        self._saved_port = int(file_values.get("port", settings.port))
-        self._saved_origins = tuple(file_values.get("allowed_origins", settings.allowed_origins))
+        self._saved_port = _file_port(file_values, settings.port)
+        self._saved_origins = _file_origins(file_values, settings.allowed_origins)
         self.port = QSpinBox()
         self.port.setRange(0, 65535)
         self.port.setValue(self._saved_port)
@@ -315,6 +315,28 @@ class SettingsPage(QWidget):
     def _error(self, error: AtomError) -> None:
         # A label, not a modal box: errors can arrive from background refreshes.
         self.message.show_error(str(error))
+
+
+def _file_port(values: dict[str, Any], default: int) -> int:
+    """The file's port, or ``default`` where it has none the agent could use.
+
+    The environment may override a bad value in the file, so the agent can
+    run with one; the page must still open.
+    """
+    port = values.get("port")
+    if isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535:
+        return port
+    return default
+
+
+def _file_origins(values: dict[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:
+    """The file's allowed origins (a list, or a comma-separated string as the settings take)."""
+    origins = values.get("allowed_origins")
+    if isinstance(origins, str):
+        return tuple(part.strip() for part in origins.split(",") if part.strip())
+    if isinstance(origins, list) and all(isinstance(origin, str) for origin in origins):
+        return tuple(origins)
+    return default
 
 
 def _config_values(path: Path) -> dict[str, Any]:
