@@ -12,14 +12,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atom_desktop import __version__
 from atom_desktop.config.logging_setup import configure_logging
 from atom_desktop.config.paths import AppPaths
-from atom_desktop.config.settings import LOG_LEVELS, Settings, load_settings
+from atom_desktop.config.profile import LOG_LEVELS, Profile, load_profile, locate_profile
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.redaction import Redactor
+
+# Types only: the settings import pydantic, which the desktop app loads after
+# its window's first paint (see config/profile.py).
+if TYPE_CHECKING:
+    from atom_desktop.config.settings import Settings
 
 logger = logging.getLogger("atom_desktop")
 
@@ -193,25 +198,14 @@ def has_display(environ: os._Environ[str] | dict[str, str] | None = None) -> boo
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    if args.command is None and has_display():
+        return _desktop(args)
     try:
-        settings = load_settings(
-            {"data_dir": args.data_dir, "config_dir": args.config_dir, "log_level": args.log_level}
-        )
+        profile = load_profile(_overrides(args))
     except AtomError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code
-    redactor = Redactor()
-    for secret in (settings.api_token, settings.sync_url, settings.encryption_key):
-        if secret is not None:
-            redactor.add(secret.get_secret_value())
-    paths = AppPaths.resolve(
-        data_dir=settings.data_dir, config_dir=settings.config_dir, log_dir=settings.log_dir
-    )
-    try:
-        paths.ensure()
-    except OSError as exc:
-        print(f"{PROG}: cannot create the data directories: {exc}", file=sys.stderr)
-        return 1
+    settings, paths, redactor = profile.settings, profile.paths, profile.redactor
     agent_side = args.command in (None, "serve")
     # Client commands log to the console only (WARNING and up): the agent owns the log file.
     logs = configure_logging(
@@ -230,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.close()
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"data_dir": args.data_dir, "config_dir": args.config_dir, "log_level": args.log_level}
+
+
 def _dispatch(
     args: argparse.Namespace, settings: Settings, paths: AppPaths, redactor: Redactor
 ) -> int:
@@ -237,7 +235,12 @@ def _dispatch(
         return _serve(settings, paths, redactor)
     if args.command in ("status", "token", "tasks", "run", "runs", "automations"):
         return _client_command(args, settings, paths, redactor)
-    return _desktop(settings, paths, redactor, background=args.background)
+    print(
+        f"{PROG}: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
+        f"running the agent headless, as '{PROG} serve'.",
+        file=sys.stderr,
+    )
+    return _serve(settings, paths, redactor)
 
 
 def _serve(settings: Settings, paths: AppPaths, redactor: Redactor) -> int:
@@ -247,14 +250,12 @@ def _serve(settings: Settings, paths: AppPaths, redactor: Redactor) -> int:
     return 0
 
 
-def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor, *, background: bool) -> int:
-    if not has_display():
-        print(
-            f"{PROG}: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
-            f"running the agent headless, as '{PROG} serve'.",
-            file=sys.stderr,
-        )
-        return _serve(settings, paths, redactor)
+def _desktop(args: argparse.Namespace) -> int:
+    """The desktop app: its window shows first, the settings load just after.
+
+    Only when a lock file names a running agent are the settings loaded
+    before, to ask that agent (with its token) to show its window instead.
+    """
     # Imported here: the command-line client and the headless agent need no Qt.
     from atom_desktop.autostart import (  # noqa: PLC0415
         autostart_for_this_system,
@@ -262,31 +263,53 @@ def _desktop(settings: Settings, paths: AppPaths, redactor: Redactor, *, backgro
     )
     from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info  # noqa: PLC0415
 
-    # Only when a lock file names a holder is there anyone to ask (the HTTP
-    # client and the keyring stay out of a normal start).
-    if read_info(paths.data_dir / LOCK_FILE_NAME) is not None:
-        from atom_desktop.client.activation import activate_running_instance  # noqa: PLC0415
+    overrides = _overrides(args)
+    location = locate_profile(overrides)
+    # Until the settings are in, the window logs to the console only, at the
+    # level the command line, environment or config file ask for.
+    early_logs = configure_logging(level=location.log_level, log_dir=None, redactor=Redactor())
+    try:
+        loaded: Profile | None = None
+        if read_info(location.paths.data_dir / LOCK_FILE_NAME) is not None:
+            loaded = load_profile(overrides)
+            handed_over = _hand_over(loaded)
+            if handed_over is not None:
+                return handed_over
+        from atom_desktop.gui.app import run_desktop  # noqa: PLC0415
 
-        try:
-            if activate_running_instance(settings, paths, redactor):
-                logger.info("ATOM Desktop is already running; asked it to show its window")
-                return 0
-        except AtomError as exc:
-            # Started from a launcher there is no console to read: say it in a dialog too.
-            from atom_desktop.gui.app import show_error_dialog  # noqa: PLC0415
+        def load() -> Profile:
+            return loaded if loaded is not None else load_profile(overrides)
 
-            logger.error("%s", exc)
-            show_error_dialog("ATOM Desktop is already running", str(exc))
-            return exc.exit_code
-    from atom_desktop.gui.app import run_desktop  # noqa: PLC0415
+        return run_desktop(
+            location.paths.config_dir,
+            load,
+            autostart_for_this_system(launch_command(launcher=_installed_launcher())),
+            background=args.background,
+            early_logs=early_logs,
+        )
+    except AtomError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        early_logs.close()
 
-    return run_desktop(
-        settings,
-        paths,
-        redactor,
-        autostart_for_this_system(launch_command(launcher=_installed_launcher())),
-        background=background,
-    )
+
+def _hand_over(profile: Profile) -> int | None:
+    """Ask a running instance to show its window: the exit code, or None to start."""
+    from atom_desktop.client.activation import activate_running_instance  # noqa: PLC0415
+
+    try:
+        if activate_running_instance(profile.settings, profile.paths, profile.redactor):
+            logger.info("ATOM Desktop is already running; asked it to show its window")
+            return 0
+    except AtomError as exc:
+        # Started from a launcher there is no console to read: say it in a dialog too.
+        from atom_desktop.gui.app import show_error_dialog  # noqa: PLC0415
+
+        logger.error("%s", exc)
+        show_error_dialog("ATOM Desktop is already running", str(exc))
+        return exc.exit_code
+    return None
 
 
 def _installed_launcher() -> str | None:

@@ -119,6 +119,7 @@ def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool)
     from atom_desktop.automations.model import AutomationSpec  # noqa: PLC0415
     from atom_desktop.autostart import autostart_for_this_system  # noqa: PLC0415
     from atom_desktop.config.paths import AppPaths  # noqa: PLC0415
+    from atom_desktop.config.profile import Profile  # noqa: PLC0415
     from atom_desktop.config.settings import Settings  # noqa: PLC0415
     from atom_desktop.core.redaction import Redactor  # noqa: PLC0415
     from atom_desktop.gui import jobs  # noqa: PLC0415
@@ -137,12 +138,11 @@ def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool)
         port = probe.getsockname()[1]
     settings = Settings(data_dir=paths.data_dir, config_dir=paths.config_dir, port=port)
     desktop = DesktopApp(
-        settings,
-        paths,
-        Redactor(),
+        paths.config_dir,
         autostart_for_this_system(["atom-desktop", "--background"]),
         keyring_backend=backend,  # type: ignore[arg-type]
     )
+    profile = Profile(settings, paths, Redactor())
 
     def wait(ms: int) -> None:
         loop = QEventLoop()
@@ -166,7 +166,7 @@ def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool)
 
     # One notification is shown on purpose (on Home); the demo runs stay quiet.
     desktop.preferences.notifications = False
-    desktop.start()
+    desktop.start(lambda: profile)
     until(lambda: desktop.host.is_running, "the agent")
     due = datetime.now(UTC) + timedelta(days=2)
     for task in (

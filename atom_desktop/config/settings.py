@@ -25,10 +25,9 @@ from pydantic_settings import (
 )
 
 from atom_desktop.config.paths import CONFIG_FILE_NAME, default_config_dir
+from atom_desktop.config.profile import ENV_PREFIX
 from atom_desktop.core.errors import ConfigError
 
-ENV_PREFIX = "ATOM_"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _SECRET_FIELDS = frozenset({"encryption_key", "api_token", "sync_url"})
 # Settings that say where the config file is cannot come from that file.
 _NOT_IN_FILE = frozenset({"config_dir", "config_file"})

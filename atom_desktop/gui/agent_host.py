@@ -14,7 +14,6 @@ happens on the agent thread, so the window shows before the agent is up.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import logging
@@ -26,13 +25,17 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from atom_desktop.config.paths import AppPaths
-from atom_desktop.config.settings import Settings
+from atom_desktop.config.profile import Profile
 from atom_desktop.core.errors import AtomError
-from atom_desktop.core.redaction import Redactor
 
+# asyncio (about 40 ms to import) is first needed on the agent thread, after
+# the window's first paint: imported there, and for types only here.
 if TYPE_CHECKING:
+    import asyncio
+
     from keyring.backend import KeyringBackend
 
+    from atom_desktop.config.settings import Settings
     from atom_desktop.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -52,18 +55,14 @@ class AgentHost(QObject):
 
     def __init__(
         self,
-        settings: Settings,
-        paths: AppPaths,
-        redactor: Redactor,
         parent: QObject | None = None,
         *,
         keyring_backend: KeyringBackend | None = None,
     ) -> None:
         super().__init__(parent)
         self._keyring_backend = keyring_backend
-        self._settings = settings
-        self._paths = paths
-        self._redactor = redactor
+        # Given to start(): the window exists before the settings are loaded.
+        self._profile: Profile | None = None
         self._runtime: Runtime | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -75,14 +74,21 @@ class AgentHost(QObject):
     # -- life -----------------------------------------------------------------------
 
     @property
+    def profile(self) -> Profile:
+        """The profile the agent was started with (an error before :meth:`start`)."""
+        if self._profile is None:
+            raise RuntimeError("the agent has not been given its profile yet")
+        return self._profile
+
+    @property
     def settings(self) -> Settings:
         """The settings the agent was started with."""
-        return self._settings
+        return self.profile.settings
 
     @property
     def paths(self) -> AppPaths:
         """The profile's directories."""
-        return self._paths
+        return self.profile.paths
 
     @property
     def runtime(self) -> Runtime | None:
@@ -114,10 +120,11 @@ class AgentHost(QObject):
         if self.is_running:
             QTimer.singleShot(0, slot)
 
-    def start(self) -> None:
-        """Start the agent thread; ``started`` or ``failed`` follows."""
+    def start(self, profile: Profile) -> None:
+        """Start the agent of ``profile`` on its thread; ``started`` or ``failed`` follows."""
         if self._thread is not None:
             return
+        self._profile = profile
         # A daemon: if the agent ever fails to stop in time, the app can still
         # exit (the store's transactions make an abrupt end safe).
         self._thread = threading.Thread(target=self._main, name="atom-agent", daemon=True)
@@ -135,12 +142,14 @@ class AgentHost(QObject):
         """Stop the agent and wait for its thread to end."""
         self.request_stop()
         if self._thread is not None:
-            self._thread.join(timeout or self._settings.shutdown_timeout_s + 5)
+            self._thread.join(timeout or self.settings.shutdown_timeout_s + 5)
             if self._thread.is_alive():
                 raise AtomError("The agent did not stop in time.")
             self._thread = None
 
     def _main(self) -> None:
+        import asyncio  # noqa: PLC0415 - see the imports
+
         try:
             asyncio.run(self._async_main())
         except BaseException as exc:  # reported to the window, never lost
@@ -156,13 +165,16 @@ class AgentHost(QObject):
         # of a second to import and the window should not wait for it.
         from atom_desktop.runtime import Runtime  # noqa: PLC0415
 
+        profile = self.profile
         runtime = Runtime(
-            self._settings,
-            paths=self._paths,
-            redactor=self._redactor,
+            profile.settings,
+            paths=profile.paths,
+            redactor=profile.redactor,
             keyring_backend=self._keyring_backend,
         )
         runtime.window_attached = True
+        import asyncio  # noqa: PLC0415 - see the imports
+
         self._stop = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         if self._stop_requested.is_set():
@@ -203,6 +215,8 @@ class AgentHost(QObject):
             if on_error is not None:
                 on_error(AtomError("The agent is not running."))
             return None
+        import asyncio  # noqa: PLC0415 - loaded by the running agent already
+
         future = asyncio.run_coroutine_threadsafe(job(runtime), loop)
 
         def finished(done: concurrent.futures.Future[T]) -> None:

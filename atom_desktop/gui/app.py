@@ -3,20 +3,25 @@
 :class:`DesktopApp` wires the window, the tray and the agent host together
 and owns the app's life: closing the window hides it to the tray (or asks
 where there is no tray); Quit stops the agent gracefully, then Qt.
+
+Start-up order: the window and the tray show first; the profile (settings,
+directories) is loaded just after the window's first paint (or at once when
+the window stays hidden), then the agent starts on its thread.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
-from atom_desktop.config.paths import AppPaths
-from atom_desktop.config.settings import Settings
+from atom_desktop.config.logging_setup import LoggingHandle, configure_logging
+from atom_desktop.config.profile import Profile
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import (
     ApprovalChanged,
@@ -24,7 +29,6 @@ from atom_desktop.core.events import (
     NotificationRequested,
     WindowActivationRequested,
 )
-from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.icons import app_icon
@@ -49,11 +53,12 @@ APP_ID = "atom-desktop"
 class DesktopApp(QObject):
     """The window, the tray and the agent, and what ties them together."""
 
+    #: The profile is loaded (the agent is starting with it).
+    profile_loaded = Signal(object)
+
     def __init__(
         self,
-        settings: Settings,
-        paths: AppPaths,
-        redactor: Redactor,
+        config_dir: Path,
         start_at_login: StartAtLogin,
         *,
         background: bool = False,
@@ -61,12 +66,15 @@ class DesktopApp(QObject):
     ) -> None:
         super().__init__()
         self.background = background
-        self.preferences = Preferences.load(paths.config_dir)
-        self.host = AgentHost(settings, paths, redactor, self, keyring_backend=keyring_backend)
+        self.config_dir = config_dir
+        self.preferences = Preferences.load(config_dir)
+        self.host = AgentHost(self, keyring_backend=keyring_backend)
         self.window = MainWindow(self.host, self.preferences, start_at_login)
         self.window.setWindowIcon(app_icon())
         self.tray = Tray(self.window)
         self.quitting = False
+        self._load_queued = False
+        self._load: Callable[[], Profile] = _not_started
 
         self.window.close_requested.connect(self.close_window)
         self.tray.open_requested.connect(self.window.bring_to_front)
@@ -85,16 +93,67 @@ class DesktopApp(QObject):
         self.host.failed.connect(self._on_failed)
         self.host.stopped.connect(self._on_stopped)
 
-    def start(self) -> None:
-        """Show the window (unless in the background) and the tray; start the agent."""
+    def start(self, load: Callable[[], Profile]) -> None:
+        """Show the window (unless in the background) and the tray; then load and start.
+
+        ``load`` gives the profile; it runs just after the window's first
+        paint (at once if the window stays hidden). An error from it is shown
+        and ends the app with its exit code.
+        """
+        self._load = load
         self.tray.show()
         if self.tray.available():
             logger.info("Tray icon shown")
         else:
             logger.info("No system tray on this desktop (yet); closing the window will ask")
         if not self.background or not self.tray.available():
+            self.window.first_painted.connect(self._load_soon)
             self.window.show()
-        self.host.start()
+            # A window that is never exposed (a minimised start) still starts its agent.
+            QTimer.singleShot(FIRST_PAINT_WAIT_MS, self._load_soon)
+        else:
+            self._load_soon()
+
+    def _load_soon(self) -> None:
+        if not self._load_queued:
+            self._load_queued = True
+            # After the paint has reached the screen, and before the pages the
+            # window builds next (queued calls run in order).
+            QTimer.singleShot(0, self._load_and_start)
+
+    def _load_and_start(self) -> None:
+        if self.quitting:
+            return
+        try:
+            profile = self._load()
+        except AtomError as exc:
+            self._fail(exc)
+            return
+        self.profile_loaded.emit(profile)
+        self.host.start(profile)
+        self.window.build_pages_soon()
+
+    def _fail(self, error: AtomError) -> None:
+        """The profile could not be loaded: say why, then leave with its exit code."""
+        logger.error("%s", error)
+        self.quitting = True
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "ATOM Desktop cannot start",
+            str(error),
+            QMessageBox.StandardButton.Ok,
+            self.window if self.window.isVisible() else None,
+        )
+        box.setAccessibleName("Start-up error")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # Not exec(): the app leaves when the message is closed.
+        box.finished.connect(lambda _result: self._leave(error.exit_code))
+        box.open()
+
+    def _leave(self, code: int) -> None:
+        self.window.hide()
+        self.tray.icon.hide()
+        QApplication.exit(code)
 
     # -- window and tray ----------------------------------------------------------------
 
@@ -241,7 +300,7 @@ class DesktopApp(QObject):
 
     def _save_preferences(self) -> None:
         try:
-            self.preferences.save(self.host.paths.config_dir)
+            self.preferences.save(self.config_dir)
         except OSError as exc:
             logger.warning("Could not save the window's preferences: %s", exc)
 
@@ -255,6 +314,12 @@ class DesktopApp(QObject):
 # it back during a flood it waits out the agent thread's slice: with Python's
 # default of 5 ms, one frame of painting added up to 100+ ms stalls.
 SWITCH_INTERVAL_S = 0.001
+#: How long the app waits for its window's first paint before loading anyway.
+FIRST_PAINT_WAIT_MS = 1000
+
+
+def _not_started() -> Profile:
+    raise AtomError("The app was not started.")
 
 
 def share_the_interpreter_with_the_window() -> None:
@@ -272,15 +337,19 @@ def show_error_dialog(title: str, message: str) -> None:
 
 
 def run_desktop(
-    settings: Settings,
-    paths: AppPaths,
-    redactor: Redactor,
+    config_dir: Path,
+    load: Callable[[], Profile],
     start_at_login: StartAtLogin,
     *,
     background: bool = False,
+    early_logs: LoggingHandle | None = None,
     argv: Sequence[str] | None = None,
 ) -> int:
-    """Run the desktop app until Quit; returns the exit code."""
+    """Run the desktop app until Quit; returns the exit code.
+
+    ``early_logs`` (console only, before the profile is known) are replaced
+    by the profile's logging (console and file) once it is loaded.
+    """
     app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
     assert isinstance(app, QApplication)
     app.setApplicationName("ATOM Desktop")
@@ -289,12 +358,28 @@ def run_desktop(
     # Closing the window hides it; only Quit ends the app.
     app.setQuitOnLastWindowClosed(False)
     share_the_interpreter_with_the_window()
-    desktop = DesktopApp(settings, paths, redactor, start_at_login, background=background)
+    desktop = DesktopApp(config_dir, start_at_login, background=background)
+    logs: list[LoggingHandle] = []
+
+    def log_for(profile: Profile) -> None:
+        if early_logs is not None:
+            early_logs.close()
+        logs.append(
+            configure_logging(
+                level=profile.settings.log_level,
+                log_dir=profile.paths.log_dir,
+                redactor=profile.redactor,
+            )
+        )
+
+    desktop.profile_loaded.connect(log_for)
     # SIGTERM / SIGINT quit as the tray's Quit does: runs cancelled, agent stopped.
     with quit_on_signals(desktop.quit):
-        desktop.start()
+        desktop.start(load)
         try:
-            app.exec()
+            code = app.exec()
         finally:
             desktop.host.stop()
-    return 0
+            for handle in logs:
+                handle.close()
+    return code

@@ -8,18 +8,16 @@ database or subprocesses itself.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from atom_desktop.core.errors import AtomError
 from atom_desktop.store.errors import NotFoundError
 
-# The request and task models are imported where a job uses them: jobs run on
-# the agent thread, which has loaded them already, and the window's first
-# paint need not wait for them.
+# pydantic and the request and task models are imported where a job uses
+# them: jobs run on the agent thread, which has loaded them already, and the
+# window's first paint need not wait for them.
 if TYPE_CHECKING:
     from atom_desktop.automations.model import AutomationSpec
     from atom_desktop.automations.service import AutomationState
@@ -32,6 +30,20 @@ if TYPE_CHECKING:
     from atom_desktop.store.tokens import TokenRecord
 
 WINDOW_ACTOR = "desktop app"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def _in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``asyncio.to_thread``, with asyncio imported on the agent thread.
+
+    The window imports this module before its first paint; asyncio (about
+    40 ms to import) is only needed once a job runs, on the agent's loop.
+    """
+    import asyncio  # noqa: PLC0415
+
+    return await asyncio.to_thread(function, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -54,13 +66,9 @@ async def overview(runtime: Runtime) -> AgentOverview:
     from atom_desktop.store.task_types import TaskFilter  # noqa: PLC0415 - see the imports
 
     runs = runtime.store.runs
-    recent = await asyncio.to_thread(runs.page, limit=10)
-    failures = await asyncio.to_thread(
-        runs.page, status=["failed", "timed_out", "interrupted"], limit=5
-    )
-    open_tasks = await asyncio.to_thread(
-        runtime.store.tasks.count, TaskFilter(statuses=("todo", "doing"))
-    )
+    recent = await _in_thread(runs.page, limit=10)
+    failures = await _in_thread(runs.page, status=["failed", "timed_out", "interrupted"], limit=5)
+    open_tasks = await _in_thread(runtime.store.tasks.count, TaskFilter(statuses=("todo", "doing")))
     key = runtime.store.key
     return AgentOverview(
         api_url=f"http://{runtime.settings.host}:{runtime.api_port}",
@@ -77,6 +85,8 @@ async def overview(runtime: Runtime) -> AgentOverview:
 
 async def start_shell(runtime: Runtime, line: str) -> RunRecord:
     """Run a shell line a person typed (the policy does not apply: it is theirs)."""
+    from pydantic import ValidationError  # noqa: PLC0415 - see the imports
+
     from atom_desktop.runner.request import RunRequest  # noqa: PLC0415 - see the imports
 
     try:
@@ -111,7 +121,7 @@ async def send_input(runtime: Runtime, run_id: str, text: str) -> None:
 
 async def run_history(runtime: Runtime, limit: int = 200) -> list[RunRecord]:
     """Past and present runs, newest first."""
-    return await asyncio.to_thread(runtime.store.runs.page, limit=limit)
+    return await _in_thread(runtime.store.runs.page, limit=limit)
 
 
 async def set_paused(runtime: Runtime, paused: bool) -> bool:
@@ -128,23 +138,23 @@ async def set_paused(runtime: Runtime, paused: bool) -> bool:
 
 async def list_tasks(runtime: Runtime, filters: TaskFilter, limit: int = 500) -> list[Task]:
     """Tasks matching ``filters`` (full-text in ``filters.text``), newest first."""
-    page = await asyncio.to_thread(runtime.store.tasks.page, filters, limit=limit)
+    page = await _in_thread(runtime.store.tasks.page, filters, limit=limit)
     return list(page.items)
 
 
 async def create_task(runtime: Runtime, data: TaskCreate) -> Task:
     """Store a new task."""
-    return await asyncio.to_thread(runtime.store.tasks.create, data)
+    return await _in_thread(runtime.store.tasks.create, data)
 
 
 async def update_task(runtime: Runtime, task_id: str, changes: TaskUpdate) -> Task:
     """Change a task."""
-    return await asyncio.to_thread(runtime.store.tasks.update, task_id, changes)
+    return await _in_thread(runtime.store.tasks.update, task_id, changes)
 
 
 async def delete_task(runtime: Runtime, task_id: str) -> None:
     """Delete a task."""
-    await asyncio.to_thread(runtime.store.tasks.delete, task_id)
+    await _in_thread(runtime.store.tasks.delete, task_id)
 
 
 # -- activity and settings -------------------------------------------------------------
@@ -152,18 +162,18 @@ async def delete_task(runtime: Runtime, task_id: str) -> None:
 
 async def audit_entries(runtime: Runtime, limit: int = 200) -> list[AuditEntry]:
     """The newest audit entries."""
-    return await asyncio.to_thread(runtime.audit.page, limit)
+    return await _in_thread(runtime.audit.page, limit)
 
 
 async def list_tokens(runtime: Runtime) -> list[TokenRecord]:
     """Every API token (secrets are never stored, so none is here)."""
-    return await asyncio.to_thread(runtime.store.api_tokens.all)
+    return await _in_thread(runtime.store.api_tokens.all)
 
 
 async def create_token(runtime: Runtime, name: str, scopes: list[str]) -> tuple[TokenRecord, str]:
     """Make a named token; the secret comes back once, to be shown once."""
-    record, secret = await asyncio.to_thread(runtime.tokens.create, name, scopes)
-    await asyncio.to_thread(
+    record, secret = await _in_thread(runtime.tokens.create, name, scopes)
+    await _in_thread(
         runtime.audit.record,
         token_name=WINDOW_ACTOR,
         action="token.create",
@@ -176,8 +186,8 @@ async def create_token(runtime: Runtime, name: str, scopes: list[str]) -> tuple[
 
 async def revoke_token(runtime: Runtime, token_id: str) -> TokenRecord:
     """Revoke a token; requests with it fail from now on."""
-    record = await asyncio.to_thread(runtime.tokens.revoke, token_id)
-    await asyncio.to_thread(
+    record = await _in_thread(runtime.tokens.revoke, token_id)
+    await _in_thread(
         runtime.audit.record,
         token_name=WINDOW_ACTOR,
         action="token.revoke",
@@ -209,7 +219,7 @@ class PendingApproval:
 
 
 async def _audit(runtime: Runtime, action: str, target: str) -> None:
-    await asyncio.to_thread(
+    await _in_thread(
         runtime.audit.record,
         token_name=WINDOW_ACTOR,
         action=action,

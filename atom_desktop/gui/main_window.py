@@ -1,11 +1,11 @@
 """The main window: a navigation rail and the pages.
 
 Only the Home page is built before the window first paints. The other pages
-(and their modules) are built one per turn of the event loop right after
-that first paint (or once the agent has started, for a window that starts
-hidden in the tray: their data feeds the tray too), or at once when
-something asks for one sooner. A person sees the window without waiting
-for pages they are not looking at.
+(and their modules) are built one per turn of the event loop once the app
+has its profile (:meth:`MainWindow.build_pages_soon`, which the app calls
+just after the first paint; the agent's start calls it too), or at once
+when something asks for one sooner. A person sees the window without
+waiting for pages they are not looking at, nor for the settings.
 """
 
 from __future__ import annotations
@@ -55,11 +55,13 @@ class MainWindow(QMainWindow):
     """Navigation rail on the left, the selected page on the right.
 
     Closing the window does not quit: ``close_requested`` lets the app decide
-    (hide to the tray, or ask where there is no tray). ``page_built`` says
-    when a page has been built (its name), for whoever wires to its signals.
+    (hide to the tray, or ask where there is no tray). ``first_painted``
+    comes once the window has first been painted; ``page_built`` says when a
+    page has been built (its name), for whoever wires to its signals.
     """
 
     close_requested = Signal()
+    first_painted = Signal()
     page_built = Signal(str)
 
     def __init__(
@@ -224,12 +226,12 @@ class MainWindow(QMainWindow):
             logger.info("Window shown")
 
     def event(self, event: QEvent) -> bool:
-        """After the first paint (start-up is measured to it), build the other pages."""
+        """Say when the window has first been painted (start-up is measured to it)."""
         handled = super().event(event)
         if event.type() == QEvent.Type.Paint and not self._painted_once:
             self._painted_once = True
             logger.info("Window painted")
-            self.build_pages_soon()
+            self.first_painted.emit()
         return handled
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name

@@ -138,3 +138,44 @@ def test_launching_the_window_over_a_headless_agent_says_so_in_a_dialog(
         assert b"headless" in stderr
     finally:
         headless.stop(signal.SIGTERM)
+
+
+def test_a_config_error_found_after_the_window_shows_is_said_in_a_dialog(
+    display: XDisplay, tmp_path: Path
+) -> None:
+    # The window paints before the settings are loaded: their error comes after.
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text("max_concurrent_runs = 0\n")
+    launch = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "atom_desktop",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--config-dir",
+            str(config_dir),
+        ],
+        env=app_env(display, free_port()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        title = "ATOM Desktop cannot start"
+        deadline = time.monotonic() + 30
+        while not (dialogs := display.visible_windows(title)):
+            assert launch.poll() is None, "the launch ended without a dialog"
+            assert time.monotonic() < deadline, "no dialog appeared"
+            time.sleep(0.05)
+        close_window(display, dialogs[0])
+        _, stderr = launch.communicate(timeout=30)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.wait()
+    assert launch.returncode == 2
+    assert b"Window painted" in stderr
+    assert b"Invalid setting max_concurrent_runs = 0" in stderr
+    assert str(config_dir / "config.toml").encode() in stderr
+    assert not (tmp_path / "data" / "atom.db").exists()

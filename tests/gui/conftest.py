@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from atom_desktop.autostart import AutostartEntry
 from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.profile import Profile
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui.app import DesktopApp
@@ -35,11 +36,10 @@ def desktop(
         env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
         command=["atom-desktop", "--background"],
     )
-    app = DesktopApp(
-        settings, paths, Redactor(), autostart, keyring_backend=keyring.backends.fail.Keyring()
-    )
+    app = DesktopApp(paths.config_dir, autostart, keyring_backend=keyring.backends.fail.Keyring())
+    profile = Profile(settings, paths, Redactor())
     with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
-        app.start()
+        app.start(lambda: profile)
     yield app
     if app.host.thread_alive:
         with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):

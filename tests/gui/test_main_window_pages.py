@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import keyring.backends.fail
@@ -18,6 +19,7 @@ from pytestqt.qtbot import QtBot
 from atom_desktop.automations.model import AutomationSpec
 from atom_desktop.autostart import AutostartEntry
 from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.profile import Profile
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui import jobs
@@ -43,7 +45,7 @@ def autostart(tmp_path: Path) -> AutostartEntry:
 @pytest.fixture
 def idle_host(settings: Settings, paths: AppPaths) -> AgentHost:
     """A host whose agent is never started."""
-    return AgentHost(settings, paths, Redactor(), keyring_backend=keyring.backends.fail.Keyring())
+    return AgentHost(keyring_backend=keyring.backends.fail.Keyring())
 
 
 @pytest.fixture
@@ -68,16 +70,37 @@ class Journal(QObject):
         return False
 
 
+@pytest.fixture
+def fresh_app(
+    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
+) -> Iterator[tuple[DesktopApp, Profile]]:
+    """A desktop app not started yet (stopped after the test if it was), and its profile."""
+    app = DesktopApp(
+        paths.config_dir, autostart(tmp_path), keyring_backend=keyring.backends.fail.Keyring()
+    )
+    yield app, Profile(settings, paths, Redactor())
+    if app.host.thread_alive:
+        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
+            app.host.request_stop()
+    app.host.stop()
+    app.window.deleteLater()
+
+
 def test_only_home_is_built_before_the_first_paint_and_the_rest_follow(
-    qtbot: QtBot, window: MainWindow
+    qtbot: QtBot, fresh_app: tuple[DesktopApp, Profile]
 ) -> None:
+    app, profile = fresh_app
+    window = app.window
     assert window.pages_pending == LATER_PAGES
     journal = Journal(window)
+    app.profile_loaded.connect(lambda _: journal.entries.append("profile"))
 
-    window.show()
+    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+        app.start(lambda: profile)
 
     qtbot.waitUntil(lambda: not window.pages_pending, timeout=WAIT_MS)
-    assert journal.entries == ["paint", *LATER_PAGES]
+    # The profile (settings) loads after the first paint, before the other pages.
+    assert journal.entries == ["paint", "profile", *LATER_PAGES]
     for index, name in enumerate(PAGES):
         assert window.pages.widget(index) is window.page(name)
     assert window.page_name() == "Home"
@@ -97,40 +120,27 @@ def test_a_page_asked_for_before_its_turn_is_built_at_once(window: MainWindow) -
 
 
 def test_a_hidden_window_builds_its_pages_once_the_agent_has_started(
-    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
+    qtbot: QtBot, fresh_app: tuple[DesktopApp, Profile]
 ) -> None:
-    app = DesktopApp(
-        settings,
-        paths,
-        Redactor(),
-        autostart(tmp_path),
-        keyring_backend=keyring.backends.fail.Keyring(),
-    )
-    try:
-        assert app.window.pages_pending == LATER_PAGES
-        with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
-            app.host.start()  # the agent alone: the window is never shown
+    app, profile = fresh_app
+    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+        app.host.start(profile)  # the agent alone: the window is never shown
 
-        qtbot.waitUntil(lambda: not app.window.pages_pending, timeout=WAIT_MS)
-        assert not app.window.isVisible()
-        # The Automations page, built late, still feeds the tray's menu.
-        spec = AutomationSpec.model_validate(
-            {
-                "name": "Fed to the tray",
-                "triggers": [{"type": "cron", "expression": "0 4 * * *"}],
-                "steps": [{"type": "notify", "title": "hello"}],
-            }
-        )
-        app.host.call(lambda rt: jobs.create_automation(rt, spec))
-        qtbot.waitUntil(
-            lambda: [a.text() for a in app.tray.automations_menu.actions()] == ["Fed to the tray"],
-            timeout=WAIT_MS,
-        )
-    finally:
-        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
-            app.host.request_stop()
-        app.host.stop()
-        app.window.deleteLater()
+    qtbot.waitUntil(lambda: not app.window.pages_pending, timeout=WAIT_MS)
+    assert not app.window.isVisible()
+    # The Automations page, built late, still feeds the tray's menu.
+    spec = AutomationSpec.model_validate(
+        {
+            "name": "Fed to the tray",
+            "triggers": [{"type": "cron", "expression": "0 4 * * *"}],
+            "steps": [{"type": "notify", "title": "hello"}],
+        }
+    )
+    app.host.call(lambda rt: jobs.create_automation(rt, spec))
+    qtbot.waitUntil(
+        lambda: [a.text() for a in app.tray.automations_menu.actions()] == ["Fed to the tray"],
+        timeout=WAIT_MS,
+    )
 
 
 def test_a_page_built_after_the_agent_started_loads_its_data(
