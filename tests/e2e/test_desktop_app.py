@@ -35,6 +35,31 @@ def app_env(display: XDisplay, port: int) -> dict[str, str]:
     return {**env, **display.env(), "ATOM_PORT": str(port), "ATOM_LOG_LEVEL": "INFO"}
 
 
+def launch_until_dialog(
+    display: XDisplay, args: list[str], env: dict[str, str], title: str
+) -> tuple[int, bytes]:
+    """Launch the app, close the dialog called ``title`` it shows; its exit code and stderr."""
+    launch = subprocess.Popen(
+        [sys.executable, "-m", "atom_desktop", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (dialogs := display.visible_windows(title)):
+            assert launch.poll() is None, "the launch ended without a dialog"
+            assert time.monotonic() < deadline, "no dialog appeared"
+            time.sleep(0.05)
+        close_window(display, dialogs[0])
+        _, stderr = launch.communicate(timeout=30)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.wait()
+    return launch.returncode, stderr
+
+
 def sleepers() -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
@@ -114,27 +139,11 @@ def test_launching_the_window_over_a_headless_agent_says_so_in_a_dialog(
     headless = AgentProcess([*args, "serve"], env)
     try:
         headless.wait_for("agent running")
-        launch = subprocess.Popen(
-            [sys.executable, "-m", "atom_desktop", *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        # A person who clicked a launcher sees why nothing else opens.
+        returncode, stderr = launch_until_dialog(
+            display, args, env, "ATOM Desktop is already running"
         )
-        try:
-            # A person who clicked a launcher sees why nothing else opens.
-            title = "ATOM Desktop is already running"
-            deadline = time.monotonic() + 30
-            while not (dialogs := display.visible_windows(title)):
-                assert launch.poll() is None, "the launch ended without a dialog"
-                assert time.monotonic() < deadline, "no dialog appeared"
-                time.sleep(0.05)
-            close_window(display, dialogs[0])
-            _, stderr = launch.communicate(timeout=30)
-        finally:
-            if launch.poll() is None:
-                launch.kill()
-                launch.wait()
-        assert launch.returncode == 1
+        assert returncode == 1
         assert b"headless" in stderr
     finally:
         headless.stop(signal.SIGTERM)
@@ -147,34 +156,11 @@ def test_a_config_error_found_after_the_window_shows_is_said_in_a_dialog(
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     (config_dir / "config.toml").write_text("max_concurrent_runs = 0\n")
-    launch = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "atom_desktop",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--config-dir",
-            str(config_dir),
-        ],
-        env=app_env(display, free_port()),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    args = ["--data-dir", str(tmp_path / "data"), "--config-dir", str(config_dir)]
+    returncode, stderr = launch_until_dialog(
+        display, args, app_env(display, free_port()), "ATOM Desktop cannot start"
     )
-    try:
-        title = "ATOM Desktop cannot start"
-        deadline = time.monotonic() + 30
-        while not (dialogs := display.visible_windows(title)):
-            assert launch.poll() is None, "the launch ended without a dialog"
-            assert time.monotonic() < deadline, "no dialog appeared"
-            time.sleep(0.05)
-        close_window(display, dialogs[0])
-        _, stderr = launch.communicate(timeout=30)
-    finally:
-        if launch.poll() is None:
-            launch.kill()
-            launch.wait()
-    assert launch.returncode == 2
+    assert returncode == 2
     assert b"Window painted" in stderr
     assert b"Invalid setting max_concurrent_runs = 0" in stderr
     assert str(config_dir / "config.toml").encode() in stderr
