@@ -117,8 +117,7 @@ class DesktopApp(QObject):
     def _load_soon(self) -> None:
         if not self._load_queued:
             self._load_queued = True
-            # After the paint has reached the screen, and before the pages the
-            # window builds next (queued calls run in order).
+            # Queued: the paint in progress reaches the screen first.
             QTimer.singleShot(0, self._load_and_start)
 
     def _load_and_start(self) -> None:
@@ -128,6 +127,10 @@ class DesktopApp(QObject):
             profile = self._load()
         except AtomError as exc:
             self._fail(exc)
+            return
+        except Exception as exc:  # a bug: still never a window stuck on "Starting"
+            logger.exception("Loading the settings failed")
+            self._fail(AtomError(f"Loading the settings failed: {type(exc).__name__}: {exc}"))
             return
         self.profile_loaded.emit(profile)
         self.host.start(profile)
