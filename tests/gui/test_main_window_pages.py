@@ -189,3 +189,36 @@ def test_an_answer_for_a_deleted_receiver_is_dropped(qtbot: QtBot, desktop: Desk
     # Answers arrive in order: once the second is in, the first was handled.
     desktop.host.call(held, alive.take)
     qtbot.waitUntil(lambda: alive.got == ["late"], timeout=WAIT_MS)
+
+
+def test_a_window_that_is_never_painted_still_starts_its_agent(
+    qtbot: QtBot, fresh_app: tuple[DesktopApp, Profile]
+) -> None:
+    app, profile = fresh_app
+    # As on a desktop that never exposes the window (a minimised start): its
+    # paint events never reach it.
+    eater = PaintEater()
+    app.window.installEventFilter(eater)
+    painted: list[bool] = []
+    app.window.first_painted.connect(lambda: painted.append(True))
+
+    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+        app.start(lambda: profile)
+
+    assert painted == []
+    assert eater.eaten > 0  # paints were due, and none arrived
+    assert app.window.isVisible()
+
+
+class PaintEater(QObject):
+    """Keeps every paint event from the window it filters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.eaten = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint:
+            self.eaten += 1
+            return True
+        return False
