@@ -267,11 +267,14 @@ def _desktop(args: argparse.Namespace) -> int:
     location = locate_profile(overrides)
     # Until the settings are in, the window logs to the console only, at the
     # level the command line, environment or config file ask for.
-    early_logs = configure_logging(level=location.log_level, log_dir=None, redactor=Redactor())
+    early_redactor = Redactor()
+    early_logs = configure_logging(level=location.log_level, log_dir=None, redactor=early_redactor)
     try:
         loaded: Profile | None = None
         if read_info(location.paths.data_dir / LOCK_FILE_NAME) is not None:
             loaded = load_profile(overrides)
+            for secret in loaded.redactor.secrets():  # the hand-over logs with them known
+                early_redactor.add(secret)
             handed_over = _hand_over(loaded)
             if handed_over is not None:
                 return handed_over
