@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import ValidationError
 
-from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import ConfigError
 from atom_desktop.core.private_file import replace_private
 
@@ -36,6 +34,13 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def update_config_file(path: Path, changes: Mapping[str, Any]) -> dict[str, Any]:
     """Set (or, with a None value, remove) keys; returns the new file contents."""
+    # The settings (pydantic) are imported here: reading the file is also done
+    # before the window's first paint (config/profile.py), which must not wait
+    # for them.
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from atom_desktop.config.settings import Settings  # noqa: PLC0415
+
     values = read_config_file(path)
     for key, value in changes.items():
         if value is None:

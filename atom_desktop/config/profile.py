@@ -18,12 +18,12 @@ the authority and reports the problem.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from atom_desktop.config.config_file import read_config_file
 from atom_desktop.config.paths import CONFIG_FILE_NAME, AppPaths, default_config_dir
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.redaction import Redactor
@@ -105,6 +105,6 @@ def locate_profile(
 
 def _file_values(config_dir: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads((config_dir / CONFIG_FILE_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return read_config_file(config_dir / CONFIG_FILE_NAME)
+    except (AtomError, OSError):
         return {}  # load_profile reports a file it cannot read

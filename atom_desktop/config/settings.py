@@ -112,9 +112,7 @@ class Settings(BaseSettings):
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return split_origins(value) if isinstance(value, str) else value
 
     @field_validator("allowed_origins")
     @classmethod
@@ -150,6 +148,11 @@ class Settings(BaseSettings):
         if config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+
+def split_origins(text: str) -> tuple[str, ...]:
+    """Origins written as one comma-separated string (environment, config file)."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def load_settings(

@@ -74,7 +74,7 @@ class DesktopApp(QObject):
         self.tray = Tray(self.window)
         self.quitting = False
         self._load_queued = False
-        self._load: Callable[[], Profile] = _not_started
+        self._load: Callable[[], Profile] | None = None  # given to start()
 
         self.window.close_requested.connect(self.close_window)
         self.tray.open_requested.connect(self.window.bring_to_front)
@@ -121,7 +121,7 @@ class DesktopApp(QObject):
             QTimer.singleShot(0, self._load_and_start)
 
     def _load_and_start(self) -> None:
-        if self.quitting:
+        if self.quitting or self._load is None:
             return
         try:
             profile = self._load()
@@ -319,10 +319,6 @@ class DesktopApp(QObject):
 SWITCH_INTERVAL_S = 0.001
 #: How long the app waits for its window's first paint before loading anyway.
 FIRST_PAINT_WAIT_MS = 1000
-
-
-def _not_started() -> Profile:
-    raise AtomError("The app was not started.")
 
 
 def share_the_interpreter_with_the_window() -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from atom_desktop.config.config_file import read_config_file, update_config_file
+from atom_desktop.config.settings import split_origins
 from atom_desktop.core.errors import AtomError
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
@@ -333,7 +334,7 @@ def _file_origins(values: dict[str, Any], default: tuple[str, ...]) -> tuple[str
     """The file's allowed origins (a list, or a comma-separated string as the settings take)."""
     origins = values.get("allowed_origins")
     if isinstance(origins, str):
-        return tuple(part.strip() for part in origins.split(",") if part.strip())
+        return split_origins(origins)
     if isinstance(origins, list) and all(isinstance(origin, str) for origin in origins):
         return tuple(origins)
     return default
