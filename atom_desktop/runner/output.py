@@ -1,9 +1,10 @@
 """A run's output: framed into chunks, kept within a cap, fanned out to viewers.
 
-Framing is per chunk, never per line: bytes of one stream are batched until
-64 KiB or 16 ms, whichever comes first. Every chunk gets the next sequence
-number of its run. The stored log keeps the first half of the cap (head) and
-the last half (tail); what falls between is counted and reported as dropped.
+Framing is per chunk, never per line: bytes of one stream are read into
+chunks of up to 64 KiB (``runner/pipes.py`` says when a chunk ends). Every
+chunk gets the next sequence number of its run. The stored log keeps the
+first half of the cap (head) and the last half (tail); what falls between is
+counted and reported as dropped.
 Live viewers get chunks from memory; a viewer that falls more than its
 budget behind is told so and catches up from the log, so neither a slow
 viewer nor a fast child can grow the agent's memory without bound.
@@ -13,54 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import islice
 
 from atom_desktop.store.runs import Chunk
 
 CHUNK_BYTES = 64 * 1024
-FLUSH_AFTER_S = 0.016
 VIEWER_BUDGET = 4 * 1024 * 1024
-
-
-class Batcher:
-    """Collects reads per stream and emits chunks by size and time."""
-
-    def __init__(self, emit: Callable[[str, bytes], None]) -> None:
-        self._emit = emit
-        self._pending: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, stream: str, data: bytes, *, drained: bool = False) -> None:
-        """Take bytes just read from ``stream``.
-
-        ``drained`` says the read found the pipe empty: the child has paused,
-        so waiting for more would only delay what a person is watching.
-        """
-        buffer = self._pending[stream]
-        buffer += data
-        while len(buffer) >= CHUNK_BYTES:
-            self._emit(stream, bytes(buffer[:CHUNK_BYTES]))
-            del buffer[:CHUNK_BYTES]
-        if buffer and drained:
-            self.flush(stream)
-        elif buffer and self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self._on_timer)
-
-    def flush(self, stream: str | None = None) -> None:
-        """Emit what is pending (of one stream, or of both)."""
-        for name in (stream,) if stream else ("stdout", "stderr"):
-            buffer = self._pending[name]
-            if buffer:
-                self._emit(name, bytes(buffer))
-                buffer.clear()
-        if not any(self._pending.values()) and self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self.flush()
 
 
 class OutputLog:
@@ -95,6 +55,25 @@ class OutputLog:
     def unsaved(self) -> list[Chunk]:
         """Chunks not yet in the store (for viewers catching up), in order."""
         return [*self._unsaved_head, *(c for c in self._tail if c.seq > self._saved_tail_seq)]
+
+    def from_memory(self, after: int, limit: int) -> list[Chunk] | None:
+        """Up to ``limit`` chunks with seq > ``after``, if memory holds all of them.
+
+        None when the next one is a saved head chunk: only the store has it.
+        Past the head the whole tail is in memory, saved or not, and a gap
+        before it is output that was dropped.
+        """
+        head = self._unsaved_head
+        found: list[Chunk] = []
+        if after < self.last_head_seq:
+            if not head or head[0].seq > after + 1:
+                return None
+            # The unsaved head is the newest part of the head, without gaps.
+            found = head[after + 1 - head[0].seq : after + 1 - head[0].seq + limit]
+        if self._tail and len(found) < limit:
+            skip = max(0, after + 1 - self._tail[0].seq)
+            found += islice(self._tail, skip, skip + limit - len(found))
+        return found
 
     @property
     def dropping(self) -> bool:

@@ -21,11 +21,11 @@ import psutil
 
 from atom_desktop.core.events import EventBus, RunChanged, RunnerPaused
 from atom_desktop.core.ids import IdFactory
-from atom_desktop.core.loop_turns import LoopTurns
 from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
 from atom_desktop.runner.errors import RunnerError, RunNotActiveError
-from atom_desktop.runner.output import ENDED, Batcher, OutputLog, Viewer, now
+from atom_desktop.runner.output import ENDED, OutputLog, Viewer, now
+from atom_desktop.runner.pipes import OutputReader, output_pipe
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.request import RunRequest, RunSource
 from atom_desktop.runner.terminal import open_pty, pty_environment
@@ -37,7 +37,6 @@ SAVE_EVERY_S = 0.25
 # Once a run's output is over its cap the tail churns: writing it every
 # SAVE_EVERY_S would store (and then delete) everything a flood prints.
 TAIL_SAVE_EVERY_S = 2.0
-READ_SIZE = 65536
 # Chunks (up to 64 KiB each) per write transaction when saving output
 # (RunRepository.save_output says why).
 SAVE_PIECE = 4
@@ -76,11 +75,16 @@ class _Active:
     task: asyncio.Task[None] | None = None
     peak_rss: int = 0
     cpu_s: float = 0.0
-    # One save at a time; the periodic saver stops by flag, never mid-write.
     pty: int | None = None  # the master side, in PTY mode
+    outputs: list[tuple[int, str]] = field(default_factory=list)  # (fd, stream) to read
+    # One save at a time; the periodic saver stops by flag, never mid-write.
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tail_saved_at: float = field(default_factory=time.monotonic)
     stop_saving: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def touch(self) -> None:
+        """Output was just read (for the idle timeout)."""
+        self.last_output = time.monotonic()
 
 
 class RunnerService:
@@ -251,7 +255,11 @@ class RunnerService:
                     self._gate.notify_all()
 
     async def _spawn(self, run: _Active) -> asyncio.subprocess.Process | None:
-        """Start the child; on failure record why and return None."""
+        """Start the child; on failure record why and return None.
+
+        On success ``run.outputs`` holds the descriptors to read its output
+        from, with their stream names.
+        """
         request = run.request
         # "$0" of a shell line is the program's name; ``args`` become "$1".. "$n".
         argv = (
@@ -262,12 +270,18 @@ class RunnerService:
         env = child_environment(os.environ, request.env, self._secrets())
         # Not a secret: lets the runner recognise descendants that detach.
         env[process_tree.RUN_MARKER] = run.record.id
-        slave: int | None = None
-        stdin = stdout = stderr = asyncio.subprocess.PIPE
+        stdin: int = asyncio.subprocess.PIPE
         if request.pty:
             run.pty, slave = open_pty()
             stdin = stdout = stderr = slave
+            ours = [(os.dup(run.pty), "stdout")]
+            childs = [slave]
             env = pty_environment(env)
+        else:
+            out_read, stdout = output_pipe()
+            err_read, stderr = output_pipe()
+            ours = [(out_read, "stdout"), (err_read, "stderr")]
+            childs = [stdout, stderr]
         self._spawning += 1
         self._spawn_gen += 1
         failure = None
@@ -286,11 +300,15 @@ class RunnerService:
             failure = f"could not start {argv[0]!r}: {exc.strerror}"
         finally:
             self._spawning -= 1
-            if slave is not None:
-                os.close(slave)  # the child has its copy; EOF comes when it exits
+            for fd in childs:
+                os.close(fd)  # the child has its copies; EOF comes when they are closed
         if failure is not None:
+            for fd, _ in ours:
+                os.close(fd)
             self._close_pty(run)
             await self._finish(run, "failed", None, None, error=failure)
+            return None
+        run.outputs = ours
         return run.proc
 
     @staticmethod
@@ -313,22 +331,21 @@ class RunnerService:
         )
         self._publish(run.record.id, "running")
 
-        batcher = Batcher(lambda stream, data: self._emit(run, stream, data))
-        readers, pty_transport = await self._start_readers(run, proc, batcher)
+        readers = [
+            OutputReader(fd, name, lambda stream, data: self._emit(run, stream, data), run.touch)
+            for fd, name in run.outputs
+        ]
+        finished = [reader.finished for reader in readers]
         saver = asyncio.create_task(self._save_periodically(run))
         deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
         returncode = await self._wait(run, proc, deadline)
         # The main process is gone; give the pipes a moment, then end what it left behind.
-        done, _ = await asyncio.wait(readers, timeout=1.0)
-        if len(done) < len(readers):
+        done, _ = await asyncio.wait(finished, timeout=1.0)
+        if len(done) < len(finished):
             await self._kill(run)
-            await asyncio.wait(readers, timeout=5.0)
+            await asyncio.wait(finished, timeout=5.0)
         for reader in readers:
-            reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
-        batcher.flush()
-        if pty_transport is not None:
-            pty_transport.close()
+            reader.close()
         self._close_pty(run)
         await self._kill(run, only_leftovers=True)
         run.stop_saving.set()
@@ -340,42 +357,6 @@ class RunnerService:
         exit_code = returncode if returncode >= 0 else None
         sig = -returncode if returncode < 0 else None
         await self._finish(run, status, exit_code, sig)
-
-    async def _start_readers(
-        self, run: _Active, proc: asyncio.subprocess.Process, batcher: Batcher
-    ) -> tuple[list[asyncio.Task[None]], asyncio.BaseTransport | None]:
-        if run.pty is None:
-            assert proc.stdout is not None and proc.stderr is not None
-            return [
-                asyncio.create_task(self._read(run, proc.stdout, "stdout", batcher)),
-                asyncio.create_task(self._read(run, proc.stderr, "stderr", batcher)),
-            ], None
-        terminal = asyncio.StreamReader(limit=1 << 20)
-        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(terminal),
-            os.fdopen(os.dup(run.pty), "rb", buffering=0),
-        )
-        return [asyncio.create_task(self._read(run, terminal, "stdout", batcher))], transport
-
-    async def _read(
-        self, run: _Active, stream: asyncio.StreamReader, name: str, batcher: Batcher
-    ) -> None:
-        # read() returns at once while the reader holds data (a flood fills it
-        # faster than we empty it), so this loop never waits on its own.
-        turns = LoopTurns()
-        while True:
-            try:
-                data = await stream.read(READ_SIZE)
-            except OSError:
-                data = b""  # a terminal's master reads EIO once the child has gone
-            if not data:
-                batcher.flush(name)
-                return
-            run.last_output = time.monotonic()
-            # read(n) returns less than n only when it emptied the reader's
-            # buffer: nothing more is waiting right now (the child paused).
-            batcher.add(name, data, drained=len(data) < READ_SIZE)
-            await turns.share()
 
     async def _wait(
         self, run: _Active, proc: asyncio.subprocess.Process, deadline: float | None
@@ -581,6 +562,12 @@ class RunnerService:
     async def async_backlog(self, run_id: str, after: int, limit: int = 64) -> list[Chunk]:
         """Chunks with seq > ``after``: from the store, and from memory if not saved yet."""
         run = self._active.get(run_id)
+        if run is not None:
+            # A viewer catching up with a flood reads the tail from memory:
+            # no thread, no query, no decryption.
+            found = run.log.from_memory(after, limit)
+            if found is not None:
+                return found
         pending = run.log.unsaved() if run is not None else []
         stored = await asyncio.to_thread(self._runs().chunks, run_id, after=after, limit=limit)
         merged = {c.seq: c for c in stored}

@@ -53,3 +53,39 @@ def test_a_head_only_batch_leaves_the_churning_tail_for_later() -> None:
     assert drop == (5, 14)
     log.saved(batch)
     assert log.unsaved() == []
+
+
+def seqs(found: list[Chunk] | None) -> list[int] | None:
+    return None if found is None else [c.seq for c in found]
+
+
+def test_memory_serves_a_catching_up_viewer_until_it_needs_the_saved_head() -> None:
+    log = OutputLog(cap=100)  # 50 bytes of head, 50 of tail
+    for chunk in chunks(1, 3, 10):
+        log.add(chunk)
+    assert seqs(log.from_memory(0, limit=64)) == [1, 2, 3]  # nothing saved yet
+    assert seqs(log.from_memory(1, limit=1)) == [2]
+    batch, _ = log.take_batch()
+    log.saved(batch)
+    assert log.from_memory(0, limit=64) is None  # only the store has 1..3 now
+    assert seqs(log.from_memory(3, limit=64)) == []  # and nothing comes after them
+    for chunk in chunks(4, 2, 10):
+        log.add(chunk)
+    # 4 and 5 are unsaved: a viewer at 3 reads them from memory, one at 2 must
+    # go to the store for 3 first.
+    assert seqs(log.from_memory(3, limit=64)) == [4, 5]
+    assert log.from_memory(2, limit=64) is None
+
+
+def test_past_the_head_memory_has_the_whole_tail_saved_or_not() -> None:
+    log = OutputLog(cap=100)
+    for chunk in chunks(1, 20, 10):
+        log.add(chunk)  # head 1..5, 6..15 dropped, tail 16..20
+    batch, _ = log.take_batch()
+    log.saved(batch)
+    assert log.from_memory(4, limit=64) is None
+    # Right after the head comes the gap the viewer reports as dropped.
+    assert seqs(log.from_memory(5, limit=64)) == [16, 17, 18, 19, 20]
+    assert seqs(log.from_memory(9, limit=2)) == [16, 17]
+    assert seqs(log.from_memory(17, limit=64)) == [18, 19, 20]
+    assert seqs(log.from_memory(20, limit=64)) == []
