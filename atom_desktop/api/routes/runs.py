@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import codecs
 import dataclasses
 import json
 from collections.abc import AsyncIterator, MutableMapping
@@ -15,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebS
 from fastapi.responses import StreamingResponse
 
 from atom_desktop.api.deps import AgentDep, PrincipalDep, scope, websocket_scope
+from atom_desktop.api.output_events import OutputEvents
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage, RunPublic
 from atom_desktop.api.streaming import resume_point
 from atom_desktop.core.errors import AtomError
@@ -130,26 +130,15 @@ async def stream_run(
     after = since if since is not None else resume_point(last_event_id, 0)
     closing: asyncio.Event = request.app.state.closing
 
-    async def body() -> AsyncIterator[str]:
-        decoders = {
-            name: codecs.getincrementaldecoder("utf-8")(errors="replace")
-            for name in ("stdout", "stderr")
-        }
+    async def body() -> AsyncIterator[bytes]:
+        events = OutputEvents(encoding)
         async for item in follow_run(agent.runner, run_id, after, closing):
             if isinstance(item, Chunk):
-                payload: dict[str, object] = {"seq": item.seq, "stream": item.stream}
-                if encoding == "base64":
-                    payload["data"] = base64.b64encode(item.data).decode()
-                else:
-                    payload["text"] = decoders[item.stream].decode(item.data)
-                data = json.dumps(payload)
-                yield f"id: {item.seq}\nevent: output\ndata: {data}\n\n"
+                yield events.output(item)
             elif isinstance(item, tuple):
-                first, last = item
-                data = json.dumps({"from_seq": first, "to_seq": last})
-                yield f"event: dropped\ndata: {data}\n\n"
+                yield events.dropped(*item)
             else:
-                yield f"event: exit\ndata: {json.dumps(item)}\n\n"
+                yield events.exit(item)
 
     return StreamingResponse(
         body(),
