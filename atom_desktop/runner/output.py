@@ -21,47 +21,79 @@ from atom_desktop.store.runs import Chunk
 
 CHUNK_BYTES = 64 * 1024
 VIEWER_BUDGET = 4 * 1024 * 1024
+# Saved tail chunks kept in memory for viewers catching up with a flood (the
+# whole tail at the default cap).
+TAIL_MEMORY = 8 * 1024 * 1024
 
 
 class OutputLog:
-    """What will be stored of a run's output: head, tail, and a count of the rest."""
+    """What will be stored of a run's output: head, tail, and a count of the rest.
 
-    def __init__(self, cap: int) -> None:
+    Memory holds what the store has not taken yet (``unsaved_bytes``; the
+    runner stops reading while that is large) and, for viewers catching up,
+    the newest saved tail chunks up to ``tail_memory`` bytes. Everything else
+    of the head and tail is only in the store.
+    """
+
+    def __init__(self, cap: int, tail_memory: int = TAIL_MEMORY) -> None:
         self.head_budget = cap // 2
         self.tail_budget = cap - self.head_budget
         self.head_used = 0
         self.last_head_seq = 0
         self.dropped_bytes = 0
+        self.unsaved_bytes = 0
+        self._tail_memory = tail_memory
         self._unsaved_head: list[Chunk] = []
-        self._tail: deque[Chunk] = deque()
+        # Every chunk of the tail as (seq, size), to know what to drop...
+        self._tail_sizes: deque[tuple[int, int]] = deque()
         self._tail_bytes = 0
+        # ...and the newest of them with their data: a suffix of the tail.
+        self._tail: deque[Chunk] = deque()
+        self._tail_memory_bytes = 0
         self._saved_tail_seq = 0
 
     def add(self, chunk: Chunk) -> None:
         """Account for a new chunk."""
         size = len(chunk.data)
-        if not self._tail and self.head_used + size <= self.head_budget:
+        self.unsaved_bytes += size
+        if not self._tail_sizes and self.head_used + size <= self.head_budget:
             self._unsaved_head.append(chunk)
             self.head_used += size
             self.last_head_seq = chunk.seq
             return
-        self._tail.append(chunk)
+        self._tail_sizes.append((chunk.seq, size))
         self._tail_bytes += size
-        while self._tail_bytes > self.tail_budget and len(self._tail) > 1:
-            old = self._tail.popleft()
-            self._tail_bytes -= len(old.data)
-            self.dropped_bytes += len(old.data)
+        self._tail.append(chunk)
+        self._tail_memory_bytes += size
+        while self._tail_bytes > self.tail_budget and len(self._tail_sizes) > 1:
+            seq, old_size = self._tail_sizes.popleft()
+            self._tail_bytes -= old_size
+            self.dropped_bytes += old_size
+            if self._tail and self._tail[0].seq == seq:
+                self._tail.popleft()
+                self._tail_memory_bytes -= old_size
+                if seq > self._saved_tail_seq:
+                    self.unsaved_bytes -= old_size
+        self._evict()
+
+    def _evict(self) -> None:
+        # Saved chunks beyond the allowance are read from the store instead.
+        while (
+            self._tail_memory_bytes > self._tail_memory
+            and self._tail
+            and self._tail[0].seq <= self._saved_tail_seq
+        ):
+            self._tail_memory_bytes -= len(self._tail.popleft().data)
 
     def unsaved(self) -> list[Chunk]:
         """Chunks not yet in the store (for viewers catching up), in order."""
         return [*self._unsaved_head, *(c for c in self._tail if c.seq > self._saved_tail_seq)]
 
     def from_memory(self, after: int, limit: int) -> list[Chunk] | None:
-        """Up to ``limit`` chunks with seq > ``after``, if memory holds all of them.
+        """Up to ``limit`` chunks with seq > ``after``, if memory holds the first of them.
 
-        None when the next one is a saved head chunk: only the store has it.
-        Past the head the whole tail is in memory, saved or not, and a gap
-        before it is output that was dropped.
+        None when only the store has the next one. A gap before the tail is
+        output that was dropped.
         """
         head = self._unsaved_head
         found: list[Chunk] = []
@@ -70,9 +102,13 @@ class OutputLog:
                 return None
             # The unsaved head is the newest part of the head, without gaps.
             found = head[after + 1 - head[0].seq : after + 1 - head[0].seq + limit]
-        if self._tail and len(found) < limit:
-            skip = max(0, after + 1 - self._tail[0].seq)
-            found += islice(self._tail, skip, skip + limit - len(found))
+        if len(found) >= limit or not self._tail_sizes:
+            return found
+        wanted = max(found[-1].seq if found else after, self._tail_sizes[0][0] - 1) + 1
+        if not self._tail or wanted < self._tail[0].seq:
+            return found or None  # the store has the older part of the tail
+        skip = wanted - self._tail[0].seq
+        found += islice(self._tail, skip, skip + limit - len(found))
         return found
 
     @property
@@ -90,8 +126,8 @@ class OutputLog:
         """
         batch = self.unsaved() if include_tail else list(self._unsaved_head)
         drop = None
-        if self.dropped_bytes and self._tail:
-            drop = (self.last_head_seq, self._tail[0].seq)
+        if self.dropped_bytes and self._tail_sizes:
+            drop = (self.last_head_seq, self._tail_sizes[0][0])
         return batch, drop
 
     def saved(self, batch: list[Chunk]) -> None:
@@ -102,6 +138,8 @@ class OutputLog:
         self._unsaved_head = [c for c in self._unsaved_head if c.seq not in saved_seqs]
         # Head seqs all precede the tail's, so this is right for a head-only batch too.
         self._saved_tail_seq = max(self._saved_tail_seq, *saved_seqs)
+        self.unsaved_bytes = sum(len(c.data) for c in self.unsaved())
+        self._evict()
 
 
 class _Lagged:

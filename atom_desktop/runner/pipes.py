@@ -108,6 +108,16 @@ class OutputReader:
             self._last_flush = time.monotonic()
             self._emit(self._stream, data)
 
+    def pause(self) -> None:
+        """Stop reading for now (the child blocks once its pipe is full)."""
+        if not self.finished.done():
+            self._loop.remove_reader(self._fd)
+
+    def resume(self) -> None:
+        """Read again after :meth:`pause`."""
+        if not self.finished.done():
+            self._loop.add_reader(self._fd, self._readable)
+
     def close(self) -> None:
         """Stop reading, emit what was read, close the descriptor (idempotent)."""
         if self.finished.done():

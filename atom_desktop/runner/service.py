@@ -34,6 +34,11 @@ from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
 logger = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 0.25
+# Output read but not stored yet is held in memory. Past this much the runner
+# stops reading (the child blocks on its full pipe) until the store catches
+# up: a large cap and a flood faster than the disk then cost no memory and
+# lose nothing. At the default cap it is never reached.
+UNSAVED_LIMIT = 32 * 1024 * 1024
 # Once a run's output is over its cap the tail churns: writing it every
 # SAVE_EVERY_S would store (and then delete) everything a flood prints.
 TAIL_SAVE_EVERY_S = 2.0
@@ -77,6 +82,9 @@ class _Active:
     cpu_s: float = 0.0
     pty: int | None = None  # the master side, in PTY mode
     outputs: list[tuple[int, str]] = field(default_factory=list)  # (fd, stream) to read
+    readers: list[OutputReader] = field(default_factory=list)
+    waiting_for_store: bool = False  # reading paused until the store catches up
+    save_now: asyncio.Event = field(default_factory=asyncio.Event)
     # One save at a time; the periodic saver stops by flag, never mid-write.
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tail_saved_at: float = field(default_factory=time.monotonic)
@@ -331,24 +339,23 @@ class RunnerService:
         )
         self._publish(run.record.id, "running")
 
-        readers = [
+        run.readers = [
             OutputReader(fd, name, lambda stream, data: self._emit(run, stream, data), run.touch)
             for fd, name in run.outputs
         ]
-        finished = [reader.finished for reader in readers]
         saver = asyncio.create_task(self._save_periodically(run))
         deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
         returncode = await self._wait(run, proc, deadline)
         # The main process is gone; give the pipes a moment, then end what it left behind.
-        done, _ = await asyncio.wait(finished, timeout=1.0)
-        if len(done) < len(finished):
+        if not await self._outputs_end(run, 1.0):
             await self._kill(run)
-            await asyncio.wait(finished, timeout=5.0)
-        for reader in readers:
+            await self._outputs_end(run, 5.0)
+        for reader in run.readers:
             reader.close()
         self._close_pty(run)
         await self._kill(run, only_leftovers=True)
         run.stop_saving.set()
+        run.save_now.set()
         await saver
         if run.ending is not None:
             status = run.ending
@@ -357,6 +364,24 @@ class RunnerService:
         exit_code = returncode if returncode >= 0 else None
         sig = -returncode if returncode < 0 else None
         await self._finish(run, status, exit_code, sig)
+
+    @staticmethod
+    async def _outputs_end(run: _Active, reading_s: float) -> bool:
+        """Whether every output reaches end of file within ``reading_s`` of reading.
+
+        Time the readers spend paused for the store does not count: the
+        pipes still hold output then, and closing them would lose it.
+        """
+        finished = [reader.finished for reader in run.readers]
+        deadline = time.monotonic() + reading_s
+        while True:
+            _, pending = await asyncio.wait(finished, timeout=0.1)
+            if not pending:
+                return True
+            if run.waiting_for_store:
+                deadline = time.monotonic() + reading_s
+            elif time.monotonic() >= deadline:
+                return False
 
     async def _wait(
         self, run: _Active, proc: asyncio.subprocess.Process, deadline: float | None
@@ -385,6 +410,11 @@ class RunnerService:
         run.log.add(chunk)
         for viewer in tuple(run.viewers):
             viewer.offer(chunk)
+        if run.log.unsaved_bytes >= UNSAVED_LIMIT and not run.waiting_for_store:
+            run.waiting_for_store = True
+            for reader in run.readers:
+                reader.pause()
+            run.save_now.set()
 
     async def _save(self, run: _Active, *, final: bool = True) -> None:
         async with run.save_lock:
@@ -393,6 +423,7 @@ class RunnerService:
     async def _save_locked(self, run: _Active, *, final: bool) -> None:
         include_tail = (
             final
+            or run.waiting_for_store
             or not run.log.dropping
             or time.monotonic() - run.tail_saved_at >= TAIL_SAVE_EVERY_S
         )
@@ -411,14 +442,20 @@ class RunnerService:
             last_seq=run.seq,
         )
         run.log.saved(batch)
+        if run.waiting_for_store and run.log.unsaved_bytes < UNSAVED_LIMIT // 2:
+            run.waiting_for_store = False
+            run.touch()  # the child was waiting for us, not idle
+            for reader in run.readers:
+                reader.resume()
 
     async def _save_periodically(self, run: _Active) -> None:
         while True:
-            try:
-                await asyncio.wait_for(run.stop_saving.wait(), SAVE_EVERY_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.save_now.wait(), SAVE_EVERY_S)
+            run.save_now.clear()
+            if run.stop_saving.is_set():
                 return
-            except TimeoutError:
-                await self._save(run, final=False)
+            await self._save(run, final=False)
 
     async def _finish(
         self,
@@ -604,6 +641,8 @@ def _expired(run: _Active, deadline: float | None, idle: float | None) -> bool:
     current = time.monotonic()
     if deadline is not None and current >= deadline:
         return True
+    if run.waiting_for_store:
+        return False  # the child is blocked on us, not idle
     return idle is not None and current - run.last_output >= idle
 
 

@@ -89,3 +89,38 @@ def test_past_the_head_memory_has_the_whole_tail_saved_or_not() -> None:
     assert seqs(log.from_memory(9, limit=2)) == [16, 17]
     assert seqs(log.from_memory(17, limit=64)) == [18, 19, 20]
     assert seqs(log.from_memory(20, limit=64)) == []
+
+
+def test_saved_tail_chunks_beyond_the_memory_allowance_are_left_to_the_store() -> None:
+    log = OutputLog(cap=100, tail_memory=20)
+    for chunk in chunks(1, 12, 10):
+        log.add(chunk)  # head 1..5, 6 and 7 dropped, tail 8..12
+    # Nothing is saved yet, so all of it is in memory, whatever the allowance.
+    assert log.unsaved_bytes == 100
+    assert seqs(log.from_memory(5, limit=64)) == [8, 9, 10, 11, 12]
+    batch, drop = log.take_batch()
+    assert drop == (5, 8)
+    log.saved(batch)
+    assert log.unsaved_bytes == 0
+    # Saved: only the newest 20 bytes of the tail stay in memory.
+    assert log.from_memory(5, limit=64) is None
+    assert log.from_memory(9, limit=64) is None
+    assert seqs(log.from_memory(10, limit=64)) == [11, 12]
+    log.add(chunks(13, 1, 10)[0])  # drops 8, which only the store had
+    assert log.unsaved_bytes == 10
+    assert log.take_batch()[1] == (5, 9)
+    # 13 is unsaved, so the saved 11 makes room for it.
+    assert log.from_memory(10, limit=64) is None
+    assert seqs(log.from_memory(11, limit=64)) == [12, 13]
+
+
+def test_unsaved_bytes_count_what_only_memory_has() -> None:
+    log = OutputLog(cap=1000)
+    for chunk in chunks(1, 3, 100):
+        log.add(chunk)
+    assert log.unsaved_bytes == 300
+    head, _ = log.take_batch(include_tail=False)
+    log.add(chunks(4, 1, 100)[0])  # arrives while the batch is being written
+    log.saved(head)
+    assert log.unsaved_bytes == 100
+    assert [c.seq for c in log.unsaved()] == [4]
