@@ -85,6 +85,8 @@ async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
                 continue
             last = item.seq
             yield item
+            # In a flood the queue is never empty, so nothing above waits.
+            await turns.share()
         record = await runner.async_record(run_id)
         if record.finished:
             yield {
