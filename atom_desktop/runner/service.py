@@ -85,6 +85,7 @@ class _Active:
     readers: list[OutputReader] = field(default_factory=list)
     waiting_for_store: bool = False  # reading paused until the store catches up
     save_now: asyncio.Event = field(default_factory=asyncio.Event)
+    input_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # One save at a time; the periodic saver stops by flag, never mid-write.
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tail_saved_at: float = field(default_factory=time.monotonic)
@@ -501,7 +502,8 @@ class RunnerService:
         run = self._active.get(run_id)
         if run is not None and run.pty is not None:
             # On a terminal, end of input is the EOF character, as typed.
-            await asyncio.to_thread(os.write, run.pty, data + (b"\x04" if close else b""))
+            async with run.input_lock:  # one writer on the descriptor at a time
+                await _write_all(run.pty, data + (b"\x04" if close else b""), run_id)
             return
         if run is None or run.proc is None or run.proc.stdin is None:
             raise RunNotActiveError(f"The run {run_id} is not running, so it takes no input.")
@@ -644,6 +646,34 @@ def _expired(run: _Active, deadline: float | None, idle: float | None) -> bool:
     if run.waiting_for_store:
         return False  # the child is blocked on us, not idle
     return idle is not None and current - run.last_output >= idle
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # the selector may report the descriptor again first
+        future.set_result(None)
+
+
+async def _write_all(fd: int, data: bytes, run_id: str) -> None:
+    """Write all of ``data`` to a terminal's master side, as fast as the program reads it.
+
+    A terminal takes only a few KiB of input at a time: a write takes what
+    fits and the rest waits until the descriptor is writable again.
+    """
+    os.set_blocking(fd, False)  # never block the loop, whatever else set
+    loop = asyncio.get_running_loop()
+    rest = memoryview(data)
+    while rest:
+        try:
+            rest = rest[os.write(fd, rest) :]
+        except BlockingIOError:
+            writable: asyncio.Future[None] = loop.create_future()
+            loop.add_writer(fd, _resolve, writable)
+            try:
+                await writable
+            finally:
+                loop.remove_writer(fd)
+        except OSError:  # EIO: the program has gone
+            raise RunNotActiveError(f"The run {run_id} has closed its input.") from None
 
 
 def _start_time(pid: int) -> float:

@@ -496,6 +496,35 @@ def test_a_flood_under_a_large_cap_is_kept_whole_in_bounded_memory(settings: Set
     assert grown < 160, f"RSS grew by {grown:.0f} MiB during a {size >> 20} MiB flood"
 
 
+def test_pty_input_larger_than_the_terminal_buffer_arrives_whole(agent: LiveAgent) -> None:
+    # A terminal takes a few KiB of typing at a time; the rest must wait for
+    # the program to read, not be cut off.
+    code = """
+        import sys
+        print("ready> ", end="", flush=True)
+        count = 0
+        for line in sys.stdin:
+            if line == "END\\n":
+                break
+            count += len(line)
+        print("got", count)
+    """
+    typing = ("x" * 99 + "\n") * 2000
+    with agent.client() as client:
+        run_id = start(client, argv=py(code), pty=True)["id"]
+        shown_so_far = ""
+        for kind, data in events(client, run_id):
+            if kind == "output":
+                shown_so_far += data["text"]
+                if shown_so_far.endswith("ready> "):
+                    break
+        typed = client.post(f"/api/v1/runs/{run_id}/input", json={"text": typing + "END\n"})
+        assert typed.status_code == 204, typed.text
+        record = wait_done(client, run_id)
+        assert record["status"] == "succeeded", record
+        assert output(client, run_id).endswith(b"got 200000\r\n")
+
+
 def test_websocket_streams_tagged_bytes_takes_stdin_and_cancel(agent: LiveAgent) -> None:
     with agent.client() as client:
         echo = (
