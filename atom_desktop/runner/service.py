@@ -86,6 +86,7 @@ class _Active:
     waiting_for_store: bool = False  # reading paused until the store catches up
     save_now: asyncio.Event = field(default_factory=asyncio.Event)
     input_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    store_failing: bool = False  # the last save failed; the saver keeps trying
     # One save at a time; the periodic saver stops by flag, never mid-write.
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tail_saved_at: float = field(default_factory=time.monotonic)
@@ -379,7 +380,7 @@ class RunnerService:
             _, pending = await asyncio.wait(finished, timeout=0.1)
             if not pending:
                 return True
-            if run.waiting_for_store:
+            if run.waiting_for_store and not run.store_failing:
                 deadline = time.monotonic() + reading_s
             elif time.monotonic() >= deadline:
                 return False
@@ -456,7 +457,18 @@ class RunnerService:
             run.save_now.clear()
             if run.stop_saving.is_set():
                 return
-            await self._save(run, final=False)
+            try:
+                await self._save(run, final=False)
+            except Exception as exc:
+                # Kept in memory (within UNSAVED_LIMIT) and tried again: a
+                # full disk may get space back, a busy database gets free.
+                if not run.store_failing:
+                    logger.error("Could not store the output of run %s (%s)", run.record.id, exc)
+                run.store_failing = True
+            else:
+                if run.store_failing:
+                    logger.info("The output of run %s is being stored again", run.record.id)
+                run.store_failing = False
 
     async def _finish(
         self,
@@ -466,7 +478,12 @@ class RunnerService:
         sig: int | None,
         error: str | None = None,
     ) -> None:
-        await self._save(run)
+        try:
+            await self._save(run)
+        except Exception as exc:
+            # The run's end is recorded all the same, with what went wrong.
+            logger.exception("Could not store the last output of run %s", run.record.id)
+            error = error or f"could not store its output: {exc}"
         await asyncio.to_thread(
             self._runs().update,
             run.record.id,
@@ -643,7 +660,7 @@ def _expired(run: _Active, deadline: float | None, idle: float | None) -> bool:
     current = time.monotonic()
     if deadline is not None and current >= deadline:
         return True
-    if run.waiting_for_store:
+    if run.waiting_for_store and not run.store_failing:
         return False  # the child is blocked on us, not idle
     return idle is not None and current - run.last_output >= idle
 

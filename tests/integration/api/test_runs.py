@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import RunnerPaused
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.runtime import Runtime
+from atom_desktop.store.runs import RunRepository
 from tests.integration.api.conftest import LiveAgent, live_agent
 
 PY = sys.executable
@@ -494,6 +496,70 @@ def test_a_flood_under_a_large_cap_is_kept_whole_in_bounded_memory(settings: Set
     # the saved tail kept for viewers (8 MiB); without the pause it was the flood.
     grown = (peak - start_rss) / 2**20
     assert grown < 160, f"RSS grew by {grown:.0f} MiB during a {size >> 20} MiB flood"
+
+
+class FailingSaves:
+    """Stands in for RunRepository.save_output: raises as a full disk would, ``times`` times."""
+
+    def __init__(self, times: float) -> None:
+        self.left = times
+        self.failed = 0
+        self.real = RunRepository.save_output
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        def save_output(repo: RunRepository, *args: Any, **kwargs: Any) -> None:
+            if self.left > 0:
+                self.left -= 1
+                self.failed += 1
+                raise OSError(28, "No space left on device")
+            self.real(repo, *args, **kwargs)
+
+        monkeypatch.setattr(RunRepository, "save_output", save_output)
+
+
+@pytest.mark.slow
+def test_a_store_that_fails_for_a_while_loses_no_output(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = "seq 1 12000000"  # about 90 MiB: past the 32 MiB that may wait in memory
+    printed = subprocess.run(command.split(), capture_output=True, check=True).stdout
+    expected = hashlib.sha256(printed).hexdigest()
+    del printed
+    saves = FailingSaves(times=4)
+    saves.install(monkeypatch)
+    large = settings.model_copy(update={"run_output_cap_mib": 1024})
+    with live_agent(large) as agent, agent.client() as client:
+        record = wait_done(client, start(client, shell=command)["id"], timeout=120)
+        stored = hashlib.sha256()
+        with client.stream("GET", f"/api/v1/runs/{record['id']}/output?stream=stdout") as response:
+            for piece in response.iter_bytes():
+                stored.update(piece)
+    assert saves.failed == 4
+    assert record["status"] == "succeeded", record
+    assert record["dropped_bytes"] == 0
+    assert stored.hexdigest() == expected
+
+
+def test_a_run_whose_output_cannot_be_stored_still_ends_when_cancelled(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saves = FailingSaves(times=math.inf)
+    saves.install(monkeypatch)
+    large = settings.model_copy(update={"run_output_cap_mib": 1024})
+    with live_agent(large) as agent, agent.client() as client:
+        run_id = start(client, shell="seq 1 1000000000")["id"]
+        deadline = time.monotonic() + 30
+        # Three tries of the saver: by then `seq` has printed far more than
+        # the 32 MiB the runner holds, and waits for a store that never takes it.
+        while saves.failed < 3:
+            assert agent.runtime.runner.is_active(run_id)
+            assert time.monotonic() < deadline, "the saver never ran"
+            time.sleep(0.05)
+        assert client.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        record = wait_done(client, run_id, timeout=30)
+    assert record["status"] == "cancelled"
+    assert "could not store its output" in record["error"]
+    assert "No space left on device" in record["error"]
 
 
 def test_pty_input_larger_than_the_terminal_buffer_arrives_whole(agent: LiveAgent) -> None:
