@@ -30,6 +30,7 @@ from atom_desktop.api.routes import (
     tasks,
     tokens,
 )
+from atom_desktop.api.schemas import ErrorBody
 from atom_desktop.api.security import (
     PUBLIC,
     RouteTable,
@@ -109,7 +110,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         )
 
     app.mount("/docs/assets", StaticFiles(directory=swagger_assets()), name="docs-assets")
-    _document_bearer(app)
+    _complete_openapi(app)
 
     settings = agent.settings
 
@@ -147,16 +148,20 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
     return app
 
 
-def _document_bearer(app: FastAPI) -> None:
-    """Tell the OpenAPI document (and Swagger's Authorize box) about bearer tokens."""
+def _complete_openapi(app: FastAPI) -> None:
+    """Tell the OpenAPI document (and Swagger's Authorize box) about bearer tokens and errors."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
-            schema.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer"}
-            }
+            components = schema.setdefault("components", {})
+            components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            # Every route's error responses refer to ErrorBody (schemas.ERROR_RESPONSES).
+            error = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = components.setdefault("schemas", {})
+            schemas.update(error.pop("$defs", {}))
+            schemas["ErrorBody"] = error
             app.openapi_schema = schema
         return app.openapi_schema
 

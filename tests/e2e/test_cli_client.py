@@ -102,6 +102,18 @@ def test_docs_work_offline_from_the_package(running: tuple[AgentProcess, dict[st
     assert health["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Health"
     }
+    # Every documented error has the one error shape, and the document has it.
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for methods in doc["paths"].values():
+        for operation in methods.values():
+            for code, response in operation["responses"].items():
+                if code.startswith(("4", "5")):
+                    assert response["content"]["application/json"]["schema"] == error_ref
+    schemas = doc["components"]["schemas"]
+    assert schemas["ErrorBody"]["properties"]["error"] == {
+        "$ref": "#/components/schemas/ErrorDetail"
+    }
+    assert set(schemas["ErrorDetail"]["required"]) == {"code", "message"}
 
 
 def test_cli_run_streams_bytes_exactly_and_exits_like_the_child(
