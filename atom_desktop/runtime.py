@@ -150,20 +150,27 @@ class Runtime:
         self._loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
         self._set_state("starting")
-        self.paths.ensure()
-        for service in self.services:
-            try:
-                await service.async_start()
-            except BaseException:
-                self._set_state("failed")
-                await self._async_stop_started()
-                raise
-            self._started.append(service)
-        self.started_at = time.monotonic()
-        # Everything built so far (imports, engines, the app) lives as long as
-        # the agent: keep it out of the collector's full passes, which
-        # otherwise stall requests for tens of milliseconds (bench/api.py).
-        gc.freeze()
+        try:
+            self.paths.ensure()
+            for service in self.services:
+                try:
+                    await service.async_start()
+                except BaseException:
+                    self._set_state("failed")
+                    await self._async_stop_started()
+                    raise
+                self._started.append(service)
+            self.started_at = time.monotonic()
+            # Everything built so far (imports, engines, the app) lives as long as
+            # the agent: keep it out of the collector's full passes, which
+            # otherwise stall requests for tens of milliseconds (bench/api.py).
+            # The few hundred objects of start-up garbage frozen with it are
+            # cheaper than the 50-100 ms a collection first would stall for.
+            gc.freeze()
+        finally:
+            # The command line holds collection off while the agent starts
+            # (cli.hold_collection); from here on it runs as usual.
+            gc.enable()
         self.instance.lock.update({"pid": os.getpid(), "port": self.api_port})
         self._set_state("running")
         logger.info("ATOM Desktop %s agent running (data in %s)", __version__, self.paths.data_dir)

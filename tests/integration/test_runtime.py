@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -72,6 +73,32 @@ def test_failed_start_stops_what_started_and_raises_the_reason(paths_strict: Set
     with pytest.raises(SecretsError, match="ATOM_KEY_STORAGE=keyring"):
         runtime.start_in_thread()
     assert runtime.state == "failed"
+
+
+def test_collection_held_off_for_the_start_is_back_once_the_agent_runs(settings: Settings) -> None:
+    gc.disable()  # as the command line does for the agent (cli.hold_collection)
+    try:
+        runtime = Runtime(settings, keyring_backend=keyring.backends.fail.Keyring())
+        runtime.start_in_thread()
+        try:
+            assert gc.isenabled()
+        finally:
+            runtime.stop()
+    finally:
+        gc.enable()
+
+
+def test_collection_held_off_for_the_start_is_back_when_the_start_fails(
+    paths_strict: Settings,
+) -> None:
+    gc.disable()
+    try:
+        runtime = Runtime(paths_strict, keyring_backend=keyring.backends.fail.Keyring())
+        with pytest.raises(SecretsError):
+            runtime.start_in_thread()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 class _Recorder:
