@@ -15,9 +15,9 @@ range: there the bytes delivered and their share of the flood are reported.
 
 Measures throughput (payload bytes/s), per-line latency of a child printing a
 timestamp every 5 ms (p50/p99), and /api/v1/health latency idle, during a
-flood (both at the default cap, as a person runs the agent) and, as the
-floor of the flood figure, with the agent idle while one busy process per
-core keeps the machine as saturated as a flood does. The agents run
+flood (both at the default cap, as a person runs the agent) and, for
+reference, with the agent idle while one busy process per core saturates
+the machine: what the operating system's scheduling alone costs. The agents run
 in their own processes (bench/api_server.py).
 
     .venv/bin/python -m bench.stream [--mib 256] [--rounds 3]
@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 from websockets.sync.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
@@ -239,21 +240,24 @@ def health_during_flood(agent: Agent, size: int) -> float:
         viewer.wait(120)
 
 
-# One CPU-bound process per core for a few seconds: the flood's child and its
-# viewer keep a small machine's cores as busy as this.
+# One CPU-bound process per core for a few seconds.
 BUSY = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"
 
 
 def health_on_a_busy_machine(agent: Agent, seconds: float) -> float:
     """/health p99 of the idle agent while other processes keep every core busy.
 
-    The floor of the flood measurement: what the operating system's
-    scheduling costs before the agent does any work.
+    A reference for the flood measurement: what the operating system's
+    scheduling costs on a saturated machine before the agent does any work.
     """
     code = BUSY.format(seconds=seconds + 1)
     hogs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(os.cpu_count() or 1)]
     try:
-        time.sleep(0.2)  # let them start
+        # Measure once every one of them is burning CPU, not while they start.
+        for hog in hogs:
+            process = psutil.Process(hog.pid)
+            while sum(process.cpu_times()[:2]) < 0.05:
+                time.sleep(0.01)
         return health_p99(agent, seconds)
     finally:
         for hog in hogs:
