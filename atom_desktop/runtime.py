@@ -36,7 +36,7 @@ from atom_desktop.core.service import Service
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.service import RunnerService, RunnerSettings
 from atom_desktop.secrets.api_token import OwnerTokenStore
-from atom_desktop.secrets.database_key import DatabaseKeyPolicy
+from atom_desktop.secrets.database_key import KEY_ENTRY, DatabaseKeyPolicy
 from atom_desktop.secrets.keyring_vault import KeyringVault
 from atom_desktop.secrets.profile import keyring_service
 from atom_desktop.store.audit import AuditLog
@@ -67,7 +67,10 @@ class Runtime:
         self.redactor = redactor or Redactor()
         self.bus = EventBus()
         self.ids = IdFactory()
-        self.vault = KeyringVault(keyring_service(self.paths.data_dir), keyring_backend)
+        # The database key is the first secret the start reads.
+        self.vault = KeyringVault(
+            keyring_service(self.paths.data_dir), keyring_backend, probe_entry=KEY_ENTRY
+        )
         self.store = StoreService(
             self.paths,
             DatabaseKeyPolicy(settings, self.paths, self.vault, self.redactor),

@@ -8,7 +8,7 @@ from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info
 from atom_desktop.core.redaction import Redactor
-from atom_desktop.secrets.api_token import OwnerToken, OwnerTokenStore
+from atom_desktop.secrets.api_token import OWNER_ENTRY, OwnerToken, OwnerTokenStore
 from atom_desktop.secrets.keyring_vault import KeyringVault
 from atom_desktop.secrets.profile import keyring_service
 
@@ -26,5 +26,5 @@ def agent_url(settings: Settings, paths: AppPaths) -> str:
 
 def owner_token(settings: Settings, paths: AppPaths, redactor: Redactor) -> OwnerToken | None:
     """``ATOM_API_TOKEN``, or the owner token from the keyring or the token file."""
-    vault = KeyringVault(keyring_service(paths.data_dir))
+    vault = KeyringVault(keyring_service(paths.data_dir), probe_entry=OWNER_ENTRY)
     return OwnerTokenStore(settings, paths, vault, redactor).find()

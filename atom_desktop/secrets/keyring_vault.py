@@ -86,9 +86,18 @@ def _default_backend() -> keyring.backend.KeyringBackend:
 class KeyringVault:
     """Secrets of one profile in the OS keyring (one service name per profile)."""
 
-    def __init__(self, service: str, backend: keyring.backend.KeyringBackend | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        backend: keyring.backend.KeyringBackend | None = None,
+        *,
+        probe_entry: str = _PROBE_ENTRY,
+    ) -> None:
+        """``probe_entry``: what the probe reads (and remembers); naming the entry
+        the caller reads first saves it a round trip to the keyring."""
         self._service = service
         self._backend = backend
+        self._probe_entry = probe_entry
         self._lock = threading.Lock()
         self._status: KeyringStatus | None = None
         self._cache: dict[str, str | None] = {}
@@ -122,11 +131,12 @@ class KeyringVault:
         if type(backend).__module__ in ("keyring.backends.fail", "keyring.backends.null"):
             return KeyringStatus(KeyringState.MISSING, name, "no recommended backend")
         try:
-            backend.get_password(self._service, _PROBE_ENTRY)
+            value = backend.get_password(self._service, self._probe_entry)
         except keyring.errors.KeyringLocked:
             return KeyringStatus(KeyringState.LOCKED, name)
         except Exception as exc:
             return KeyringStatus(KeyringState.MISSING, name, f"{type(exc).__name__}: {exc}")
+        self._cache[self._probe_entry] = value  # under self._lock (probe holds it)
         return KeyringStatus(KeyringState.AVAILABLE, name)
 
     def get(self, entry: str) -> str | None:
