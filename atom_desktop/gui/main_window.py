@@ -1,11 +1,11 @@
 """The main window: a navigation rail and the pages.
 
 Only the Home page is built before the window first paints. The other pages
-(and their modules) are built one per turn of the event loop once the app
-has its profile (:meth:`MainWindow.build_pages_soon`, which the app calls
-just after the first paint; the agent's start calls it too), or at once
+(and their modules) are built one per turn of the event loop once the agent
+has started or failed to (:meth:`MainWindow.build_pages_soon`), or at once
 when something asks for one sooner. A person sees the window without
-waiting for pages they are not looking at, nor for the settings.
+waiting for pages they are not looking at, nor for the settings, and the
+agent's start does not share the interpreter with building them.
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         host.started.connect(lambda: self.statusBar().showMessage("Agent running", 5000))
         host.failed.connect(lambda message: self.statusBar().showMessage(message))
         host.when_started(self.build_pages_soon)
+        host.failed.connect(self.build_pages_soon)  # Settings may be what fixes it
 
     # -- pages ----------------------------------------------------------------------------
 

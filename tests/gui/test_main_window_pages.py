@@ -94,13 +94,17 @@ def test_only_home_is_built_before_the_first_paint_and_the_rest_follow(
     assert window.pages_pending == LATER_PAGES
     journal = Journal(window)
     app.profile_loaded.connect(lambda _: journal.entries.append("profile"))
+    app.host.started.connect(lambda: journal.entries.append("agent started"))
 
     with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
         app.start(lambda: profile)
 
     qtbot.waitUntil(lambda: not window.pages_pending, timeout=WAIT_MS)
-    # The profile (settings) loads after the first paint, before the other pages.
-    assert journal.entries == ["paint", "profile", *LATER_PAGES]
+    # The profile (settings) loads after the first paint. Activity, which
+    # lists the agent's events, is there before the agent starts; the other
+    # pages are built once it has started, not while it starts.
+    later = [name for name in LATER_PAGES if name != "Activity"]
+    assert journal.entries == ["paint", "profile", "Activity", "agent started", *later]
     for index, name in enumerate(PAGES):
         assert window.pages.widget(index) is window.page(name)
     assert window.page_name() == "Home"
@@ -208,6 +212,24 @@ def test_a_window_that_is_never_painted_still_starts_its_agent(
     assert painted == []
     assert eater.eaten > 0  # paints were due, and none arrived
     assert app.window.isVisible()
+
+
+def test_a_window_whose_agent_cannot_start_still_builds_its_pages(
+    qtbot: QtBot, fresh_app: tuple[DesktopApp, Profile]
+) -> None:
+    app, profile = fresh_app
+    # The key must be in an OS keyring, and there is none: the agent fails.
+    strict = Profile(
+        profile.settings.model_copy(update={"key_storage": "keyring"}),
+        profile.paths,
+        profile.redactor,
+    )
+    with qtbot.waitSignal(app.host.failed, timeout=WAIT_MS) as failure:
+        app.start(lambda: strict)
+
+    assert "keyring" in str(failure.args)
+    # Settings may be what fixes it: every page is there without asking.
+    qtbot.waitUntil(lambda: not app.window.pages_pending, timeout=WAIT_MS)
 
 
 class PaintEater(QObject):
