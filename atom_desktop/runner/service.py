@@ -259,6 +259,8 @@ class RunnerService:
                 logger.exception("Could not record the failure of run %s", run.record.id)
         finally:
             self._active.pop(run.record.id, None)
+            for reader in run.readers:
+                reader.close()  # after an internal error: no descriptor left open
             if has_slot:
                 async with self._gate:
                     self._running -= 1
