@@ -71,6 +71,21 @@ def events(
                 yield kind, json.loads(line.removeprefix("data: "))
 
 
+def wait_for_prompt(client: httpx.Client, run_id: str, prompt: str) -> None:
+    """Read the run's output until it ends with ``prompt``.
+
+    Type only once the prompt shows, as a person would: a terminal program
+    may discard what was typed before it was ready.
+    """
+    shown_so_far = ""
+    for kind, data in events(client, run_id):
+        if kind == "output":
+            shown_so_far += data["text"]
+            if shown_so_far.endswith(prompt):
+                return
+    raise AssertionError(f"the run ended without showing {prompt!r}: {shown_so_far!r}")
+
+
 def py(code: str) -> list[str]:
     return [PY, "-c", textwrap.dedent(code)]
 
@@ -578,12 +593,7 @@ def test_pty_input_larger_than_the_terminal_buffer_arrives_whole(agent: LiveAgen
     typing = ("x" * 99 + "\n") * 2000
     with agent.client() as client:
         run_id = start(client, argv=py(code), pty=True)["id"]
-        shown_so_far = ""
-        for kind, data in events(client, run_id):
-            if kind == "output":
-                shown_so_far += data["text"]
-                if shown_so_far.endswith("ready> "):
-                    break
+        wait_for_prompt(client, run_id, "ready> ")
         typed = client.post(f"/api/v1/runs/{run_id}/input", json={"text": typing + "END\n"})
         assert typed.status_code == 204, typed.text
         record = wait_done(client, run_id)
@@ -652,14 +662,7 @@ def test_pty_mode_gives_the_child_a_terminal_and_its_colours(agent: LiveAgent) -
     """
     with agent.client() as client:
         run_id = start(client, argv=py(code), pty=True)["id"]
-        # Type only once the prompt shows, as a person would: a terminal
-        # program may discard what was typed before it was ready.
-        shown_so_far = ""
-        for kind, data in events(client, run_id):
-            if kind == "output":
-                shown_so_far += data["text"]
-                if shown_so_far.endswith("> "):
-                    break
+        wait_for_prompt(client, run_id, "> ")
         typed = client.post(f"/api/v1/runs/{run_id}/input", json={"text": "typed\n"})
         assert typed.status_code == 204
         record = wait_done(client, run_id)
