@@ -211,7 +211,8 @@ def hold_collection() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    if args.command in (None, "serve"):
+    agent_side = args.command in (None, "serve")
+    if agent_side:
         hold_collection()  # only where an agent starts: client commands may run for hours
     if args.command is None and has_display():
         return _desktop(args)
@@ -221,7 +222,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code
     settings, paths, redactor = profile.settings, profile.paths, profile.redactor
-    agent_side = args.command in (None, "serve")
     # Client commands log to the console only (WARNING and up): the agent owns the log file.
     logs = configure_logging(
         level=settings.log_level if agent_side else "WARNING",

@@ -78,9 +78,8 @@ def locate_profile(
     cli = {key: value for key, value in overrides.items() if value is not None}
     env = os.environ if environ is None else environ
     named = {key.upper(): value for key, value in env.items() if value}
-    # As load_settings finds the config file.
     config_dir = cli.get("config_dir") or env.get(f"{ENV_PREFIX}CONFIG_DIR") or None
-    file_values = _file_values(Path(config_dir or default_config_dir()).expanduser().resolve())
+    file_values = _file_values(config_file_path(cli, env))
 
     def setting(key: str) -> object:
         if key in cli:
@@ -103,8 +102,14 @@ def locate_profile(
     )
 
 
-def _file_values(config_dir: Path) -> dict[str, Any]:
+def config_file_path(cli: Mapping[str, Any], environ: Mapping[str, str]) -> Path:
+    """Where the settings' config file is: command line, then ``ATOM_CONFIG_DIR``, then default."""
+    config_dir = cli.get("config_dir") or environ.get(f"{ENV_PREFIX}CONFIG_DIR")
+    return Path(config_dir or default_config_dir()).expanduser().resolve() / CONFIG_FILE_NAME
+
+
+def _file_values(config_file: Path) -> dict[str, Any]:
     try:
-        return read_config_file(config_dir / CONFIG_FILE_NAME)
+        return read_config_file(config_file)
     except (AtomError, OSError):
         return {}  # load_profile reports a file it cannot read

@@ -24,8 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from atom_desktop.config.paths import CONFIG_FILE_NAME, default_config_dir
-from atom_desktop.config.profile import ENV_PREFIX
+from atom_desktop.config.profile import ENV_PREFIX, config_file_path
 from atom_desktop.core.errors import ConfigError
 
 _SECRET_FIELDS = frozenset({"encryption_key", "api_token", "sync_url"})
@@ -167,8 +166,7 @@ def load_settings(
     """
     cli = {k: v for k, v in (overrides or {}).items() if v is not None}
     env = os.environ if environ is None else environ
-    config_dir = cli.get("config_dir") or env.get(f"{ENV_PREFIX}CONFIG_DIR") or default_config_dir()
-    config_file = Path(config_dir).expanduser().resolve() / CONFIG_FILE_NAME
+    config_file = config_file_path(cli, env)
     file_values = _read_config_file(config_file)
     try:
         return Settings(**cli, config_file=config_file if file_values is not None else None)

@@ -47,6 +47,7 @@ Job = Callable[["Runtime"], Coroutine[Any, Any, T]]
 class AgentHost(QObject):
     """Starts the agent on its own thread and carries calls and events across."""
 
+    starting = Signal()  # on the window's thread, just before the agent thread begins
     started = Signal()
     failed = Signal(str)  # why the agent could not start (a message for a person)
     stopped = Signal()
@@ -125,6 +126,7 @@ class AgentHost(QObject):
         if self._thread is not None:
             return
         self._profile = profile
+        self.starting.emit()
         # A daemon: if the agent ever fails to stop in time, the app can still
         # exit (the store's transactions make an abrupt end safe).
         self._thread = threading.Thread(target=self._main, name="atom-agent", daemon=True)

@@ -133,12 +133,6 @@ class DesktopApp(QObject):
             self._fail(AtomError(f"Loading the settings failed: {type(exc).__name__}: {exc}"))
             return
         self.profile_loaded.emit(profile)
-        # Activity lists the agent's events from its very start, so it must
-        # be there first (it is cheap). The window builds its other pages once
-        # the agent has started (or failed): built meanwhile, they would share
-        # the interpreter with the agent's imports and the API would answer
-        # about 0.1 s later.
-        self.window.page("Activity")
         self.host.start(profile)
 
     def _fail(self, error: AtomError) -> None:

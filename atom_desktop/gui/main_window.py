@@ -1,11 +1,12 @@
 """The main window: a navigation rail and the pages.
 
-Only the Home page is built before the window first paints. The other pages
-(and their modules) are built one per turn of the event loop once the agent
-has started or failed to (:meth:`MainWindow.build_pages_soon`), or at once
-when something asks for one sooner. A person sees the window without
-waiting for pages they are not looking at, nor for the settings, and the
-agent's start does not share the interpreter with building them.
+Only the Home page is built before the window first paints, and Activity just
+before the agent starts. The other pages (and their modules) are built one
+per turn of the event loop once the agent has started or failed to
+(:meth:`MainWindow.build_pages_soon`), or at once when something asks for
+one sooner. A person sees the window without waiting for pages they are not
+looking at, nor for the settings, and the agent's start does not share the
+interpreter with building them.
 """
 
 from __future__ import annotations
@@ -117,6 +118,11 @@ class MainWindow(QMainWindow):
         self.home.open_run.connect(self.show_run)
         host.started.connect(lambda: self.statusBar().showMessage("Agent running", 5000))
         host.failed.connect(lambda message: self.statusBar().showMessage(message))
+        # Activity lists the agent's events from its very start, so it is built
+        # first (it is cheap). The other pages wait until the agent has started
+        # (or failed): built meanwhile, they would share the interpreter with
+        # the agent's imports and the API would answer about 0.1 s later.
+        host.starting.connect(lambda: self.page("Activity"))
         host.when_started(self.build_pages_soon)
         host.failed.connect(self.build_pages_soon)  # Settings may be what fixes it
 
