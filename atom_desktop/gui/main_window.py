@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
@@ -50,6 +50,19 @@ ICONS = (
     QStyle.StandardPixmap.SP_FileDialogContentsView,
     QStyle.StandardPixmap.SP_BrowserReload,
 )
+
+
+PageT = TypeVar("PageT", bound=QWidget)
+
+
+class _LazyPage(Generic[PageT]):
+    """A window attribute that is one of its pages, built when first read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, window: MainWindow, owner: type | None = None) -> PageT:
+        return cast(PageT, window.page(self.name))
 
 
 class MainWindow(QMainWindow):
@@ -128,30 +141,12 @@ class MainWindow(QMainWindow):
 
     # -- pages ----------------------------------------------------------------------------
 
-    @property
-    def tasks(self) -> TasksPage:
-        """The Tasks page (built now if it was not yet)."""
-        return cast("TasksPage", self.page("Tasks"))
-
-    @property
-    def console(self) -> ConsolePage:
-        """The Console page (built now if it was not yet)."""
-        return cast("ConsolePage", self.page("Console"))
-
-    @property
-    def activity(self) -> ActivityPage:
-        """The Activity page (built now if it was not yet)."""
-        return cast("ActivityPage", self.page("Activity"))
-
-    @property
-    def settings_page(self) -> SettingsPage:
-        """The Settings page (built now if it was not yet)."""
-        return cast("SettingsPage", self.page("Settings"))
-
-    @property
-    def automations(self) -> AutomationsPage:
-        """The Automations page (built now if it was not yet)."""
-        return cast("AutomationsPage", self.page("Automations"))
+    # Each page by name, typed, built on first use.
+    tasks: _LazyPage[TasksPage] = _LazyPage("Tasks")
+    console: _LazyPage[ConsolePage] = _LazyPage("Console")
+    activity: _LazyPage[ActivityPage] = _LazyPage("Activity")
+    settings_page: _LazyPage[SettingsPage] = _LazyPage("Settings")
+    automations: _LazyPage[AutomationsPage] = _LazyPage("Automations")
 
     def page(self, name: str) -> QWidget:
         """The page called ``name``, built first if it was not yet."""
