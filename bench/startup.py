@@ -12,9 +12,11 @@ Secret Service, interleaved, median of N rounds:
 Also timed: a second launch of atom-desktop while one runs, until it has asked
 the first to show its window and exited (target: within a second).
 
-Then both run side by side for 60 s (atom-desktop in the tray, window
-hidden): the RSS of each whole process tree at the end, and the average CPU
-over the last 60 s.
+Then both run side by side for 60 s (atom-desktop started with
+``--background``: in the tray, its window never shown): the RSS of each whole
+process tree at the end, and the average CPU over the last 60 s. The second
+launches are timed after that, as they show the window; the RSS with the
+window shown is printed too, for information.
 
     .venv/bin/python -m bench.startup [--rounds 10] [--idle-s 60]
 
@@ -166,19 +168,23 @@ def idle_figures(
             break
     drain(atom)
     try:
-        second = statistics.median(second_launches(env, profile, rounds))
         settle = 5.0
         time.sleep(settle)
         handles = {"minimal": psutil.Process(minimal.pid), "atom": psutil.Process(atom.pid)}
         cpu_before = {k: tree_cpu(p) for k, p in handles.items()}
         time.sleep(idle_s)
-        return {
+        figures = {
             "minimal_rss": tree_rss(handles["minimal"]),
             "atom_rss": tree_rss(handles["atom"]),
             "minimal_cpu": (tree_cpu(handles["minimal"]) - cpu_before["minimal"]) / idle_s,
             "atom_cpu": (tree_cpu(handles["atom"]) - cpu_before["atom"]) / idle_s,
-            "second_launch": second,
         }
+        # Only now: a second launch shows the first app's window, and the
+        # figures above are for the app in the tray with its window hidden.
+        figures["second_launch"] = statistics.median(second_launches(env, profile, rounds))
+        time.sleep(settle)
+        figures["atom_rss_shown"] = tree_rss(handles["atom"])
+        return figures
     finally:
         stop(minimal)
         stop(atom)
@@ -251,6 +257,11 @@ def main() -> None:
         f"| RSS of the process tree after {args.idle_s + 5:.0f} s | "
         f"{idle['minimal_rss'] / mib:.0f} MiB | {idle['atom_rss'] / mib:.0f} MiB | "
         f"{rss_ratio:.2f}x | <= 2.0x {'met' if rss_ratio <= 2.0 else 'MISSED'} |"
+    )
+    print(
+        f"| RSS once a second launch has shown the window (not a target) | | "
+        f"{idle['atom_rss_shown'] / mib:.0f} MiB | "
+        f"{idle['atom_rss_shown'] / idle['minimal_rss']:.2f}x | |"
     )
     print(
         f"| average CPU while idle | {idle['minimal_cpu'] * 100:.2f}% | "
