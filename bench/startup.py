@@ -16,7 +16,10 @@ Then both run side by side for 60 s (atom-desktop started with
 ``--background``: in the tray, its window never shown): the RSS of each whole
 process tree at the end, and the average CPU over the last 60 s. The second
 launches are timed after that, as they show the window; the RSS with the
-window shown is printed too, for information.
+window shown is printed too, for information. Last, for reference, the RSS
+of the agent alone (``atom-desktop serve``, 10 s after it answers) and of a
+bare interpreter: the minimal app plus the difference is what one process
+holding both a window and the agent cannot go below.
 
     .venv/bin/python -m bench.startup [--rounds 10] [--idle-s 60]
 
@@ -190,6 +193,40 @@ def idle_figures(
         stop(atom)
 
 
+def headless_figures(
+    env: dict[str, str], profile: Path, port: int, settle_s: float
+) -> dict[str, int]:
+    """RSS of the agent without a window (``serve``) and of a bare interpreter.
+
+    Together with the minimal app they give a floor for the RSS target: one
+    process holding both a window and the agent needs at least the minimal
+    app plus what the agent adds to an interpreter.
+    """
+    bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+    serve = launch(atom_args(profile, "serve"), env)
+    drain(serve)
+    try:
+        with httpx.Client(timeout=1) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or serve.poll() is not None:
+                        raise RuntimeError("atom-desktop serve never answered") from None
+                    time.sleep(0.05)
+        time.sleep(settle_s)
+        return {
+            "bare_rss": tree_rss(psutil.Process(bare.pid)),
+            "serve_rss": tree_rss(psutil.Process(serve.pid)),
+        }
+    finally:
+        bare.kill()
+        bare.wait()
+        stop(serve)
+
+
 def compile_both() -> None:
     """Write the bytecode of both apps, as an installed app has it.
 
@@ -226,6 +263,7 @@ def main() -> None:
                 ready.append(api)
                 print(f"round {round_ + 1}/{args.rounds}", flush=True)
             idle = idle_figures(env, profile, args.idle_s, args.rounds)
+            headless = headless_figures(env, profile, port, settle_s=10.0)
 
     m, s, r = (statistics.median(v) for v in (minimal, shown, ready))
     ratio = statistics.median(b / a for a, b in zip(minimal, shown, strict=True))
@@ -257,6 +295,15 @@ def main() -> None:
         f"| RSS of the process tree after {args.idle_s + 5:.0f} s | "
         f"{idle['minimal_rss'] / mib:.0f} MiB | {idle['atom_rss'] / mib:.0f} MiB | "
         f"{rss_ratio:.2f}x | <= 2.0x {'met' if rss_ratio <= 2.0 else 'MISSED'} |"
+    )
+    floor = idle["minimal_rss"] + headless["serve_rss"] - headless["bare_rss"]
+    print(
+        f"| RSS of `atom-desktop serve` (the agent, no window) | | "
+        f"{headless['serve_rss'] / mib:.0f} MiB | | |"
+    )
+    print(
+        f"| floor: minimal app + (serve - bare interpreter of {headless['bare_rss'] / mib:.0f} MiB)"
+        f" | | {floor / mib:.0f} MiB | {floor / idle['minimal_rss']:.2f}x | |"
     )
     print(
         f"| RSS once a second launch has shown the window (not a target) | | "
