@@ -3,11 +3,13 @@
 Load comes from wrk (a C load generator, ``apt-get install wrk``) on loopback,
 so the generator does not compete for Python's interpreter lock. Each of 6
 rounds starts new processes of a bare Starlette hello-world, the real agent,
-and the real agent with its security middleware swapped for a pass-through
-(in the benchmark's process only), and measures:
+the real agent with its security middleware swapped for a pass-through, and
+the real agent with it swapped for a layer that adds the same response
+headers but checks nothing (both in the benchmark's processes only), and
+measures:
 
-    GET /api/v1/health        on all three
-    GET /api/v1/tasks (100)   on the two agents
+    GET /api/v1/health        on all four
+    GET /api/v1/tasks (100)   on the agent and the pass-through one
 
 at concurrency 1, 16 and 64, reporting req/s, p50/p99 latency and the server
 process's CPU time per request (medians over all slices), and the ratios the
@@ -103,7 +105,7 @@ class Server:
             args += ["bare", str(port)]
         else:
             args += ["agent", str(port), str(root)]
-            args += ["--no-checks"] if mode == "unchecked" else []
+            args += {"unchecked": ["--no-checks"], "headers": ["--headers-only"]}.get(mode, [])
         env = {**os.environ, "ATOM_LOG_LEVEL": "WARNING"}
         self.proc = subprocess.Popen(
             [*pinned(SERVER_CPU), *args],
@@ -116,7 +118,7 @@ class Server:
         self.endpoints: dict[str, tuple[str, str | None]] = {
             "health": (f"{base}/api/v1/health", None)
         }
-        if mode != "bare":
+        if mode in ("checked", "unchecked"):
             token = next((root / "config" / "tokens").iterdir()).read_text().strip()
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
                 for i in range(100):
@@ -176,7 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench/api.py needs wrk: apt-get install wrk")
-    samples: Samples = {"bare": {}, "checked": {}, "unchecked": {}}
+    samples: Samples = {"bare": {}, "checked": {}, "unchecked": {}, "headers": {}}
     with tempfile.TemporaryDirectory(prefix="atom-bench-api-") as tmp:
         for round_ in range(args.rounds):
             # New processes every round: two processes of the same server can
@@ -184,7 +186,7 @@ def main() -> None:
             # as much as the differences measured here.
             servers: list[Server] = []
             try:
-                for mode in ("bare", "checked", "unchecked"):
+                for mode in ("bare", "checked", "unchecked", "headers"):
                     servers.append(Server(mode, Path(tmp)))
                 measure(servers, args.seconds, args.slices, samples)
             finally:
@@ -208,6 +210,7 @@ def main() -> None:
         ("bare", "health"),
         ("checked", "health"),
         ("unchecked", "health"),
+        ("headers", "health"),
         ("checked", "tasks"),
         ("unchecked", "tasks"),
     ):
@@ -225,11 +228,21 @@ def main() -> None:
         cost_t = 1 - paired(samples, "checked", "unchecked", "tasks", c, "rps")
         cpu_h = paired(samples, "checked", "unchecked", "health", c, "cpu_us") - 1
         cpu_t = paired(samples, "checked", "unchecked", "tasks", c, "cpu_us") - 1
-        summary[c] = {"ratio": ratio, "cost_health": cost_h, "cost_tasks": cost_t}
+        # The same layer, its response headers kept and its checks switched off.
+        cost_c = 1 - paired(samples, "checked", "headers", "health", c, "rps")
+        cpu_c = paired(samples, "checked", "headers", "health", c, "cpu_us") - 1
+        summary[c] = {
+            "ratio": ratio,
+            "cost_health": cost_h,
+            "cost_tasks": cost_t,
+            "cost_health_checks_alone": cost_c,
+        }
         print(
             f"concurrency {c}: /health ours/bare {ratio:.2f}x (target >= 0.6); security cost "
             f"in req/s /health {cost_h:+.1%}, /tasks {cost_t:+.1%} (target <= 10%); "
-            f"in server CPU per request /health {cpu_h:+.1%}, /tasks {cpu_t:+.1%}"
+            f"in server CPU per request /health {cpu_h:+.1%}, /tasks {cpu_t:+.1%}; "
+            f"/health, the checks alone (headers kept): {cost_c:+.1%} in req/s, "
+            f"{cpu_c:+.1%} in server CPU"
         )
     p99 = med("checked", "health", 16, "p99")
     print(f"/health p99 at concurrency 16: {p99:.2f} ms (target < 5 ms)")

@@ -2,10 +2,12 @@
 
 python -m bench.api_server bare PORT
     a bare Starlette hello-world on the same uvicorn settings as the agent
-python -m bench.api_server agent PORT DIR [--no-checks]
+python -m bench.api_server agent PORT DIR [--no-checks | --headers-only]
     the real agent (store, tokens, API) with data in DIR; --no-checks swaps
     the security middleware for a pass-through, in this process only, to
-    measure what the checks cost
+    measure what the whole layer costs; --headers-only swaps it for a layer
+    that adds the same response headers and checks nothing, to tell what the
+    headers cost from what the checks cost
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from atom_desktop.api.security import API_HEADERS
 
 
 async def hello(request: Request) -> JSONResponse:
@@ -54,11 +58,29 @@ class PassThrough:
         await self.app(scope, receive, send)
 
 
-def run_agent(port: int, root: Path, checks: bool) -> None:
-    if not checks:
+class HeadersOnly(PassThrough):
+    """Stands in for SecurityMiddleware in the --headers-only run: its headers, no checks."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            # As the real layer adds them to a request without an Origin.
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *API_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def run_agent(port: int, root: Path, layer: str) -> None:
+    if layer != "checks":
         import atom_desktop.api.app as app_module  # noqa: PLC0415
 
-        app_module.SecurityMiddleware = PassThrough  # type: ignore[attr-defined,assignment]
+        stand_in = PassThrough if layer == "none" else HeadersOnly
+        app_module.SecurityMiddleware = stand_in  # type: ignore[attr-defined,assignment]
     from atom_desktop.config.settings import Settings  # noqa: PLC0415
     from atom_desktop.runtime import Runtime  # noqa: PLC0415
 
@@ -72,12 +94,15 @@ def main() -> None:
     parser.add_argument("mode", choices=("bare", "agent"))
     parser.add_argument("port", type=int)
     parser.add_argument("dir", type=Path, nargs="?")
-    parser.add_argument("--no-checks", action="store_true")
+    layer = parser.add_mutually_exclusive_group()
+    layer.add_argument("--no-checks", action="store_const", dest="layer", const="none")
+    layer.add_argument("--headers-only", action="store_const", dest="layer", const="headers")
+    parser.set_defaults(layer="checks")
     args = parser.parse_args()
     if args.mode == "bare":
         run_bare(args.port)
     else:
-        run_agent(args.port, args.dir, checks=not args.no_checks)
+        run_agent(args.port, args.dir, args.layer)
 
 
 if __name__ == "__main__":
