@@ -282,7 +282,7 @@ class SecurityMiddleware:
 
         # Most requests (GETs) send no body and say nothing about one.
         checked = receive
-        if BODY_HEADERS & headers.keys():
+        if not BODY_HEADERS.isdisjoint(headers):  # no set built per request
             body_check = await self._check_body(headers, receive, config)
             if isinstance(body_check, Refusal):
                 body_check.principal = principal
