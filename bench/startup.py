@@ -267,6 +267,10 @@ def main() -> None:
 
     m, s, r = (statistics.median(v) for v in (minimal, shown, ready))
     ratio = statistics.median(b / a for a, b in zip(minimal, shown, strict=True))
+    # Not a target: printed so the absolute time can be read beside the
+    # shared machine's speed of the moment, which moves it by as much as a
+    # day's work gains.
+    api_ratio = statistics.median(b / a for a, b in zip(minimal, ready, strict=True))
     print()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -281,7 +285,8 @@ def main() -> None:
         f"| <= 2.0x {verdict} |"
     )
     print(
-        f"| launch to /api/v1/health answering | | {r * 1000:.0f} ms | | <= 1000 ms "
+        f"| launch to /api/v1/health answering (ratio: to the minimal app's paint) | | "
+        f"{r * 1000:.0f} ms | {api_ratio:.2f}x | <= 1000 ms "
         f"{'met' if r <= 1.0 else 'MISSED'} |"
     )
     second = idle["second_launch"]
