@@ -163,7 +163,7 @@ def measure(servers: list[Server], seconds: float, slices: int, samples: Samples
 
 
 def paired(samples: Samples, a: str, b: str, endpoint: str, c: int, key: str) -> float:
-    """Median over slices of ``a``'s figure over ``b``'s, each pair measured back to back."""
+    """Median over slices of ``a``'s figure over ``b``'s, each pair from the same slice."""
     return statistics.median(
         x[key] / y[key]
         for x, y in zip(samples[a][endpoint][c], samples[b][endpoint][c], strict=True)

@@ -23,8 +23,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from atom_desktop.api.security import API_HEADERS
-
 
 async def hello(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
@@ -61,15 +59,23 @@ class PassThrough:
 class HeadersOnly(PassThrough):
     """Stands in for SecurityMiddleware in the --headers-only run: its headers, no checks."""
 
+    def __init__(self, app: Any, **_: Any) -> None:
+        # Here, not at the top: the bare server must not load the agent's modules.
+        from atom_desktop.api.security import API_HEADERS  # noqa: PLC0415
+
+        super().__init__(app)
+        self.headers = API_HEADERS
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        added = self.headers
 
         async def send_with_headers(message: Any) -> None:
             # As the real layer adds them to a request without an Origin.
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *API_HEADERS]
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import linecache
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,22 +18,30 @@ import pytest
 import atom_desktop.gui  # noqa: F401 - loading the package takes the hook out
 from atom_desktop.gui.feature_hook import drop_feature_import_hook
 
+ProbeWriter = Callable[[str], Path]
 
-def write_module(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / f"{name}.py"
-    path.write_text("VALUE = 1\n", encoding="utf-8")
+
+@pytest.fixture
+def probe_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProbeWriter]:
+    """Writes a one-line module to import; forgets it and its cached lines after."""
     monkeypatch.syspath_prepend(str(tmp_path))
-    # Forget the module and any cached lines when the test ends.
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
-    monkeypatch.setattr(linecache, "cache", dict(linecache.cache))
-    return path
+    written: list[tuple[str, Path]] = []
+
+    def write(name: str) -> Path:
+        path = tmp_path / f"{name}.py"
+        path.write_text("VALUE = 1\n", encoding="utf-8")
+        written.append((name, path))
+        return path
+
+    yield write
+    for name, path in written:
+        sys.modules.pop(name, None)
+        linecache.cache.pop(str(path), None)
 
 
-def test_the_gui_package_leaves_imports_reading_no_source(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_gui_package_leaves_imports_reading_no_source(probe_module: ProbeWriter) -> None:
     assert builtins.__import__ is not getattr(builtins, "__feature_import__", None)
-    path = write_module(tmp_path, "atom_probe_after_gui", monkeypatch)
+    path = probe_module("atom_probe_after_gui")
 
     module = __import__("atom_probe_after_gui")
 
@@ -41,12 +50,12 @@ def test_the_gui_package_leaves_imports_reading_no_source(
 
 
 def test_pysides_hook_reads_the_source_of_what_is_imported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    probe_module: ProbeWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The premise of the module: if a PySide6 release stops reading sources,
     # this fails and drop_feature_import_hook can go.
     monkeypatch.setattr(builtins, "__import__", builtins.__feature_import__)  # type: ignore[attr-defined]
-    path = write_module(tmp_path, "atom_probe_with_hook", monkeypatch)
+    path = probe_module("atom_probe_with_hook")
 
     __import__("atom_probe_with_hook")
 
