@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import contextlib
 import os
 import platform
 import statistics
@@ -46,7 +45,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.api import free_port
+from bench.api import free_port, wait_healthy
 from tests.support.secret_service import running_secret_service
 from tests.support.x_display import running_display
 
@@ -215,15 +214,7 @@ def headless_figures(
         serve = launch(atom_args(profile, "serve"), env)
         started.append(serve)
         drain(serve)
-        deadline = time.monotonic() + 30
-        with httpx.Client(timeout=1) as client:
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(health).status_code == 200:
-                        break
-                if time.monotonic() > deadline or serve.poll() is not None:
-                    raise RuntimeError("atom-desktop serve never answered")
-                time.sleep(0.05)
+        wait_healthy(health, serve)
         time.sleep(settle_s)
         return {
             "bare_rss": tree_rss(psutil.Process(bare.pid)),
