@@ -25,24 +25,37 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 WAIT_MS = 15_000
 
 
-@pytest.fixture
-def desktop(
-    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
-) -> Iterator[DesktopApp]:
-    """The desktop app on a real agent (key file, no keyring), started and stopped."""
-    autostart = AutostartEntry(
+def linux_autostart(tmp_path: Path) -> AutostartEntry:
+    """The Linux start-at-login entry, written under ``tmp_path``."""
+    return AutostartEntry(
         platform="linux",
         home=tmp_path / "home",
         env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
         command=["atom-desktop", "--background"],
     )
-    app = DesktopApp(paths.config_dir, autostart, keyring_backend=keyring.backends.fail.Keyring())
-    profile = Profile(settings, paths, Redactor())
-    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
-        app.start(lambda: profile)
-    yield app
+
+
+@pytest.fixture
+def fresh_app(
+    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
+) -> Iterator[tuple[DesktopApp, Profile]]:
+    """The desktop app on a real agent (key file, no keyring), not started yet, and its
+    profile; the agent is stopped after the test if it was started."""
+    app = DesktopApp(
+        paths.config_dir, linux_autostart(tmp_path), keyring_backend=keyring.backends.fail.Keyring()
+    )
+    yield app, Profile(settings, paths, Redactor())
     if app.host.thread_alive:
         with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
             app.host.request_stop()
     app.host.stop()
     app.window.deleteLater()
+
+
+@pytest.fixture
+def desktop(qtbot: QtBot, fresh_app: tuple[DesktopApp, Profile]) -> DesktopApp:
+    """The desktop app on a real agent, started (and stopped after the test)."""
+    app, profile = fresh_app
+    with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+        app.start(lambda: profile)
+    return app

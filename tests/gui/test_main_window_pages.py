@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring.backends.fail
@@ -17,29 +16,18 @@ from PySide6.QtCore import QEvent, QObject
 from pytestqt.qtbot import QtBot
 
 from atom_desktop.automations.model import AutomationSpec
-from atom_desktop.autostart import AutostartEntry
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.profile import Profile
 from atom_desktop.config.settings import Settings
-from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.main_window import PAGES, MainWindow
 from atom_desktop.gui.preferences import Preferences
 from atom_desktop.store.task_types import TaskCreate
+from tests.gui.conftest import WAIT_MS, linux_autostart
 
-WAIT_MS = 15_000
 LATER_PAGES = PAGES[1:]
-
-
-def autostart(tmp_path: Path) -> AutostartEntry:
-    return AutostartEntry(
-        platform="linux",
-        home=tmp_path / "home",
-        env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
-        command=["atom-desktop", "--background"],
-    )
 
 
 @pytest.fixture
@@ -50,7 +38,7 @@ def idle_host(settings: Settings, paths: AppPaths) -> AgentHost:
 
 @pytest.fixture
 def window(qtbot: QtBot, idle_host: AgentHost, paths: AppPaths, tmp_path: Path) -> MainWindow:
-    made = MainWindow(idle_host, Preferences.load(paths.config_dir), autostart(tmp_path))
+    made = MainWindow(idle_host, Preferences.load(paths.config_dir), linux_autostart(tmp_path))
     qtbot.addWidget(made)
     return made
 
@@ -68,22 +56,6 @@ class Journal(QObject):
         if event.type() == QEvent.Type.Paint and "paint" not in self.entries:
             self.entries.append("paint")
         return False
-
-
-@pytest.fixture
-def fresh_app(
-    qtbot: QtBot, settings: Settings, paths: AppPaths, tmp_path: Path
-) -> Iterator[tuple[DesktopApp, Profile]]:
-    """A desktop app not started yet (stopped after the test if it was), and its profile."""
-    app = DesktopApp(
-        paths.config_dir, autostart(tmp_path), keyring_backend=keyring.backends.fail.Keyring()
-    )
-    yield app, Profile(settings, paths, Redactor())
-    if app.host.thread_alive:
-        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
-            app.host.request_stop()
-    app.host.stop()
-    app.window.deleteLater()
 
 
 def test_only_home_is_built_before_the_first_paint_and_the_rest_follow(
@@ -154,7 +126,7 @@ def test_a_page_built_after_the_agent_started_loads_its_data(
     desktop.host.call(lambda rt: jobs.create_task(rt, TaskCreate(title="built late")), made.append)
     qtbot.waitUntil(lambda: bool(made), timeout=WAIT_MS)
     # A second window on the running agent: its pages are all built after the start.
-    late = MainWindow(desktop.host, Preferences.load(paths.config_dir), autostart(tmp_path))
+    late = MainWindow(desktop.host, Preferences.load(paths.config_dir), linux_autostart(tmp_path))
     qtbot.addWidget(late)
 
     table = late.tasks.table
