@@ -86,6 +86,21 @@ def wait_for_prompt(client: httpx.Client, run_id: str, prompt: str) -> None:
     raise AssertionError(f"the run ended without showing {prompt!r}: {shown_so_far!r}")
 
 
+def printed_digest(command: str) -> tuple[str, int]:
+    """SHA-256 and size of what ``command`` prints when run directly."""
+    printed = subprocess.run(command.split(), capture_output=True, check=True).stdout
+    return hashlib.sha256(printed).hexdigest(), len(printed)
+
+
+def stored_digest(client: httpx.Client, run_id: str) -> str:
+    """SHA-256 of the run's stored stdout, streamed (floods are hundreds of MiB)."""
+    stored = hashlib.sha256()
+    with client.stream("GET", f"/api/v1/runs/{run_id}/output?stream=stdout") as response:
+        for piece in response.iter_bytes():
+            stored.update(piece)
+    return stored.hexdigest()
+
+
 def py(code: str) -> list[str]:
     return [PY, "-c", textwrap.dedent(code)]
 
@@ -486,9 +501,7 @@ def test_a_flood_under_a_large_cap_is_kept_whole_in_bounded_memory(settings: Set
     # The store writes slower than `seq` prints: the runner must stop reading
     # while it catches up, not hold the difference in memory.
     command = "seq 1 40000000"  # about 330 MiB
-    printed = subprocess.run(command.split(), capture_output=True, check=True).stdout
-    expected, size = hashlib.sha256(printed), len(printed)
-    del printed
+    expected, size = printed_digest(command)
     large = settings.model_copy(update={"run_output_cap_mib": 1024})
     me = psutil.Process()
     with live_agent(large) as agent, agent.client() as client:
@@ -500,13 +513,10 @@ def test_a_flood_under_a_large_cap_is_kept_whole_in_bounded_memory(settings: Set
             peak = max(peak, me.memory_info().rss)
             time.sleep(0.05)
         record = wait_done(client, run_id)
-        stored = hashlib.sha256()
-        with client.stream("GET", f"/api/v1/runs/{run_id}/output?stream=stdout") as response:
-            for piece in response.iter_bytes():
-                stored.update(piece)
+        stored = stored_digest(client, run_id)
     assert record["status"] == "succeeded"
     assert record["dropped_bytes"] == 0
-    assert stored.hexdigest() == expected.hexdigest()
+    assert stored == expected
     # Unsaved output (32 MiB at most), the database's page cache (64 MiB) and
     # the saved tail kept for viewers (8 MiB); without the pause it was the flood.
     grown = (peak - start_rss) / 2**20
@@ -537,22 +547,17 @@ def test_a_store_that_fails_for_a_while_loses_no_output(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     command = "seq 1 12000000"  # about 90 MiB: past the 32 MiB that may wait in memory
-    printed = subprocess.run(command.split(), capture_output=True, check=True).stdout
-    expected = hashlib.sha256(printed).hexdigest()
-    del printed
+    expected, _ = printed_digest(command)
     saves = FailingSaves(times=4)
     saves.install(monkeypatch)
     large = settings.model_copy(update={"run_output_cap_mib": 1024})
     with live_agent(large) as agent, agent.client() as client:
         record = wait_done(client, start(client, shell=command)["id"], timeout=120)
-        stored = hashlib.sha256()
-        with client.stream("GET", f"/api/v1/runs/{record['id']}/output?stream=stdout") as response:
-            for piece in response.iter_bytes():
-                stored.update(piece)
+        stored = stored_digest(client, record["id"])
     assert saves.failed == 4
     assert record["status"] == "succeeded", record
     assert record["dropped_bytes"] == 0
-    assert stored.hexdigest() == expected
+    assert stored == expected
 
 
 def test_a_run_whose_output_cannot_be_stored_still_ends_when_cancelled(
