@@ -2,14 +2,17 @@
 
 Load comes from wrk (a C load generator, ``apt-get install wrk``) on loopback,
 so the generator does not compete for Python's interpreter lock. Each of 6
-rounds starts new processes of a bare Starlette hello-world, the real agent,
-the real agent with its security middleware swapped for a pass-through, and
-the real agent with it swapped for a layer that adds the same response
-headers but checks nothing (both in the benchmark's processes only), and
-measures:
+rounds starts two new processes: a bare Starlette hello-world, and the real
+agent. The agent's process serves the same agent on three more ports, each
+through a second app whose security middleware is swapped (in the
+benchmark's process only) for a pass-through ("unchecked"), for a layer that
+adds the same response headers but checks nothing ("headers"), or for the
+real one again ("control"). The layer's cost is measured inside one process
+because two processes of the same server can differ by 10% for their whole
+life; the control shows what error is left. It measures:
 
-    GET /api/v1/health        on all four
-    GET /api/v1/tasks (100)   on the agent and the pass-through one
+    GET /api/v1/health        on all five
+    GET /api/v1/tasks (100)   on the agent and the unchecked twin
 
 at concurrency 1, 16 and 64, reporting req/s, p50/p99 latency and the server
 process's CPU time per request (medians over all slices), and the ratios the
@@ -93,19 +96,32 @@ def wrk(url: str, connections: int, seconds: float, token: str | None) -> dict[s
     return {"rps": rps, "p50": pcts["50"], "p99": pcts["99"], "requests": count}
 
 
-class Server:
-    """One server process of the comparison, with its endpoints."""
+#: The agent's process serves these too, each through a second app over the
+#: same agent with its security middleware swapped (bench/api_server.py).
+TWINS = {"unchecked": "none", "headers": "headers", "control": "checks"}
 
-    def __init__(self, mode: str, work: Path) -> None:
-        self.mode = mode
+
+class Server:
+    """One server process of the comparison, with the modes it serves and their endpoints."""
+
+    def __init__(self, kind: str, work: Path) -> None:
         port = free_port()
         args = [sys.executable, "-m", "bench.api_server"]
         root = Path(tempfile.mkdtemp(dir=work))
-        if mode == "bare":
+        base = f"http://127.0.0.1:{port}"
+        #: mode -> endpoint -> (url, token)
+        self.modes: dict[str, dict[str, tuple[str, str | None]]] = {}
+        if kind == "bare":
             args += ["bare", str(port)]
+            self.modes["bare"] = {"health": (f"{base}/api/v1/health", None)}
         else:
             args += ["agent", str(port), str(root)]
-            args += {"unchecked": ["--no-checks"], "headers": ["--headers-only"]}.get(mode, [])
+            self.modes["checked"] = {"health": (f"{base}/api/v1/health", None)}
+            for mode, layer in TWINS.items():
+                twin_port = free_port()
+                args += ["--twin", f"{layer}={twin_port}"]
+                url = f"http://127.0.0.1:{twin_port}/api/v1/health"
+                self.modes[mode] = {"health": (url, None)}
         env = {**os.environ, "ATOM_LOG_LEVEL": "WARNING"}
         self.proc = subprocess.Popen(
             [*pinned(SERVER_CPU), *args],
@@ -113,19 +129,19 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        base = f"http://127.0.0.1:{port}"
-        wait_healthy(f"{base}/api/v1/health", self.proc)
-        self.endpoints: dict[str, tuple[str, str | None]] = {
-            "health": (f"{base}/api/v1/health", None)
-        }
-        if mode in ("checked", "unchecked"):
+        for endpoints in self.modes.values():
+            wait_healthy(endpoints["health"][0], self.proc)
+        if kind == "agent":
             token = next((root / "config" / "tokens").iterdir()).read_text().strip()
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
                 for i in range(100):
                     c.post(
                         "/api/v1/tasks", json={"title": f"task {i}", "tags": ["bench"]}
                     ).raise_for_status()
-            self.endpoints["tasks"] = (f"{base}/api/v1/tasks?limit=100", token)
+            for mode in ("checked", "unchecked"):
+                health_url = self.modes[mode]["health"][0]
+                url = health_url.replace("/health", "/tasks?limit=100")
+                self.modes[mode]["tasks"] = (url, token)
 
     def cpu_s(self) -> float:
         """CPU seconds the server process has used (user + system)."""
@@ -143,23 +159,25 @@ Samples = dict[str, dict[str, dict[int, list[Sample]]]]
 
 
 def measure(servers: list[Server], seconds: float, slices: int, samples: Samples) -> None:
-    """Load each server in turn, in short alternating slices, so noise hits all alike.
+    """Load each mode in turn, in short alternating slices, so noise hits all alike.
 
     Each slice also reads the server process's CPU time, so the cost of a
-    request is known apart from the machine's other load.
+    request is known apart from the machine's other load (the modes one
+    process serves are loaded one at a time, so its CPU time is theirs).
     """
+    targets = [(server, mode) for server in servers for mode in server.modes]
     for endpoint in ("health", "tasks"):
         for c in CONCURRENCY:
             for i in range(slices):
-                order = servers if i % 2 == 0 else list(reversed(servers))
-                for server in order:
-                    if endpoint not in server.endpoints:
+                order = targets if i % 2 == 0 else list(reversed(targets))
+                for server, mode in order:
+                    if endpoint not in server.modes[mode]:
                         continue
-                    url, token = server.endpoints[endpoint]
+                    url, token = server.modes[mode][endpoint]
                     before = server.cpu_s()
                     sample = wrk(url, c, seconds, token)
                     sample["cpu_us"] = (server.cpu_s() - before) / sample["requests"] * 1e6
-                    samples[server.mode].setdefault(endpoint, {}).setdefault(c, []).append(sample)
+                    samples[mode].setdefault(endpoint, {}).setdefault(c, []).append(sample)
 
 
 def paired(samples: Samples, a: str, b: str, endpoint: str, c: int, key: str) -> float:
@@ -178,16 +196,16 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench/api.py needs wrk: apt-get install wrk")
-    samples: Samples = {"bare": {}, "checked": {}, "unchecked": {}, "headers": {}}
+    samples: Samples = {mode: {} for mode in ("bare", "checked", *TWINS)}
     with tempfile.TemporaryDirectory(prefix="atom-bench-api-") as tmp:
         for round_ in range(args.rounds):
             # New processes every round: two processes of the same server can
             # differ by 10% for their whole life (memory layout, hash seeds),
-            # as much as the differences measured here.
+            # which touches the comparison with the bare app.
             servers: list[Server] = []
             try:
-                for mode in ("bare", "checked", "unchecked", "headers"):
-                    servers.append(Server(mode, Path(tmp)))
+                for kind in ("bare", "agent"):
+                    servers.append(Server(kind, Path(tmp)))
                 measure(servers, args.seconds, args.slices, samples)
             finally:
                 for server in servers:
@@ -211,6 +229,7 @@ def main() -> None:
         ("checked", "health"),
         ("unchecked", "health"),
         ("headers", "health"),
+        ("control", "health"),
         ("checked", "tasks"),
         ("unchecked", "tasks"),
     ):
@@ -231,18 +250,21 @@ def main() -> None:
         # The same layer, its response headers kept and its checks switched off.
         cost_c = 1 - paired(samples, "checked", "headers", "health", c, "rps")
         cpu_c = paired(samples, "checked", "headers", "health", c, "cpu_us") - 1
+        # The same layer on both sides: what the method itself shows as a cost.
+        error = 1 - paired(samples, "checked", "control", "health", c, "rps")
         summary[c] = {
             "ratio": ratio,
             "cost_health": cost_h,
             "cost_tasks": cost_t,
             "cost_health_checks_alone": cost_c,
+            "control": error,
         }
         print(
             f"concurrency {c}: /health ours/bare {ratio:.2f}x (target >= 0.6); security cost "
             f"in req/s /health {cost_h:+.1%}, /tasks {cost_t:+.1%} (target <= 10%); "
             f"in server CPU per request /health {cpu_h:+.1%}, /tasks {cpu_t:+.1%}; "
             f"/health, the checks alone (headers kept): {cost_c:+.1%} in req/s, "
-            f"{cpu_c:+.1%} in server CPU"
+            f"{cpu_c:+.1%} in server CPU; control (the real layer against itself) {error:+.1%}"
         )
     p99 = med("checked", "health", 16, "p99")
     print(f"/health p99 at concurrency 16: {p99:.2f} ms (target < 5 ms)")

@@ -2,20 +2,30 @@
 
 python -m bench.api_server bare PORT
     a bare Starlette hello-world on the same uvicorn settings as the agent
-python -m bench.api_server agent PORT DIR [--no-checks | --headers-only]
-    the real agent (store, tokens, API) with data in DIR; --no-checks swaps
-    the security middleware for a pass-through, in this process only, to
-    measure what the whole layer costs; --headers-only swaps it for a layer
-    that adds the same response headers and checks nothing, to tell what the
-    headers cost from what the checks cost
+python -m bench.api_server agent PORT DIR [--twin LAYER=PORT ...]
+    the real agent (store, tokens, API) with data in DIR; each --twin serves
+    the same agent, in the same process, through a second app on PORT whose
+    security middleware is LAYER:
+      none     a pass-through, to measure what the whole layer costs
+      headers  a layer that adds the same response headers and checks
+               nothing, to tell what the headers cost from the checks
+      checks   the real one again, a control: any difference it shows is
+               the method's own error
+    Twins are compared in one process because two processes of the same
+    server can differ by 10% for their whole life (memory layout, hash
+    seeds), more than the layer costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import uvicorn
 from starlette.applications import Starlette
@@ -47,7 +57,7 @@ def run_bare(port: int) -> None:
 
 
 class PassThrough:
-    """Stands in for SecurityMiddleware in the --no-checks run only."""
+    """Stands in for SecurityMiddleware in a ``none`` twin."""
 
     def __init__(self, app: Any, **_: Any) -> None:
         self.app = app
@@ -57,11 +67,10 @@ class PassThrough:
 
 
 class HeadersOnly(PassThrough):
-    """Stands in for SecurityMiddleware in the --headers-only run: its headers, no checks."""
+    """Stands in for SecurityMiddleware in a ``headers`` twin: its headers, no checks."""
 
     def __init__(self, app: Any, **_: Any) -> None:
-        # Here, not at the top: the bare server must not load the agent's modules.
-        from atom_desktop.api.security import API_HEADERS  # noqa: PLC0415
+        from atom_desktop.api.security import API_HEADERS  # noqa: PLC0415 - as in twin_app
 
         super().__init__(app)
         self.headers = API_HEADERS
@@ -81,12 +90,62 @@ class HeadersOnly(PassThrough):
         await self.app(scope, receive, send_with_headers)
 
 
-def run_agent(port: int, root: Path, layer: str) -> None:
-    if layer != "checks":
-        import atom_desktop.api.app as app_module  # noqa: PLC0415
+STAND_INS: dict[str, type[PassThrough] | None] = {
+    "none": PassThrough,
+    "headers": HeadersOnly,
+    "checks": None,
+}
 
-        stand_in = PassThrough if layer == "none" else HeadersOnly
-        app_module.SecurityMiddleware = stand_in  # type: ignore[attr-defined,assignment]
+
+def twin_app(agent: Any, layer: str, port: int) -> Any:
+    """A second app over ``agent`` for ``port``, its security middleware being ``layer``."""
+    # Here, not at the top: the bare server must not load the agent's modules.
+    import atom_desktop.api.app as app_module  # noqa: PLC0415
+    from atom_desktop.api.security import SecurityConfig, allowed_hosts  # noqa: PLC0415
+
+    stand_in = STAND_INS[layer]
+    swap = (
+        patch.object(app_module, "SecurityMiddleware", stand_in)
+        if stand_in is not None
+        else contextlib.nullcontext()
+    )
+    with swap:
+        app = app_module.create_app(agent)
+    for middleware in app.user_middleware:
+        config = middleware.kwargs.get("config")
+        if isinstance(config, SecurityConfig):  # the twin answers to its own port's Host
+            middleware.kwargs["config"] = dataclasses.replace(config, hosts=allowed_hosts(port))
+    return app
+
+
+def serve_twins(twins: list[tuple[str, int]]) -> None:
+    """Make the agent's API service also serve ``twins`` while it runs."""
+    from atom_desktop.api import server as server_module  # noqa: PLC0415
+
+    service = server_module.ApiService
+    start, stop = service.async_start, service.async_stop
+    running: list[tuple[Any, asyncio.Task[None]]] = []
+
+    async def async_start(self: Any) -> None:
+        await start(self)
+        for layer, port in twins:
+            app = twin_app(self._agent, layer, port)
+            twin = server_module.AgentServer(server_module.uvicorn_config(app))
+            sock = server_module.bind("127.0.0.1", port)
+            running.append((twin, asyncio.create_task(twin.serve(sockets=[sock]))))
+
+    async def async_stop(self: Any) -> None:
+        for twin, _ in running:
+            twin.request_exit()
+        await asyncio.gather(*(task for _, task in running))
+        await stop(self)
+
+    service.async_start = async_start  # type: ignore[method-assign]
+    service.async_stop = async_stop  # type: ignore[method-assign]
+
+
+def run_agent(port: int, root: Path, twins: list[tuple[str, int]]) -> None:
+    serve_twins(twins)
     from atom_desktop.config.settings import Settings  # noqa: PLC0415
     from atom_desktop.runtime import Runtime  # noqa: PLC0415
 
@@ -95,20 +154,25 @@ def run_agent(port: int, root: Path, layer: str) -> None:
     Runtime(settings).serve()
 
 
+def twin(text: str) -> tuple[str, int]:
+    """``LAYER=PORT`` from the command line."""
+    layer, _, port = text.partition("=")
+    if layer not in STAND_INS or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected LAYER=PORT, LAYER one of {list(STAND_INS)}")
+    return layer, int(port)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=("bare", "agent"))
     parser.add_argument("port", type=int)
     parser.add_argument("dir", type=Path, nargs="?")
-    layer = parser.add_mutually_exclusive_group()
-    layer.add_argument("--no-checks", action="store_const", dest="layer", const="none")
-    layer.add_argument("--headers-only", action="store_const", dest="layer", const="headers")
-    parser.set_defaults(layer="checks")
+    parser.add_argument("--twin", type=twin, action="append", default=[])
     args = parser.parse_args()
     if args.mode == "bare":
         run_bare(args.port)
     else:
-        run_agent(args.port, args.dir, args.layer)
+        run_agent(args.port, args.dir, args.twin)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,27 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _Server(uvicorn.Server):
+def uvicorn_config(app: FastAPI) -> uvicorn.Config:
+    """How uvicorn serves the API (the socket is bound apart, by :func:`bind`)."""
+    return uvicorn.Config(
+        app,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        # The C parser: h11 (pure Python) spends more per request than the
+        # whole of a /health answer.
+        http="httptools",
+        timeout_graceful_shutdown=3,
+        ws="websockets-sansio",
+        # Compressing megabytes of output per second over loopback costs far
+        # more CPU on the agent loop than it could ever save.
+        ws_per_message_deflate=False,
+    )
+
+
+class AgentServer(uvicorn.Server):
     """uvicorn without its own signal handlers: the runtime owns SIGINT/SIGTERM
     and stops the services in order."""
 
@@ -110,7 +130,7 @@ class ApiService:
     def __init__(self, agent: AgentContext, *, heartbeat_s: float = 15.0) -> None:
         self._agent = agent
         self._heartbeat_s = heartbeat_s
-        self._server: _Server | None = None
+        self._server: AgentServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Event | None = None
         self.port: int | None = None
@@ -135,23 +155,8 @@ class ApiService:
         self.port = sock.getsockname()[1]
         app = self.app = create_app(self._agent, heartbeat_s=self._heartbeat_s)
         self._closing = app.state.closing
-        config = uvicorn.Config(
-            app,
-            proxy_headers=False,
-            server_header=False,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            # The C parser: h11 (pure Python) spends more per request than
-            # the whole of a /health answer.
-            http="httptools",
-            timeout_graceful_shutdown=3,
-            ws="websockets-sansio",
-            # Compressing megabytes of output per second over loopback costs far
-            # more CPU on the agent loop than it could ever save.
-            ws_per_message_deflate=False,
-        )
-        self._server = _Server(config)
+        config = uvicorn_config(app)
+        self._server = AgentServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="uvicorn")
         # uvicorn has no "started" future: wait for its flag, or its failure.
         while not self._server.started:
