@@ -76,7 +76,7 @@ async def serve_requests(app: Any, count: int) -> None:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: PLC0415
     from uvicorn.server import ServerState  # noqa: PLC0415
 
-    from atom_desktop.api.server import uvicorn_config  # noqa: PLC0415
+    from atom_desktop.api.uvicorn_config import uvicorn_config  # noqa: PLC0415
 
     config = uvicorn_config(app)
     config.load()

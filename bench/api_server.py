@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import socket
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -39,21 +40,14 @@ async def hello(request: Request) -> JSONResponse:
 
 
 def run_bare(port: int) -> None:
+    # The agent's uvicorn settings; this module loads none of the agent's others.
+    from atom_desktop.api.uvicorn_config import uvicorn_config  # noqa: PLC0415
+
     app = Starlette(routes=[Route("/api/v1/health", hello)])
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        proxy_headers=False,
-        server_header=False,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        http="httptools",
-        loop="asyncio",
-        ws="websockets-sansio",
-    )
-    uvicorn.Server(config).run()
+    config = uvicorn_config(app)
+    config.loop = "asyncio"  # as the agent's asyncio.run
+    sock = socket.create_server(("127.0.0.1", port))
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 class PassThrough:
@@ -121,6 +115,7 @@ def twin_app(agent: Any, layer: str, port: int) -> Any:
 def serve_twins(twins: list[tuple[str, int]]) -> None:
     """Make the agent's API service also serve ``twins`` while it runs."""
     from atom_desktop.api import server as server_module  # noqa: PLC0415
+    from atom_desktop.api.uvicorn_config import uvicorn_config  # noqa: PLC0415
 
     service = server_module.ApiService
     start, stop = service.async_start, service.async_stop
@@ -130,7 +125,7 @@ def serve_twins(twins: list[tuple[str, int]]) -> None:
         await start(self)
         for layer, port in twins:
             app = twin_app(self._agent, layer, port)
-            twin = server_module.AgentServer(server_module.uvicorn_config(app))
+            twin = server_module.AgentServer(uvicorn_config(app))
             sock = server_module.bind("127.0.0.1", port)
             running.append((twin, asyncio.create_task(twin.serve(sockets=[sock]))))
 

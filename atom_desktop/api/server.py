@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from atom_desktop.api.app import create_app
 from atom_desktop.api.context import AgentContext
+from atom_desktop.api.uvicorn_config import uvicorn_config
 from atom_desktop.core.errors import AtomError
 
 logger = logging.getLogger(__name__)
@@ -71,26 +72,6 @@ def bind(host: str, port: int) -> socket.socket:
             ) from None
         raise AtomError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
     return sock
-
-
-def uvicorn_config(app: FastAPI) -> uvicorn.Config:
-    """How uvicorn serves the API (the socket is bound apart, by :func:`bind`)."""
-    return uvicorn.Config(
-        app,
-        proxy_headers=False,
-        server_header=False,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        # The C parser: h11 (pure Python) spends more per request than the
-        # whole of a /health answer.
-        http="httptools",
-        timeout_graceful_shutdown=3,
-        ws="websockets-sansio",
-        # Compressing megabytes of output per second over loopback costs far
-        # more CPU on the agent loop than it could ever save.
-        ws_per_message_deflate=False,
-    )
 
 
 class AgentServer(uvicorn.Server):

@@ -1,0 +1,27 @@
+"""How uvicorn serves the API, apart from the server so a benchmark's bare app
+can be served the same way without loading the agent."""
+
+from __future__ import annotations
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    """How uvicorn serves the API (the socket is bound apart, by :func:`bind`)."""
+    return uvicorn.Config(
+        app,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        # The C parser: h11 (pure Python) spends more per request than the
+        # whole of a /health answer.
+        http="httptools",
+        timeout_graceful_shutdown=3,
+        ws="websockets-sansio",
+        # Compressing megabytes of output per second over loopback costs far
+        # more CPU on the agent loop than it could ever save.
+        ws_per_message_deflate=False,
+    )
