@@ -4,15 +4,16 @@ Load comes from wrk (a C load generator, ``apt-get install wrk``) on loopback,
 so the generator does not compete for Python's interpreter lock. Each of 6
 rounds starts two new processes: a bare Starlette hello-world, and the real
 agent. The agent's process serves the same agent on three more ports, each
-through a second app whose security middleware is swapped (in the
-benchmark's process only) for a pass-through ("unchecked"), for a layer that
-adds the same response headers but checks nothing ("headers"), or for the
-real one again ("control"). The layer's cost is measured inside one process
-because two processes of the same server can differ by 10% for their whole
-life; the control shows what error is left. It measures:
+through a second app (a twin) whose security middleware is left out
+("unchecked"), swapped for a layer that adds the same response headers but
+checks nothing ("headers"), or kept ("checked"), all in the benchmark's
+process only. The layer's costs are measured twin against twin, inside one
+process, because two processes of the same server can differ by 10% for
+their whole life; the agent's own app against the "checked" twin (the same
+code) shows what error is left. It measures:
 
     GET /api/v1/health        on all five
-    GET /api/v1/tasks (100)   on the agent and the unchecked twin
+    GET /api/v1/tasks (100)   on the checked and the unchecked twin
 
 at concurrency 1, 16 and 64, reporting req/s, p50/p99 latency and the server
 process's CPU time per request (medians over all slices), and the ratios the
@@ -98,7 +99,7 @@ def wrk(url: str, connections: int, seconds: float, token: str | None) -> dict[s
 
 #: The agent's process serves these too, each through a second app over the
 #: same agent with its security middleware swapped (bench/api_server.py).
-TWINS = {"unchecked": "none", "headers": "headers", "control": "checks"}
+TWINS = {"unchecked": "none", "headers": "headers", "checked": "checks"}
 
 
 class Server:
@@ -116,7 +117,7 @@ class Server:
             self.modes["bare"] = {"health": (f"{base}/api/v1/health", None)}
         else:
             args += ["agent", str(port), str(root)]
-            self.modes["checked"] = {"health": (f"{base}/api/v1/health", None)}
+            self.modes["agent"] = {"health": (f"{base}/api/v1/health", None)}
             for mode, layer in TWINS.items():
                 twin_port = free_port()
                 args += ["--twin", f"{layer}={twin_port}"]
@@ -196,7 +197,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench/api.py needs wrk: apt-get install wrk")
-    samples: Samples = {mode: {} for mode in ("bare", "checked", *TWINS)}
+    samples: Samples = {mode: {} for mode in ("bare", "agent", *TWINS)}
     with tempfile.TemporaryDirectory(prefix="atom-bench-api-") as tmp:
         for round_ in range(args.rounds):
             # New processes every round: two processes of the same server can
@@ -226,10 +227,10 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|")
     for mode, endpoint in (
         ("bare", "health"),
+        ("agent", "health"),
         ("checked", "health"),
-        ("unchecked", "health"),
         ("headers", "health"),
-        ("control", "health"),
+        ("unchecked", "health"),
         ("checked", "tasks"),
         ("unchecked", "tasks"),
     ):
@@ -242,7 +243,7 @@ def main() -> None:
     print()
     summary = {}
     for c in CONCURRENCY:
-        ratio = paired(samples, "checked", "bare", "health", c, "rps")
+        ratio = paired(samples, "agent", "bare", "health", c, "rps")
         cost_h = 1 - paired(samples, "checked", "unchecked", "health", c, "rps")
         cost_t = 1 - paired(samples, "checked", "unchecked", "tasks", c, "rps")
         cpu_h = paired(samples, "checked", "unchecked", "health", c, "cpu_us") - 1
@@ -250,8 +251,8 @@ def main() -> None:
         # The same layer, its response headers kept and its checks switched off.
         cost_c = 1 - paired(samples, "checked", "headers", "health", c, "rps")
         cpu_c = paired(samples, "checked", "headers", "health", c, "cpu_us") - 1
-        # The same layer on both sides: what the method itself shows as a cost.
-        error = 1 - paired(samples, "checked", "control", "health", c, "rps")
+        # The same code on both sides: what the method itself shows as a cost.
+        error = 1 - paired(samples, "agent", "checked", "health", c, "rps")
         summary[c] = {
             "ratio": ratio,
             "cost_health": cost_h,
@@ -264,9 +265,10 @@ def main() -> None:
             f"in req/s /health {cost_h:+.1%}, /tasks {cost_t:+.1%} (target <= 10%); "
             f"in server CPU per request /health {cpu_h:+.1%}, /tasks {cpu_t:+.1%}; "
             f"/health, the checks alone (headers kept): {cost_c:+.1%} in req/s, "
-            f"{cpu_c:+.1%} in server CPU; control (the real layer against itself) {error:+.1%}"
+            f"{cpu_c:+.1%} in server CPU; control (the agent's own app against "
+            f"its checked twin) {error:+.1%}"
         )
-    p99 = med("checked", "health", 16, "p99")
+    p99 = med("agent", "health", 16, "p99")
     print(f"/health p99 at concurrency 16: {p99:.2f} ms (target < 5 ms)")
     print(json.dumps({"summary": {str(k): v for k, v in summary.items()}, "p99_c16_ms": p99}))
 

@@ -7,12 +7,13 @@ real agent and, on its loop, uvicorn's own HTTP protocol (httptools) over an
 in-memory transport, fed keep-alive ``GET /api/v1/health`` requests, through
 the agent's app with its security middleware as it ships ("checks"),
 swapped for a layer that only adds the same response headers ("headers"),
-or for a pass-through ("none"); the swaps are bench/api_server.py's twins.
+or left out ("none"); the apps are bench/api_server.py's twins.
 
 valgrind's cachegrind counts the instructions of the whole process. Each
 variant runs twice, with two request counts; the difference over the count
-difference is what one request takes, start-up excluded. The count is the
-same from run to run within a few hundred instructions.
+difference is what one request takes, start-up excluded. Counts repeat
+within about 1.5% from run to run (the agent's own threads run beside the
+requests); the timings of bench/api.py swing by 20%.
 
 What it leaves out: the kernel's work for the socket (reads, writes, epoll),
 which the no-socket transport does not do, and the time an instruction
@@ -37,7 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-LAYERS = ("none", "headers", "checks")
+from bench.api_server import LAYERS, twin_app
+
 PORT = 8084
 REQUEST = b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % PORT
 #: Requests of the shorter run: enough for every cache and lazy import to fill.
@@ -98,8 +100,6 @@ async def serve_requests(app: Any, count: int) -> None:
 
 def child(layer: str, count: int) -> None:
     """Start the agent, then serve ``count`` requests through a ``layer`` twin of its app."""
-    from bench.api_server import twin_app  # noqa: PLC0415
-
     os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     os.environ["ATOM_LOG_LEVEL"] = "WARNING"
     from atom_desktop.config.settings import Settings  # noqa: PLC0415

@@ -6,11 +6,12 @@ python -m bench.api_server agent PORT DIR [--twin LAYER=PORT ...]
     the real agent (store, tokens, API) with data in DIR; each --twin serves
     the same agent, in the same process, through a second app on PORT whose
     security middleware is LAYER:
-      none     a pass-through, to measure what the whole layer costs
+      none     none at all, to measure what the whole layer costs
       headers  a layer that adds the same response headers and checks
                nothing, to tell what the headers cost from the checks
-      checks   the real one again, a control: any difference it shows is
-               the method's own error
+      checks   the real one, as the agent's own app has it; costs are
+               measured twin against twin, and the agent's own app against
+               this twin shows the method's own error
     Twins are compared in one process because two processes of the same
     server can differ by 10% for their whole life (memory layout, hash
     seeds), more than the layer costs.
@@ -20,13 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import os
 import socket
 from pathlib import Path
-from typing import Any
-from unittest.mock import patch
+from typing import Any, cast
 
 import uvicorn
 from starlette.applications import Starlette
@@ -50,65 +49,68 @@ def run_bare(port: int) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-class PassThrough:
-    """Stands in for SecurityMiddleware in a ``none`` twin."""
+class HeadersOnly:
+    """Stands in for SecurityMiddleware in a ``headers`` twin: its headers, no checks.
 
-    def __init__(self, app: Any, **_: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-class HeadersOnly(PassThrough):
-    """Stands in for SecurityMiddleware in a ``headers`` twin: its headers, no checks."""
+    Shaped as the real layer is on a request that passes (a plain function
+    returning the app's awaitable, ``send`` wrapped by a plain function), so
+    the two differ by the checks alone.
+    """
 
     def __init__(self, app: Any, **_: Any) -> None:
         from atom_desktop.api.security import API_HEADERS  # noqa: PLC0415 - as in twin_app
 
-        super().__init__(app)
+        self.app = app
         self.headers = API_HEADERS
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         added = self.headers
 
-        async def send_with_headers(message: Any) -> None:
+        def send_with_headers(message: Any) -> Any:
             # As the real layer adds them to a request without an Origin.
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), *added]
-            await send(message)
+            return send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        return self.app(scope, receive, send_with_headers)
 
 
-STAND_INS: dict[str, type[PassThrough] | None] = {
-    "none": PassThrough,
-    "headers": HeadersOnly,
-    "checks": None,
-}
+LAYERS = ("none", "headers", "checks")
 
 
 def twin_app(agent: Any, layer: str, port: int) -> Any:
-    """A second app over ``agent`` for ``port``, its security middleware being ``layer``."""
-    # Here, not at the top: the bare server must not load the agent's modules.
-    import atom_desktop.api.app as app_module  # noqa: PLC0415
-    from atom_desktop.api.security import SecurityConfig, allowed_hosts  # noqa: PLC0415
+    """A second app over ``agent`` for ``port``, its security middleware being ``layer``.
 
-    stand_in = STAND_INS[layer]
-    swap = (
-        patch.object(app_module, "SecurityMiddleware", stand_in)
-        if stand_in is not None
-        else contextlib.nullcontext()
+    ``none`` leaves the middleware out, ``headers`` puts :class:`HeadersOnly`
+    in its place, ``checks`` keeps it (answering to the twin's own port).
+    """
+    # Here, not at the top: the bare server must not load the agent's modules.
+    from starlette.middleware import Middleware  # noqa: PLC0415
+
+    from atom_desktop.api.app import create_app  # noqa: PLC0415
+    from atom_desktop.api.security import (  # noqa: PLC0415
+        SecurityConfig,
+        SecurityMiddleware,
+        allowed_hosts,
     )
-    with swap:
-        app = app_module.create_app(agent)
+
+    app = create_app(agent)
+    stack = []
     for middleware in app.user_middleware:
-        config = middleware.kwargs.get("config")
-        if isinstance(config, SecurityConfig):  # the twin answers to its own port's Host
-            middleware.kwargs["config"] = dataclasses.replace(config, hosts=allowed_hosts(port))
+        if middleware.cls is cast(Any, SecurityMiddleware):
+            if layer == "none":
+                continue
+            kwargs = dict(middleware.kwargs)
+            config = kwargs["config"]
+            assert isinstance(config, SecurityConfig)
+            kwargs["config"] = dataclasses.replace(config, hosts=allowed_hosts(port))
+            cls = HeadersOnly if layer == "headers" else SecurityMiddleware
+            middleware = Middleware(cls, **kwargs)  # noqa: PLW2901
+        stack.append(middleware)
+    # The middleware stack is built at the first request, from this list.
+    app.user_middleware = stack
     return app
 
 
@@ -130,10 +132,12 @@ def serve_twins(twins: list[tuple[str, int]]) -> None:
             running.append((twin, asyncio.create_task(twin.serve(sockets=[sock]))))
 
     async def async_stop(self: Any) -> None:
-        for twin, _ in running:
-            twin.request_exit()
-        await asyncio.gather(*(task for _, task in running))
-        await stop(self)
+        try:
+            for twin, _ in running:
+                twin.request_exit()
+            await asyncio.gather(*(task for _, task in running))
+        finally:
+            await stop(self)
 
     service.async_start = async_start  # type: ignore[method-assign]
     service.async_stop = async_stop  # type: ignore[method-assign]
@@ -152,8 +156,8 @@ def run_agent(port: int, root: Path, twins: list[tuple[str, int]]) -> None:
 def twin(text: str) -> tuple[str, int]:
     """``LAYER=PORT`` from the command line."""
     layer, _, port = text.partition("=")
-    if layer not in STAND_INS or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected LAYER=PORT, LAYER one of {list(STAND_INS)}")
+    if layer not in LAYERS or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected LAYER=PORT, LAYER one of {list(LAYERS)}")
     return layer, int(port)
 
 

@@ -37,8 +37,9 @@ PREFLIGHT_HEADERS = "authorization, content-type, last-event-id"
 #: as a page run nothing and refuse to be framed. X-Frame-Options and
 #: Referrer-Policy are left to the docs page: every browser that can reach the
 #: agent (see DESIGN.md on Local Network Access) obeys ``frame-ancestors``, and a
-#: document that may load nothing sends no Referer. Each header costs about 3%
-#: of a /health answer's CPU, mostly in uvicorn's checks of it (bench/api.py).
+#: document that may load nothing sends no Referer. Each header costs about 2.5%
+#: of a /health answer's instructions, mostly in uvicorn's checks of it
+#: (bench/api_cost.py).
 API_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"cross-origin-resource-policy", b"same-origin"),
@@ -280,7 +281,7 @@ class SecurityMiddleware:
         self._hosts = host_bytes(config.hosts)
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """ASGI entry point."""
+        """ASGI entry point (ASGI 3, though not a coroutine function: see the class)."""
         kind = scope["type"]
         if kind == "websocket":
             return self._websocket(scope, receive, send)
@@ -342,7 +343,7 @@ class SecurityMiddleware:
             return send(message)
 
         await self.app(scope, checked, adding_headers(recording, added))
-        if audited and self._audit is not None:
+        if audited and self._audit is not None:  # the second test is for the type checker
             await self._audit(scope, principal, statuses[0] if statuses else 500)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:

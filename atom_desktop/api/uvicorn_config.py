@@ -16,6 +16,9 @@ def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
         log_config=None,
         access_log=False,
         lifespan="off",
+        # Said, not guessed: uvicorn takes an app whose __call__ is not a
+        # coroutine function for an ASGI 2 app, and the security layer's is not.
+        interface="asgi3",
         # The C parser: h11 (pure Python) spends more per request than the
         # whole of a /health answer.
         http="httptools",
