@@ -45,7 +45,12 @@ def run_bare(port: int) -> None:
     app = Starlette(routes=[Route("/api/v1/health", hello)])
     config = uvicorn_config(app)
     config.loop = "asyncio"  # as the agent's asyncio.run
-    sock = socket.create_server(("127.0.0.1", port))
+    # As atom_desktop.api.server.bind makes it: with IPPROTO_TCP asyncio sets
+    # TCP_NODELAY on each connection; without, every answer waits ~40 ms.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
     uvicorn.Server(config).run(sockets=[sock])
 
 
