@@ -342,9 +342,14 @@ class SecurityMiddleware:
                 statuses.append(message["status"])
             return send(message)
 
-        await self.app(scope, checked, adding_headers(recording, added))
-        if audited and self._audit is not None:  # the second test is for the type checker
-            await self._audit(scope, principal, statuses[0] if statuses else 500)
+        try:
+            await self.app(scope, checked, adding_headers(recording, added))
+        finally:
+            # A handler that fails (or a request cut off) changed something or
+            # not; either way the attempt is recorded, as an error if no answer
+            # had started.
+            if audited and self._audit is not None:  # the second test is for mypy
+                await self._audit(scope, principal, statuses[0] if statuses else 500)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The handshake passes the same checks; the app then accepts or not."""
