@@ -302,16 +302,17 @@ class SecurityMiddleware:
         added = _response_headers(scope["path"], origin)
         # Most requests (GETs) send no body, say nothing about one and are
         # not audited: they take no further step.
-        audited = self._audit is not None and method not in SAFE_METHODS
-        if audited or not BODY_HEADERS.isdisjoint(headers):
+        audit = self._audit if method not in SAFE_METHODS else None
+        has_body = not BODY_HEADERS.isdisjoint(headers)  # no set built per request
+        if audit is not None or has_body:
             return self._with_body(
                 scope,
                 receive,
                 send,
-                headers=headers,
+                headers=headers if has_body else None,
                 principal=principal,
                 added=added,
-                audited=audited,
+                audit=audit,
             )
         return self.app(scope, receive, adding_headers(send, added))
 
@@ -321,14 +322,15 @@ class SecurityMiddleware:
         receive: Receive,
         send: Send,
         *,
-        headers: dict[bytes, list[bytes]],
+        headers: dict[bytes, list[bytes]] | None,
         principal: Principal | None,
         added: tuple[tuple[bytes, bytes], ...],
-        audited: bool,
+        audit: AuditHook | None,
     ) -> None:
-        """A request with a body or one to audit: check the body, run, record."""
+        """A request with a body (``headers`` given) or one to audit: check the
+        body, run, record."""
         checked = receive
-        if not BODY_HEADERS.isdisjoint(headers):
+        if headers is not None:
             body_check = await self._check_body(headers, receive, self._config)
             if isinstance(body_check, Refusal):
                 body_check.principal = principal
@@ -348,8 +350,8 @@ class SecurityMiddleware:
             # A handler that fails (or a request cut off) changed something or
             # not; either way the attempt is recorded, as an error if no answer
             # had started.
-            if audited and self._audit is not None:  # the second test is for mypy
-                await self._audit(scope, principal, statuses[0] if statuses else 500)
+            if audit is not None:
+                await audit(scope, principal, statuses[0] if statuses else 500)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The handshake passes the same checks; the app then accepts or not."""

@@ -8,7 +8,8 @@ from starlette.types import ASGIApp
 
 
 def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
-    """How uvicorn serves the API (the socket is bound apart, by :func:`bind`)."""
+    """How uvicorn serves the API (the socket is bound apart, by
+    :func:`atom_desktop.api.server.bind`)."""
     return uvicorn.Config(
         app,
         proxy_headers=False,
