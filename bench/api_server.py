@@ -58,28 +58,23 @@ class HeadersOnly:
     """Stands in for SecurityMiddleware in a ``headers`` twin: its headers, no checks.
 
     Shaped as the real layer is on a request that passes (a plain function
-    returning the app's awaitable, ``send`` wrapped by a plain function), so
-    the two differ by the checks alone.
+    returning the app's awaitable, ``send`` wrapped by the layer's own
+    :func:`adding_headers`), so the two differ by the checks alone.
     """
 
     def __init__(self, app: Any, **_: Any) -> None:
-        from atom_desktop.api.security import API_HEADERS  # noqa: PLC0415 - as in twin_app
+        # As in twin_app: the bare server must not load the agent's modules.
+        from atom_desktop.api.security import API_HEADERS, adding_headers  # noqa: PLC0415
 
         self.app = app
         self.headers = API_HEADERS
+        self.adding_headers = adding_headers
 
     def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
         if scope["type"] != "http":
             return self.app(scope, receive, send)
-        added = self.headers
-
-        def send_with_headers(message: Any) -> Any:
-            # As the real layer adds them to a request without an Origin.
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *added]
-            return send(message)
-
-        return self.app(scope, receive, send_with_headers)
+        # As the real layer adds them to a request without an Origin.
+        return self.app(scope, receive, self.adding_headers(send, self.headers))
 
 
 LAYERS = ("none", "headers", "checks")
