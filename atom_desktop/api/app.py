@@ -18,6 +18,7 @@ from atom_desktop import __version__
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
 from atom_desktop.api.errors import install_error_handlers
+from atom_desktop.api.open_streams import OpenStreams
 from atom_desktop.api.plain_route import PlainPaths, plain_routes
 from atom_desktop.api.routes import (
     app_window,
@@ -77,7 +78,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         telemetry=NO_TELEMETRY,
     )
     app.state.agent = agent
-    app.state.closing = asyncio.Event()
+    app.state.streams = OpenStreams(agent.tokens)
     app.state.heartbeat_s = heartbeat_s
     install_error_handlers(app)
     routes = RouteTable()
@@ -123,22 +124,30 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         max_body=MAX_BODY,
     )
 
-    async def audit_hook(scope_: Scope, principal: Principal | None, status: int) -> None:
-        action = f"{scope_['method']} {scope_.get('atom_route', scope_['path'])}"
-        params = scope_.get("path_params") or {}
-        target = next(iter(params.values()), None) if params else None
+    async def record_action(
+        principal: Principal | None, action: str, target: str | None, status: int
+    ) -> None:
         result = "ok" if status < 400 else "refused" if status in (401, 403, 415) else "error"
         try:
             await asyncio.to_thread(
                 agent.audit.record,
                 token_name=principal.name if principal else None,
                 action=action,
-                target=str(target) if target is not None else None,
+                target=target,
                 status=status,
                 result=result,
             )
         except Exception:
             logger.exception("Could not write the audit entry for %s", action)
+
+    async def audit_hook(scope_: Scope, principal: Principal | None, status: int) -> None:
+        action = f"{scope_['method']} {scope_.get('atom_route', scope_['path'])}"
+        params = scope_.get("path_params") or {}
+        target = next(iter(params.values()), None) if params else None
+        await record_action(principal, action, str(target) if target is not None else None, status)
+
+    # What a WebSocket does (a run's stdin, cancel) is audited as its HTTP twin is.
+    app.state.audit = record_action
 
     # Added first, so it runs inside the security middleware: after every check.
     app.add_middleware(PlainPaths, routes=plain_routes(PREFIX, routers))

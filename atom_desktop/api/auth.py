@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from atom_desktop.core.errors import AtomError
+from atom_desktop.core.events import Unsubscribe
 from atom_desktop.secrets.api_token import (
     OwnerToken,
     OwnerTokenStore,
@@ -47,12 +48,41 @@ class TokenAuthority:
         self._lock = threading.Lock()
         self._by_hash: dict[str, TokenRecord] = {}
         self._used: dict[str, datetime] = {}
+        self._valid_ids: frozenset[str] = frozenset()
+        self._revocation_listeners: list[Callable[[frozenset[str]], None]] = []
 
     def load(self) -> None:
-        """(Re)read every active token hash from the store."""
+        """(Re)read every active token hash from the store.
+
+        Tokens that were valid before and are not any more (revoked, or an
+        owner token replaced) are reported to the :meth:`on_revoked` listeners.
+        """
         records = self._repo.active()
         with self._lock:
+            before = {r.id for r in self._by_hash.values()}
             self._by_hash = {r.token_hash: r for r in records}
+            self._valid_ids = frozenset(r.id for r in records)
+            gone = frozenset(before - {r.id for r in records})
+            listeners = tuple(self._revocation_listeners)
+        if gone:
+            for listener in listeners:
+                listener(gone)
+
+    def is_valid(self, token_id: str) -> bool:
+        """Whether the token with this id still works (not revoked)."""
+        return token_id in self._valid_ids
+
+    def on_revoked(self, listener: Callable[[frozenset[str]], None]) -> Unsubscribe:
+        """Call ``listener(token_ids)`` (from any thread) when tokens stop being valid."""
+        with self._lock:
+            self._revocation_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._revocation_listeners:
+                    self._revocation_listeners.remove(listener)
+
+        return unsubscribe
 
     def verify(self, presented: str) -> Principal | None:
         """The principal for ``presented``, or None for an unknown or revoked token."""

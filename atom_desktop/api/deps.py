@@ -6,6 +6,7 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIWebSocketRoute
+from starlette.types import Scope
 
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
@@ -25,6 +26,11 @@ async def _agent(request: Request) -> AgentContext:
 async def _principal(request: Request) -> Principal:
     # Set by SecurityMiddleware before any handler runs.
     return cast(Principal, request.scope["state"]["principal"])
+
+
+def principal_of(scope: Scope) -> Principal | None:
+    """The verified token holder of a request or WebSocket (None on a public route)."""
+    return cast(Principal | None, scope.get("state", {}).get("principal"))
 
 
 AgentDep = Annotated[AgentContext, Depends(_agent)]

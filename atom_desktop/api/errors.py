@@ -58,6 +58,14 @@ _STATUS_OF_ERRORS: tuple[tuple[tuple[type[AtomError], ...], int, str], ...] = (
 )
 
 
+def status_of(exc: AtomError) -> tuple[int, str]:
+    """The HTTP status and error code for an error of the agent's (400 unless known)."""
+    for kinds, status, code in _STATUS_OF_ERRORS:
+        if isinstance(exc, kinds):
+            return status, code
+    return 400, "bad_request"
+
+
 def error_body(code: str, message: str, **extra: Any) -> bytes:
     """The JSON bytes of an error response."""
     return json.dumps({"error": {"code": code, "message": message, **extra}}).encode()
@@ -97,10 +105,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(403, "command_denied", exc.message, rule=exc.rule)
         if isinstance(exc, TriggerError):
             return error_response(422, "invalid_input", exc.message, field=exc.field)
-        for kinds, status, code in _STATUS_OF_ERRORS:
-            if isinstance(exc, kinds):
-                return error_response(status, code, exc.message)
-        return error_response(400, "bad_request", exc.message)
+        status, code = status_of(exc)
+        return error_response(status, code, exc.message)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

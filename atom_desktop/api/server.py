@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from atom_desktop.api.app import create_app
 from atom_desktop.api.context import AgentContext
+from atom_desktop.api.open_streams import OpenStreams
 from atom_desktop.api.uvicorn_config import uvicorn_config
 from atom_desktop.core.errors import AtomError
 
@@ -113,7 +114,7 @@ class ApiService:
         self._heartbeat_s = heartbeat_s
         self._server: AgentServer | None = None
         self._task: asyncio.Task[None] | None = None
-        self._closing: asyncio.Event | None = None
+        self._streams: OpenStreams | None = None
         self.port: int | None = None
         self.app: FastAPI | None = None
 
@@ -135,7 +136,7 @@ class ApiService:
         sock = bind(settings.host, settings.port)
         self.port = sock.getsockname()[1]
         app = self.app = create_app(self._agent, heartbeat_s=self._heartbeat_s)
-        self._closing = app.state.closing
+        self._streams = app.state.streams
         config = uvicorn_config(app)
         self._server = AgentServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="uvicorn")
@@ -150,8 +151,8 @@ class ApiService:
 
     async def async_stop(self) -> None:
         """End event streams, then let uvicorn finish open requests and stop."""
-        if self._closing is not None:
-            self._closing.set()
+        if self._streams is not None:
+            self._streams.end_all()
         if self._server is not None:
             self._server.request_exit()
         if self._task is not None:

@@ -9,18 +9,18 @@ agent stops, so shutdown never waits on an open stream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from atom_desktop.api.deps import AgentDep, scope, websocket_scope
+from atom_desktop.api.deps import AgentDep, principal_of, scope, websocket_scope
+from atom_desktop.api.open_streams import REVOKED, OpenStreams
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID
-from atom_desktop.api.streaming import resume_point
+from atom_desktop.api.streaming import SSE_REVOKED, close_socket, resume_point
 from atom_desktop.core.events import Event, EventBus
 
 router = APIRouter(prefix="/events", tags=["events"], responses=ERROR_RESPONSES)
@@ -45,13 +45,14 @@ OVERFLOW = _Overflow()
 
 
 async def follow(
-    bus: EventBus, since: int, closing: asyncio.Event, heartbeat_s: float
+    bus: EventBus, since: int, stop: asyncio.Event, heartbeat_s: float
 ) -> AsyncIterator[Event | _Overflow | None]:
     """Backlog after ``since``, then live events; None is a heartbeat tick.
 
     Yields OVERFLOW once, first, when events after ``since`` were already
     dropped from history, and again (then stops) if this subscriber falls
-    more than QUEUE_LIMIT events behind.
+    more than QUEUE_LIMIT events behind. Ends when ``stop`` is set. Every
+    task it starts is ended with it, however the caller stops iterating.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Event | _Overflow] = asyncio.Queue()
@@ -64,41 +65,47 @@ async def follow(
 
     # Subscribe before reading the backlog so nothing falls between the two.
     unsubscribe = bus.subscribe(lambda e: loop.call_soon_threadsafe(enqueue, e))
+    stopped = asyncio.ensure_future(stop.wait())
+    getter: asyncio.Future[Event | _Overflow] | None = None
     try:
         backlog, gap = bus.since(since)
         if gap:
             yield OVERFLOW
         last = since
         for event in backlog:
+            if stop.is_set():
+                return
             last = event.id
             yield event
-        closed = asyncio.ensure_future(closing.wait())
-        try:
-            while True:
+            # Sending never waits while the socket takes the data, and a
+            # client that has gone is noticed only when the loop runs the
+            # server's connection_lost: without a turn after each write the
+            # rest of the backlog would be written into a closed socket.
+            await asyncio.sleep(0)
+        while not stop.is_set():
+            if getter is None:  # else the last one is still waiting: keep it
                 getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait(
-                    {getter, closed}, timeout=heartbeat_s, return_when=asyncio.FIRST_COMPLETED
-                )
-                if closed in done:
-                    getter.cancel()
-                    return
-                if getter not in done:
-                    getter.cancel()
+            waiting: set[asyncio.Future[Any]] = {getter, stopped}
+            done, _ = await asyncio.wait(
+                waiting, timeout=heartbeat_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getter not in done:
+                if stopped not in done:
                     yield None
-                    continue
-                item = getter.result()
-                if isinstance(item, _Overflow):
-                    yield OVERFLOW
-                    return
-                if item.id > last:
-                    last = item.id
-                    yield item
-        finally:
-            closed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await closed
+                continue
+            item = getter.result()
+            getter = None
+            if isinstance(item, _Overflow):
+                yield OVERFLOW
+                return
+            if item.id > last:
+                last = item.id
+                yield item
     finally:
         unsubscribe()
+        for task in (getter, stopped):
+            if task is not None and not task.done():
+                task.cancel()
 
 
 def _sse(item: Event | _Overflow | None) -> str:
@@ -123,12 +130,15 @@ async def stream_events(
 ) -> StreamingResponse:
     """Server-Sent Events of everything on the bus, resumable."""
     start = since if since is not None else resume_point(last_event_id, agent.bus.last_id)
-    closing: asyncio.Event = request.app.state.closing
+    streams: OpenStreams = request.app.state.streams
     heartbeat: float = request.app.state.heartbeat_s
 
     async def body() -> AsyncIterator[str]:
-        async for item in follow(agent.bus, start, closing, heartbeat):
-            yield _sse(item)
+        with streams.open(principal_of(request.scope)) as stop:
+            async for item in follow(agent.bus, start, stop.event, heartbeat):
+                yield _sse(item)
+            if stop.reason == REVOKED:
+                yield SSE_REVOKED
 
     return StreamingResponse(
         body(),
@@ -145,16 +155,18 @@ async def events_socket(websocket: WebSocket) -> None:
     subprotocol = "bearer" if "bearer" in [p.strip() for p in offered.split(",")] else None
     await websocket.accept(subprotocol=subprotocol)
     since = resume_point(websocket.query_params.get("since"), agent.bus.last_id)
-    closing: asyncio.Event = websocket.app.state.closing
+    streams: OpenStreams = websocket.app.state.streams
+    heartbeat: float = websocket.app.state.heartbeat_s
     try:
-        async for item in follow(agent.bus, since, closing, websocket.app.state.heartbeat_s):
-            if item is None:
-                continue
-            if isinstance(item, _Overflow):
-                await websocket.send_json({"kind": "gap"})
-                continue
-            await websocket.send_json(event_json(item))
-        await websocket.close(1001)
+        with streams.open(principal_of(websocket.scope)) as stop:
+            async for item in follow(agent.bus, since, stop.event, heartbeat):
+                if item is None:
+                    continue
+                if isinstance(item, _Overflow):
+                    await websocket.send_json({"kind": "gap"})
+                    continue
+                await websocket.send_json(event_json(item))
+            await close_socket(websocket, stop)
     except WebSocketDisconnect:
         return
 

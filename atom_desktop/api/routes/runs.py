@@ -7,16 +7,20 @@ import base64
 import binascii
 import dataclasses
 import json
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from atom_desktop.api.deps import AgentDep, PrincipalDep, scope, websocket_scope
+from atom_desktop.api.auth import Principal
+from atom_desktop.api.context import AgentContext
+from atom_desktop.api.deps import AgentDep, PrincipalDep, principal_of, scope, websocket_scope
+from atom_desktop.api.errors import status_of
+from atom_desktop.api.open_streams import REVOKED, OpenStreams, StreamStop
 from atom_desktop.api.output_events import OutputEvents
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage, RunPublic
-from atom_desktop.api.streaming import resume_point
+from atom_desktop.api.streaming import SSE_REVOKED, close_socket, resume_point
 from atom_desktop.core.errors import AtomError
 from atom_desktop.runner.follow import follow_run
 from atom_desktop.runner.request import RunRequest
@@ -128,17 +132,20 @@ async def stream_run(
     """
     await asyncio.to_thread(agent.store.runs.get, run_id)  # 404 before streaming starts
     after = since if since is not None else resume_point(last_event_id, 0)
-    closing: asyncio.Event = request.app.state.closing
+    streams: OpenStreams = request.app.state.streams
 
     async def body() -> AsyncIterator[bytes]:
         events = OutputEvents(encoding)
-        async for item in follow_run(agent.runner, run_id, after, closing):
-            if isinstance(item, Chunk):
-                yield events.output(item)
-            elif isinstance(item, tuple):
-                yield events.dropped(*item)
-            else:
-                yield events.exit(item)
+        with streams.open(principal_of(request.scope)) as stop:
+            async for item in follow_run(agent.runner, run_id, after, stop.event):
+                if isinstance(item, Chunk):
+                    yield events.output(item)
+                elif isinstance(item, tuple):
+                    yield events.dropped(*item)
+                else:
+                    yield events.exit(item)
+            if stop.reason == REVOKED:
+                yield SSE_REVOKED.encode()
 
     return StreamingResponse(
         body(),
@@ -171,68 +178,130 @@ async def run_socket(websocket: WebSocket, run_id: str) -> None:
         return
     await websocket.accept(subprotocol="bearer" if "bearer" in offered else None)
     after = resume_point(websocket.query_params.get("since"), 0)
-    closing: asyncio.Event = websocket.app.state.closing
+    streams: OpenStreams = websocket.app.state.streams
+    principal = principal_of(websocket.scope)
+    with streams.open(principal) as stop:
+        actions = _SocketActions(agent, run_id, principal, stop, websocket.app.state.audit)
 
-    async def send_output() -> None:
-        async for item in follow_run(agent.runner, run_id, after, closing):
-            if isinstance(item, Chunk):
-                tag = STDOUT_TAG if item.stream == "stdout" else STDERR_TAG
-                await websocket.send_bytes(bytes([tag]) + item.seq.to_bytes(8, "big") + item.data)
-            elif isinstance(item, tuple):
-                await websocket.send_json(
-                    {"type": "dropped", "from_seq": item[0], "to_seq": item[1]}
-                )
+        async def send_output() -> None:
+            async for item in follow_run(agent.runner, run_id, after, stop.event):
+                if isinstance(item, Chunk):
+                    tag = STDOUT_TAG if item.stream == "stdout" else STDERR_TAG
+                    await websocket.send_bytes(
+                        bytes([tag]) + item.seq.to_bytes(8, "big") + item.data
+                    )
+                elif isinstance(item, tuple):
+                    await websocket.send_json(
+                        {"type": "dropped", "from_seq": item[0], "to_seq": item[1]}
+                    )
+                else:
+                    await websocket.send_json({"type": "exit", **item})
+            await close_socket(websocket, stop, normal=1000)
+
+        async def take_input() -> None:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                # Shielded: the socket may close (the run ended) while an
+                # action is under way; it still completes and is audited.
+                error = await asyncio.shield(actions.handle(message))
+                if error is not None:
+                    await websocket.send_json({"type": "error", "message": error})
+
+        sender = asyncio.create_task(send_output())
+        receiver = asyncio.create_task(take_input())
+        try:
+            done, pending = await asyncio.wait(
+                {sender, receiver}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                exc = task.exception()
+                if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                    raise exc
+        finally:
+            for task in (sender, receiver):
+                task.cancel()
+
+
+# Audit entries of socket actions name the HTTP route that does the same.
+_TWIN = "/api/v1/runs/{run_id}"
+AuditAction = Callable[[Principal | None, str, str | None, int], Awaitable[None]]
+
+
+class _SocketActions:
+    """What a client asks of a run over its WebSocket: checked and audited as over HTTP.
+
+    The token was checked when the socket opened; it is checked again before
+    each action, so a token revoked meanwhile can do nothing more, even in
+    the moment before its socket is closed.
+    """
+
+    def __init__(
+        self,
+        agent: AgentContext,
+        run_id: str,
+        principal: Principal | None,
+        stop: StreamStop,
+        audit: AuditAction,
+    ) -> None:
+        self._agent = agent
+        self._run_id = run_id
+        self._principal = principal
+        self._stop = stop
+        self._audit = audit
+
+    async def handle(self, message: MutableMapping[str, Any]) -> str | None:
+        """Do what ``message`` asks; an error message for the client, or None."""
+        try:
+            kind, data = _parse_client_message(message)
+        except (ValueError, binascii.Error) as exc:
+            await self._audit(self._principal, f"WS {_TWIN}/ws", self._run_id, 400)
+            return str(exc)
+        action, ok_status = (
+            (f"POST {_TWIN}/cancel (WebSocket)", 202)
+            if kind == "cancel"
+            else (f"POST {_TWIN}/input (WebSocket)", 204)
+        )
+        if self._stop.event.is_set() or not self._still_valid():
+            await self._audit(self._principal, action, self._run_id, 403)
+            return "The token of this socket is no longer valid."
+        try:
+            if kind == "cancel":
+                await self._agent.runner.async_cancel(self._run_id)
             else:
-                await websocket.send_json({"type": "exit", **item})
-        await websocket.close(1000)
+                await self._agent.runner.async_input(
+                    self._run_id, data, close=kind == "close_stdin"
+                )
+        except AtomError as exc:
+            await self._audit(self._principal, action, self._run_id, status_of(exc)[0])
+            return exc.message
+        await self._audit(self._principal, action, self._run_id, ok_status)
+        return None
 
-    async def take_input() -> None:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            try:
-                await _handle_client_message(agent, run_id, message)
-            except (AtomError, ValueError, binascii.Error) as exc:
-                await websocket.send_json({"type": "error", "message": str(exc)})
-
-    sender = asyncio.create_task(send_output())
-    receiver = asyncio.create_task(take_input())
-    try:
-        done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            exc = task.exception()
-            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
-                raise exc
-    finally:
-        for task in (sender, receiver):
-            task.cancel()
+    def _still_valid(self) -> bool:
+        return self._principal is None or self._agent.tokens.is_valid(self._principal.token_id)
 
 
-async def _handle_client_message(
-    agent: AgentDep, run_id: str, message: MutableMapping[str, Any]
-) -> None:
+def _parse_client_message(message: MutableMapping[str, Any]) -> tuple[str, bytes]:
+    """A client frame as (``stdin`` | ``close_stdin`` | ``cancel``, stdin bytes)."""
     raw = message.get("bytes")
     if isinstance(raw, bytes | bytearray):
-        await agent.runner.async_input(run_id, bytes(raw))
-        return
+        return "stdin", bytes(raw)
     request = json.loads(str(message.get("text") or "{}"))
+    if not isinstance(request, dict):
+        raise ValueError("a text frame must be a JSON object with a 'type'")
     kind = request.get("type")
-    if kind == "cancel":
-        await agent.runner.async_cancel(run_id)
-    elif kind == "close_stdin":
-        await agent.runner.async_input(run_id, b"", close=True)
-    elif kind == "stdin":
+    if kind in ("cancel", "close_stdin"):
+        return str(kind), b""
+    if kind == "stdin":
         if "base64" in request:
-            data = base64.b64decode(str(request["base64"]), validate=True)
-        else:
-            data = str(request.get("text", "")).encode()
-        await agent.runner.async_input(run_id, data)
-    else:
-        raise ValueError(f"unknown message type {kind!r}; use stdin, close_stdin or cancel")
+            return "stdin", base64.b64decode(str(request["base64"]), validate=True)
+        return "stdin", str(request.get("text", "")).encode()
+    raise ValueError(f"unknown message type {kind!r}; use stdin, close_stdin or cancel")
 
 
 websocket_scope(router, "run")
