@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,11 @@ from atom_desktop.store.errors import ConflictError, NotFoundError
 from atom_desktop.store.models import RunChunkRow, RunRow
 
 FINISHED = ("succeeded", "failed", "cancelled", "timed_out", "interrupted")
+# Chunks per page when a stream's output is read in pages: the runner's
+# chunks are at most 64 KiB, so a page is at most 1 MiB.
+OUTPUT_PAGE = 16
+# The page cache (KiB) while output is read in pages (see stream_page).
+PAGE_CACHE_KIB = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +217,7 @@ class RunRepository:
             return [Chunk(r.seq, r.stream, r.at, r.data) for r in rows]
 
     def output(self, run_id: str, stream: str) -> bytes:
-        """Every stored byte of one stream, in order."""
+        """Every stored byte of one stream, in order, in memory (any size: ``stream_pages``)."""
         with self._db.read() as session:
             data = session.scalars(
                 select(RunChunkRow.data)
@@ -220,6 +225,61 @@ class RunRepository:
                 .order_by(RunChunkRow.seq)
             )
             return b"".join(data)
+
+    def stream_page(
+        self, run_id: str, stream: str, *, after: int = 0, limit: int = OUTPUT_PAGE
+    ) -> list[Chunk]:
+        """Up to ``limit`` stored chunks of ``stream`` with seq > ``after``, in order.
+
+        One short read: pass the last seq seen as ``after`` for the next page.
+        """
+        with self._db.read() as session:
+            conn = session.connection()
+            # Output read in bulk is read once: its pages would fill the
+            # connection's page cache (64 MiB per pooled connection) and evict
+            # what other queries keep there. A small cache for this read only.
+            kept = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
+            try:
+                rows = conn.execute(
+                    select(RunChunkRow.seq, RunChunkRow.at, RunChunkRow.data)
+                    .where(
+                        RunChunkRow.run_id == run_id,
+                        RunChunkRow.seq > after,
+                        RunChunkRow.stream == stream,
+                    )
+                    .order_by(RunChunkRow.seq)
+                    .limit(max(1, limit))
+                )
+                return [Chunk(seq, stream, at, data) for seq, at, data in rows]
+            finally:
+                conn.exec_driver_sql(f"PRAGMA cache_size = {kept}")
+
+    def stream_pages(
+        self, run_id: str, stream: str, *, limit: int = OUTPUT_PAGE
+    ) -> Iterator[list[Chunk]]:
+        """Every stored chunk of ``stream`` in seq order, a page of ``limit`` at a time.
+
+        Each page is its own read (no transaction is held between pages, so a
+        long download never pins the write-ahead log), and only one page is
+        in memory at a time.
+        """
+        after = 0
+        while page := self.stream_page(run_id, stream, after=after, limit=limit):
+            after = page[-1].seq
+            yield page
+
+    def stored_bytes(self, run_id: str, stream: str) -> int:
+        """How many bytes of ``stream`` are stored (read without loading them)."""
+        with self._db.read() as session:
+            # SQLite answers length() of a blob column from the record header:
+            # the chunks' overflow pages are not read.
+            total = session.scalar(
+                select(func.sum(func.length(RunChunkRow.data))).where(
+                    RunChunkRow.run_id == run_id, RunChunkRow.stream == stream
+                )
+            )
+            return int(total or 0)
 
     def count(self) -> int:
         """How many runs are stored."""
