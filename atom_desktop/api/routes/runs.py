@@ -8,6 +8,7 @@ import binascii
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
@@ -23,8 +24,10 @@ from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage,
 from atom_desktop.api.streaming import SSE_REVOKED, close_socket, resume_point
 from atom_desktop.core.errors import AtomError
 from atom_desktop.runner.follow import follow_run
+from atom_desktop.runner.output import now
 from atom_desktop.runner.request import RunRequest
-from atom_desktop.store.runs import Chunk, RunRecord
+from atom_desktop.runner.service import RunnerService
+from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
 T = TypeVar("T")
@@ -77,13 +80,70 @@ def delete_run(agent: AgentDep, run_id: str) -> Response:
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def get_output(
+async def get_output(
     agent: AgentDep, run_id: str, stream: Literal["stdout", "stderr"] = "stdout"
 ) -> Response:
-    """The exact stored bytes of one stream."""
-    agent.store.runs.get(run_id)  # 404 for an unknown run
-    data = agent.store.runs.output(run_id, stream)
-    return Response(content=data, media_type="application/octet-stream")
+    """The exact stored bytes of one stream (head and tail, if the cap dropped the middle).
+
+    Sent from the store a page at a time, so memory stays bounded whatever
+    the size. A finished run's answer has a ``Content-Length``. A run still
+    going has no length yet: its answer is what it printed before the
+    request (as far as its cap keeps it), what the runner has not stored yet
+    included; ``/stream`` follows it live.
+    """
+    runs = agent.store.runs
+    record = await asyncio.to_thread(runs.get, run_id)  # 404 for an unknown run
+    if not record.finished:
+        return StreamingResponse(
+            _unfinished_output(agent.runner, run_id, stream, until=now()),
+            media_type="application/octet-stream",
+        )
+    # Finished: its output no longer changes, so its size is known.
+    size = await asyncio.to_thread(runs.stored_bytes, run_id, stream)
+    return StreamingResponse(
+        _stored_output(runs, run_id, stream, size),
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(size)},
+    )
+
+
+async def _stored_output(
+    runs: RunRepository, run_id: str, stream: str, size: int
+) -> AsyncIterator[bytes]:
+    """A finished run's stored ``stream``, a page per send."""
+    sent = 0
+    page = await asyncio.to_thread(runs.stream_page, run_id, stream)
+    while page:
+        # The next page is read (and decrypted, off the loop's thread and
+        # without the interpreter lock) while this one is being sent.
+        ahead = asyncio.ensure_future(
+            asyncio.to_thread(runs.stream_page, run_id, stream, after=page[-1].seq)
+        )
+        try:
+            data = b"".join(chunk.data for chunk in page)
+            sent += len(data)
+            yield data
+            page = await ahead
+        finally:
+            ahead.cancel()  # the client went away: the read's result is not wanted
+    if sent != size:
+        # Deleted while being sent: cutting the answer short (Content-Length
+        # unmet) tells the client it is incomplete.
+        raise AtomError(f"The output of run {run_id} was deleted while it was being sent.")
+
+
+async def _unfinished_output(
+    runner: RunnerService, run_id: str, stream: str, *, until: datetime
+) -> AsyncIterator[bytes]:
+    """What a run still going printed on ``stream`` up to ``until``, stored or not yet."""
+    after = 0
+    while batch := await runner.async_backlog(run_id, after):
+        after = batch[-1].seq
+        data = b"".join(c.data for c in batch if c.stream == stream and c.at <= until)
+        if data:
+            yield data
+        if batch[-1].at > until:
+            return
 
 
 @router.post("/{run_id}/cancel", status_code=202, openapi_extra=scope("run"))
