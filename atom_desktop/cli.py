@@ -19,7 +19,7 @@ from atom_desktop import __version__
 from atom_desktop.config.logging_setup import configure_logging
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.profile import LOG_LEVELS, Profile, load_profile, locate_profile
-from atom_desktop.core.errors import AtomError
+from atom_desktop.core.errors import AtomError, ConfigError
 from atom_desktop.core.redaction import Redactor
 
 # Types only: the settings import pydantic, which the desktop app loads after
@@ -57,6 +57,22 @@ def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
+def _add_reset(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--reset-data",
+        action="store_true",
+        default=default,
+        help="start fresh: move the database and its key record into a dated reset-* folder "
+        "of the data directory (nothing is deleted; asks first)",
+    )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        default=default,
+        help="confirm --reset-data without asking (needed when stdin is not a terminal)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its help is the command-line reference)."""
     parser = argparse.ArgumentParser(
@@ -71,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the desktop app hidden in the tray (used at login)",
     )
     _add_common(parser, None)
+    _add_reset(parser, False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
@@ -80,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The same options after the subcommand; SUPPRESS keeps an option given
     # before the subcommand from being overwritten with None.
     _add_common(serve, argparse.SUPPRESS)
+    _add_reset(serve, argparse.SUPPRESS)
     _add_client_commands(commands)
     return parser
 
@@ -210,8 +228,11 @@ def hold_collection() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     agent_side = args.command in (None, "serve")
+    if (args.reset_data or args.yes) and not agent_side:
+        parser.error("--reset-data and --yes go with the desktop app or 'serve' only")
     if agent_side:
         hold_collection()  # only where an agent starts: client commands may run for hours
     if args.command is None and has_display():
@@ -246,15 +267,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _dispatch(
     args: argparse.Namespace, settings: Settings, paths: AppPaths, redactor: Redactor
 ) -> int:
-    if args.command == "serve":
-        return _serve(settings, paths, redactor)
     if args.command in ("status", "token", "tasks", "run", "runs", "automations"):
         return _client_command(args, settings, paths, redactor)
-    print(
-        f"{PROG}: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
-        f"running the agent headless, as '{PROG} serve'.",
-        file=sys.stderr,
-    )
+    if args.command != "serve":
+        print(
+            f"{PROG}: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
+            f"running the agent headless, as '{PROG} serve'.",
+            file=sys.stderr,
+        )
+    if args.reset_data and not reset_data(paths, confirmed=args.yes):
+        return 1
     return _serve(settings, paths, redactor)
 
 
@@ -286,8 +308,13 @@ def _desktop(args: argparse.Namespace) -> int:
     early_logs = configure_logging(level=location.log_level, log_dir=None, redactor=early_redactor)
     try:
         loaded: Profile | None = None
-        if read_info(location.paths.data_dir / LOCK_FILE_NAME) is not None:
+        if args.reset_data:
+            # Asked on the terminal the app was started from, before its window shows.
             loaded = load_profile(overrides)
+            if not reset_data(loaded.paths, confirmed=args.yes):
+                return 1
+        if read_info(location.paths.data_dir / LOCK_FILE_NAME) is not None:
+            loaded = loaded or load_profile(overrides)
             for secret in loaded.redactor.secrets():  # the hand-over logs with them known
                 early_redactor.add(secret)
             handed_over = _hand_over(loaded)
@@ -310,6 +337,49 @@ def _desktop(args: argparse.Namespace) -> int:
         return exc.exit_code
     finally:
         early_logs.close()
+
+
+def reset_data(paths: AppPaths, *, confirmed: bool) -> bool:
+    """``--reset-data``: move the data aside once confirmed; False if the person said no.
+
+    The question is asked on a terminal, or ``--yes`` answers it; with
+    neither, nothing is asked and nothing changes (ConfigError, exit 2). The
+    instance lock is held while the files move, so a running agent's files
+    are never moved from under it.
+    """
+    # Imported here: they load the store, which only an agent start needs.
+    from atom_desktop.core.instance_lock import LOCK_FILE_NAME, InstanceLock  # noqa: PLC0415
+    from atom_desktop.secrets.database_key import RECORD_FILE_NAME, set_aside  # noqa: PLC0415
+
+    if not confirmed and not sys.stdin.isatty():
+        raise ConfigError(
+            "--reset-data asks before it moves your data, but stdin is not a terminal, so "
+            "nothing can be asked.",
+            hint="Add --yes to confirm it. Nothing was changed.",
+        )
+    lock = InstanceLock(paths.data_dir / LOCK_FILE_NAME)
+    lock.acquire({"pid": os.getpid()})  # an agent that runs is named, and nothing moves
+    try:
+        if not confirmed:
+            print(
+                f"--reset-data moves the database {paths.database.name} (with its -wal and "
+                f"-shm files) and its key record {RECORD_FILE_NAME} from {paths.data_dir} into "
+                "a new reset-YYYYMMDD-HHMMSS folder there, and starts with a new, empty "
+                "database. Nothing is deleted, and the key stays where it is."
+            )
+            try:
+                answer = input("Type RESET to go on, anything else to stop: ")
+            except EOFError:
+                answer = ""
+            if answer.strip() != "RESET":
+                print("Nothing was changed.")
+                return False
+        folder = set_aside(paths)
+    finally:
+        lock.release()
+    if folder is None:
+        logger.info("--reset-data: there was no database in %s to move aside", paths.data_dir)
+    return True
 
 
 def _hand_over(profile: Profile) -> int | None:

@@ -6,7 +6,9 @@ warning at every start). A small key record beside the database remembers
 where the key was put, which keyring backend held it and a check value, so
 that a changed backend, a lost key or a wrong key is reported as exactly that,
 and an existing database is never met with a fresh key (which would make a
-new, empty database look like the user's data was gone).
+new, empty database look like the user's data was gone). A key record
+without its database means the database went missing: that is refused too,
+and :func:`set_aside` is the deliberate way to start again.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ from atom_desktop.core.redaction import Redactor
 from atom_desktop.secrets.errors import SecretsError
 from atom_desktop.secrets.keyring_vault import KeyringStatus, KeyringVault
 from atom_desktop.secrets.profile import profile_id
+from atom_desktop.store.database import START_FRESH, database_files
 
 logger = logging.getLogger(__name__)
 
 KeyStorage = Literal["environment", "keyring", "file"]
 KEY_ENTRY = "database-key"
 RECORD_FILE_NAME = "key-record.json"
+#: Folders of the data directory that hold data set aside by ``--reset-data``.
+RESET_FOLDER_PREFIX = "reset-"
 _KEY_BYTES = 32
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 _CHECK_CONTEXT = b"atom-desktop database key check v1"
@@ -104,6 +109,10 @@ class DatabaseKeyPolicy:
         db = self._paths.database
         db_exists = db.exists() and db.stat().st_size > 0
         record = self._read_record()
+        if record is not None and not db_exists:
+            # Before any key is looked at: even the right key must not make a
+            # new, empty database where the user's one was.
+            raise self._missing(record)
         env_key = self._settings.encryption_key
         if env_key is not None:
             key = bytes.fromhex(env_key.get_secret_value())
@@ -139,7 +148,28 @@ class DatabaseKeyPolicy:
         }
         replace_private(self.record_path, json.dumps(data, indent=2) + "\n")
 
-    # -- the three situations -------------------------------------------------
+    # -- the situations -------------------------------------------------------
+
+    def _missing(self, record: KeyRecord) -> SecretsError:
+        db = self._paths.database
+        state = "is empty (0 bytes)" if db.exists() else "is missing"
+        if record.storage == "environment":
+            where = "ATOM_ENCRYPTION_KEY"
+        elif record.storage == "keyring":
+            where = f"the OS keyring ({record.keyring_backend})"
+        else:
+            where = f"the key file {self.key_file_path}"
+        return SecretsError(
+            f"The database {db} {state}, but this data directory had one: its key record "
+            f"{self.record_path} is still there, and says its key is kept in {where}. "
+            "ATOM Desktop does not make a new, empty database in its place.",
+            # A WAL file left from another copy of the database would be
+            # replayed into the restored one and damage it, hence the warning.
+            hint=f"To get your data back, put your backup of {db.name} into "
+            f"{self._paths.data_dir}, with its {db.name}-wal file if the backup has one "
+            f"(and without any {db.name}-wal or {db.name}-shm left there from another copy), "
+            f"then start again: the key still opens it. {START_FRESH}",
+        )
 
     def _existing(self, record: KeyRecord) -> DatabaseKey:
         db = self._paths.database
@@ -314,3 +344,48 @@ class DatabaseKeyPolicy:
         # Never overwrites: a key file that appeared meanwhile makes this fail.
         create_private(path, key.hex() + "\n")
         logger.info("Made a new database key and stored it in the key file %s", path)
+
+
+def set_aside(paths: AppPaths, now: datetime | None = None) -> Path | None:
+    """Move the database and its key record into a new ``reset-YYYYMMDD-HHMMSS`` folder.
+
+    The deliberate fresh start (``--reset-data``); the caller holds the
+    instance lock, so no agent has the files open. Nothing is deleted, and
+    the folder is in the data directory, private to the user. Returns the
+    folder, or None when there was nothing to move.
+
+    The key is left where it is (keyring entry, key file or
+    ``ATOM_ENCRYPTION_KEY``). Deleting it would make the moved database
+    unreadable for good; copying it into the folder would put the key in
+    plaintext beside the data it unlocks. Left in place, it is also the key
+    the next start finds and gives the new database (:meth:`DatabaseKeyPolicy.resolve`
+    reuses a stored key), so the moved database opens again once its files
+    and key record are put back.
+    """
+    record = paths.data_dir / RECORD_FILE_NAME
+    # The database first, the record last: stopped half way, the record left
+    # behind makes the next start refuse (a missing database) rather than
+    # make a new one beside what was not moved yet.
+    moving = database_files(paths.database) + ([record] if record.exists() else [])
+    if not moving:
+        return None
+    # Local time: the folder's name is for the person who looks for their data.
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = folder = paths.data_dir / f"{RESET_FOLDER_PREFIX}{stamp}"
+    attempt = 1
+    while True:
+        try:
+            folder.mkdir(mode=0o700)
+            break
+        except FileExistsError:  # two resets within a second: never mix their files
+            attempt += 1
+            folder = base.with_name(f"{base.name}-{attempt}")
+    for path in moving:
+        path.rename(folder / path.name)
+    logger.warning(
+        "Moved %s to %s; a new, empty database will be made. To go back, stop ATOM Desktop, "
+        "set the new files aside and move these back.",
+        ", ".join(path.name for path in moving),
+        folder,
+    )
+    return folder

@@ -24,6 +24,20 @@ from atom_desktop.store.write_queue import FairLock, WalCheckpointer
 
 logger = logging.getLogger(__name__)
 
+# The files SQLite keeps beside a database: they belong to it, and go where it goes.
+COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
+# What to do when a database cannot be used and no backup is at hand.
+START_FRESH = (
+    "To start fresh on purpose, run 'atom-desktop --reset-data' (or 'atom-desktop serve "
+    "--reset-data'): it asks first, and moves the old files aside instead of deleting them."
+)
+
+
+def database_files(path: Path) -> list[Path]:
+    """The database at ``path`` and the SQLite files beside it, those that exist."""
+    candidates = [path, *(path.with_name(path.name + suffix) for suffix in COMPANION_SUFFIXES)]
+    return [candidate for candidate in candidates if candidate.exists()]
+
 
 class Database:
     """One SQLCipher database with a single-connection writer and a reader pool.
@@ -130,7 +144,7 @@ def _check_integrity(conn: DBAPIConnection, path: Path) -> None:
         raise DatabaseCorruptError(
             f"The database {path} is damaged: {'; '.join(problems[:5])}.",
             hint="The file was kept as it is. Restore it from a backup; ask for help "
-            "before deleting it.",
+            f"before deleting it. {START_FRESH}",
         )
     logger.debug("Integrity check of %s took %.3f s", path, time.perf_counter() - started)
 
@@ -151,7 +165,7 @@ def _open_first(path: Path, key: bytes, *, create: bool, key_verified: bool) -> 
             raise DatabaseCorruptError(
                 f"The database {path} is damaged: its key is right but its first page "
                 f"cannot be read ({exc}).",
-                hint="The file was kept as it is. Restore it from a backup.",
+                hint=f"The file was kept as it is. Restore it from a backup. {START_FRESH}",
             ) from None
         raise StoreError(f"The database {path} cannot be opened: {exc}.") from None
 
