@@ -107,8 +107,12 @@ class Runtime:
         )
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
         # Start order; stop runs it backwards (the API closes before runs are cancelled).
+        # What can fail cheaply comes first: the lock, then the API's port, so
+        # a second agent or a busy port is refused before a database, key or
+        # token is made.
         self.services: list[Service] = [
             self.instance,
+            _ApiPort(self.api),
             self.store,
             self.token_service,
             self.runner,
@@ -284,3 +288,20 @@ class Runtime:
     def _set_state(self, state: State) -> None:
         self.state = state
         self.bus.publish(AgentStateChanged(state=state))
+
+
+class _ApiPort:
+    """Binds the API's port early in the start (see :meth:`ApiService.listen`)."""
+
+    name = "api-port"
+
+    def __init__(self, api: ApiService) -> None:
+        self._api = api
+
+    async def async_start(self) -> None:
+        """Take the port now; the API service serves on it once everything else runs."""
+        self._api.listen()
+
+    async def async_stop(self) -> None:
+        """Let the port go if the start failed before the API took it."""
+        self._api.close_unused()

@@ -117,9 +117,18 @@ class ApiService:
         self._streams: OpenStreams | None = None
         self.port: int | None = None
         self.app: FastAPI | None = None
+        self._sock: socket.socket | None = None  # bound by listen(), until uvicorn takes it
 
-    async def async_start(self) -> None:
-        """Bind, start uvicorn, and return once it accepts connections."""
+    def listen(self) -> None:
+        """Check the host and bind the port, before the agent makes anything.
+
+        The runtime calls this right after taking the instance lock, so a
+        busy port or a refused host stops a first start before a database,
+        key or token exists. uvicorn is later given this very socket: no gap
+        in which another process could take the port.
+        """
+        if self._sock is not None:
+            return
         settings = self._agent.settings
         if not is_loopback(settings.host):
             if not settings.allow_remote:
@@ -133,8 +142,21 @@ class ApiService:
                 "can use it",
                 settings.host,
             )
-        sock = bind(settings.host, settings.port)
-        self.port = sock.getsockname()[1]
+        self._sock = bind(settings.host, settings.port)
+        self.port = self._sock.getsockname()[1]
+
+    def close_unused(self) -> None:
+        """Close the socket from :meth:`listen` if uvicorn never took it (a failed start)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    async def async_start(self) -> None:
+        """Bind (unless :meth:`listen` did), start uvicorn, return once it accepts connections."""
+        settings = self._agent.settings
+        self.listen()
+        sock, self._sock = self._sock, None
+        assert sock is not None
         app = self.app = create_app(self._agent, heartbeat_s=self._heartbeat_s)
         self._streams = app.state.streams
         config = uvicorn_config(app)

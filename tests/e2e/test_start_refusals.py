@@ -1,8 +1,9 @@
 """The real program refuses to start, before it creates anything, when it should.
 
-A database that went missing or was emptied after a first start is never
-replaced by a new, empty one; ``--reset-data`` starts fresh only when asked
-to, and moves the old data aside instead of deleting it.
+A busy API port is found before the database, its key or the owner token is
+made; a database that went missing or was emptied after a first start is
+never replaced by a new, empty one; ``--reset-data`` starts fresh only when
+asked to, and moves the old data aside instead of deleting it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from atom_desktop.secrets.api_token import OWNER_ENTRY
 from atom_desktop.secrets.database_key import KEY_ENTRY
 from atom_desktop.secrets.profile import keyring_service
 from tests.support.agent_process import AgentProcess, agent_env, run_cli
@@ -30,6 +34,15 @@ def profile(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "data", tmp_path / "config"
 
 
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port another socket listens on for the whole test."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        yield holder.getsockname()[1]
+
+
 def _first_start(env: dict[str, str]) -> None:
     agent = AgentProcess(["serve"], env)
     try:
@@ -42,6 +55,58 @@ def _first_start(env: dict[str, str]) -> None:
 
 def _files_in(directory: Path) -> set[str]:
     return {p.name for p in directory.rglob("*") if p.is_file()} if directory.exists() else set()
+
+
+# -- a busy port -----------------------------------------------------------------------
+
+
+def test_busy_port_on_first_start_creates_no_database_key_or_token(
+    secret_service: SecretServiceSession, profile: tuple[Path, Path], busy_port: int
+) -> None:
+    data_dir, config_dir = profile
+    env = agent_env(secret_service.env, data_dir, config_dir, {"ATOM_PORT": str(busy_port)})
+    result = run_cli(env, "serve")
+    assert result.returncode == 2, result.stderr
+    assert f"Port {busy_port}" in result.stderr
+    assert not (data_dir / "atom.db").exists()
+    assert not (data_dir / "key-record.json").exists()
+    # Neither the database key nor the owner token reached the real keyring.
+    backend = secret_service.backend()
+    service = keyring_service(data_dir)
+    assert backend.get_password(service, KEY_ENTRY) is None
+    assert backend.get_password(service, OWNER_ENTRY) is None
+    assert _files_in(config_dir) == set()
+
+
+def test_busy_port_without_a_keyring_writes_no_key_or_token_file(
+    profile: tuple[Path, Path], busy_port: int
+) -> None:
+    data_dir, config_dir = profile
+    env = agent_env(dict(os.environ), data_dir, config_dir, NO_KEYRING)
+    env["ATOM_PORT"] = str(busy_port)
+    result = run_cli(env, "serve")
+    assert result.returncode == 2, result.stderr
+    assert f"Port {busy_port}" in result.stderr
+    assert not (data_dir / "atom.db").exists()
+    assert not (data_dir / "key-record.json").exists()
+    assert not (config_dir / "keys").exists()
+    assert not (config_dir / "tokens").exists()
+
+
+def test_a_running_agent_is_reported_before_the_port(
+    profile: tuple[Path, Path], busy_port: int
+) -> None:
+    """The instance lock is taken before the port: a second agent says who runs."""
+    env = agent_env(dict(os.environ), *profile, NO_KEYRING)
+    agent = AgentProcess(["serve"], env)
+    try:
+        agent.wait_for("agent running")
+        second = run_cli({**env, "ATOM_PORT": str(busy_port)}, "serve")
+        assert second.returncode == 1, second.stderr
+        assert "already running" in second.stderr
+        assert f"Port {busy_port}" not in second.stderr
+    finally:
+        assert agent.stop() == 0
 
 
 # -- a missing or emptied database ---------------------------------------------------------
