@@ -4,12 +4,17 @@ APScheduler 3 computes the fire times; this module validates what a person
 or a client wrote and builds its trigger objects. One difference from cron
 is papered over here: APScheduler 3 numbers weekdays from Monday = 0 while
 cron has Sunday = 0 (and 7), so numeric weekdays are rewritten as names.
+
+A cron expression that names no date that exists (31 February) is refused
+when it is written, and every search for a cron's next time stops one
+calendar cycle ahead, so no expression can cost more than that search.
 """
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
@@ -24,6 +29,25 @@ CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CRON_FIELDS_5 = ("minute", "hour", "day", "month", "day_of_week")
 CRON_FIELDS_6 = ("second", *CRON_FIELDS_5)
 MAX_INTERVAL_S = 366 * 24 * 3600
+# The Gregorian calendar repeats every 400 years: 146,097 days, a whole number
+# of weeks. A cron that has not fired within one cycle of a moment never will.
+CALENDAR_CYCLE = timedelta(days=146_097)
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+# A leap year (2000 is one: divisible by 400), so 29 February is a date.
+_LEAP_YEAR = 2000
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"])]
 
 
@@ -180,9 +204,84 @@ def _cron(expression: str, zone: ZoneInfo) -> CronTrigger:
     fields = dict(zip(names, parts, strict=True))
     fields["day_of_week"] = _cron_weekdays(fields["day_of_week"])
     try:
-        return CronTrigger(timezone=zone, **fields)
+        trigger = BoundedCronTrigger(timezone=zone, **fields)
     except ValueError as exc:
         raise TriggerError("expression", f"{expression!r} is not a valid schedule: {exc}") from None
+    check_can_fire(expression, trigger)
+    return trigger
+
+
+class BoundedCronTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler is untyped
+    """A CronTrigger whose search for the next fire time looks one calendar cycle ahead at most.
+
+    APScheduler moves a candidate time forward field by field until every
+    field matches, giving up only in the year 9999: for a cron that matches
+    no date that is up to 90,000 steps, a second of CPU, per search. Every
+    cron that can fire does so within one 400-year cycle (within 40 years in
+    fact: 29 February on a given weekday), so the horizon changes no answer.
+    """
+
+    __slots__ = ()
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first fire time from ``now`` (or after ``previous_fire_time``), within a cycle."""
+        start = now if previous_fire_time is None else min(now, previous_fire_time)
+        if previous_fire_time is None and self.start_date is not None:
+            start = max(start, self.start_date)
+        end = self.end_date
+        try:
+            horizon = start + CALENDAR_CYCLE
+            end = horizon if end is None else min(end, horizon)
+        except OverflowError:
+            pass  # near the year 9999, where APScheduler stops by itself
+        # A copy carries the horizon: this trigger is shared by the scheduler
+        # and the API, so its own end date must not change under them.
+        search = CronTrigger.__new__(CronTrigger)
+        search.timezone, search.start_date, search.end_date = self.timezone, self.start_date, end
+        search.fields, search.jitter = self.fields, self.jitter
+        upcoming: datetime | None = search.get_next_fire_time(previous_fire_time, now)
+        return upcoming
+
+
+def check_can_fire(expression: str, trigger: CronTrigger) -> None:
+    """Raise TriggerError when no date has a day and month that ``trigger`` matches.
+
+    In APScheduler's cron a time must match both the day of the month and the
+    weekday (classic cron fires on either when both are restricted). Within
+    the 400-year cycle every date falls on every weekday, so a weekday makes
+    a schedule rarer (29 February on a Monday: every 28 to 40 years) but never
+    impossible; hours, minutes and seconds always exist (a time skipped by a
+    clock change fires just after it). What is left is the day: 30 or 31 in
+    months that are shorter. Twelve months of a leap year answer that.
+    """
+    fields = {field.name: field for field in trigger.fields}
+    month, day = fields["month"], fields["day"]
+    months = [m for m in range(1, 13) if _matches(month, datetime(_LEAP_YEAR, m, 1), m)]
+    if any(day.get_next_value(datetime(_LEAP_YEAR, m, 1)) is not None for m in months):
+        return
+    # January has every day, so these are the days the field names (30 and/or 31 here).
+    days = [d for d in range(1, 32) if _matches(day, datetime(_LEAP_YEAR, 1, d), d)]
+    names = [MONTH_NAMES[m - 1] for m in months]
+    longest = max(monthrange(_LEAP_YEAR, m)[1] for m in months)
+    raise TriggerError(
+        "expression",
+        f"{expression!r} never fires: {_either(names, 'and')} "
+        f"{'has' if len(names) == 1 else 'have'} no day {_either([str(d) for d in days], 'or')} "
+        f"(at most {longest} days), so no date matches; use a smaller day, or 'last' for "
+        "the last day of each month",
+    )
+
+
+def _matches(field: Any, moment: datetime, value: int) -> bool:
+    """Whether the APScheduler ``field`` accepts ``value``, the field's value at ``moment``."""
+    return bool(field.get_next_value(moment) == value)
+
+
+def _either(words: list[str], joint: str) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (or with ``or``)."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {joint} {words[-1]}"
 
 
 def _cron_weekdays(field: str) -> str:

@@ -159,7 +159,7 @@ def run_public(record: AutomationRunRecord) -> AutomationRunPublic:
 
 @router.post("/preview", openapi_extra=scope("automate"))
 async def preview(body: PreviewRequest) -> Preview:
-    """The next fire times of a trigger; a bad cron expression or time zone is 422."""
+    """The next fire times of a trigger; a bad or never-firing cron, or a bad time zone, is 422."""
     try:
         trigger = build_trigger(body.trigger)
     except TriggerError as exc:
@@ -177,7 +177,7 @@ async def list_automations(agent: AgentDep) -> AutomationList:
 async def create_automation(
     agent: AgentDep, principal: PrincipalDep, body: AutomationSpec
 ) -> AutomationPublic:
-    """Create an automation; a bad cron expression, time zone or glob is 422 naming it."""
+    """Create an automation; a bad or never-firing cron, time zone or glob is 422 naming it."""
     _may_run_commands(principal, body)
     return _public(await agent.automations.async_create(body))
 
