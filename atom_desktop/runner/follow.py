@@ -27,12 +27,14 @@ async def next_or_closed(queue: asyncio.Queue[T], closing: asyncio.Event) -> T |
         return queue.get_nowait()
     getter = asyncio.ensure_future(queue.get())
     closed = asyncio.ensure_future(closing.wait())
-    done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-    if getter in done:
+    try:
+        done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+        return getter.result() if getter in done else None
+    finally:
+        # Also when the viewer's task is cancelled (its client went away):
+        # a waiting task left behind would be destroyed while still pending.
         closed.cancel()
-        return getter.result()
-    getter.cancel()
-    return None
+        getter.cancel()
 
 
 async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom

@@ -157,11 +157,34 @@ def reap_orphans(keep: set[int], still_safe: Callable[[], bool] = lambda: True) 
     return reaped
 
 
-def kill_blocking(idents: set[Identity], group: int | None, grace_s: float) -> None:
-    """SIGTERM, wait up to ``grace_s``, SIGKILL: for use off the event loop."""
+def kill_blocking(
+    idents: set[Identity],
+    group: int | None,
+    grace_s: float,
+    rescan: Callable[[], set[Identity]] | None = None,
+) -> None:
+    """SIGTERM, wait up to ``grace_s``, SIGKILL: for use off the event loop.
+
+    ``rescan`` finds the run's processes again while they are being ended,
+    so one forked meanwhile is ended too.
+    """
+    idents = set(idents)
     signal_all(idents, signal.SIGTERM, group)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any_alive(idents):
+    while time.monotonic() < deadline:
+        if rescan is not None:
+            new = rescan() - idents
+            if new:
+                signal_all(new, signal.SIGTERM, None)
+                idents |= new
+        if not any_alive(idents):
+            return
         time.sleep(0.02)
-    if any_alive(idents):
+    # Bounded: a process stuck in the kernel ignores even SIGKILL.
+    for _ in range(250):
+        if rescan is not None:
+            idents |= rescan()
+        if not any_alive(idents):
+            return
         signal_all(idents, signal.SIGKILL, group)
+        time.sleep(0.02)

@@ -28,6 +28,7 @@ from atom_desktop.runner.output import ENDED, OutputLog, Viewer, now
 from atom_desktop.runner.pipes import OutputReader, output_pipe
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.request import RunRequest, RunSource
+from atom_desktop.runner.supervision import SupervisorStatus, supervised, supervision_available
 from atom_desktop.runner.terminal import open_pty, pty_environment
 from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
 
@@ -81,6 +82,10 @@ class _Active:
     peak_rss: int = 0
     cpu_s: float = 0.0
     pty: int | None = None  # the master side, in PTY mode
+    # Under a supervisor (Linux): what it reports, and its own identity,
+    # which is never signalled or counted with the run's processes.
+    status: SupervisorStatus | None = None
+    supervisor: process_tree.Identity | None = None
     outputs: list[tuple[int, str]] = field(default_factory=list)  # (fd, stream) to read
     readers: list[OutputReader] = field(default_factory=list)
     waiting_for_store: bool = False  # reading paused until the store catches up
@@ -128,6 +133,7 @@ class RunnerService:
         self._paused = False
         self._gate: asyncio.Condition | None = None
         self._watch_wakeup: asyncio.Event | None = None
+        self._supervise = supervision_available()
 
     # -- service -----------------------------------------------------------------
 
@@ -274,11 +280,17 @@ class RunnerService:
         """
         request = run.request
         # "$0" of a shell line is the program's name; ``args`` become "$1".. "$n".
-        argv = (
+        command = (
             request.argv
             if request.argv is not None
             else [user_shell(), "-c", request.shell or "", "atom-desktop", *request.args]
         )
+        argv, status_read = command, None
+        pass_fds: tuple[int, ...] = ()
+        if self._supervise:
+            status_read, status_write = os.pipe()
+            argv = supervised(command, self._settings.kill_grace_s, status_write)
+            pass_fds = (status_write,)
         env = child_environment(os.environ, request.env, self._secrets())
         # Not a secret: lets the runner recognise descendants that detach.
         env[process_tree.RUN_MARKER] = run.record.id
@@ -307,13 +319,18 @@ class RunnerService:
                 env=env,
                 start_new_session=True,  # its own session and process group
                 close_fds=True,
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             failure = f"could not start {argv[0]!r}: {exc.strerror}"
         finally:
             self._spawning -= 1
-            for fd in childs:
+            for fd in (*childs, *pass_fds):
                 os.close(fd)  # the child has its copies; EOF comes when they are closed
+        if failure is None and status_read is not None:
+            failure = await self._supervised_start(run, status_read, command[0])
+        elif status_read is not None:
+            os.close(status_read)
         if failure is not None:
             for fd, _ in ours:
                 os.close(fd)
@@ -322,6 +339,21 @@ class RunnerService:
             return None
         run.outputs = ours
         return run.proc
+
+    async def _supervised_start(self, run: _Active, status_read: int, program: str) -> str | None:
+        """Wait for the supervisor to start the command; why it could not, or None."""
+        assert run.proc is not None
+        run.supervisor = (run.proc.pid, _start_time(run.proc.pid))
+        run.status = SupervisorStatus(status_read)
+        await run.status.started.wait()
+        if run.status.command_pid is not None:
+            return None
+        errno_ = run.status.start_errno
+        await run.proc.wait()  # it exits as soon as it has reaped the failed child
+        run.status.close()
+        if errno_ is None:
+            return f"could not start {program!r}: its supervisor ended first"
+        return f"could not start {program!r}: {os.strerror(errno_)}"
 
     @staticmethod
     def _close_pty(run: _Active) -> None:
@@ -336,7 +368,8 @@ class RunnerService:
             return
         if run.ending is not None:
             await self._kill(run)  # cancelled while it was being spawned
-        run.known.add((proc.pid, _start_time(proc.pid)))
+        root = self._command_pid(run)
+        run.known.add((root, _start_time(root)))
         started = now()
         await asyncio.to_thread(
             self._runs().update, run.record.id, status="running", started_at=started
@@ -358,6 +391,8 @@ class RunnerService:
             reader.close()
         self._close_pty(run)
         await self._kill(run, only_leftovers=True)
+        if run.status is not None:
+            await self._reap_supervisor(run, proc)
         run.stop_saving.set()
         run.save_now.set()
         await saver
@@ -391,18 +426,52 @@ class RunnerService:
         self, run: _Active, proc: asyncio.subprocess.Process, deadline: float | None
     ) -> int:
         idle = run.request.idle_timeout_s
-        while True:
-            timeout = 0.25
-            if deadline is not None and run.ending is None:
-                # Never 0: wait_for(..., 0) cancels the wait before it can see the exit.
-                timeout = min(timeout, max(0.01, deadline - time.monotonic()))
-            try:
-                return await asyncio.wait_for(proc.wait(), timeout)
-            except TimeoutError:
-                pass
-            if run.ending is None and _expired(run, deadline, idle):
-                run.ending = "timed_out"
-                await self._kill(run)
+        ended = asyncio.ensure_future(self._command_end(run, proc))
+        try:
+            while True:
+                timeout = 0.25
+                if deadline is not None and run.ending is None:
+                    timeout = min(timeout, max(0.01, deadline - time.monotonic()))
+                done, _ = await asyncio.wait({ended}, timeout=timeout)
+                if done:
+                    return ended.result()
+                if run.ending is None and _expired(run, deadline, idle):
+                    run.ending = "timed_out"
+                    await self._kill(run)
+        finally:
+            ended.cancel()
+
+    @staticmethod
+    async def _command_end(run: _Active, proc: asyncio.subprocess.Process) -> int:
+        """The command's return code (-N for signal N), from its supervisor where it has one."""
+        if run.status is not None:
+            end = await asyncio.shield(run.status.ended)
+            if end.returncode is not None:
+                return end.returncode
+        # No supervisor, or it ended without saying (it was killed): its own code.
+        return await proc.wait()
+
+    async def _reap_supervisor(self, run: _Active, proc: asyncio.subprocess.Process) -> None:
+        """Wait for the supervisor, which exits once the run has no process left."""
+        try:
+            await asyncio.wait_for(proc.wait(), self._settings.kill_grace_s + 5)
+        except TimeoutError:
+            # Something of the run outlived SIGKILL (a process stuck in the
+            # kernel): the supervisor keeps waiting for it, but the run ends.
+            logger.warning("The supervisor of run %s is still waiting; killing it", run.record.id)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        if run.status is not None:
+            run.status.close()
+
+    @staticmethod
+    def _command_pid(run: _Active) -> int:
+        """The pid of the run's command (its supervisor's child, or the process itself)."""
+        assert run.proc is not None
+        if run.status is not None and run.status.command_pid is not None:
+            return run.status.command_pid
+        return run.proc.pid
 
     def _emit(self, run: _Active, stream: str, data: bytes) -> None:
         run.seq += 1
@@ -543,16 +612,29 @@ class RunnerService:
         if only_leftovers and not process_tree.any_alive(known):
             return
         await asyncio.to_thread(
-            process_tree.kill_blocking, known, proc.pid, self._settings.kill_grace_s
+            process_tree.kill_blocking,
+            known,
+            # A supervised run is found whole by looking again (below), and
+            # its command's group may be gone and its number reused.
+            None if run.status is not None else proc.pid,
+            self._settings.kill_grace_s,
+            lambda: self._snapshot(run),
         )
 
     def _snapshot(self, run: _Active, roots: set[int] | None = None) -> set[process_tree.Identity]:
         """Everything the run is known to own now (blocking: psutil)."""
         if run.proc is not None:
+            # Under a supervisor, everything of the run is below it, whatever
+            # it did to its session or environment; without one, a process
+            # that detached is found by its session or its run marker.
             run.known |= process_tree.descendants(run.proc.pid)
             run.known |= process_tree.adopted_orphans(
-                run.record.id, run.proc.pid, exclude=self._roots() if roots is None else roots
+                run.record.id,
+                self._command_pid(run),
+                exclude=self._roots() if roots is None else roots,
             )
+            if run.supervisor is not None:
+                run.known.discard(run.supervisor)
         return set(run.known)
 
     def _roots(self) -> set[int]:
