@@ -90,9 +90,10 @@ class Runtime:
                 policy=CommandPolicy(settings.deny_commands, settings.allow_commands),
             ),
             lambda: self.store.runs,
+            lambda: self.store.run_processes,
             self.bus,
             self.ids,
-            self.redactor.secrets,
+            secrets=self.redactor.secrets,
         )
         self.automations = AutomationService(
             AutomationSettings(

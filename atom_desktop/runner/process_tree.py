@@ -157,6 +157,28 @@ def reap_orphans(keep: set[int], still_safe: Callable[[], bool] = lambda: True) 
     return reaped
 
 
+def left_by_runs(remembered: dict[str, set[Identity]]) -> set[Identity]:
+    """What runs that a crash interrupted still have running, from what was remembered of them.
+
+    A remembered process counts only if it is still the same one (pid and
+    start time); with it go its descendants, the members of a session it
+    leads, and any process carrying one of the runs' markers.
+    """
+    me = os.getpid()
+    leaders = {ident for idents in remembered.values() for ident in idents if alive(ident)}
+    found: set[Identity] = set()
+    for pid, _ in leaders:
+        found |= descendants(pid)
+    sessions = {pid for pid, _ in leaders}
+    for proc in psutil.process_iter():
+        with contextlib.suppress(OSError, psutil.Error):
+            if proc.pid == me:
+                continue
+            if os.getsid(proc.pid) in sessions or proc.environ().get(RUN_MARKER) in remembered:
+                found |= descendants(proc.pid)
+    return {ident for ident in found if ident[0] != me}
+
+
 def kill_blocking(
     idents: set[Identity],
     group: int | None,

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -30,6 +31,7 @@ from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.request import RunRequest, RunSource
 from atom_desktop.runner.supervision import SupervisorStatus, supervised, supervision_available
 from atom_desktop.runner.terminal import open_pty, pty_environment
+from atom_desktop.store.run_processes import RunProcessRepository
 from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ WATCH_EVERY_S = 0.2
 # while, then sleeps until the next run: an idle agent polls nothing.
 WATCH_LINGER_S = 10.0
 WATCH_IDLE_S = 30.0
+# Processes stored per run for the clean-up after a crash: a build forking
+# thousands of short-lived compilers need not write each one.
+REMEMBER_LIMIT = 10_000
 
 
 @dataclass
@@ -86,6 +91,7 @@ class _Active:
     # which is never signalled or counted with the run's processes.
     status: SupervisorStatus | None = None
     supervisor: process_tree.Identity | None = None
+    remembered: set[process_tree.Identity] = field(default_factory=set)  # stored, for a crash
     outputs: list[tuple[int, str]] = field(default_factory=list)  # (fd, stream) to read
     readers: list[OutputReader] = field(default_factory=list)
     waiting_for_store: bool = False  # reading paused until the store catches up
@@ -111,12 +117,15 @@ class RunnerService:
         self,
         settings: RunnerSettings,
         runs: Callable[[], RunRepository],
+        processes: Callable[[], RunProcessRepository],
         bus: EventBus,
         ids: IdFactory,
+        *,
         secrets: Callable[[], Iterable[str]],
     ) -> None:
         self._settings = settings
         self._runs = runs
+        self._processes = processes
         self._bus = bus
         self._ids = ids
         self._secrets = secrets
@@ -138,9 +147,10 @@ class RunnerService:
     # -- service -----------------------------------------------------------------
 
     async def async_start(self) -> None:
-        """Adopt orphans from now on; mark what a crash left running as interrupted."""
+        """Adopt orphans from now on; end what a crash left running, mark it interrupted."""
         if process_tree.become_subreaper():
             logger.debug("The agent adopts orphaned descendants of its runs (subreaper)")
+        await asyncio.to_thread(self._end_left_behind)
         interrupted = await asyncio.to_thread(self._runs().mark_interrupted)
         if interrupted:
             logger.warning(
@@ -150,6 +160,22 @@ class RunnerService:
         self._watch_wakeup = asyncio.Event()
         self._watcher = asyncio.create_task(self._watch(), name="runner-watch")
         self._accepting = True
+
+    def _end_left_behind(self) -> None:
+        """End the processes that runs interrupted by a crash left running (blocking)."""
+        repo = self._processes()
+        remembered = repo.left_behind()
+        if not remembered:
+            return
+        found = process_tree.left_by_runs(remembered)
+        if found:
+            logger.warning(
+                "Ending %d process(es) that %d run(s) interrupted by an earlier stop left running",
+                len(found),
+                len(remembered),
+            )
+            process_tree.kill_blocking(found, None, self._settings.kill_grace_s)
+        repo.forget_all(remembered)
 
     async def async_stop(self) -> None:
         """Cancel every run (recorded as cancelled) and wait for them to end."""
@@ -370,10 +396,7 @@ class RunnerService:
             await self._kill(run)  # cancelled while it was being spawned
         root = self._command_pid(run)
         run.known.add((root, _start_time(root)))
-        started = now()
-        await asyncio.to_thread(
-            self._runs().update, run.record.id, status="running", started_at=started
-        )
+        await asyncio.to_thread(self._record_start, run, now())
         self._publish(run.record.id, "running")
 
         run.readers = [
@@ -403,6 +426,30 @@ class RunnerService:
         exit_code = returncode if returncode >= 0 else None
         sig = -returncode if returncode < 0 else None
         await self._finish(run, status, exit_code, sig)
+
+    def _record_start(self, run: _Active, started: datetime) -> None:
+        """Mark the run running and remember its first processes (blocking)."""
+        self._runs().update(run.record.id, status="running", started_at=started)
+        self._remember(run)
+
+    def _remember(self, run: _Active) -> None:
+        """Store the run's processes not stored yet, so a start after a crash finds them."""
+        new = set(run.known)
+        if run.supervisor is not None:
+            new.add(run.supervisor)
+        new -= run.remembered
+        if not new or len(run.remembered) >= REMEMBER_LIMIT:
+            return
+        try:
+            self._processes().remember(run.record.id, new)
+        except Exception as exc:
+            # Only the clean-up after a crash depends on it; the run goes on.
+            logger.debug("Could not store the processes of run %s (%s)", run.record.id, exc)
+            return
+        run.remembered |= new
+        if logger.isEnabledFor(logging.DEBUG):
+            for pid, _ in sorted(new):
+                logger.debug("Remembered process %d of run %s", pid, run.record.id)
 
     @staticmethod
     async def _outputs_end(run: _Active, reading_s: float) -> bool:
@@ -556,7 +603,7 @@ class RunnerService:
             logger.exception("Could not store the last output of run %s", run.record.id)
             error = error or f"could not store its output: {exc}"
         await asyncio.to_thread(
-            self._runs().update,
+            self._record_end,
             run.record.id,
             status=status,
             exit_code=exit_code,
@@ -569,6 +616,11 @@ class RunnerService:
         for viewer in tuple(run.viewers):
             viewer.queue.put_nowait(ENDED)
         self._publish(run.record.id, status)
+
+    def _record_end(self, run_id: str, **values: object) -> None:
+        """Store how the run ended; its processes are gone and need not be remembered."""
+        self._runs().update(run_id, **values)
+        self._processes().forget(run_id)
 
     # -- acting on runs --------------------------------------------------------------
 
@@ -677,6 +729,7 @@ class RunnerService:
                     cpu += times.user + times.system
             run.peak_rss = max(run.peak_rss, rss)
             run.cpu_s = max(run.cpu_s, cpu)
+            self._remember(run)
         process_tree.reap_orphans(
             roots | self._roots(),
             still_safe=lambda: self._spawning == 0 and self._spawn_gen == generation,

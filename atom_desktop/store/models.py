@@ -183,6 +183,23 @@ class RunChunkRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class RunProcessRow(Base):
+    """A process a run was seen to own (pid and start time), kept while the run is going.
+
+    What is left here at a start belongs to runs that a crash interrupted;
+    the pid together with its start time says whether a running process is
+    still that one, so a reused pid is never taken for it.
+    """
+
+    __tablename__ = "run_processes"
+
+    run_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    pid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started: Mapped[float] = mapped_column(Float, primary_key=True)
+
+
 AUTOMATION_RUN_STATUSES = (
     "queued",
     "running",

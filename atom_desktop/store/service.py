@@ -15,6 +15,7 @@ from atom_desktop.store.automations import AutomationRepository
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import StoreError
 from atom_desktop.store.outbox import Outbox
+from atom_desktop.store.run_processes import RunProcessRepository
 from atom_desktop.store.runs import RunRepository
 from atom_desktop.store.tasks import TaskRepository
 from atom_desktop.store.tokens import TokenRepository
@@ -40,6 +41,7 @@ class StoreService:
         self._api_tokens: TokenRepository | None = None
         self._audit: AuditLog | None = None
         self._runs: RunRepository | None = None
+        self._run_processes: RunProcessRepository | None = None
         self._automations: AutomationRepository | None = None
         self._automation_runs: AutomationRunRepository | None = None
         self.key: DatabaseKey | None = None
@@ -78,6 +80,13 @@ class StoreService:
         if self._runs is None:
             raise StoreError("The store is not open.")
         return self._runs
+
+    @property
+    def run_processes(self) -> RunProcessRepository:
+        """The processes of going runs (only between start and stop)."""
+        if self._run_processes is None:
+            raise StoreError("The store is not open.")
+        return self._run_processes
 
     @property
     def automations(self) -> AutomationRepository:
@@ -126,6 +135,7 @@ class StoreService:
         self._api_tokens = TokenRepository(db, self._ids)
         self._audit = AuditLog(db)
         self._runs = RunRepository(db)
+        self._run_processes = RunProcessRepository(db)
         self._automations = AutomationRepository(db, self._ids)
         self._automation_runs = AutomationRunRepository(db, self._ids)
         logger.info("Opened the encrypted database %s", self._paths.database)
@@ -136,5 +146,6 @@ class StoreService:
         self._tasks = self._outbox = self._api_tokens = self._audit = self._runs = None
         self._automations = None
         self._automation_runs = None
+        self._run_processes = None
         if db is not None:
             await asyncio.to_thread(db.close)

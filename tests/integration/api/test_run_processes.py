@@ -73,7 +73,9 @@ def test_a_command_that_cannot_start_fails_with_the_reason(agent: LiveAgent) -> 
     with agent.client() as client:
         record = wait_done(client, start(client, argv=["/nonexistent/program", "x"])["id"])
         assert record["status"] == "failed"
-        assert record["error"] == "could not start '/nonexistent/program': No such file or directory"
+        assert (
+            record["error"] == "could not start '/nonexistent/program': No such file or directory"
+        )
         assert record["exit_code"] is None
 
 
