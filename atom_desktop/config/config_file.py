@@ -1,9 +1,8 @@
-"""Changing the TOML config file from the app (the Settings page).
+"""Where the TOML config file is and what it says.
 
-Values are validated by building :class:`Settings` from the merged file
-before anything is written, and the file is replaced atomically, so a bad
-value or a crash never leaves a config the agent cannot start with. Comments
-in the file are not kept (the TOML writer has no round-trip mode).
+Read before the window's first paint (config/profile.py), so nothing here
+imports pydantic; changing the file, which validates it against the
+settings, is config/config_update.py.
 """
 
 from __future__ import annotations
@@ -13,10 +12,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
+from atom_desktop.config.paths import CONFIG_FILE_NAME, default_config_dir
 from atom_desktop.core.errors import ConfigError
-from atom_desktop.core.private_file import replace_private
+
+# Environment variables of the settings are named ATOM_<SETTING>.
+ENV_PREFIX = "ATOM_"
+
+
+def config_file_path(cli: Mapping[str, Any], environ: Mapping[str, str]) -> Path:
+    """Where the settings' config file is: command line, then ``ATOM_CONFIG_DIR``, then default."""
+    config_dir = cli.get("config_dir") or environ.get(f"{ENV_PREFIX}CONFIG_DIR")
+    return Path(config_dir or default_config_dir()).expanduser().resolve() / CONFIG_FILE_NAME
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -30,28 +36,3 @@ def read_config_file(path: Path) -> dict[str, Any]:
             f"The config file {path} is not valid TOML: {exc}",
             hint="Fix or remove the file, then try again.",
         ) from None
-
-
-def update_config_file(path: Path, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Set (or, with a None value, remove) keys; returns the new file contents."""
-    # The settings (pydantic) are imported here: reading the file is also done
-    # before the window's first paint (config/profile.py), which must not wait
-    # for them.
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from atom_desktop.config.settings import Settings  # noqa: PLC0415
-
-    values = read_config_file(path)
-    for key, value in changes.items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = list(value) if isinstance(value, tuple) else value
-    try:
-        Settings(**values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "value"
-        raise ConfigError(f"{field}: {first['msg']}") from None
-    replace_private(path, tomli_w.dumps(values))
-    return values

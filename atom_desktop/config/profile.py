@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from atom_desktop.config.config_file import read_config_file
-from atom_desktop.config.paths import CONFIG_FILE_NAME, AppPaths, default_config_dir
+from atom_desktop.config.config_file import ENV_PREFIX, config_file_path, read_config_file
+from atom_desktop.config.paths import AppPaths
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.redaction import Redactor
 
 if TYPE_CHECKING:
     from atom_desktop.config.settings import Settings
 
-ENV_PREFIX = "ATOM_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -100,12 +99,6 @@ def locate_profile(
         ),
         log_level=level if level in LOG_LEVELS else "INFO",
     )
-
-
-def config_file_path(cli: Mapping[str, Any], environ: Mapping[str, str]) -> Path:
-    """Where the settings' config file is: command line, then ``ATOM_CONFIG_DIR``, then default."""
-    config_dir = cli.get("config_dir") or environ.get(f"{ENV_PREFIX}CONFIG_DIR")
-    return Path(config_dir or default_config_dir()).expanduser().resolve() / CONFIG_FILE_NAME
 
 
 def _file_values(config_file: Path) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from atom_desktop.config.profile import ENV_PREFIX, config_file_path
+from atom_desktop.config.config_file import ENV_PREFIX, config_file_path
 from atom_desktop.core.errors import ConfigError
 
 _SECRET_FIELDS = frozenset({"encryption_key", "api_token", "sync_url"})

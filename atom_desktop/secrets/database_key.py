@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from atom_desktop.config.database_files import START_FRESH, database_files
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.private_file import create_private, replace_private
@@ -31,7 +32,6 @@ from atom_desktop.core.redaction import Redactor
 from atom_desktop.secrets.errors import SecretsError
 from atom_desktop.secrets.keyring_vault import KeyringStatus, KeyringVault
 from atom_desktop.secrets.profile import profile_id
-from atom_desktop.store.database import START_FRESH, database_files
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from atom_desktop.config.database_files import START_FRESH
 from atom_desktop.store.engine import DBAPIConnection, build_engine, connect
 from atom_desktop.store.errors import (
     DatabaseCorruptError,
@@ -24,21 +25,8 @@ from atom_desktop.store.write_queue import FairLock, WalCheckpointer
 
 logger = logging.getLogger(__name__)
 
+
 # The files SQLite keeps beside a database: they belong to it, and go where it goes.
-COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
-# What to do when a database cannot be used and no backup is at hand.
-START_FRESH = (
-    "To start fresh on purpose, run 'atom-desktop --reset-data' (or 'atom-desktop serve "
-    "--reset-data'): it asks first, and moves the old files aside instead of deleting them."
-)
-
-
-def database_files(path: Path) -> list[Path]:
-    """The database at ``path`` and the SQLite files beside it, those that exist."""
-    candidates = [path, *(path.with_name(path.name + suffix) for suffix in COMPANION_SUFFIXES)]
-    return [candidate for candidate in candidates if candidate.exists()]
-
-
 class Database:
     """One SQLCipher database with a single-connection writer and a reader pool.
 

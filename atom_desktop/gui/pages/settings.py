@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from atom_desktop.config.config_file import read_config_file, update_config_file
+from atom_desktop.config.config_file import read_config_file
+from atom_desktop.config.config_update import update_config_file
 from atom_desktop.config.settings import split_origins
 from atom_desktop.core.errors import AtomError
 from atom_desktop.gui import jobs
