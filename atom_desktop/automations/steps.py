@@ -37,7 +37,7 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import EventBus, NotificationRequested
 from atom_desktop.runner.request import RunRequest
 from atom_desktop.runner.service import RunnerService
-from atom_desktop.store.runs import RunRepository
+from atom_desktop.store.runs import RunRecord, RunRepository
 from atom_desktop.store.task_types import TaskCreate, TaskUpdate
 from atom_desktop.store.tasks import TaskRepository
 
@@ -121,6 +121,35 @@ def write_paths_file(path: Path, paths: list[str]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(b"".join(os.fsencode(p) + b"\0" for p in paths))
+
+
+# How a shell step's command ended, where its status alone says it.
+_ENDINGS = {
+    "cancelled": "The command was cancelled.",
+    "interrupted": "The command was interrupted: the agent stopped while it ran.",
+}
+
+
+def command_failure(record: RunRecord) -> str:
+    """How a shell step's command did not succeed, as a sentence for the run's history."""
+    if record.status == "timed_out":
+        return _timed_out(record)
+    if record.status in _ENDINGS:
+        return _ENDINGS[record.status]
+    if record.exit_code is not None:
+        return f"The command failed with exit code {record.exit_code}."
+    if record.signal is not None:
+        return f"The command was ended by signal {record.signal}."
+    return f"The command failed: {record.error}." if record.error else "The command failed."
+
+
+def _timed_out(record: RunRecord) -> str:
+    # Which limit it was is plain only when the run had one of the two.
+    if record.idle_timeout_s is None and record.timeout_s is not None:
+        return f"The command timed out after {record.timeout_s:g} s and was stopped."
+    if record.timeout_s is None and record.idle_timeout_s is not None:
+        return f"The command printed nothing for {record.idle_timeout_s:g} s and was stopped."
+    return "The command timed out and was stopped."
 
 
 class StepRunner:
@@ -225,10 +254,7 @@ class StepRunner:
             "stdout": text,
         }
         if final.status != "succeeded":
-            why = final.error or (
-                f"exit code {final.exit_code}" if final.exit_code is not None else final.status
-            )
-            result["error"] = f"The command ended {final.status}: {why}."
+            result["error"] = command_failure(final)
         ctx.previous_shell = result
         return result
 
