@@ -55,7 +55,9 @@ def automations(  # noqa: PLR0912 - one branch per action, read top to bottom
         if not emit(run, as_json, out):
             out.write(f"{run['id']} {run['status']}\n")
             for step in run["steps"]:
-                out.write(f"  {step.get('name') or step['index']}: {step['status']}\n")
+                # A failed step says why (the same words as in its history).
+                why = f" ({step['error']})" if step.get("error") else ""
+                out.write(f"  {step.get('name') or step['index']}: {step['status']}{why}\n")
         return 0 if not args.wait or run["status"] == "succeeded" else 1
     elif action == "missed":
         data = client.request(

@@ -66,7 +66,12 @@ def test_automations_from_the_command_line(
     assert refused.returncode == 1 and "triggers[0].expression" in refused.stderr
     failing = {"name": "fails", "steps": [{"type": "shell", "shell": "exit 4"}]}
     failing_id = cli(env, "automations", "add", "-", stdin=json.dumps(failing)).stdout.strip()
-    assert cli(env, "automations", "run", failing_id, "--wait").returncode == 1
+    failed = cli(env, "automations", "run", failing_id, "--wait")
+    assert failed.returncode == 1
+    # The step and the run say what happened in plain words.
+    assert "  0: failed (The command failed with exit code 4.)\n" in failed.stdout
+    failed_history = cli(env, "automations", "history", failing_id)
+    assert failed_history.stdout.splitlines()[2].endswith("The command failed with exit code 4.")
 
 
 def test_a_stopped_agent_process_records_the_times_it_slept_through(
