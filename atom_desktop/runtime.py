@@ -1,23 +1,20 @@
 """The composition root: builds every service from settings and runs them.
 
 The agent lives on one asyncio loop: the main thread's for ``serve``, a
-thread of its own (:meth:`Runtime.start_in_thread`) in the desktop app.
+thread of its own (atom_desktop/agent_thread.py) in the desktop app.
 Services start in order and stop in reverse; a stop is bounded in time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import gc
 import logging
 import os
 import signal
-import threading
 import time
-from collections.abc import Coroutine
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import keyring.backend
 
@@ -27,7 +24,6 @@ from atom_desktop.api.server import ApiService
 from atom_desktop.automations.service import AutomationService, AutomationSettings
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
-from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import AgentStateChanged, EventBus
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.instance_lock import LOCK_FILE_NAME, InstanceService
@@ -125,7 +121,6 @@ class Runtime:
         self._started: list[Service] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
         # Set by the desktop app that hosts this agent; headless agents have none.
         self.window_attached = False
 
@@ -208,10 +203,14 @@ class Runtime:
         """Start, wait until a stop is requested, stop."""
         await self.async_start()
         try:
-            assert self._stop_requested is not None
-            await self._stop_requested.wait()
+            await self.async_wait_for_stop_request()
         finally:
             await self.async_stop()
+
+    async def async_wait_for_stop_request(self) -> None:
+        """Return once :meth:`request_stop` has been called (after :meth:`async_start`)."""
+        assert self._stop_requested is not None
+        await self._stop_requested.wait()
 
     # -- thread-safe ----------------------------------------------------------------
 
@@ -243,48 +242,6 @@ class Runtime:
     def _on_signal(self, sig: signal.Signals) -> None:
         logger.info("Received %s; stopping", sig.name)
         self.request_stop()
-
-    def start_in_thread(self, timeout: float = 60.0) -> None:
-        """Run the agent on a thread of its own; return once it runs (or raise why not)."""
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        async def main() -> None:
-            try:
-                await self.async_start()
-            except BaseException as exc:
-                ready.set_exception(exc)
-                return
-            ready.set_result(None)
-            assert self._stop_requested is not None
-            try:
-                await self._stop_requested.wait()
-            finally:
-                await self.async_stop()
-
-        self._thread = threading.Thread(target=asyncio.run, args=(main(),), name="atom-agent")
-        self._thread.start()
-        try:
-            ready.result(timeout)
-        except BaseException:
-            self._thread.join(timeout)
-            self._thread = None
-            raise
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop an agent started with :meth:`start_in_thread` and wait for its thread."""
-        self.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout or self.settings.shutdown_timeout_s + 5)
-            if self._thread.is_alive():
-                raise AtomError("The agent did not stop in time.")
-            self._thread = None
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Run ``coro`` on the agent loop from another thread."""
-        if self._loop is None:
-            coro.close()
-            raise AtomError("The agent is not running.")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def _set_state(self, state: State) -> None:
         self.state = state

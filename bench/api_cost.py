@@ -102,17 +102,19 @@ def child(layer: str, count: int) -> None:
     """Start the agent, then serve ``count`` requests through a ``layer`` twin of its app."""
     os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     os.environ["ATOM_LOG_LEVEL"] = "WARNING"
+    from atom_desktop.agent_thread import AgentThread  # noqa: PLC0415
     from atom_desktop.config.settings import Settings  # noqa: PLC0415
     from atom_desktop.runtime import Runtime  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="atom-bench-cost-") as tmp:
         root = Path(tmp)
         runtime = Runtime(Settings(data_dir=root / "data", config_dir=root / "config", port=0))
-        runtime.start_in_thread()
+        host = AgentThread(lambda: runtime)
+        host.start_and_wait()
         try:
             asyncio.run(serve_requests(twin_app(runtime, layer, PORT), count))
         finally:
-            runtime.stop()
+            host.stop()
 
 
 def instructions(layer: str, count: int) -> int:

@@ -188,13 +188,15 @@ def agent_file_latency_ms(agent: Agent, folder: Path, count: int) -> list[float]
 
 def seed(root: Path, count: int) -> None:
     """Store ``count`` automations in a new profile under ``root`` (run in a child process)."""
+    from atom_desktop.agent_thread import AgentThread  # noqa: PLC0415
     from atom_desktop.automations.model import AutomationSpec  # noqa: PLC0415
     from atom_desktop.config.settings import Settings  # noqa: PLC0415
     from atom_desktop.runtime import Runtime  # noqa: PLC0415
 
     settings = Settings(data_dir=root / "data", config_dir=root / "config", port=0)
     runtime = Runtime(settings)
-    runtime.start_in_thread()
+    host = AgentThread(lambda: runtime)
+    host.start_and_wait()
     try:
         for n in range(count):
             if n % 10 == 0:
@@ -220,24 +222,26 @@ def seed(root: Path, count: int) -> None:
                     "steps": [{"type": "notify", "title": "x"}],
                 }
             )
-            runtime.call(runtime.automations.async_create(spec)).result(30)
+            host.call(runtime.automations.async_create(spec)).result(30)
     finally:
-        runtime.stop()
+        host.stop()
 
 
 def time_start(root: Path) -> tuple[float, float]:
     """Seconds from Runtime.start to running, and to every automation armed (fresh process)."""
+    from atom_desktop.agent_thread import AgentThread  # noqa: PLC0415
     from atom_desktop.config.settings import Settings  # noqa: PLC0415
     from atom_desktop.runtime import Runtime  # noqa: PLC0415
 
     settings = Settings(data_dir=root / "data", config_dir=root / "config", port=0)
     runtime = Runtime(settings)
     start = time.perf_counter()
-    runtime.start_in_thread()
+    host = AgentThread(lambda: runtime)
+    host.start_and_wait()
     running = time.perf_counter() - start
-    runtime.call(runtime.automations.async_wait_armed()).result(60)
+    host.call(runtime.automations.async_wait_armed()).result(60)
     armed = time.perf_counter() - start
-    runtime.stop()
+    host.stop()
     return running, armed
 
 

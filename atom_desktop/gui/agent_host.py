@@ -15,15 +15,14 @@ happens on the agent thread, so the window shows before the agent is up.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import logging
-import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from atom_desktop.agent_thread import AgentCallbacks, AgentThread
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.profile import Profile
 from atom_desktop.core.errors import AtomError
@@ -64,12 +63,16 @@ class AgentHost(QObject):
         self._keyring_backend = keyring_backend
         # Given to start(): the window exists before the settings are loaded.
         self._profile: Profile | None = None
-        self._runtime: Runtime | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        # A stop asked for before the loop exists is remembered here.
-        self._stop_requested = threading.Event()
+        # Signals emitted on the agent thread reach Qt slots queued, on the Qt thread.
+        self._agent = AgentThread(
+            self._make_runtime,
+            AgentCallbacks(
+                started=self.started.emit,
+                failed=lambda exc: self.failed.emit(_describe(exc)),
+                stopped=self.stopped.emit,
+                event=self.agent_event.emit,
+            ),
+        )
         self._finished.connect(self._deliver)
 
     # -- life -----------------------------------------------------------------------
@@ -94,22 +97,22 @@ class AgentHost(QObject):
     @property
     def runtime(self) -> Runtime | None:
         """The running runtime (None before it has started and after it stopped)."""
-        return self._runtime
+        return self._agent.runtime
 
     @property
     def is_running(self) -> bool:
         """Whether the agent has started and not stopped."""
-        return self._runtime is not None and self._loop is not None
+        return self._agent.is_running
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The agent's event loop while it runs (for thread-safe callbacks)."""
-        return self._loop
+        return self._agent.loop
 
     @property
     def thread_alive(self) -> bool:
         """Whether the agent thread exists and has not ended."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._agent.thread_alive
 
     def when_started(self, slot: Callable[[], object]) -> None:
         """Call ``slot`` whenever the agent has started, and soon if it already has.
@@ -123,46 +126,21 @@ class AgentHost(QObject):
 
     def start(self, profile: Profile) -> None:
         """Start the agent of ``profile`` on its thread; ``started`` or ``failed`` follows."""
-        if self._thread is not None:
+        if self._profile is not None:
             return
         self._profile = profile
         self.starting.emit()
-        # A daemon: if the agent ever fails to stop in time, the app can still
-        # exit (the store's transactions make an abrupt end safe).
-        self._thread = threading.Thread(target=self._main, name="atom-agent", daemon=True)
-        self._thread.start()
+        self._agent.start(daemon=True)
 
     def request_stop(self) -> None:
         """Ask the agent to stop (runs are cancelled and recorded); ``stopped`` follows."""
-        self._stop_requested.set()
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(stop.set)
+        self._agent.request_stop()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop the agent and wait for its thread to end."""
-        self.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout or self.settings.shutdown_timeout_s + 5)
-            if self._thread.is_alive():
-                raise AtomError("The agent did not stop in time.")
-            self._thread = None
+        self._agent.stop(timeout)
 
-    def _main(self) -> None:
-        import asyncio  # noqa: PLC0415 - see the imports
-
-        try:
-            asyncio.run(self._async_main())
-        except BaseException as exc:  # reported to the window, never lost
-            logger.exception("The agent thread failed")
-            self.failed.emit(_describe(exc))
-        finally:
-            self._runtime = None
-            self._loop = None
-            self.stopped.emit()
-
-    async def _async_main(self) -> None:
+    def _make_runtime(self) -> Runtime:
         # Imported here, on the agent thread: the API stack takes a good part
         # of a second to import and the window should not wait for it.
         from atom_desktop.runtime import Runtime  # noqa: PLC0415
@@ -175,28 +153,7 @@ class AgentHost(QObject):
             keyring_backend=self._keyring_backend,
         )
         runtime.window_attached = True
-        import asyncio  # noqa: PLC0415 - see the imports
-
-        self._stop = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
-        if self._stop_requested.is_set():
-            return
-        unsubscribe = runtime.bus.subscribe(self.agent_event.emit)
-        try:
-            try:
-                await runtime.async_start()
-            except AtomError as exc:
-                self.failed.emit(_describe(exc))
-                return
-            self._runtime = runtime
-            self.started.emit()
-            if not self._stop_requested.is_set():
-                await self._stop.wait()
-        finally:
-            self._runtime = None
-            await runtime.async_stop()
-            unsubscribe()
-            self._loop = None
+        return runtime
 
     # -- calls --------------------------------------------------------------------------
 
@@ -212,14 +169,17 @@ class AgentHost(QObject):
         ``on_error``; any other exception is a bug and is logged. Returns None
         (and reports through ``on_error``) when the agent is not running.
         """
-        runtime, loop = self._runtime, self._loop
-        if runtime is None or loop is None:
+        runtime = self._agent.runtime
+        if runtime is None:
             if on_error is not None:
                 on_error(AtomError("The agent is not running."))
             return None
-        import asyncio  # noqa: PLC0415 - loaded by the running agent already
-
-        future = asyncio.run_coroutine_threadsafe(job(runtime), loop)
+        try:
+            future = self._agent.call(job(runtime))
+        except AtomError as exc:  # it stopped meanwhile
+            if on_error is not None:
+                on_error(exc)
+            return None
 
         def finished(done: concurrent.futures.Future[T]) -> None:
             if done.cancelled():

@@ -11,6 +11,7 @@ import keyring.backends.fail
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from atom_desktop.agent_thread import AgentThread
 from atom_desktop.config.profile import Profile
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.runtime import Runtime
@@ -28,8 +29,9 @@ def test_a_missing_database_is_refused_in_a_dialog_over_the_window(
     first = Runtime(
         profile.settings, paths=profile.paths, keyring_backend=keyring.backends.fail.Keyring()
     )
-    first.start_in_thread()
-    first.stop()
+    host = AgentThread(lambda: first)
+    host.start_and_wait()
+    host.stop()
     profile.paths.database.unlink()
 
     with qtbot.waitSignal(app.host.failed, timeout=WAIT_MS):

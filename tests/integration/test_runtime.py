@@ -12,6 +12,7 @@ import threading
 import keyring.backends.fail
 import pytest
 
+from atom_desktop.agent_thread import AgentThread
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import AgentStateChanged, Event
 from atom_desktop.runtime import Runtime
@@ -20,7 +21,7 @@ from atom_desktop.store.task_types import TaskCreate
 from tests.support.secret_service import SecretServiceSession
 
 
-def test_start_in_thread_uses_the_real_keyring_and_stops_cleanly(
+def test_the_agent_thread_uses_the_real_keyring_and_stops_cleanly(
     secret_service: SecretServiceSession, settings: Settings
 ) -> None:
     states: list[str] = []
@@ -30,7 +31,8 @@ def test_start_in_thread_uses_the_real_keyring_and_stops_cleanly(
             states.append(e.payload.state) if isinstance(e.payload, AgentStateChanged) else None
         )
     )
-    runtime.start_in_thread()
+    agent = AgentThread(lambda: runtime)
+    agent.start_and_wait()
     try:
         assert runtime.state == "running"
         assert runtime.store.key is not None
@@ -38,7 +40,7 @@ def test_start_in_thread_uses_the_real_keyring_and_stops_cleanly(
         task = runtime.store.tasks.create(TaskCreate(title="from another thread"))
         assert runtime.store.tasks.get(task.id).title == "from another thread"
     finally:
-        runtime.stop()
+        agent.stop()
     assert states == ["starting", "running", "stopping", "stopped"]
     assert not any(t.name == "atom-agent" for t in threading.enumerate())
 
@@ -71,7 +73,7 @@ def test_serve_stops_on_sigterm(settings: Settings) -> None:
 def test_failed_start_stops_what_started_and_raises_the_reason(paths_strict: Settings) -> None:
     runtime = Runtime(paths_strict, keyring_backend=keyring.backends.fail.Keyring())
     with pytest.raises(SecretsError, match="ATOM_KEY_STORAGE=keyring"):
-        runtime.start_in_thread()
+        AgentThread(lambda: runtime).start_and_wait()
     assert runtime.state == "failed"
 
 
@@ -79,11 +81,12 @@ def test_collection_held_off_for_the_start_is_back_once_the_agent_runs(settings:
     gc.disable()  # as the command line does for the agent (cli.hold_collection)
     try:
         runtime = Runtime(settings, keyring_backend=keyring.backends.fail.Keyring())
-        runtime.start_in_thread()
+        agent = AgentThread(lambda: runtime)
+        agent.start_and_wait()
         try:
             assert gc.isenabled()
         finally:
-            runtime.stop()
+            agent.stop()
     finally:
         gc.enable()
 
@@ -95,7 +98,7 @@ def test_collection_held_off_for_the_start_is_back_when_the_start_fails(
     try:
         runtime = Runtime(paths_strict, keyring_backend=keyring.backends.fail.Keyring())
         with pytest.raises(SecretsError):
-            runtime.start_in_thread()
+            AgentThread(lambda: runtime).start_and_wait()
         assert gc.isenabled()
     finally:
         gc.enable()
@@ -123,9 +126,10 @@ def test_services_stop_in_reverse_and_a_hanging_one_is_bounded(
     runtime = Runtime(bounded, keyring_backend=keyring.backends.fail.Keyring())
     log: list[str] = []
     runtime.services += [_Recorder("a", log), _Recorder("b", log, hang=True), _Recorder("c", log)]
-    runtime.start_in_thread()
+    agent = AgentThread(lambda: runtime)
+    agent.start_and_wait()
     with caplog.at_level(logging.ERROR):
-        runtime.stop()
+        agent.stop()
     assert log == ["start a", "start b", "start c", "stop c", "stop b", "stop a"]
     assert "Service b did not stop" in caplog.text
     assert runtime.state == "stopped"

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
+from atom_desktop.agent_thread import AgentThread
 from atom_desktop.api import deps
 from atom_desktop.api.context import AgentContext
 from atom_desktop.api.plain_route import PlainEndpoint, PlainPaths, PlainTarget
@@ -33,6 +34,7 @@ class LiveAgent:
     """A running agent and what a client needs to talk to it."""
 
     runtime: Runtime
+    host: AgentThread  # the thread the agent runs on, as in the desktop app
     base_url: str
     owner_token: str
     port: int
@@ -53,10 +55,13 @@ class LiveAgent:
             return str(response.json()["token"])
 
 
-def start_agent(settings: Settings, **runtime_args: object) -> tuple[Runtime, HandlerCounter]:
+def start_agent(
+    settings: Settings, **runtime_args: object
+) -> tuple[Runtime, AgentThread, HandlerCounter]:
     """Start a runtime in its own thread and count handler runs."""
     runtime = Runtime(settings, **runtime_args)  # type: ignore[arg-type]
-    runtime.start_in_thread()
+    host = AgentThread(lambda: runtime)
+    host.start_and_wait()
     counter = HandlerCounter()
     app = runtime.api.app
     assert app is not None
@@ -70,7 +75,7 @@ def start_agent(settings: Settings, **runtime_args: object) -> tuple[Runtime, Ha
 
     app.dependency_overrides[deps._agent] = counting_agent
     _count_plain_routes(app, counter)
-    return runtime, counter
+    return runtime, host, counter
 
 
 def _count_plain_routes(app: FastAPI, counter: HandlerCounter) -> None:
@@ -98,16 +103,16 @@ def _count_plain_routes(app: FastAPI, counter: HandlerCounter) -> None:
 @contextmanager
 def live_agent(settings: Settings) -> Iterator[LiveAgent]:
     """Start an agent (no OS keyring: owner token in a 0600 file) and stop it after."""
-    runtime, counter = start_agent(
+    runtime, host, counter = start_agent(
         settings, keyring_backend=keyring.backends.fail.Keyring(), heartbeat_s=0.2
     )
     try:
         owner = runtime.token_service.owner
         assert owner is not None
         port = runtime.api_port
-        yield LiveAgent(runtime, f"http://127.0.0.1:{port}", owner.secret, port, counter)
+        yield LiveAgent(runtime, host, f"http://127.0.0.1:{port}", owner.secret, port, counter)
     finally:
-        runtime.stop()
+        host.stop()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 from websockets.typing import Origin, Subprotocol
 
+from atom_desktop.agent_thread import AgentThread
 from atom_desktop.api.server import PortInUseError
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import AtomError
@@ -244,7 +245,7 @@ def test_allowed_origin_gets_exact_cors_headers_and_preflight(settings: Settings
 def test_second_agent_on_the_same_data_dir_says_so(agent: LiveAgent, settings: Settings) -> None:
     second = Runtime(settings)
     with pytest.raises(AlreadyRunningError) as info:
-        second.start_in_thread()
+        AgentThread(lambda: second).start_and_wait()
     assert f"PID {os.getpid()}" in str(info.value)
     assert f"answers at http://127.0.0.1:{agent.port}" in str(info.value)
 
@@ -255,7 +256,7 @@ def test_busy_port_names_the_holder(agent: LiveAgent, tmp_path: Path) -> None:
     )
     runtime = Runtime(other)
     with pytest.raises(PortInUseError) as info:
-        runtime.start_in_thread()
+        AgentThread(lambda: runtime).start_and_wait()
     message = str(info.value)
     assert f"Port {agent.port}" in message
     assert f"PID {os.getpid()}" in message
@@ -267,7 +268,7 @@ def test_busy_port_names_the_holder(agent: LiveAgent, tmp_path: Path) -> None:
 def test_non_loopback_host_needs_an_explicit_setting(settings: Settings) -> None:
     runtime = Runtime(settings.model_copy(update={"host": "0.0.0.0"}))
     with pytest.raises(AtomError, match="not a loopback address") as info:
-        runtime.start_in_thread()
+        AgentThread(lambda: runtime).start_and_wait()
     assert "ATOM_ALLOW_REMOTE" in str(info.value)
 
 

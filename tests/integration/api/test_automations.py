@@ -491,7 +491,7 @@ def test_missed_run_policy_after_the_agent_was_stopped(settings: Settings, polic
 def test_a_paused_agent_records_what_it_skipped(agent: LiveAgent) -> None:
     runner = agent.runtime.runner
     with agent.client() as client:
-        agent.runtime.call(runner.async_pause()).result(10)
+        agent.host.call(runner.async_pause()).result(10)
         try:
             made = create(
                 client,
@@ -508,7 +508,7 @@ def test_a_paused_agent_records_what_it_skipped(agent: LiveAgent) -> None:
             assert {(m["reason"], m["action"]) for m in missed} == {("paused", "skipped")}
             assert runs(client, made["id"]) == []
         finally:
-            agent.runtime.call(runner.async_resume()).result(10)
+            agent.host.call(runner.async_resume()).result(10)
         until(lambda: runs(client, made["id"]), what="a run after resuming")
 
 

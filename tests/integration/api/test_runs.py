@@ -21,6 +21,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 from websockets.typing import Origin, Subprotocol
 
+from atom_desktop.agent_thread import AgentThread
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import RunnerPaused
 from atom_desktop.core.ids import IdFactory
@@ -275,7 +276,7 @@ def test_a_paused_runner_holds_queued_runs_until_resumed(agent: LiveAgent) -> No
     )
     runner = agent.runtime.runner
     with agent.client() as client:
-        agent.runtime.call(runner.async_pause()).result(10)
+        agent.host.call(runner.async_pause()).result(10)
         held = start(client, argv=["echo", "held"])["id"]
         dropped = start(client, argv=["echo", "never"])["id"]
         assert client.get(f"/api/v1/runs/{held}").json()["status"] == "queued"
@@ -283,7 +284,7 @@ def test_a_paused_runner_holds_queued_runs_until_resumed(agent: LiveAgent) -> No
         assert client.post(f"/api/v1/runs/{dropped}/cancel").status_code == 202
         assert wait_done(client, dropped)["status"] == "cancelled"
         assert client.get(f"/api/v1/runs/{held}").json()["status"] == "queued"
-        agent.runtime.call(runner.async_resume()).result(10)
+        agent.host.call(runner.async_resume()).result(10)
         assert wait_done(client, held)["status"] == "succeeded"
         assert output(client, held) == b"held\n"
     assert paused == [True, False]
@@ -303,13 +304,13 @@ def test_pause_and_cancel_reach_runs_waiting_for_a_slot(settings: Settings) -> N
         assert client.post(f"/api/v1/runs/{doomed}/cancel").status_code == 202
         assert wait_done(client, doomed, timeout=10)["status"] == "cancelled"
         # Paused, a run already waiting for the slot does not take it when it frees.
-        agent.runtime.call(runner.async_pause()).result(10)
+        agent.host.call(runner.async_pause()).result(10)
         client.post(f"/api/v1/runs/{first}/input", json={"close": True})
         assert wait_done(client, first)["status"] == "succeeded"
         while runner.is_active(first):
             time.sleep(0.01)
         assert client.get(f"/api/v1/runs/{waiting}").json()["status"] == "queued"
-        agent.runtime.call(runner.async_resume()).result(10)
+        agent.host.call(runner.async_resume()).result(10)
         assert wait_done(client, waiting)["status"] == "succeeded"
 
 
@@ -441,7 +442,8 @@ def test_denied_command_is_refused_named_and_audited(settings: Settings) -> None
 def test_runs_a_crash_left_running_become_interrupted(settings: Settings) -> None:
     # What a crash leaves behind: records still queued or running.
     runtime = Runtime(settings)
-    runtime.start_in_thread()
+    host = AgentThread(lambda: runtime)
+    host.start_and_wait()
     try:
         ids = IdFactory()
         left = [
@@ -461,7 +463,7 @@ def test_runs_a_crash_left_running_become_interrupted(settings: Settings) -> Non
         runtime.store.runs.update(left[1].id, status="running")
     finally:
         # Stop without the runner seeing these rows as its own: they stay as they are.
-        runtime.stop()
+        host.stop()
     with live_agent(settings) as agent, agent.client() as client:
         for record in left:
             assert client.get(f"/api/v1/runs/{record.id}").json()["status"] == "interrupted"
