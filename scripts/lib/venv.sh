@@ -29,6 +29,15 @@ ensure_venv() {
     if [ -f "$stamp" ] && grep -qxF "$wanted" "$stamp"; then
         return 0
     fi
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
+    # The project maps resources/ to the package atom_desktop.resources, so
+    # setuptools makes the editable install with an import hook rather than a
+    # plain path entry, and says so in an "Editable installation." notice
+    # (about folders named like the package shadowing it), which pip shows
+    # even with -q. The hook serves both mappings, and that notice is not for
+    # whoever starts the app or the tests: it alone is filtered, any other
+    # warning of the build still shows. (--config-settings editable_mode=compat
+    # would warn too, and cannot serve atom_desktop.resources.)
+    PYTHONWARNINGS="${PYTHONWARNINGS:+$PYTHONWARNINGS,}ignore:Editable installation:UserWarning" \
+        .venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
     echo "$wanted" >>"$stamp"
 }
