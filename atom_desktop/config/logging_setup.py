@@ -23,6 +23,11 @@ _BACKUPS = 5
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
+# Libraries that log their routine work at INFO, which is none of the user's
+# concern: alembic each migration context, apscheduler each start and job
+# ("Scheduler started", "Added job"), httpx and httpcore each request (a second
+# launch asking the first to show its window). Their warnings and errors show.
+QUIET_LIBRARIES = ("alembic", "apscheduler", "httpx", "httpcore")
 
 
 class JsonLinesFormatter(logging.Formatter):
@@ -73,16 +78,25 @@ class ConsoleFormatter(logging.Formatter):
 class LoggingHandle:
     """The handlers :func:`configure_logging` installed; ``close`` removes them."""
 
-    def __init__(self, root: logging.Logger, handlers: list[logging.Handler]) -> None:
+    def __init__(
+        self,
+        root: logging.Logger,
+        handlers: list[logging.Handler],
+        library_levels: dict[str, int] | None = None,
+    ) -> None:
         self._root = root
         self.handlers = handlers
+        self._library_levels = library_levels or {}
 
     def close(self) -> None:
-        """Detach and close the handlers (flushes the file)."""
+        """Detach and close the handlers (flushes the file); the libraries' levels go back."""
         for handler in self.handlers:
             self._root.removeHandler(handler)
             handler.close()
         self.handlers = []
+        for name, level in self._library_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._library_levels = {}
 
 
 def configure_logging(
@@ -96,8 +110,11 @@ def configure_logging(
     """Install the file and console handlers on the root (or a named) logger."""
     root = logging.getLogger(logger_name)
     root.setLevel(level)
-    # alembic announces every plugin and migration context at INFO.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    library_levels = {}
+    for name in QUIET_LIBRARIES:
+        library = logging.getLogger(name)
+        library_levels[name] = library.level
+        library.setLevel(max(logging.WARNING, root.level))
     handlers: list[logging.Handler] = []
     if log_dir is not None:
         log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -112,4 +129,4 @@ def configure_logging(
         handlers.append(console_handler)
     for handler in handlers:
         root.addHandler(handler)
-    return LoggingHandle(root, handlers)
+    return LoggingHandle(root, handlers, library_levels)

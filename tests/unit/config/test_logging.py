@@ -95,3 +95,29 @@ def test_file_rotates(tmp_path: Path) -> None:
         handle.close()
     assert (tmp_path / f"{LOG_FILE_NAME}.1").exists()
     assert (tmp_path / LOG_FILE_NAME).stat().st_size <= 2000
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_libraries_routine_lines_stay_off_the_console(level: str) -> None:
+    root = logging.getLogger()
+    root_level = root.level
+    before = {name: logging.getLogger(name).level for name in ("apscheduler", "httpx")}
+    console = io.StringIO()
+    handle = configure_logging(level=level, log_dir=None, redactor=Redactor(), console=console)
+    try:
+        logging.getLogger("atom_desktop.runtime").info("agent running")
+        logging.getLogger("apscheduler.scheduler").info("Scheduler started")
+        logging.getLogger("apscheduler.executors.default").info('Running job "prune"')
+        logging.getLogger("httpx").info('HTTP Request: POST http://127.0.0.1:8084 "200 OK"')
+        logging.getLogger("httpcore.connection").debug("connect_tcp.started")
+        logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
+    finally:
+        handle.close()
+        root.setLevel(root_level)
+    shown = console.getvalue()
+    assert "agent running" in shown
+    assert "Run time of job was missed" in shown  # their warnings still show
+    for routine in ("Scheduler started", "Running job", "HTTP Request", "connect_tcp"):
+        assert routine not in shown
+    # Closing the logging puts the libraries' levels back as they were.
+    assert {name: logging.getLogger(name).level for name in before} == before
