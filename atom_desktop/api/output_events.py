@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import base64
 import codecs
+import dataclasses
 import json
 from typing import Literal
 
-from atom_desktop.store.runs import Chunk
+from atom_desktop.core.output import Chunk
+from atom_desktop.runner.follow import Dropped, Exited
 
 Encoding = Literal["text", "base64"]
 
@@ -72,12 +74,12 @@ class OutputEvents:
         return f'{head}"text": {text}}}\n\n'.encode()
 
     @staticmethod
-    def dropped(first: int, last: int) -> bytes:
+    def dropped(event: Dropped) -> bytes:
         """The ``dropped`` event: output between these seqs (inclusive) was not kept."""
-        data = json.dumps({"from_seq": first, "to_seq": last})
+        data = json.dumps({"from_seq": event.first_seq, "to_seq": event.last_seq})
         return f"event: dropped\ndata: {data}\n\n".encode()
 
     @staticmethod
-    def exit(record: dict[str, object]) -> bytes:
-        """The final ``exit`` event."""
-        return f"event: exit\ndata: {json.dumps(record)}\n\n".encode()
+    def exit(event: Exited) -> bytes:
+        """The final ``exit`` event: ``{"status", "exit_code", "signal", "last_seq"}``."""
+        return f"event: exit\ndata: {json.dumps(dataclasses.asdict(event))}\n\n".encode()

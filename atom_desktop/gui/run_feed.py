@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -160,8 +161,8 @@ class RunFeed(QObject):
     ) -> None:
         # Imported on the agent thread: the runner and the store stay out of
         # the window's start-up.
-        from atom_desktop.runner.follow import follow_run  # noqa: PLC0415
-        from atom_desktop.store.runs import Chunk  # noqa: PLC0415
+        from atom_desktop.core.output import Chunk  # noqa: PLC0415
+        from atom_desktop.runner.follow import Dropped, Exited, follow_run  # noqa: PLC0415
 
         if follow.stopped:
             return
@@ -171,18 +172,19 @@ class RunFeed(QObject):
         }
         try:
             async for item in follow_run(runtime.runner, run_id, 0, follow.closing):
-                if isinstance(item, Chunk):
-                    text = decoders[item.stream].decode(item.data)
-                    await follow.add(item.stream, text, len(item.data))
-                elif isinstance(item, tuple):
-                    await follow.flush()
-                    self.dropped.emit(token, item[0], item[1])
-                else:
-                    for name, decoder in decoders.items():
-                        tail = decoder.decode(b"", final=True)
-                        if tail:
-                            await follow.add(name, tail, len(tail))
-                    await follow.flush()
-                    self.ended.emit(token, dict(item))
+                match item:
+                    case Chunk():
+                        text = decoders[item.stream].decode(item.data)
+                        await follow.add(item.stream, text, len(item.data))
+                    case Dropped():
+                        await follow.flush()
+                        self.dropped.emit(token, item.first_seq, item.last_seq)
+                    case Exited():
+                        for name, decoder in decoders.items():
+                            tail = decoder.decode(b"", final=True)
+                            if tail:
+                                await follow.add(name, tail, len(tail))
+                        await follow.flush()
+                        self.ended.emit(token, dataclasses.asdict(item))
         finally:
             follow.close()

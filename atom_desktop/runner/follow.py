@@ -8,14 +8,38 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TypeVar
 
 from atom_desktop.core.loop_turns import LoopTurns
+from atom_desktop.core.output import Chunk
 from atom_desktop.runner.output import ENDED, LAGGED
 from atom_desktop.runner.service import RunnerService
-from atom_desktop.store.runs import Chunk
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Output between these sequence numbers (inclusive) was not kept (the run's cap)."""
+
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    """The run has ended: how, and the sequence number of its last chunk."""
+
+    status: str
+    exit_code: int | None
+    signal: int | None
+    last_seq: int
+
+
+# What a viewer of a run's output receives, in order: chunks (with Dropped
+# where a range was not kept), then at most one Exited.
+RunOutputEvent = Chunk | Dropped | Exited
 
 
 async def next_or_closed(queue: asyncio.Queue[T], closing: asyncio.Event) -> T | None:
@@ -39,8 +63,8 @@ async def next_or_closed(queue: asyncio.Queue[T], closing: asyncio.Event) -> T |
 
 async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
     runner: RunnerService, run_id: str, after: int, closing: asyncio.Event
-) -> AsyncIterator[Chunk | tuple[int, int] | dict[str, object]]:
-    """Chunks after ``after`` in order (a (from, to) pair where output was dropped), then the exit.
+) -> AsyncIterator[RunOutputEvent]:
+    """Chunks after ``after`` in order (:class:`Dropped` where output was not kept), then the exit.
 
     Live chunks come from memory; a viewer that falls behind, and one that
     arrives late, reads the stored log instead. Nothing is sent twice.
@@ -59,7 +83,7 @@ async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
                     break
                 for chunk in batch:
                     if chunk.seq > last + 1:
-                        yield (last + 1, chunk.seq - 1)
+                        yield Dropped(last + 1, chunk.seq - 1)
                     last = chunk.seq
                     yield chunk
                     await turns.share()
@@ -91,12 +115,7 @@ async def follow_run(  # noqa: PLR0912 - one state machine, read top to bottom
             await turns.share()
         record = await runner.async_record(run_id)
         if record.finished:
-            yield {
-                "status": record.status,
-                "exit_code": record.exit_code,
-                "signal": record.signal,
-                "last_seq": record.last_seq,
-            }
+            yield Exited(record.status, record.exit_code, record.signal, record.last_seq)
     finally:
         if viewer is not None:
             runner.unwatch(run_id, viewer)

@@ -17,7 +17,7 @@ from collections import deque
 from datetime import UTC, datetime
 from itertools import islice
 
-from atom_desktop.store.runs import Chunk
+from atom_desktop.core.output import Chunk
 
 CHUNK_BYTES = 64 * 1024
 VIEWER_BUDGET = 4 * 1024 * 1024

@@ -22,6 +22,7 @@ import psutil
 
 from atom_desktop.core.events import EventBus, RunChanged, RunnerPaused
 from atom_desktop.core.ids import IdFactory
+from atom_desktop.core.output import Chunk
 from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
 from atom_desktop.runner.errors import RunnerError, RunNotActiveError
@@ -32,7 +33,7 @@ from atom_desktop.runner.request import RunRequest, RunSource
 from atom_desktop.runner.supervision import SupervisorStatus, supervised, supervision_available
 from atom_desktop.runner.terminal import open_pty, pty_environment
 from atom_desktop.store.run_processes import RunProcessRepository
-from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
+from atom_desktop.store.runs import RunRecord, RunRepository
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
+from atom_desktop.core.output import Chunk
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import ConflictError, NotFoundError
 from atom_desktop.store.models import RunChunkRow, RunRow
@@ -52,16 +53,6 @@ class RunRecord:
     def finished(self) -> bool:
         """The run has ended, one way or another."""
         return self.status in FINISHED
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """A piece of output: per-run sequence number, stream, time, exact bytes."""
-
-    seq: int
-    stream: str
-    at: datetime
-    data: bytes
 
 
 def _record(row: RunRow) -> RunRecord:

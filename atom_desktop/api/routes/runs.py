@@ -23,11 +23,12 @@ from atom_desktop.api.output_events import OutputEvents
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage, RunPublic
 from atom_desktop.api.streaming import SSE_REVOKED, close_socket, resume_point
 from atom_desktop.core.errors import AtomError
-from atom_desktop.runner.follow import follow_run
+from atom_desktop.core.output import Chunk
+from atom_desktop.runner.follow import Dropped, Exited, follow_run
 from atom_desktop.runner.output import now
 from atom_desktop.runner.request import RunRequest
 from atom_desktop.runner.service import RunnerService
-from atom_desktop.store.runs import Chunk, RunRecord, RunRepository
+from atom_desktop.store.runs import RunRecord, RunRepository
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
 T = TypeVar("T")
@@ -198,12 +199,13 @@ async def stream_run(
         events = OutputEvents(encoding)
         with streams.open(principal_of(request.scope)) as stop:
             async for item in follow_run(agent.runner, run_id, after, stop.event):
-                if isinstance(item, Chunk):
-                    yield events.output(item)
-                elif isinstance(item, tuple):
-                    yield events.dropped(*item)
-                else:
-                    yield events.exit(item)
+                match item:
+                    case Chunk():
+                        yield events.output(item)
+                    case Dropped():
+                        yield events.dropped(item)
+                    case Exited():
+                        yield events.exit(item)
             if stop.reason == REVOKED:
                 yield SSE_REVOKED.encode()
 
@@ -245,17 +247,16 @@ async def run_socket(websocket: WebSocket, run_id: str) -> None:
 
         async def send_output() -> None:
             async for item in follow_run(agent.runner, run_id, after, stop.event):
-                if isinstance(item, Chunk):
-                    tag = STDOUT_TAG if item.stream == "stdout" else STDERR_TAG
-                    await websocket.send_bytes(
-                        bytes([tag]) + item.seq.to_bytes(8, "big") + item.data
-                    )
-                elif isinstance(item, tuple):
-                    await websocket.send_json(
-                        {"type": "dropped", "from_seq": item[0], "to_seq": item[1]}
-                    )
-                else:
-                    await websocket.send_json({"type": "exit", **item})
+                match item:
+                    case Chunk(seq=seq, stream=stream, data=data):
+                        tag = STDOUT_TAG if stream == "stdout" else STDERR_TAG
+                        await websocket.send_bytes(bytes([tag]) + seq.to_bytes(8, "big") + data)
+                    case Dropped(first_seq=first, last_seq=last):
+                        await websocket.send_json(
+                            {"type": "dropped", "from_seq": first, "to_seq": last}
+                        )
+                    case Exited():
+                        await websocket.send_json({"type": "exit", **dataclasses.asdict(item)})
             await close_socket(websocket, stop, normal=1000)
 
         async def take_input() -> None:

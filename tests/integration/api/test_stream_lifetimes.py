@@ -129,6 +129,10 @@ def test_revoking_a_token_ends_every_stream_and_socket_it_opened(agent: LiveAgen
     with agent.client() as client:
         tokens = {t["name"]: t["id"] for t in client.get("/api/v1/tokens").json()}
         sleeper = start(client, argv=["sleep", "60"])["id"]
+        # Input goes to a running run; wait for it to leave the queue.
+        assert _wait_until(
+            lambda: client.get(f"/api/v1/runs/{sleeper}").json()["status"] == "running"
+        )
 
         events = socket.create_connection(("127.0.0.1", agent.port), timeout=10)
         output = socket.create_connection(("127.0.0.1", agent.port), timeout=10)
@@ -175,6 +179,9 @@ def test_socket_actions_are_audited_as_their_http_twins(agent: LiveAgent) -> Non
     runner = agent.make_token("run", name="socket-user")
     with agent.client() as client:
         run_id = start(client, argv=py("import sys, time\nsys.stdin.read()\ntime.sleep(60)"))["id"]
+        assert _wait_until(
+            lambda: client.get(f"/api/v1/runs/{run_id}").json()["status"] == "running"
+        )
         with _ws(agent, f"/api/v1/runs/{run_id}/ws", runner) as ws:
             ws.send(json.dumps({"type": "stdin", "text": "hello"}))
             ws.send(json.dumps({"type": "close_stdin"}))

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from atom_desktop.core.ids import IdFactory
+from atom_desktop.core.output import Chunk
 from atom_desktop.runner.output import now
 from atom_desktop.store.database import Database
 from atom_desktop.store.engine import CACHE_KIB
-from atom_desktop.store.runs import Chunk, RunRepository
+from atom_desktop.store.runs import RunRepository
 
 
 def new_run(runs: RunRepository) -> str:

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from atom_desktop.api.output_events import OutputEvents
+from atom_desktop.core.output import Chunk
+from atom_desktop.runner.follow import Dropped, Exited
 from atom_desktop.runner.output import now
-from atom_desktop.store.runs import Chunk
 
 
 def reference(chunks: list[Chunk]) -> list[bytes]:
@@ -93,9 +94,14 @@ def test_base64_events_carry_the_exact_bytes() -> None:
 
 
 def test_dropped_and_exit_events() -> None:
-    assert OutputEvents.dropped(3, 9) == b'event: dropped\ndata: {"from_seq": 3, "to_seq": 9}\n\n'
-    exit_event = OutputEvents.exit({"status": "failed", "exit_code": 2})
+    assert (
+        OutputEvents.dropped(Dropped(3, 9))
+        == b'event: dropped\ndata: {"from_seq": 3, "to_seq": 9}\n\n'
+    )
+    exit_event = OutputEvents.exit(Exited("failed", 2, None, 41))
     assert json.loads(exit_event.removeprefix(b"event: exit\ndata: ")) == {
         "status": "failed",
         "exit_code": 2,
+        "signal": None,
+        "last_seq": 41,
     }

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from atom_desktop.core.output import Chunk
 from atom_desktop.runner.output import OutputLog, now
-from atom_desktop.store.runs import Chunk
 
 
 def chunks(first: int, count: int, size: int) -> list[Chunk]:
