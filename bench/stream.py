@@ -43,9 +43,9 @@ from websockets.sync.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
 from atom_desktop.core.ids import IdFactory
+from atom_desktop.core.output import Chunk
 from atom_desktop.runner.output import CHUNK_BYTES, now
 from atom_desktop.store.database import Database
-from atom_desktop.core.output import Chunk
 from atom_desktop.store.runs import RunRepository
 from bench.api import free_port, wait_healthy
 
