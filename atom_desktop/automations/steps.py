@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
@@ -177,14 +177,18 @@ class StepRunner:
         started = datetime.now(UTC)
         result: dict[str, Any] = {"index": index, "type": step.type, "name": step.name}
         try:
-            if isinstance(step, ShellStep):
-                result.update(await self._shell(step, index, ctx))
-            elif isinstance(step, HttpStep):
-                result.update(await self._http_request(step, ctx))
-            elif isinstance(step, NotifyStep):
-                result.update(self._notify(step, ctx))
-            else:
-                result.update(await self._task(step, ctx))
+            # Exhaustive: a new kind of step is a type error here until it is handled.
+            match step:
+                case ShellStep():
+                    result.update(await self._shell(step, index, ctx))
+                case HttpStep():
+                    result.update(await self._http_request(step, ctx))
+                case NotifyStep():
+                    result.update(self._notify(step, ctx))
+                case TaskStep():
+                    result.update(await self._task(step, ctx))
+                case _:
+                    assert_never(step)
         except (AtomError, ValidationError) as exc:
             result.update(status="failed", error=_message(exc))
         result["started_at"] = started.isoformat()
