@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 OPENAPI_URL = f"{PREFIX}/openapi.json"
+DOCS_URL = "/docs"
+#: Paths a person or a tool tries first; they answer 404 naming the two above.
+GUESSED_PATHS = ("/", "/openapi.json")
 MAX_BODY = 1024 * 1024
 NO_TELEMETRY: TelemetryConfig = {
     "tracing": False,
@@ -80,8 +83,10 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
     app.state.agent = agent
     app.state.streams = OpenStreams(agent.tokens)
     app.state.heartbeat_s = heartbeat_s
-    install_error_handlers(app)
     routes = RouteTable()
+    install_error_handlers(
+        app, methods_at=routes.methods_at, guides={"docs": DOCS_URL, "openapi": OPENAPI_URL}
+    )
     routers = (
         health.router,
         tasks.router,
@@ -97,10 +102,14 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         app.include_router(router, prefix=PREFIX)
         routes.add_router(PREFIX, router)
     routes.add(OPENAPI_URL, ("GET",), PUBLIC)
-    routes.add("/docs", ("GET",), PUBLIC)
+    routes.add(DOCS_URL, ("GET",), PUBLIC)
     routes.add_prefix("/docs/assets", PUBLIC)
+    # Where people and tools look for an API first: no token needed to be
+    # told (404) where the docs and the OpenAPI document are.
+    for guess in GUESSED_PATHS:
+        routes.add(guess, ("GET",), PUBLIC)
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get(DOCS_URL, include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=OPENAPI_URL,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -81,8 +82,23 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map every exception to the shared error shape; never leak a traceback."""
+def install_error_handlers(
+    app: FastAPI,
+    *,
+    methods_at: Callable[[str], Iterable[str]] | None = None,
+    guides: Mapping[str, str] | None = None,
+) -> None:
+    """Map every exception to the shared error shape; never leak a traceback.
+
+    ``methods_at(path)`` names the methods the API serves at a path: a 405
+    answer lists them all in ``Allow`` (RFC 9110), where the router would
+    name those of one route only, and the static files none. ``guides``
+    (name: path, e.g. the docs and the OpenAPI document) are where a 404 for
+    a path the API does not have points the client.
+    """
+    pointer = ""
+    if guides:
+        pointer = " See " + " or ".join(f"{path} ({name})" for name, path in guides.items()) + "."
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,9 +110,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, "error")
+        status = exc.status_code
+        code = _STATUS_CODES.get(status, "error")
         message = exc.detail if isinstance(exc.detail, str) else code
-        return error_response(exc.status_code, code, message)
+        headers = dict(exc.headers or {})
+        if status == 405 and methods_at is not None:
+            headers["Allow"] = ", ".join(methods_at(request.scope["path"]))
+        extra: dict[str, str] = {}
+        if status == 404 and message == "Not Found":
+            # The router's (or the static files') own 404: no such path at all.
+            message = "No such path in this API." + pointer
+            extra = dict(guides or {})
+        response = error_response(status, code, message, **extra)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(AtomError)
     async def _atom(request: Request, exc: AtomError) -> JSONResponse:

@@ -231,6 +231,16 @@ class RouteTable:
             self._seen[key] = found
         return found
 
+    def methods_at(self, path: str) -> list[str]:
+        """Every HTTP method some route serves at ``path``, sorted: a 405's ``Allow``.
+
+        The union over every route of the path (one per method, as FastAPI
+        declares them), which the router's own 405 does not give.
+        """
+        methods = {m for rule in self._rules if rule.regex.match(path) for m in rule.methods}
+        methods.discard("WEBSOCKET")
+        return sorted(methods)
+
     def _scan(self, method: str, path: str) -> tuple[str, str]:
         for rule in self._rules:
             if rule.regex.match(path) and method in rule.methods:
