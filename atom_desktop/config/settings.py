@@ -31,6 +31,16 @@ _SECRET_FIELDS = frozenset({"encryption_key", "api_token", "sync_url"})
 # Settings that say where the config file is cannot come from that file.
 _NOT_IN_FILE = frozenset({"config_dir", "config_file"})
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+#: Every API token starts with this (secrets/api_token.py makes them).
+API_TOKEN_PREFIX = "atom_"  # noqa: S105 - the mark of every token, no secret
+#: What ``ATOM_API_TOKEN`` must look like: a token the API accepts, long
+#: enough to be a secret (the agent makes 43 characters after the prefix).
+_OWNER_TOKEN = re.compile(re.escape(API_TOKEN_PREFIX) + r"[A-Za-z0-9_-]{32,195}")
+OWNER_TOKEN_SHAPE = (
+    f"must be an ATOM API token: '{API_TOKEN_PREFIX}' followed by 32 to 195 letters, digits, "
+    "'-' or '_' (make one with: python3 -c \"import secrets; "
+    f"print('{API_TOKEN_PREFIX}' + secrets.token_urlsafe(32))\")"
+)
 
 
 class Settings(BaseSettings):
@@ -101,6 +111,15 @@ class Settings(BaseSettings):
     def _check_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _HEX_KEY.fullmatch(value.get_secret_value()):
             raise ValueError("must be exactly 64 hexadecimal characters (a raw 32-byte key)")
+        return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _check_api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Refused here, at the start: of another shape, the API would refuse
+        # it on every request instead (403), with nothing to say why.
+        if value is not None and not _OWNER_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError(OWNER_TOKEN_SHAPE)
         return value
 
     @field_validator("log_level", mode="before")

@@ -4,7 +4,7 @@ Tokens are ``atom_`` followed by 43 URL-safe characters (256 random bits), so
 a plain SHA-256 is enough to store them: nothing to brute-force. The owner
 token (all scopes) is kept like the database key: in the OS keyring, or a
 0600 file in the config directory when there is no usable keyring, or taken
-from ``ATOM_API_TOKEN``.
+from ``ATOM_API_TOKEN`` (whose shape the settings check at the start).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from atom_desktop.config.paths import AppPaths
-from atom_desktop.config.settings import Settings
+from atom_desktop.config.settings import API_TOKEN_PREFIX, Settings
 from atom_desktop.core.private_file import create_private
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.secrets.errors import SecretsError
@@ -26,7 +26,7 @@ from atom_desktop.secrets.profile import profile_id
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "atom_"
+PREFIX = API_TOKEN_PREFIX
 OWNER_ENTRY = "api-token"
 TokenStorage = Literal["environment", "keyring", "file"]
 
