@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from atom_desktop.core.statuses import RunStatus
 from atom_desktop.store.task_types import Task
 
 Scope = Literal["read", "run", "automate", "admin"]
@@ -168,7 +169,7 @@ class RunPublic(BaseModel):
     shell: str | None
     cwd: str
     env_names: list[str]
-    status: str
+    status: RunStatus
     exit_code: int | None
     signal: int | None
     error: str | None

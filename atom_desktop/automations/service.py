@@ -51,6 +51,7 @@ from atom_desktop.core.events import (
     EventBus,
     RunnerPaused,
 )
+from atom_desktop.core.statuses import AutomationRunStatus
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.automation_runs import ApprovalRecord, AutomationRunRecord
 from atom_desktop.store.automations import AutomationRecord, MissedTime
@@ -603,7 +604,9 @@ class AutomationService:
             )
             return await asyncio.to_thread(repo.get, run.id)
         self._bus.publish(
-            AutomationRunChanged(automation_id=automation_id, run_id=run.id, status="queued")
+            AutomationRunChanged(
+                automation_id=automation_id, run_id=run.id, status=AutomationRunStatus.QUEUED
+            )
         )
         ctx = RunContext(automation_id, record.name, run.id, spec, trigger, raw_paths=raw_paths)
         task = asyncio.create_task(
@@ -644,11 +647,13 @@ class AutomationService:
             automation_id,
             trigger_kind=kind,
             trigger=trigger,
-            status="skipped",
+            status=AutomationRunStatus.SKIPPED,
             error=why,
         )
         self._bus.publish(
-            AutomationRunChanged(automation_id=automation_id, run_id=run.id, status="skipped")
+            AutomationRunChanged(
+                automation_id=automation_id, run_id=run.id, status=AutomationRunStatus.SKIPPED
+            )
         )
         return run
 

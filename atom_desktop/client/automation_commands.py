@@ -11,8 +11,8 @@ from typing import Any, TextIO
 from atom_desktop.client.agent_client import AgentClient
 from atom_desktop.client.commands import emit, table
 from atom_desktop.core.errors import AtomError
+from atom_desktop.core.statuses import AUTOMATION_RUN_ENDED, AutomationRunStatus
 
-ENDED = ("succeeded", "failed", "timed_out", "cancelled", "skipped", "interrupted")
 WAIT_POLL_S = 0.2
 
 
@@ -58,7 +58,7 @@ def automations(  # noqa: PLR0912 - one branch per action, read top to bottom
                 # A failed step says why (the same words as in its history).
                 why = f" ({step['error']})" if step.get("error") else ""
                 out.write(f"  {step.get('name') or step['index']}: {step['status']}{why}\n")
-        return 0 if not args.wait or run["status"] == "succeeded" else 1
+        return 0 if not args.wait or run["status"] == AutomationRunStatus.SUCCEEDED else 1
     elif action == "missed":
         data = client.request(
             "GET", f"/automations/{args.automation_id}/missed", params={"limit": args.limit}
@@ -104,6 +104,6 @@ def _read_spec(file: str) -> dict[str, Any]:
 def _wait(client: AgentClient, automation_id: str, run_id: str) -> dict[str, Any]:
     while True:
         run: dict[str, Any] = client.request("GET", f"/automations/{automation_id}/runs/{run_id}")
-        if run["status"] in ENDED:
+        if run["status"] in AUTOMATION_RUN_ENDED:
             return run
         time.sleep(WAIT_POLL_S)

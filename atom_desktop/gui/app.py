@@ -29,6 +29,7 @@ from atom_desktop.core.events import (
     NotificationRequested,
     WindowActivationRequested,
 )
+from atom_desktop.core.statuses import RUN_FAILED
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.icons import app_icon
@@ -36,7 +37,7 @@ from atom_desktop.gui.main_window import MainWindow
 from atom_desktop.gui.preferences import Preferences
 from atom_desktop.gui.quit_signals import quit_on_signals
 from atom_desktop.gui.run_labels import run_command_text, short_command
-from atom_desktop.gui.tray import FAILED, Tray
+from atom_desktop.gui.tray import Tray
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
@@ -293,7 +294,7 @@ class DesktopApp(QObject):
             if record.source == "automation":
                 return  # the automation's own notify setting speaks for its runs
             command = short_command(run_command_text(record), 80)
-            failed = status in FAILED
+            failed = status in RUN_FAILED
             verdict = "failed" if failed else "finished"
             detail = f" (exit {record.exit_code})" if record.exit_code is not None else ""
             self.tray.notify(f"Run {verdict}{detail}", command, failed=failed)

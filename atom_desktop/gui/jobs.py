@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from atom_desktop.core.errors import AtomError
+from atom_desktop.core.statuses import RUN_FAILED
 from atom_desktop.store.errors import NotFoundError
 
 # pydantic and the request and task models are imported where a job uses
@@ -67,7 +68,7 @@ async def overview(runtime: Runtime) -> AgentOverview:
 
     runs = runtime.store.runs
     recent = await _in_thread(runs.page, limit=10)
-    failures = await _in_thread(runs.page, status=["failed", "timed_out", "interrupted"], limit=5)
+    failures = await _in_thread(runs.page, status=sorted(RUN_FAILED), limit=5)
     open_tasks = await _in_thread(runtime.store.tasks.count, TaskFilter(statuses=("todo", "doing")))
     key = runtime.store.key
     return AgentOverview(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from atom_desktop.core.statuses import RUN_ACTIVE
+
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
     from atom_desktop.store.runs import RunRecord
@@ -25,8 +27,8 @@ def short_command(text: str, limit: int = MAX_COMMAND) -> str:
 
 def run_summary(record: RunRecord) -> str:
     """``status (exit code) · command`` in one line: the outcome first, it matters most."""
-    status = record.status
-    if record.exit_code is not None and record.status not in ("queued", "running"):
+    status = str(record.status)
+    if record.exit_code is not None and record.status not in RUN_ACTIVE:
         status += f" (exit {record.exit_code})"
     elif record.signal is not None:
         status += f" (signal {record.signal})"

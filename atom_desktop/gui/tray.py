@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from atom_desktop.core.events import ApprovalChanged, Event, RunChanged, RunnerPaused
+from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED
 from atom_desktop.gui.icons import tray_icon
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.resource_files import TrayState
@@ -16,9 +17,6 @@ from atom_desktop.resource_files import TrayState
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
     from atom_desktop.store.runs import RunRecord
-
-FAILED = ("failed", "timed_out", "interrupted")
-FINISHED = ("succeeded", "cancelled", *FAILED)
 
 
 class Tray(QObject):
@@ -158,9 +156,9 @@ class Tray(QObject):
         if isinstance(payload, RunnerPaused):
             self.paused = payload.paused
         elif isinstance(payload, RunChanged):
-            if payload.status in ("queued", "running"):
+            if payload.status in RUN_ACTIVE:
                 self.running.setdefault(payload.run_id, payload.run_id[:8])
-            elif payload.status in FINISHED:
+            elif payload.status in RUN_FINISHED:
                 self.running.pop(payload.run_id, None)
                 self.notify_run.emit(payload.run_id, payload.status)
         elif isinstance(payload, ApprovalChanged):

@@ -23,6 +23,7 @@ import psutil
 from atom_desktop.core.events import EventBus, RunChanged, RunnerPaused
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.output import Chunk
+from atom_desktop.core.statuses import RunStatus
 from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
 from atom_desktop.runner.errors import RunnerError, RunNotActiveError
@@ -83,7 +84,7 @@ class _Active:
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     last_output: float = field(default_factory=time.monotonic)
-    ending: str | None = None  # why we are ending it: cancelled / timed_out
+    ending: RunStatus | None = None  # why we are ending it: cancelled / timed_out
     task: asyncio.Task[None] | None = None
     peak_rss: int = 0
     cpu_s: float = 0.0
@@ -228,7 +229,7 @@ class RunnerService:
         run.task = asyncio.create_task(self._lifecycle(run), name=f"run-{record.id}")
         if self._watch_wakeup is not None:
             self._watch_wakeup.set()
-        self._publish(record.id, "queued")
+        self._publish(record.id, RunStatus.QUEUED)
         return record
 
     @staticmethod
@@ -281,13 +282,15 @@ class RunnerService:
                     self._running += 1
                     has_slot = True
             if not has_slot:
-                await self._finish(run, run.ending or "cancelled", None, None)
+                await self._finish(run, run.ending or RunStatus.CANCELLED, None, None)
                 return
             await self._run(run)
         except Exception as exc:
             logger.exception("Run %s failed inside the runner", run.record.id)
             try:
-                await self._finish(run, "failed", None, None, error=f"internal error: {exc}")
+                await self._finish(
+                    run, RunStatus.FAILED, None, None, error=f"internal error: {exc}"
+                )
             except Exception:
                 logger.exception("Could not record the failure of run %s", run.record.id)
         finally:
@@ -362,7 +365,7 @@ class RunnerService:
             for fd, _ in ours:
                 os.close(fd)
             self._close_pty(run)
-            await self._finish(run, "failed", None, None, error=failure)
+            await self._finish(run, RunStatus.FAILED, None, None, error=failure)
             return None
         run.outputs = ours
         return run.proc
@@ -398,7 +401,7 @@ class RunnerService:
         root = self._command_pid(run)
         run.known.add((root, _start_time(root)))
         await asyncio.to_thread(self._record_start, run, now())
-        self._publish(run.record.id, "running")
+        self._publish(run.record.id, RunStatus.RUNNING)
 
         run.readers = [
             OutputReader(fd, name, lambda stream, data: self._emit(run, stream, data), run.touch)
@@ -423,14 +426,14 @@ class RunnerService:
         if run.ending is not None:
             status = run.ending
         else:
-            status = "succeeded" if returncode == 0 else "failed"
+            status = RunStatus.SUCCEEDED if returncode == 0 else RunStatus.FAILED
         exit_code = returncode if returncode >= 0 else None
         sig = -returncode if returncode < 0 else None
         await self._finish(run, status, exit_code, sig)
 
     def _record_start(self, run: _Active, started: datetime) -> None:
         """Mark the run running and remember its first processes (blocking)."""
-        self._runs().update(run.record.id, status="running", started_at=started)
+        self._runs().update(run.record.id, status=RunStatus.RUNNING, started_at=started)
         self._remember(run)
 
     def _remember(self, run: _Active) -> None:
@@ -484,7 +487,7 @@ class RunnerService:
                 if done:
                     return ended.result()
                 if run.ending is None and _expired(run, deadline, idle):
-                    run.ending = "timed_out"
+                    run.ending = RunStatus.TIMED_OUT
                     await self._kill(run)
         finally:
             ended.cancel()
@@ -592,7 +595,7 @@ class RunnerService:
     async def _finish(
         self,
         run: _Active,
-        status: str,
+        status: RunStatus,
         exit_code: int | None,
         sig: int | None,
         error: str | None = None,
@@ -632,7 +635,7 @@ class RunnerService:
             record = await asyncio.to_thread(self._runs().get, run_id)
             raise RunNotActiveError(f"The run {run_id} has already ended ({record.status}).")
         if run.ending is None:
-            run.ending = "cancelled"
+            run.ending = RunStatus.CANCELLED
         if run.proc is not None:
             await self._kill(run)
         else:
@@ -790,7 +793,7 @@ class RunnerService:
         """Whether the run is queued or running."""
         return run_id in self._active
 
-    def _publish(self, run_id: str, status: str) -> None:
+    def _publish(self, run_id: str, status: RunStatus) -> None:
         self._bus.publish(RunChanged(run_id=run_id, status=status))
 
 

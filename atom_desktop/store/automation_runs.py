@@ -10,11 +10,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from atom_desktop.core.ids import IdFactory
+from atom_desktop.core.statuses import AUTOMATION_RUN_ENDED, AutomationRunStatus
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import ConflictError, NotFoundError
 from atom_desktop.store.models import ApprovalRow, AutomationRunRow
-
-ENDED = ("succeeded", "failed", "timed_out", "cancelled", "skipped", "interrupted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +24,7 @@ class AutomationRunRecord:
     automation_id: str
     trigger_kind: str
     trigger: dict[str, Any]
-    status: str
+    status: AutomationRunStatus
     steps: list[dict[str, Any]]
     error: str | None
     created_at: datetime
@@ -35,7 +34,7 @@ class AutomationRunRecord:
     @property
     def ended(self) -> bool:
         """The run is over, one way or another."""
-        return self.status in ENDED
+        return self.status in AUTOMATION_RUN_ENDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +54,9 @@ class ApprovalRecord:
 
 
 def _run(row: AutomationRunRow) -> AutomationRunRecord:
-    return AutomationRunRecord(
-        **{name: getattr(row, name) for name in AutomationRunRecord.__slots__}
-    )
+    values = {name: getattr(row, name) for name in AutomationRunRecord.__slots__}
+    values["status"] = AutomationRunStatus(row.status)
+    return AutomationRunRecord(**values)
 
 
 def _approval(row: ApprovalRow) -> ApprovalRecord:
@@ -85,7 +84,7 @@ class AutomationRunRepository:
         *,
         trigger_kind: str,
         trigger: dict[str, Any],
-        status: str = "queued",
+        status: AutomationRunStatus = AutomationRunStatus.QUEUED,
         error: str | None = None,
     ) -> AutomationRunRecord:
         """Store a new run (``skipped`` ones are ended at once)."""
@@ -100,7 +99,7 @@ class AutomationRunRepository:
                 steps=[],
                 error=error,
                 created_at=now,
-                ended_at=now if status in ENDED else None,
+                ended_at=now if status in AUTOMATION_RUN_ENDED else None,
             )
             session.add(row)
             session.flush()
@@ -125,7 +124,7 @@ class AutomationRunRepository:
         self,
         automation_id: str | None = None,
         *,
-        status: Sequence[str] | None = None,
+        status: Sequence[AutomationRunStatus] | None = None,
         limit: int = 50,
         before: str | None = None,
     ) -> list[AutomationRunRecord]:
@@ -160,9 +159,9 @@ class AutomationRunRepository:
         with self._db.write() as session:
             result = session.execute(
                 update(AutomationRunRow)
-                .where(AutomationRunRow.status.not_in(ENDED))
+                .where(AutomationRunRow.status.not_in(AUTOMATION_RUN_ENDED))
                 .values(
-                    status="interrupted",
+                    status=AutomationRunStatus.INTERRUPTED,
                     ended_at=self._clock(),
                     error="The agent stopped before the run ended.",
                 )
@@ -183,7 +182,9 @@ class AutomationRunRepository:
                 too_old if cutoff_id is None else (too_old | (AutomationRunRow.id < cutoff_id))
             )
             result = session.execute(
-                delete(AutomationRunRow).where(AutomationRunRow.status.in_(ENDED), condition)
+                delete(AutomationRunRow).where(
+                    AutomationRunRow.status.in_(AUTOMATION_RUN_ENDED), condition
+                )
             )
             return int(getattr(result, "rowcount", 0) or 0)
 

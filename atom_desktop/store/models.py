@@ -26,6 +26,8 @@ from sqlalchemy.dialects.sqlite import JSON
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from atom_desktop.core.statuses import AutomationRunStatus, RunStatus, sql_in
+
 TASK_STATUSES = ("todo", "doing", "done", "cancelled")
 
 
@@ -129,19 +131,12 @@ class AuditRow(Base):
     result: Mapped[str] = mapped_column(String(32))
 
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted")
-
-
 class RunRow(Base):
     """One run of a command: what, who, how it ended, how much it printed."""
 
     __tablename__ = "runs"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', "
-            "'timed_out', 'interrupted')",
-            name="ck_runs_status",
-        ),
+        CheckConstraint(sql_in("status", RunStatus), name="ck_runs_status"),
         Index("ix_runs_status_id", "status", "id"),
     )
 
@@ -200,19 +195,6 @@ class RunProcessRow(Base):
     started: Mapped[float] = mapped_column(Float, primary_key=True)
 
 
-AUTOMATION_RUN_STATUSES = (
-    "queued",
-    "running",
-    "waiting_approval",
-    "succeeded",
-    "failed",
-    "timed_out",
-    "cancelled",
-    "skipped",
-    "interrupted",
-)
-
-
 class AutomationRow(Base):
     """An automation: its validated spec, and where its schedule bookkeeping stands."""
 
@@ -235,11 +217,7 @@ class AutomationRunRow(Base):
 
     __tablename__ = "automation_runs"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('queued', 'running', 'waiting_approval', 'succeeded', 'failed', "
-            "'timed_out', 'cancelled', 'skipped', 'interrupted')",
-            name="ck_automation_runs_status",
-        ),
+        CheckConstraint(sql_in("status", AutomationRunStatus), name="ck_automation_runs_status"),
         Index("ix_automation_runs_automation_id", "automation_id", "id"),
         Index("ix_automation_runs_status", "status"),
     )

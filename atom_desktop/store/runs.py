@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from atom_desktop.core.output import Chunk
+from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED, RunStatus
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import ConflictError, NotFoundError
 from atom_desktop.store.models import RunChunkRow, RunRow
 
-FINISHED = ("succeeded", "failed", "cancelled", "timed_out", "interrupted")
 # Chunks per page when a stream's output is read in pages: the runner's
 # chunks are at most 64 KiB, so a page is at most 1 MiB.
 OUTPUT_PAGE = 16
@@ -33,7 +33,7 @@ class RunRecord:
     shell: str | None
     cwd: str
     env_names: list[str]
-    status: str
+    status: RunStatus
     exit_code: int | None
     signal: int | None
     error: str | None
@@ -52,11 +52,13 @@ class RunRecord:
     @property
     def finished(self) -> bool:
         """The run has ended, one way or another."""
-        return self.status in FINISHED
+        return self.status in RUN_FINISHED
 
 
 def _record(row: RunRow) -> RunRecord:
-    return RunRecord(**{name: getattr(row, name) for name in RunRecord.__slots__})
+    values = {name: getattr(row, name) for name in RunRecord.__slots__}
+    values["status"] = RunStatus(row.status)
+    return RunRecord(**values)
 
 
 class RunRepository:
@@ -71,7 +73,7 @@ class RunRepository:
     def create(self, **fields: Any) -> RunRecord:
         """Store a new run (status ``queued``)."""
         with self._db.write() as session:
-            row = RunRow(status="queued", created_at=self._clock(), **fields)
+            row = RunRow(status=RunStatus.QUEUED, created_at=self._clock(), **fields)
             session.add(row)
             session.flush()
             return _record(row)
@@ -90,7 +92,11 @@ class RunRepository:
             return _record(row)
 
     def page(
-        self, *, status: Sequence[str] | None = None, limit: int = 50, before: str | None = None
+        self,
+        *,
+        status: Sequence[RunStatus] | None = None,
+        limit: int = 50,
+        before: str | None = None,
     ) -> list[RunRecord]:
         """Runs newest first; pass the last id seen as ``before`` for the next page."""
         stmt = select(RunRow).order_by(RunRow.id.desc()).limit(max(1, min(limit, 500)))
@@ -107,7 +113,7 @@ class RunRepository:
             row = session.get(RunRow, run_id)
             if row is None:
                 raise NotFoundError(f"There is no run with id {run_id!r}.")
-            if row.status not in FINISHED:
+            if row.status not in RUN_FINISHED:
                 raise ConflictError("The run has not finished; cancel it first.")
             session.execute(delete(RunChunkRow).where(RunChunkRow.run_id == run_id))
             session.delete(row)
@@ -117,8 +123,8 @@ class RunRepository:
         with self._db.write() as session:
             result = session.execute(
                 update(RunRow)
-                .where(RunRow.status.in_(("queued", "running")))
-                .values(status="interrupted", ended_at=self._clock())
+                .where(RunRow.status.in_(RUN_ACTIVE))
+                .values(status=RunStatus.INTERRUPTED, ended_at=self._clock())
             )
             return int(getattr(result, "rowcount", 0) or 0)
 

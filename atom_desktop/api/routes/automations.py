@@ -21,6 +21,7 @@ from atom_desktop.automations.triggers import (
     build_trigger,
     next_fire_times,
 )
+from atom_desktop.core.statuses import AutomationRunStatus
 from atom_desktop.store.automation_runs import AutomationRunRecord
 from atom_desktop.store.errors import NotFoundError
 
@@ -31,7 +32,7 @@ class RunSummary(BaseModel):
     """The newest run of an automation."""
 
     id: str
-    status: str
+    status: AutomationRunStatus
     created_at: datetime
     ended_at: datetime | None
 
@@ -63,7 +64,7 @@ class AutomationRunPublic(BaseModel):
     automation_id: str
     trigger_kind: str
     trigger: dict[str, Any]
-    status: str
+    status: AutomationRunStatus
     steps: list[dict[str, Any]]
     error: str | None
     created_at: datetime

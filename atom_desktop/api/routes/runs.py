@@ -24,6 +24,7 @@ from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage,
 from atom_desktop.api.streaming import SSE_REVOKED, close_socket, resume_point
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.output import Chunk
+from atom_desktop.core.statuses import RunStatus
 from atom_desktop.runner.follow import Dropped, Exited, follow_run
 from atom_desktop.runner.output import now
 from atom_desktop.runner.request import RunRequest
@@ -32,9 +33,6 @@ from atom_desktop.store.runs import RunRecord, RunRepository
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
 T = TypeVar("T")
-RunStatus = Literal[
-    "queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted"
-]
 
 
 def _public(record: RunRecord) -> RunPublic:

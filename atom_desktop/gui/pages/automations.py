@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import AutomationChanged, AutomationRunChanged, Event
+from atom_desktop.core.statuses import AUTOMATION_RUN_ENDED, AUTOMATION_RUN_FAILED
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.error_label import ErrorLabel
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
 
 REFRESH_DELAY_MS = 200
 TICK_MS = 30_000  # next-run times and "in 5 min" stay current while the page is shown
-FAILED = ("failed", "timed_out", "interrupted", "denied")
-ENDED = ("succeeded", "cancelled", "skipped", *FAILED)
+# A step's result can also be "denied" (its command was refused).
+FAILED_STEP = frozenset({*AUTOMATION_RUN_FAILED, "denied"})
 RED = QColor("#c62828")
 STATUS_TEXT = {"waiting_approval": "waiting for approval", "timed_out": "timed out"}
 
@@ -311,7 +312,7 @@ class AutomationsPage(QWidget):
             item.setToolTip(0, state.spec.description or state.record.name)
             item.setToolTip(4, item.text(4))
             last = state.last_run
-            if last is not None and last.status in FAILED:
+            if last is not None and last.status in AUTOMATION_RUN_FAILED:
                 item.setForeground(3, QBrush(RED))
             if not state.record.enabled:
                 for column in range(2):
@@ -422,7 +423,7 @@ class AutomationsPage(QWidget):
             )
             item.setData(0, Qt.ItemDataRole.UserRole, run.id)
             item.setToolTip(3, run.error or "")
-            if run.status in FAILED:
+            if run.status in AUTOMATION_RUN_FAILED:
                 item.setForeground(2, QBrush(RED))
             self.runs_tree.addTopLevelItem(item)
             if run.id == selected_run:
@@ -482,17 +483,21 @@ class AutomationsPage(QWidget):
                     ]
                 )
                 item.setToolTip(3, step_result(step))
-                if step.get("status") in FAILED:
+                if step.get("status") in FAILED_STEP:
                     item.setForeground(2, QBrush(RED))
                 self.steps_tree.addTopLevelItem(item)
             chosen = self.steps_tree.topLevelItem(max(0, selected_step))
-            failed = next((i for i, s in enumerate(run.steps) if s.get("status") in FAILED), None)
+            failed = next(
+                (i for i, s in enumerate(run.steps) if s.get("status") in FAILED_STEP), None
+            )
             if selected_step < 0 and failed is not None:
                 chosen = self.steps_tree.topLevelItem(failed)
             if chosen is not None:
                 self.steps_tree.setCurrentItem(chosen)
         self.steps_tree.blockSignals(False)
-        self.cancel_run_button.setEnabled(run is not None and run.status not in ENDED)
+        self.cancel_run_button.setEnabled(
+            run is not None and run.status not in AUTOMATION_RUN_ENDED
+        )
         self._show_selected_step()
 
     def selected_step(self) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
+from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED, RunStatus
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.console_view import ConsoleView
@@ -40,7 +41,6 @@ HISTORY_DELAY_MS = 300
 # queue up in the window faster than it is shown.
 VIEW_BACKLOG_CHARS = 2 * 1024 * 1024
 CREDIT_CHECK_MS = 16
-FINISHED = ("succeeded", "failed", "cancelled", "timed_out", "interrupted")
 
 
 class RunTab(QWidget):
@@ -108,7 +108,7 @@ class RunTab(QWidget):
         find = QShortcut(QKeySequence.StandardKey.Find, self)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         find.activated.connect(self.find_box.setFocus)
-        self.set_status("queued")
+        self.set_status(RunStatus.QUEUED)
 
     def find_next(self) -> bool:
         """Find the next match of the find box's text."""
@@ -121,9 +121,9 @@ class RunTab(QWidget):
         """Show the run's state; a finished run takes no input and cannot be cancelled."""
         if self.finished:
             return  # a late, older view of the run (e.g. the history) changes nothing
-        self.finished = status in FINISHED
+        self.finished = status in RUN_FINISHED
         self.status.setText(f"{status} {detail}".strip())
-        active = status not in FINISHED
+        active = status not in RUN_FINISHED
         self.cancel_button.setEnabled(active)
         self.stdin.setEnabled(active)
 
@@ -318,7 +318,7 @@ class ConsolePage(QWidget):
         self.history.show_runs(records)
         for record in records:
             tab = self.tab_for(record.id)
-            if tab is not None and record.status in ("queued", "running"):
+            if tab is not None and record.status in RUN_ACTIVE:
                 tab.set_status(record.status)
 
     def _on_event(self, event: Event) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from atom_desktop.core.ids import IdFactory
+from atom_desktop.core.statuses import AutomationRunStatus
 from atom_desktop.store.automation_runs import AutomationRunRepository
 from atom_desktop.store.automations import AutomationRepository
 from atom_desktop.store.database import Database
@@ -48,7 +49,9 @@ def test_retention_by_age_and_by_count(
     for day in range(20):
         clock.now = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=day)
         made.append(
-            history.create(automation.id, trigger_kind="manual", trigger={}, status="skipped")
+            history.create(
+                automation.id, trigger_kind="manual", trigger={}, status=AutomationRunStatus.SKIPPED
+            )
         )
     running = history.create(automation.id, trigger_kind="manual", trigger={})
     # Older than 14 days goes; a run still going stays whatever its age.
@@ -84,7 +87,9 @@ def test_a_restart_interrupts_unfinished_runs_and_expires_approvals(
     automation = automations.create(SPEC)
     running = history.create(automation.id, trigger_kind="schedule", trigger={})
     history.update(running.id, status="waiting_approval")
-    done = history.create(automation.id, trigger_kind="schedule", trigger={}, status="skipped")
+    done = history.create(
+        automation.id, trigger_kind="schedule", trigger={}, status=AutomationRunStatus.SKIPPED
+    )
     history.request_approval(automation.id, running.id, 0, "x", clock.now + timedelta(hours=1))
     assert history.mark_interrupted() == 1
     assert history.expire_pending() == 1

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from atom_desktop.automations.steps import command_failure
+from atom_desktop.core.statuses import RunStatus
 from atom_desktop.store.runs import RunRecord
 
 ENDED = RunRecord(
@@ -18,7 +19,7 @@ ENDED = RunRecord(
     shell="make",
     cwd="/tmp",
     env_names=[],
-    status="failed",
+    status=RunStatus.FAILED,
     exit_code=None,
     signal=None,
     error=None,
