@@ -57,6 +57,22 @@ def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
+def _add_address(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--port",
+        type=int,
+        metavar="PORT",
+        default=default,
+        help="the API's port, 0 for any free one (ATOM_PORT; default 8084)",
+    )
+    parser.add_argument(
+        "--host",
+        metavar="ADDRESS",
+        default=default,
+        help="the API's address (ATOM_HOST; default 127.0.0.1; another needs ATOM_ALLOW_REMOTE)",
+    )
+
+
 def _add_reset(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument(
         "--reset-data",
@@ -87,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the desktop app hidden in the tray (used at login)",
     )
     _add_common(parser, None)
+    _add_address(parser, None)
     _add_reset(parser, False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
@@ -97,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The same options after the subcommand; SUPPRESS keeps an option given
     # before the subcommand from being overwritten with None.
     _add_common(serve, argparse.SUPPRESS)
+    _add_address(serve, argparse.SUPPRESS)
     _add_reset(serve, argparse.SUPPRESS)
     _add_client_commands(commands)
     return parser
@@ -233,6 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     agent_side = args.command in (None, "serve")
     if (args.reset_data or args.yes) and not agent_side:
         parser.error("--reset-data and --yes go with the desktop app or 'serve' only")
+    if (args.port is not None or args.host is not None) and not agent_side:
+        parser.error(
+            "--port and --host go with the desktop app or 'serve' only; the other commands "
+            "find the agent's port in its lock file (or in ATOM_PORT)"
+        )
     if agent_side:
         hold_collection()  # only where an agent starts: client commands may run for hours
     if args.command is None and has_display():
@@ -261,7 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"data_dir": args.data_dir, "config_dir": args.config_dir, "log_level": args.log_level}
+    return {
+        "data_dir": args.data_dir,
+        "config_dir": args.config_dir,
+        "log_level": args.log_level,
+        "port": args.port,
+        "host": args.host,
+    }
 
 
 def _dispatch(
