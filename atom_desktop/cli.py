@@ -185,13 +185,30 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     add.add_argument("title")
     add.add_argument("--notes", default="")
     add.add_argument("--priority", type=int, choices=range(4), default=0)
-    add.add_argument("--due", help="ISO 8601 date-time with time zone")
+    add.add_argument(
+        "--due",
+        type=_due,
+        metavar="WHEN",
+        help="2026-12-10 (by the end of that day, 23:59), 2026-12-10T09:00, today, tomorrow, "
+        "friday, +3d, +2w, +4h, or a day and a time ('tomorrow 09:00'); in your local time "
+        "unless an offset is given",
+    )
     add.add_argument("--tag", dest="tags", action="append", default=[])
     done = _client_parser(task_commands, "done", "mark a task done")
     done.add_argument("task_id")
     search = _client_parser(task_commands, "search", "full-text search of titles and notes")
     search.add_argument("query")
     search.add_argument("--limit", type=int, default=20)
+
+
+def _due(text: str) -> str:
+    """``--due``: the moment meant, as ISO 8601 with its offset (argparse reports a bad one)."""
+    from atom_desktop.client.due_dates import DueDateError, parse_due  # noqa: PLC0415
+
+    try:
+        return parse_due(text).isoformat(timespec="seconds")
+    except DueDateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_automation_commands(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TextIO
 
 from atom_desktop.client.agent_client import AgentClient
@@ -18,6 +19,13 @@ def table(rows: Sequence[Sequence[object]], headers: Sequence[str], out: TextIO)
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
         if index == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def local_time(iso: str | None) -> str:
+    """An API time (UTC, ISO 8601) as this computer's local time, to the minute."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def emit(data: Any, as_json: bool, out: TextIO) -> bool:
@@ -60,7 +68,8 @@ def tasks_list(
     if emit(data, as_json, out):
         return
     rows = [
-        (t["id"], t["status"], t["priority"], t["due_at"] or "", t["title"]) for t in data["items"]
+        (t["id"], t["status"], t["priority"], local_time(t["due_at"]), t["title"])
+        for t in data["items"]
     ]
     table(rows, ("id", "status", "prio", "due", "title"), out)
 
