@@ -151,14 +151,20 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     run = commands.add_parser(
         "run",
         help="run a command on the agent and stream its output",
-        description="Run CMD on the agent; its stdout and stderr arrive here byte for byte, "
-        "Ctrl-C cancels it, and the exit code is the child's (128+N for signal N). "
-        "Example: atom-desktop run -- ls -l",
+        description="Run CMD on the agent, in this directory; its stdout and stderr arrive "
+        "here byte for byte, and the exit code is the child's (128+N for signal N). Ctrl-C "
+        "cancels the run and shows the rest of its output; SIGTERM or SIGHUP cancel it and exit "
+        "128+N at once. Example: atom-desktop run -- ls -l",
     )
     _add_common(run, argparse.SUPPRESS)
     run.add_argument("--shell", metavar="LINE", help="run LINE through your shell instead")
-    run.add_argument("--cwd", metavar="DIR", help="working directory (default: your home)")
-    run.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds")
+    run.add_argument("--cwd", metavar="DIR", help="working directory (default: the one you are in)")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="wall-clock limit in seconds; the run is then stopped (SIGTERM), and this says so",
+    )
     run.add_argument("--idle-timeout", type=float, metavar="S", help="limit without output")
     run.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
@@ -290,14 +296,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         redactor=redactor,
     )
     try:
-        return _dispatch(args, settings, paths, redactor)
+        code = _dispatch(args, settings, paths, redactor)
+        sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
+        return code
     except AtomError as exc:
         logger.error("%s", exc)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     finally:
         logs.close()
+
+
+def _reader_gone() -> int:
+    """The reader of stdout went away (``| head``): end quietly, as Unix tools do.
+
+    What is still buffered for stdout would fail again when the interpreter
+    flushes it at exit, so stdout now leads nowhere. The exit code is the
+    one a tool killed by SIGPIPE (13) leaves.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    return 128 + 13
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -489,7 +514,7 @@ def _client_command(
 
 def _run(client: object, args: argparse.Namespace) -> int:
     from atom_desktop.client.agent_client import AgentClient  # noqa: PLC0415
-    from atom_desktop.client.run_command import run  # noqa: PLC0415
+    from atom_desktop.client.run_command import caller_directory, run  # noqa: PLC0415
 
     assert isinstance(client, AgentClient)
     argv = list(args.argv)
@@ -509,8 +534,11 @@ def _run(client: object, args: argparse.Namespace) -> int:
         env[name] = value
     body: dict[str, object] = {"env": env}
     body.update({"argv": argv} if argv else {"shell": args.shell})
+    # The agent's own directory means nothing to the caller: theirs is the default,
+    # and a relative --cwd is taken from it.
+    cwd = Path(args.cwd).expanduser() if args.cwd else Path()
+    body["cwd"] = str(cwd if cwd.is_absolute() else Path(caller_directory()) / cwd)
     for key, value in (
-        ("cwd", args.cwd),
         ("timeout_s", args.timeout),
         ("idle_timeout_s", args.idle_timeout),
     ):

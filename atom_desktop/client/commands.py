@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +20,15 @@ def table(rows: Sequence[Sequence[object]], headers: Sequence[str], out: TextIO)
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
         if index == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def shown(value: object) -> str:
+    """A field's value as a person reads it: ``-`` for none, a list as words."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return shlex.join(str(item) for item in value) if value else "-"
+    return str(value)
 
 
 def local_time(iso: str | None) -> str:
@@ -153,7 +163,7 @@ def runs(
         data = client.request("GET", f"/runs/{args.run_id}")
         if not emit(data, as_json, out):
             for key, value in data.items():
-                out.write(f"{key:15} {value}\n")
+                out.write(f"{key:15} {shown(value)}\n")
     elif action == "logs":
         response = client.http.get(
             f"/api/v1/runs/{args.run_id}/output", params={"stream": args.stream}
