@@ -35,6 +35,7 @@ from atom_desktop.automations.model import (
 from atom_desktop.automations.references import fill, fill_json
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import EventBus, NotificationRequested
+from atom_desktop.core.statuses import RunStatus
 from atom_desktop.runner.request import RunRequest
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.runs import RunRecord, RunRepository
@@ -125,14 +126,14 @@ def write_paths_file(path: Path, paths: list[str]) -> None:
 
 # How a shell step's command ended, where its status alone says it.
 _ENDINGS = {
-    "cancelled": "The command was cancelled.",
-    "interrupted": "The command was interrupted: the agent stopped while it ran.",
+    RunStatus.CANCELLED: "The command was cancelled.",
+    RunStatus.INTERRUPTED: "The command was interrupted: the agent stopped while it ran.",
 }
 
 
 def command_failure(record: RunRecord) -> str:
     """How a shell step's command did not succeed, as a sentence for the run's history."""
-    if record.status == "timed_out":
+    if record.status == RunStatus.TIMED_OUT:
         return _timed_out(record)
     if record.status in _ENDINGS:
         return _ENDINGS[record.status]

@@ -26,6 +26,7 @@ import httpx
 
 from atom_desktop.client.agent_client import AgentClient, ApiError, NoAgentError
 from atom_desktop.core.errors import AtomError
+from atom_desktop.core.statuses import RunStatus
 
 PROG = "atom-desktop"
 
@@ -38,7 +39,7 @@ def exit_code_of(exit_event: dict[str, Any]) -> int:
         return 128 + int(exit_event["signal"])
     if exit_event.get("exit_code") is not None:
         return int(exit_event["exit_code"])
-    return 127 if exit_event.get("status") == "failed" else 1
+    return 127 if exit_event.get("status") == RunStatus.FAILED else 1
 
 
 def caller_directory() -> str:
@@ -63,19 +64,19 @@ def caller_directory() -> str:
 
 # What to say about a run that ended without the child's own say, by its status.
 _ENDINGS = {
-    "cancelled": "the run was cancelled (from another client, or the agent is stopping).",
-    "interrupted": "the run was interrupted: the agent stopped while it ran.",
+    RunStatus.CANCELLED: "the run was cancelled (from another client, or the agent is stopping).",
+    RunStatus.INTERRUPTED: "the run was interrupted: the agent stopped while it ran.",
 }
 
 
 def ending_message(record: dict[str, Any]) -> str | None:
     """What to say on stderr about how a run ended, when its exit code does not tell it."""
     status = record.get("status")
-    if status == "timed_out":
+    if status == RunStatus.TIMED_OUT:
         return _timed_out(record)
     if status in _ENDINGS:
         return _ENDINGS[status]
-    if status == "failed" and record.get("exit_code") is None and record.get("signal") is None:
+    if status == RunStatus.FAILED and record.get("exit_code") is None and not record.get("signal"):
         return str(record.get("error") or "the run failed.")  # it could not start
     return None
 
@@ -225,11 +226,11 @@ def _explain_ending(
     cancelled_here: bool,
 ) -> None:
     status = exit_event.get("status")
-    if status == "failed":
+    if status == RunStatus.FAILED:
         # A child that exited or was killed tells it by the exit code.
         silent = exit_event.get("exit_code") is not None or bool(exit_event.get("signal"))
     else:
-        silent = status == "succeeded" or (status == "cancelled" and cancelled_here)
+        silent = status == RunStatus.SUCCEEDED or (status == RunStatus.CANCELLED and cancelled_here)
     if silent:
         return
     message = ending_message(client.request("GET", f"/runs/{run_id}"))

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from atom_desktop.core.statuses import RUN_ACTIVE, RunStatus
 from tests.support.agent_process import AgentProcess
 from tests.support.agent_process import run_cli as cli
 
@@ -72,7 +73,7 @@ def ended_status(env: dict[str, str], run_id: str) -> str:
     deadline = time.monotonic() + 30
     while True:
         status = str(cli_json(env, "runs", "show", run_id)["status"])
-        if status not in ("queued", "running") or time.monotonic() > deadline:
+        if status not in RUN_ACTIVE or time.monotonic() > deadline:
             return status
         time.sleep(0.1)
 
@@ -123,7 +124,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(
     assert (code, stderr) == (SIGPIPE_EXIT, "")
     latest = cli_json(env, "runs", "list")["items"][0]
     assert latest["shell"] == LONG_RUN[-1]
-    assert ended_status(env, latest["id"]) == "cancelled"
+    assert ended_status(env, latest["id"]) == RunStatus.CANCELLED
 
 
 # -- 9, 10: where a run starts, and how it ended -------------------------------------------
@@ -168,7 +169,7 @@ def test_sigterm_and_sighup_cancel_the_run(
     run_id = cli_json(env, "runs", "list")["items"][0]["id"]
     proc.send_signal(sig)
     assert proc.wait(30) == 128 + sig
-    assert ended_status(env, run_id) == "cancelled"
+    assert ended_status(env, run_id) == RunStatus.CANCELLED
 
 
 def test_ctrl_c_cancels_even_when_sigint_was_ignored_at_launch(
@@ -187,4 +188,4 @@ def test_ctrl_c_cancels_even_when_sigint_was_ignored_at_launch(
     run_id = cli_json(env, "runs", "list")["items"][0]["id"]
     proc.send_signal(signal.SIGINT)
     assert proc.wait(30) == 128 + signal.SIGTERM  # the child's end: cancelled with SIGTERM
-    assert ended_status(env, run_id) == "cancelled"
+    assert ended_status(env, run_id) == RunStatus.CANCELLED
