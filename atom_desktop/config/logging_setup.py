@@ -26,8 +26,9 @@ _STANDARD_ATTRS = frozenset(
 # Libraries that log their routine work at INFO, which is none of the user's
 # concern: alembic each migration context, apscheduler each start and job
 # ("Scheduler started", "Added job"), httpx and httpcore each request (a second
-# launch asking the first to show its window). Their warnings and errors show.
-QUIET_LIBRARIES = ("alembic", "apscheduler", "httpx", "httpcore")
+# launch asking the first to show its window), uvicorn its start and stop (the
+# agent says where it listens and when it stops). Their warnings and errors show.
+QUIET_LIBRARIES = ("alembic", "apscheduler", "httpx", "httpcore", "uvicorn")
 
 
 class JsonLinesFormatter(logging.Formatter):

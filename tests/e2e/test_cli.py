@@ -74,6 +74,7 @@ def test_serve_reports_the_real_keyring_and_stops_on_sigterm(
     assert agent.stop(signal.SIGTERM) == 0
     # The console carries the agent's own lines, not its libraries' routine ones.
     assert "apscheduler" not in agent.output
+    assert "uvicorn" not in agent.output
     assert "Agent stopped" in agent.output
     log = profile[0] / "logs" / "atom-desktop.jsonl"
     entries = [json.loads(line) for line in log.read_text().splitlines()]

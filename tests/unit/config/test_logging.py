@@ -110,6 +110,7 @@ def test_libraries_routine_lines_stay_off_the_console(level: str) -> None:
         logging.getLogger("apscheduler.executors.default").info('Running job "prune"')
         logging.getLogger("httpx").info('HTTP Request: POST http://127.0.0.1:8084 "200 OK"')
         logging.getLogger("httpcore.connection").debug("connect_tcp.started")
+        logging.getLogger("uvicorn.error").info("Started server process [4242]")
         logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
     finally:
         handle.close()
@@ -117,7 +118,7 @@ def test_libraries_routine_lines_stay_off_the_console(level: str) -> None:
     shown = console.getvalue()
     assert "agent running" in shown
     assert "Run time of job was missed" in shown  # their warnings still show
-    for routine in ("Scheduler started", "Running job", "HTTP Request", "connect_tcp"):
+    for routine in ("Scheduler started", "Running job", "HTTP Request", "connect_tcp", "server"):
         assert routine not in shown
     # Closing the logging puts the libraries' levels back as they were.
     assert {name: logging.getLogger(name).level for name in before} == before
