@@ -2,7 +2,8 @@
 
 Each keyring call can cost a D-Bus round trip (~15 ms), so values are cached
 in memory after the first read. ``keyrings.alt`` backends keep secrets as
-plaintext files and are reported as such, never counted as a keyring.
+plaintext files: never counted as a keyring, and never chosen unless the user
+named one (then it is reported as plaintext).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import keyring
 import keyring.backend
+import keyring.backends.fail
+import keyring.core
 import keyring.errors
 
 from atom_desktop.secrets.errors import SecretsError
@@ -67,20 +70,41 @@ def _is_plaintext(backend: keyring.backend.KeyringBackend) -> bool:
     return type(backend).__module__.startswith("keyrings.alt")
 
 
+def _named_by_user() -> bool:
+    """Whether PYTHON_KEYRING_BACKEND or keyring's config file names a backend.
+
+    keyring's own lookup, so the answer matches what it chose from.
+    """
+    try:
+        return (keyring.core.load_env() or keyring.core.load_config()) is not None
+    except Exception:  # a broken name already failed keyring.get_keyring(), reported there
+        return False
+
+
 def _default_backend() -> keyring.backend.KeyringBackend:
     """The keyring the user's configuration selects, unwrapped from a chainer.
 
     With several viable backends keyring returns a chainer that writes to the
     first by priority; naming (and recording) that backend is what tells a
     person where the secret went.
+
+    keyring also detects ``keyrings.alt`` whenever the package is installed
+    (the tests install it) and nothing better runs. Taken as found, merely
+    installing it would change what the app reports and records; so a
+    detected one counts as no keyring at all, exactly as if it were absent.
+    Only a backend the user named is kept, to be reported as plaintext.
     """
     chosen = keyring.get_keyring()
     inner = getattr(chosen, "backends", None)
-    if isinstance(inner, list | tuple) and inner:
-        candidates: list[keyring.backend.KeyringBackend] = list(inner)
-        real = [b for b in candidates if not _is_plaintext(b)]
-        return real[0] if real else candidates[0]
-    return chosen
+    candidates: list[keyring.backend.KeyringBackend] = (
+        list(inner) if isinstance(inner, list | tuple) and inner else [chosen]
+    )
+    real = [b for b in candidates if not _is_plaintext(b)]
+    if real:
+        return real[0]
+    if _named_by_user():
+        return candidates[0]
+    return keyring.backends.fail.Keyring()  # type: ignore[no-untyped-call]  # keyring is untyped
 
 
 class KeyringVault:
