@@ -158,11 +158,14 @@ _UNREACHABLE = (
 )
 
 
-def _run(argv: Sequence[str], what: str, *, env: dict[str, str] | None = None) -> str:
+def _run(
+    argv: Sequence[str], what: str, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> str:
     """Run a step; on failure raise with the end of its output (pip says a lot)."""
     result = subprocess.run(
-        argv, capture_output=True, text=True, check=False, env=env, stdin=subprocess.DEVNULL
-    )
+        argv, capture_output=True, text=True, check=False, env=env, cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     if result.returncode != 0:
         output = (result.stdout + result.stderr).splitlines()
         # Machines with a pip configuration that names missing local indexes
@@ -386,13 +389,21 @@ skip = {"atom_desktop.__main__", "atom_desktop.store.migrations.env"}
 for module in pkgutil.walk_packages(atom_desktop.__path__, "atom_desktop."):
     if module.name not in skip:
         importlib.import_module(module.name)
+if "site-packages" not in atom_desktop.__file__:
+    raise SystemExit(f"imported {atom_desktop.__file__}, not the installed project")
 """
 
 
 def import_everything(venv: Path, scratch: Path) -> None:
     """Every module of the app imports at the floors."""
     env = _agent_env(scratch / "import-home") | {"QT_QPA_PLATFORM": "offscreen"}
-    _run([str(venv / "bin" / "python"), "-c", _IMPORT_ALL], "importing every module", env=env)
+    # Not from the checkout: ``python -c`` puts its working directory first on sys.path.
+    _run(
+        [str(venv / "bin" / "python"), "-c", _IMPORT_ALL],
+        "importing every module",
+        env=env,
+        cwd=scratch,
+    )
 
 
 # -- the agent ----------------------------------------------------------------------
