@@ -10,9 +10,9 @@ into another, with nothing else (no setuptools beside the app unless a floor
 brings it). It builds the project with the build floors, installs it beside
 the runtime floors, imports every module, then starts ``atom-desktop serve``
 as at a first start (a throwaway profile, a real gnome-keyring on a private
-D-Bus session for the key and the token), waits for ``/api/v1/health``, adds
-and lists a task and runs a command through the client, and stops the agent
-with SIGTERM, expecting exit code 0.
+D-Bus session for the key and the token), waits for ``/api/v1/health``, gets
+a docs asset, adds and lists a task and runs a command through the client,
+and stops the agent with SIGTERM, expecting exit code 0.
 
 Installing the floors takes a minute or more (PySide6 alone is ~90 MB), so
 the environments are kept in the user's cache directory and rebuilt only
@@ -445,10 +445,10 @@ def serve_once(venv: Path, scratch: Path) -> float:
 
     The keyring is real (gnome-keyring on a private D-Bus session), so the
     database key and the owner token go where they go on a desktop, through
-    keyring and its Secret Service backend at their floors; the client
-    commands add and list a task (httpx, the API, the encrypted store) and
-    run a command (the runner and its output stream). Returns the seconds
-    until ``/api/v1/health`` answered.
+    keyring and its Secret Service backend at their floors; a docs asset is
+    fetched (swagger-ui-bundle); the client commands add and list a task
+    (httpx, the API, the encrypted store) and run a command (the runner and
+    its output stream). Returns the seconds until ``/api/v1/health`` answered.
     """
     with contextlib.ExitStack() as stack:
         try:
@@ -482,6 +482,8 @@ def _serve_and_use(venv: Path, scratch: Path, env: dict[str, str], port: int) ->
         healthy_after, health = _wait_healthy(proc, port, started)
         if health.get("key_storage") != "keyring":
             raise FloorError(f"the database key is not in the keyring: /health says {health}")
+        # The docs' assets come from swagger-ui-bundle, served by Starlette's StaticFiles.
+        _expect_ok(port, "/docs/assets/swagger-ui-bundle.js")
         client = [str(venv / "bin" / "atom-desktop")]
         _client([*client, "tasks", "add", "floors check"], env, scratch)
         if "floors check" not in _client([*client, "tasks", "list"], env, scratch):
@@ -507,6 +509,16 @@ def _serve_and_use(venv: Path, scratch: Path, env: dict[str, str], port: int) ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _expect_ok(port: int, path: str) -> None:
+    """GET a path that needs no token; anything but 200 fails the check."""
+    url = f"http://127.0.0.1:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            response.read()
+    except (OSError, ValueError) as exc:
+        raise FloorError(f"GET {path} failed: {exc}") from None
 
 
 def _client(argv: Sequence[str], env: dict[str, str], cwd: Path) -> str:
