@@ -5,7 +5,10 @@
         GET /api/v1/runs/{id}/stream;
     (c) WebSocket: the same, read from /api/v1/runs/{id}/ws;
     (d) store: the same bytes, as 64 KiB chunks, written straight into an
-        encrypted store with the runner's repository and no API at all.
+        encrypted store with the runner's repository and no API at all;
+    (e) output download: a run's stored output (1 GiB by default) read
+        with GET /api/v1/runs/{id}/output, against the same bytes read
+        straight from the store: MiB/s and the agent's RSS growth.
 
 (b) and (c) run twice: on an agent whose stored-output cap is raised so every
 byte is kept (a viewer that falls behind a flood catches up from the store,
@@ -20,12 +23,21 @@ reference, with the agent idle while one busy process per core saturates
 the machine: what the operating system's scheduling alone costs. The agents run
 in their own processes (bench/api_server.py).
 
-    .venv/bin/python -m bench.stream [--mib 256] [--rounds 3]
+For (e) an agent whose cap is above the output stores it from a real run
+(a flood of --download-mib MiB); each round then downloads it over loopback
+while the agent's RSS is sampled, reads it straight from the database file in
+this process with one query on a raw SQLCipher connection (the baseline), and
+with the repository's pages the route itself reads (what the API adds over
+those is the HTTP path alone).
+
+    .venv/bin/python -m bench.stream [--mib 256] [--rounds 3] [--download-mib 1024]
+        [--parts stream,download]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -34,7 +46,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -46,6 +60,7 @@ from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.output import Chunk
 from atom_desktop.runner.output import CHUNK_BYTES, now
 from atom_desktop.store.database import Database
+from atom_desktop.store.engine import build_engine, connect
 from atom_desktop.store.runs import RunRepository
 from bench.api import free_port, wait_healthy
 
@@ -117,13 +132,19 @@ def store_throughput(size: int, work: Path) -> float:
 
 
 class Agent:
-    def __init__(self, work: Path, output_cap_mib: int | None = None) -> None:
+    def __init__(
+        self, work: Path, output_cap_mib: int | None = None, key: bytes | None = None
+    ) -> None:
         self.port = free_port()
-        root = Path(tempfile.mkdtemp(dir=work))
+        self.root = root = Path(tempfile.mkdtemp(dir=work))
         env = {**os.environ, "ATOM_LOG_LEVEL": "WARNING"}
         env.pop("ATOM_RUN_OUTPUT_CAP_MIB", None)
+        env.pop("ATOM_ENCRYPTION_KEY", None)
         if output_cap_mib is not None:
             env["ATOM_RUN_OUTPUT_CAP_MIB"] = str(output_cap_mib)
+        if key is not None:
+            # Given, so this process can open the agent's database too.
+            env["ATOM_ENCRYPTION_KEY"] = key.hex()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.api_server", "agent", str(self.port), str(root)],
             env=env,
@@ -265,6 +286,219 @@ def health_on_a_busy_machine(agent: Agent, seconds: float) -> float:
             hog.wait(30)
 
 
+class PeakRss:
+    """The most a process's RSS rose above where it was at the start, sampled in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self.start = self.peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+
+    def _sample(self) -> None:
+        # /proc/PID/statm read every 5 ms: a page of output takes longer to
+        # pass through the agent than that, so a peak is not missed.
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+def stored_run(agent: Agent, size: int) -> str:
+    """A finished run whose stdout of ``size`` bytes is stored whole."""
+    run_id = agent.start({"shell": flood_command(size)})
+    while (record := agent.client.get(f"/api/v1/runs/{run_id}").json())["status"] in (
+        "queued",
+        "running",
+    ):
+        time.sleep(0.2)
+    assert record["status"] == "succeeded", record
+    assert record["stdout_bytes"] == size and record["dropped_bytes"] == 0, record
+    return run_id
+
+
+@dataclasses.dataclass
+class Reading:
+    """One read of a run's whole stdout: how fast, and the CPU it took."""
+
+    rate: float  # bytes/s
+    cpu: float  # CPU seconds of the reader (for GET: the agent process)
+    client_cpu: float = 0.0  # GET: CPU seconds of the client's thread
+    first_byte: float = 0.0  # GET: seconds to the first byte of the body
+    growth: int = 0  # GET: the agent's peak RSS growth, bytes
+
+
+def download(agent: Agent, run_id: str, size: int) -> Reading:
+    """GET /runs/{id}/output to the last byte, the agent's RSS sampled meanwhile."""
+    got = 0
+    first = 0.0
+    process = psutil.Process(agent.proc.pid)
+    agent_cpu = sum(process.cpu_times()[:2])
+    client_cpu = time.thread_time()
+    with PeakRss(agent.proc.pid) as rss:
+        start = time.perf_counter()
+        with agent.client.stream("GET", f"/api/v1/runs/{run_id}/output") as response:
+            response.raise_for_status()
+            assert response.headers["content-length"] == str(size)
+            for piece in response.iter_raw():
+                if not got:
+                    first = time.perf_counter() - start
+                got += len(piece)
+        elapsed = time.perf_counter() - start
+    assert got == size
+    return Reading(
+        size / elapsed,
+        sum(process.cpu_times()[:2]) - agent_cpu,
+        client_cpu=time.thread_time() - client_cpu,
+        first_byte=first,
+        growth=rss.growth,
+    )
+
+
+def store_read(path: Path, key: bytes, run_id: str, size: int) -> Reading:
+    """The run's stdout read in one query on a raw SQLCipher connection."""
+    conn = connect(path, key)
+    try:
+        got = 0
+        cpu = time.thread_time()
+        start = time.perf_counter()
+        cursor = conn.execute(
+            "SELECT data FROM run_chunks WHERE run_id = ? AND stream = 'stdout' ORDER BY seq",
+            (run_id,),
+        )
+        while rows := cursor.fetchmany(16):
+            for (data,) in rows:
+                got += len(data)
+        elapsed = time.perf_counter() - start
+        cpu = time.thread_time() - cpu
+    finally:
+        conn.close()
+    assert got == size
+    return Reading(size / elapsed, cpu)
+
+
+def paged_read(path: Path, key: bytes, run_id: str, size: int) -> Reading:
+    """The run's stdout read with the repository's pages, as the route reads it."""
+    # The agent's database is open in the agent: no second migration or
+    # integrity check (Database.open), only engines over it.
+    opener = partial(connect, path, key)
+    db = Database(path, build_engine(opener, writer=True), build_engine(opener, writer=False))
+    try:
+        got = 0
+        cpu = time.thread_time()
+        start = time.perf_counter()
+        for page in RunRepository(db).stream_pages(run_id, "stdout"):
+            got += sum(len(chunk.data) for chunk in page)
+        elapsed = time.perf_counter() - start
+        cpu = time.thread_time() - cpu
+    finally:
+        db.close()
+    assert got == size
+    return Reading(size / elapsed, cpu)
+
+
+@dataclasses.dataclass
+class Downloads:
+    """Every reading of the download part, and each one's baseline."""
+
+    readings: dict[str, list[Reading]]  # store, paged, http
+    # Per round, for paged and http: the mean rate of the two store reads
+    # just before and just after it (bytes/s).
+    baselines: dict[str, list[float]]
+
+
+def measure_download(work: Path, size: int, rounds: int) -> Downloads:
+    """Rounds of GET and paged reads, each between two store reads (its baseline)."""
+    key = os.urandom(32)
+    agent = Agent(work, output_cap_mib=max(4096, 2 * size // 2**20), key=key)
+    try:
+        start = time.perf_counter()
+        run_id = stored_run(agent, size)
+        print(f"{size / 2**20:,.0f} MiB stored in {time.perf_counter() - start:.1f} s", flush=True)
+        path = agent.root / "data" / "atom.db"
+        ways = {
+            "store": partial(store_read, path, key),
+            "paged": partial(paged_read, path, key),
+            "http": partial(download, agent),
+        }
+        found = Downloads({name: [] for name in ways}, {"paged": [], "http": []})
+        store = found.readings["store"]
+        store.append(ways["store"](run_id, size))
+        # On a shared machine the load changes from one read to the next: a
+        # store read right before and right after each measured read makes
+        # its baseline, so drift hits both sides of a ratio alike.
+        for round_ in range(rounds):
+            for name in ("http", "paged") if round_ % 2 == 0 else ("paged", "http"):
+                found.readings[name].append(ways[name](run_id, size))
+                store.append(ways["store"](run_id, size))
+                found.baselines[name].append((store[-2].rate + store[-1].rate) / 2)
+            print(f"download round {round_ + 1}/{rounds} done", flush=True)
+        return found
+    finally:
+        agent.close()
+
+
+def print_download(found: Downloads, mib: int) -> None:
+    megabyte = 1024 * 1024
+    gib = mib / 1024
+    readings = found.readings
+    rates = {name: [reading.rate for reading in rows] for name, rows in readings.items()}
+    http = readings["http"]
+    worst = max(reading.growth for reading in http) / megabyte
+    value = ratio(rates["http"], found.baselines["http"])
+    verdict = "met" if value >= 0.5 and worst < 64 else "MISSED"
+    rows = (
+        ("store, one query, raw connection (the baseline)", "store", ""),
+        ("store, the route's pages (RunRepository.stream_pages)", "paged", ""),
+        (
+            "GET /runs/{id}/output",
+            "http",
+            f"{worst:.1f} MiB (worst round) | >= 0.5x, < 64 MiB: {verdict}",
+        ),
+    )
+    print()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; output download, {mib} MiB stored, "
+        f"{len(http)} rounds, medians (ratios: of each read to the store reads around it)"
+    )
+    print()
+    print("| path | MiB/s | vs store read | CPU s per GiB | agent RSS growth | target |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label, name, rest in rows:
+        rate = statistics.median(rates[name]) / megabyte
+        cpu = statistics.median(reading.cpu for reading in readings[name]) / gib
+        value = ratio(rates[name], found.baselines[name]) if name in found.baselines else 1.0
+        print(f"| {label} | {rate:,.0f} | {value:.2f}x | {cpu:.2f} | {rest or '|'} |")
+    print()
+    for label, name in (("store", "store"), ("pages", "paged"), ("GET", "http")):
+        per_round = ", ".join(
+            f"{reading.rate / megabyte:,.0f} ({reading.cpu / gib:.2f})"
+            for reading in readings[name]
+        )
+        print(f"{label} MiB/s (CPU s per GiB), in order: {per_round}")
+    for label, name in (("pages", "paged"), ("GET", "http")):
+        pairs = zip(rates[name], found.baselines[name], strict=True)
+        print(f"{label} / store per round: {', '.join(f'{r / b:.2f}x' for r, b in pairs)}")
+    growths = ", ".join(f"{reading.growth / megabyte:.1f}" for reading in http)
+    print(f"agent RSS growth per round (MiB): {growths}")
+    client = ", ".join(f"{reading.client_cpu / gib:.2f}" for reading in http)
+    print(f"GET client's CPU s per GiB per round: {client}")
+    first = ", ".join(f"{reading.first_byte * 1000:.0f}" for reading in http)
+    print(f"GET first byte (ms) per round: {first}")
+
+
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1]
 
@@ -278,7 +512,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--download-mib", type=int, default=1024)
+    parser.add_argument(
+        "--parts",
+        type=lambda text: set(text.split(",")),
+        default={"stream", "download"},
+        help="stream (a-d), download (e), or both: stream,download",
+    )
     args = parser.parse_args()
+    if "stream" in args.parts:
+        streaming(args)
+    if "download" in args.parts:
+        with tempfile.TemporaryDirectory(prefix="atom-bench-download-") as tmp:
+            found = measure_download(Path(tmp), args.download_mib * 1024 * 1024, args.rounds)
+        print_download(found, args.download_mib)
+
+
+def streaming(args: argparse.Namespace) -> None:
+    """Parts (a) to (d): measure, then print."""
     size = args.mib * 1024 * 1024
     raws: list[float] = []
     store: list[float] = []
