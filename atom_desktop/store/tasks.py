@@ -1,4 +1,9 @@
-"""The task repository: writes with their outbox entries, filters, pages, search."""
+"""The task repository: writes with their outbox entries, filters, pages, search.
+
+Listings read their columns as stored and convert them here: through the
+ORM, a 100-task page cost more than the rest of an API request for it (an
+object and its bookkeeping per row, a regular expression per time).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,26 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
+    Text,
     TextClause,
     and_,
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -43,6 +53,99 @@ from atom_desktop.store.task_types import (
 MAX_PAGE = 500
 _WORD = re.compile(r"\w+", re.UNICODE)
 _FTS_MATCH = text("tasks.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :fts)")
+#: The table's columns. Listings and filters use them rather than the mapped
+#: attributes, which take a statement through the ORM's compiling and
+#: loading steps even when it selects no objects (about 200 us a page).
+_COLUMNS = TaskRow.__table__.c
+#: A listing's statement before its conditions, order and limit: a page of
+#: tasks, their columns in Task's field order, times and tags as the stored
+#: text (converted by _task_of and _json_text, not by the column types).
+#: Built once: building a select of eleven columns costs about 50 us.
+_LISTING = select(
+    _COLUMNS.id,
+    _COLUMNS.title,
+    _COLUMNS.notes,
+    _COLUMNS.status,
+    _COLUMNS.priority,
+    type_coerce(_COLUMNS.due_at, Text),
+    type_coerce(_COLUMNS.tags, Text),
+    _COLUMNS.source,
+    _COLUMNS.external_id,
+    type_coerce(_COLUMNS.created_at, Text),
+    type_coerce(_COLUMNS.updated_at, Text),
+)
+#: How SQLAlchemy stores a time in SQLite: naive UTC, always with microseconds.
+_STORED_TIME_LENGTH = len("2026-01-01 00:00:00.000000")
+
+
+def _time_json_sql(column: str) -> str:
+    """SQL writing a stored time as :func:`rfc3339` does (NULL stays NULL)."""
+    date, clock, whole_second = (
+        f"substr({column}, 1, 10)",
+        f"substr({column}, 12)",
+        f"substr({column}, 12, 8)",
+    )
+    return (
+        f"{date} || 'T' || "
+        f"CASE WHEN substr({column}, 20) = '.000000' THEN {whole_second} ELSE {clock} END || 'Z'"
+    )
+
+
+def _in_stored_form_sql(column: str) -> str:
+    """SQL: whether a time is in the form :func:`_time_json_sql` rewrites."""
+    return f"(length({column}) = {_STORED_TIME_LENGTH} AND substr({column}, 11, 1) = ' ')"
+
+
+#: A task as the JSON text of the API's TaskPublic, written by SQLite in the
+#: query: its fields in that order, times as pydantic writes an aware UTC
+#: datetime. SQLite's JSON writer escapes what pydantic's does (quote,
+#: backslash, control characters; \b \t \n \f \r by name, the others as
+#: \u00xx) and writes all other text as UTF-8, so the bytes are the same
+#: (tests/integration/api/test_task_json.py holds them to it). Tags are
+#: stored as Python's json.dumps wrote them (non-ASCII escaped, ", "
+#: between items); json_each reads them and json_group_array writes them
+#: again, in order, the same way. On a page of 100 tasks this costs a
+#: fraction of building the dicts and json.dumps in Python.
+_TASK_JSON_SQL = "json_object({})".format(
+    ", ".join(
+        f"'{name}', {value}"
+        for name, value in (
+            ("id", "tasks.id"),
+            ("title", "tasks.title"),
+            ("notes", "tasks.notes"),
+            ("status", "tasks.status"),
+            ("priority", "tasks.priority"),
+            ("due_at", _time_json_sql("tasks.due_at")),
+            ("tags", "(SELECT json_group_array(value) FROM json_each(tasks.tags))"),
+            ("source", "tasks.source"),
+            ("external_id", "tasks.external_id"),
+            ("created_at", _time_json_sql("tasks.created_at")),
+            ("updated_at", _time_json_sql("tasks.updated_at")),
+        )
+    )
+)
+#: A listing's statement with each task's JSON text, between the columns a
+#: cursor is made of: like ``_LISTING``, it begins with ``id`` and ends with
+#: ``updated_at`` as stored. The JSON is NULL for a task with a time not in
+#: the stored form (stored by hand or by other software): such a page takes
+#: the slower path, which parses times.
+_JSON_LISTING = select(
+    _COLUMNS.id,
+    literal_column(
+        f"CASE WHEN (tasks.due_at IS NULL OR {_in_stored_form_sql('tasks.due_at')}) "
+        f"AND {_in_stored_form_sql('tasks.created_at')} "
+        f"AND {_in_stored_form_sql('tasks.updated_at')} THEN {_TASK_JSON_SQL} END"
+    ),
+    type_coerce(_COLUMNS.updated_at, Text),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskJsonPage:
+    """One page of a listing, each task as JSON text (see :meth:`TaskRepository.page_json`)."""
+
+    items: list[str]
+    next_cursor: str | None
 
 
 class InvalidCursorError(StoreError):
@@ -88,6 +191,67 @@ def _to_task(row: TaskRow) -> Task:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _utc(stored: str) -> datetime:
+    """A stored time (naive UTC text, or text with an offset) as an aware UTC datetime."""
+    parsed = datetime.fromisoformat(stored)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def rfc3339(stored: str) -> str:
+    """A stored time as RFC 3339 UTC text, written as pydantic writes an aware UTC datetime.
+
+    ``2026-12-06T07:12:40.123456Z``, the fraction left out when it is zero.
+    Times are stored as ``2026-12-06 07:12:40.123456``; that form is
+    rewritten as text (a tenth of the cost of parsing and formatting it),
+    any other is parsed.
+    """
+    if len(stored) == _STORED_TIME_LENGTH and stored[10] == " ":
+        if stored.endswith(".000000"):
+            return f"{stored[:10]}T{stored[11:19]}Z"
+        return f"{stored[:10]}T{stored[11:]}Z"
+    parsed = datetime.fromisoformat(stored)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return f"{parsed.isoformat()}Z"
+
+
+def _task_of(row: Sequence[Any]) -> Task:
+    """A task from a row of the ``_LISTING`` columns."""
+    id_, title, notes, status, priority, due_at, tags, source, external_id, created, updated = row
+    return Task(
+        id=id_,
+        title=title,
+        notes=notes,
+        status=status,
+        priority=priority,
+        due_at=None if due_at is None else _utc(due_at),
+        tags=tuple(json.loads(tags)),
+        source=source,
+        external_id=external_id,
+        created_at=_utc(created),
+        updated_at=_utc(updated),
+    )
+
+
+def _json_text(row: Sequence[Any]) -> str:
+    """A row of the ``_LISTING`` columns as ``_TASK_JSON_SQL`` writes it, in Python."""
+    id_, title, notes, status, priority, due_at, tags, source, external_id, created, updated = row
+    task = {
+        "id": id_,
+        "title": title,
+        "notes": notes,
+        "status": status,
+        "priority": priority,
+        "due_at": None if due_at is None else rfc3339(due_at),
+        "tags": json.loads(tags),
+        "source": source,
+        "external_id": external_id,
+        "created_at": rfc3339(created),
+        "updated_at": rfc3339(updated),
+    }
+    return json.dumps(task, ensure_ascii=False, separators=(",", ":"))
 
 
 class TaskRepository:
@@ -193,23 +357,29 @@ class TaskRepository:
         order: TaskOrder = "created",
     ) -> TaskPage:
         """Newest first (by creation or last update), ``limit`` at a time."""
-        limit = max(1, min(limit, MAX_PAGE))
-        conditions = self._conditions(filters or TaskFilter())
-        if conditions is None:
-            return TaskPage([], None)
-        stmt = select(TaskRow).where(*conditions)
-        if order == "created":
-            stmt = stmt.order_by(TaskRow.id.desc())
-        else:
-            stmt = stmt.order_by(TaskRow.updated_at.desc(), TaskRow.id.desc())
-        if cursor is not None:
-            stmt = stmt.where(self._after(cursor, order))
-        with self._db.read() as session:
-            items = [_to_task(r) for r in session.scalars(stmt.limit(limit + 1))]
-        more = len(items) > limit
-        items = items[:limit]
-        next_cursor = self._cursor(items[-1], order) if more else None
-        return TaskPage(items, next_cursor)
+        rows, next_cursor = self._listed(_LISTING, filters, limit, cursor, order)
+        return TaskPage([_task_of(row) for row in rows], next_cursor)
+
+    def page_json(
+        self,
+        filters: TaskFilter | None = None,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        order: TaskOrder = "created",
+    ) -> TaskJsonPage:
+        """The same page as :meth:`page`, each task as the JSON text of the API's TaskPublic.
+
+        SQLite writes the JSON in the query (see ``_TASK_JSON_SQL``): the API
+        answers a page without a Task, a dict and a model per task on the
+        way (bench/RESULTS.md).
+        """
+        rows, next_cursor = self._listed(_JSON_LISTING, filters, limit, cursor, order)
+        items: list[str | None] = [row[1] for row in rows]
+        if None not in items:
+            return TaskJsonPage(cast(list[str], items), next_cursor)
+        rows, next_cursor = self._listed(_LISTING, filters, limit, cursor, order)
+        return TaskJsonPage([_json_text(row) for row in rows], next_cursor)
 
     def search(self, user_text: str, limit: int = 20) -> list[Task]:
         """Tasks whose title or notes match every word typed, best match first."""
@@ -230,6 +400,38 @@ class TaskRepository:
             return [_to_task(r) for r in session.scalars(stmt)]
 
     # -- helpers ------------------------------------------------------------------
+
+    def _listed(
+        self,
+        listing: Select[Any],
+        filters: TaskFilter | None,
+        limit: int,
+        cursor: str | None,
+        order: TaskOrder,
+    ) -> tuple[Sequence[Sequence[Any]], str | None]:
+        """A page's rows of ``listing``'s columns, and the cursor of the next page.
+
+        ``listing`` is ``_LISTING`` or ``_JSON_LISTING``: both begin with
+        ``id`` and end with ``updated_at`` (as stored), which a cursor is made of.
+        """
+        limit = max(1, min(limit, MAX_PAGE))
+        conditions = self._conditions(filters or TaskFilter())
+        if conditions is None:
+            return [], None
+        stmt = listing.where(*conditions)
+        if order == "created":
+            stmt = stmt.order_by(_COLUMNS.id.desc())
+        else:
+            stmt = stmt.order_by(_COLUMNS.updated_at.desc(), _COLUMNS.id.desc())
+        if cursor is not None:
+            stmt = stmt.where(self._after(cursor, order))
+        with self._db.read() as session:
+            # all(), not iteration: that fetches the rows one call at a time.
+            rows: Sequence[Sequence[Any]] = session.execute(stmt.limit(limit + 1)).all()
+        if len(rows) <= limit:
+            return rows, None
+        last = rows[limit - 1]
+        return rows[:limit], self._cursor(last[0], _utc(last[-1]), order)
 
     @staticmethod
     def _row(session: Session, task_id: str) -> TaskRow:
@@ -256,17 +458,17 @@ class TaskRepository:
     def _conditions(f: TaskFilter) -> list[ColumnElement[bool] | TextClause] | None:
         conditions: list[ColumnElement[bool] | TextClause] = []
         if f.statuses:
-            conditions.append(TaskRow.status.in_(f.statuses))
+            conditions.append(_COLUMNS.status.in_(f.statuses))
         if f.min_priority is not None:
-            conditions.append(TaskRow.priority >= f.min_priority)
+            conditions.append(_COLUMNS.priority >= f.min_priority)
         if f.due_before is not None:
-            conditions.append(TaskRow.due_at < f.due_before)
+            conditions.append(_COLUMNS.due_at < f.due_before)
         if f.due_after is not None:
-            conditions.append(TaskRow.due_at >= f.due_after)
+            conditions.append(_COLUMNS.due_at >= f.due_after)
         if f.source is not None:
-            conditions.append(TaskRow.source == f.source)
+            conditions.append(_COLUMNS.source == f.source)
         if f.tag is not None:
-            tags = func.json_each(TaskRow.tags).table_valued("value")
+            tags = func.json_each(_COLUMNS.tags).table_valued("value")
             conditions.append(exists(select(1).select_from(tags).where(tags.c.value == f.tag)))
         if f.text is not None:
             query = fts_query(f.text)
@@ -276,10 +478,10 @@ class TaskRepository:
         return conditions
 
     @staticmethod
-    def _cursor(task: Task, order: TaskOrder) -> str:
-        data: dict[str, Any] = {"o": order, "id": task.id}
+    def _cursor(task_id: str, updated_at: datetime, order: TaskOrder) -> str:
+        data: dict[str, Any] = {"o": order, "id": task_id}
         if order == "updated":
-            data["u"] = task.updated_at.isoformat()
+            data["u"] = updated_at.isoformat()
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
     @staticmethod
@@ -290,13 +492,13 @@ class TaskRepository:
             if data["o"] != order or not isinstance(data["id"], str):
                 raise ValueError("cursor of another listing")
             if order == "created":
-                return TaskRow.id < data["id"]
+                return _COLUMNS.id < data["id"]
             updated = datetime.fromisoformat(data["u"])
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise InvalidCursorError(
                 "The cursor is not one this listing handed out; start again without it."
             ) from None
         return or_(
-            TaskRow.updated_at < updated,
-            and_(TaskRow.updated_at == updated, TaskRow.id < data["id"]),
+            _COLUMNS.updated_at < updated,
+            and_(_COLUMNS.updated_at == updated, _COLUMNS.id < data["id"]),
         )

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from atom_desktop.api.deps import AgentDep, scope
 from atom_desktop.api.schemas import ERROR_RESPONSES, TaskPage, TaskPublic
+from atom_desktop.api.task_json import task_page_json
 from atom_desktop.store.task_types import TaskCreate, TaskFilter, TaskStatus, TaskUpdate
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
@@ -31,8 +32,10 @@ class TaskQuery(BaseModel):
     cursor: Annotated[str | None, Field(max_length=1000)] = None
 
 
-@router.get("", openapi_extra=scope("read"))
-def list_tasks(agent: AgentDep, query: Annotated[TaskQuery, Query()]) -> TaskPage:
+# The page is written as TaskPage's JSON by task_page_json: FastAPI passes a
+# Response through, where it would validate and write the model again.
+@router.get("", response_model=TaskPage, openapi_extra=scope("read"))
+def list_tasks(agent: AgentDep, query: Annotated[TaskQuery, Query()]) -> Response:
     """Newest first; ``q`` searches titles and notes (every word, as prefixes)."""
     filters = TaskFilter(
         statuses=tuple(query.status) if query.status else None,
@@ -43,10 +46,10 @@ def list_tasks(agent: AgentDep, query: Annotated[TaskQuery, Query()]) -> TaskPag
         source=query.source,
         text=query.q,
     )
-    page = agent.store.tasks.page(
+    page = agent.store.tasks.page_json(
         filters, limit=query.limit, cursor=query.cursor, order=query.order
     )
-    return TaskPage(items=[TaskPublic.of(t) for t in page.items], next_cursor=page.next_cursor)
+    return Response(task_page_json(page), media_type="application/json")
 
 
 @router.post("", status_code=201, openapi_extra=scope("automate"))
