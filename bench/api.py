@@ -2,18 +2,24 @@
 
 Load comes from wrk (a C load generator, ``apt-get install wrk``) on loopback,
 so the generator does not compete for Python's interpreter lock. Each of 6
-rounds starts two new processes: a bare Starlette hello-world, and the real
-agent. The agent's process serves the same agent on three more ports, each
+rounds starts two new processes: the real agent, and a bare Starlette app.
+The agent's process serves the same agent on three more ports, each
 through a second app (a twin) whose security middleware is left out
 ("unchecked"), swapped for a layer that adds the same response headers but
 checks nothing ("headers"), or kept ("checked"), all in the benchmark's
 process only. The layer's costs are measured twin against twin, inside one
 process, because two processes of the same server can differ by 10% for
 their whole life; the agent's own app against the "checked" twin (the same
-code) shows what error is left. It measures:
+code) shows what error is left. The bare app answers a hello-world
+/health, and /tasks from the agent's own database file (the agent is given
+its key in ATOM_ENCRYPTION_KEY): one query and ``json.dumps``, the same
+JSON as the agent's, checked once per round; it reads in a worker thread,
+as the agent does, and once more on the event loop for reference
+("bare, in loop"). It measures:
 
-    GET /api/v1/health        on all five
-    GET /api/v1/tasks (100)   on the checked and the unchecked twin
+    GET /api/v1/health        on the bare app, the agent and its three twins
+    GET /api/v1/tasks (100)   on the agent, its checked and unchecked twins,
+                              and the bare app's baseline (both ways)
 
 at concurrency 1, 16 and 64, reporting req/s, p50/p99 latency and the server
 process's CPU time per request (medians over all slices), and the ratios the
@@ -21,6 +27,7 @@ targets are about, each the median over slices of two servers measured back
 to back.
 
     .venv/bin/python -m bench.api [--seconds 2] [--slices 2] [--rounds 6]
+                                  [--endpoints health,tasks]
 """
 
 from __future__ import annotations
@@ -37,12 +44,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 
 CONCURRENCY = (1, 16, 64)
+ENDPOINTS = ("health", "tasks")
+TASKS = 100
 LOAD_CPU, SERVER_CPU = 0, 1
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
@@ -103,46 +114,86 @@ TWINS = {"unchecked": "none", "headers": "headers", "checked": "checks"}
 
 
 class Server:
-    """One server process of the comparison, with the modes it serves and their endpoints."""
+    """One server process of the comparison, with the modes it serves and their endpoints.
 
-    def __init__(self, kind: str, work: Path) -> None:
+    The agent comes first, with its database key given in ATOM_ENCRYPTION_KEY
+    and 100 tasks made through its API; the bare app is then started on the
+    agent's database file (``tasks_db``) with the same key.
+    """
+
+    def __init__(self, kind: str, work: Path, key_hex: str, tasks_db: Path | None = None) -> None:
         port = free_port()
         args = [sys.executable, "-m", "bench.api_server"]
-        root = Path(tempfile.mkdtemp(dir=work))
+        self.root = Path(tempfile.mkdtemp(dir=work))
         base = f"http://127.0.0.1:{port}"
         #: mode -> endpoint -> (url, token)
         self.modes: dict[str, dict[str, tuple[str, str | None]]] = {}
+        health_urls = [f"{base}/api/v1/health"]
         if kind == "bare":
             args += ["bare", str(port)]
-            self.modes["bare"] = {"health": (f"{base}/api/v1/health", None)}
+            self.modes["bare"] = {"health": (health_urls[0], None)}
+            if tasks_db is not None:
+                args += ["--tasks-db", str(tasks_db)]
+                self.modes["bare"]["tasks"] = (f"{base}/tasks?limit={TASKS}", None)
+                self.modes["bare, in loop"] = {
+                    "tasks": (f"{base}/tasks-in-loop?limit={TASKS}", None)
+                }
         else:
-            args += ["agent", str(port), str(root)]
-            self.modes["agent"] = {"health": (f"{base}/api/v1/health", None)}
+            args += ["agent", str(port), str(self.root)]
+            self.modes["agent"] = {"health": (health_urls[0], None)}
             for mode, layer in TWINS.items():
                 twin_port = free_port()
                 args += ["--twin", f"{layer}={twin_port}"]
                 url = f"http://127.0.0.1:{twin_port}/api/v1/health"
+                health_urls.append(url)
                 self.modes[mode] = {"health": (url, None)}
-        env = {**os.environ, "ATOM_LOG_LEVEL": "WARNING"}
-        self.proc = subprocess.Popen(
-            [*pinned(SERVER_CPU), *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for endpoints in self.modes.values():
-            wait_healthy(endpoints["health"][0], self.proc)
+        env = {**os.environ, "ATOM_LOG_LEVEL": "WARNING", "ATOM_ENCRYPTION_KEY": key_hex}
+        # Kept for the error message of a server that fails to start.
+        with (self.root / "stderr.log").open("wb") as stderr:
+            self.proc = subprocess.Popen(
+                [*pinned(SERVER_CPU), *args],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        for url in health_urls:
+            try:
+                wait_healthy(url, self.proc)
+            except RuntimeError as exc:
+                self.close()
+                tail = (self.root / "stderr.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{kind}: {exc}; its stderr ends:\n{tail}") from None
         if kind == "agent":
-            token = next((root / "config" / "tokens").iterdir()).read_text().strip()
+            token = next((self.root / "config" / "tokens").iterdir()).read_text().strip()
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
-                for i in range(100):
+                for i in range(TASKS):
                     c.post(
                         "/api/v1/tasks", json={"title": f"task {i}", "tags": ["bench"]}
                     ).raise_for_status()
-            for mode in ("checked", "unchecked"):
+            for mode in ("agent", "checked", "unchecked"):
                 health_url = self.modes[mode]["health"][0]
-                url = health_url.replace("/health", "/tasks?limit=100")
+                url = health_url.replace("/health", f"/tasks?limit={TASKS}")
                 self.modes[mode]["tasks"] = (url, token)
+
+    @property
+    def database(self) -> Path:
+        """The agent's database file."""
+        return self.root / "data" / "atom.db"
+
+    def tasks_json(self, mode: str) -> Any:
+        """The answer of ``mode``'s /tasks, parsed, its times made comparable."""
+        url, token = self.modes[mode]["tasks"]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.get(url, headers=headers, timeout=10)
+        response.raise_for_status()
+        page = response.json()
+        for item in page["items"]:
+            for key in ("due_at", "created_at", "updated_at"):
+                if item[key] is not None:
+                    # A time on a whole second is written without ".000000"
+                    # by the agent and with it by the baseline: the same time.
+                    item[key] = datetime.fromisoformat(item[key])
+        return page
 
     def cpu_s(self) -> float:
         """CPU seconds the server process has used (user + system)."""
@@ -159,7 +210,13 @@ Sample = dict[str, float]
 Samples = dict[str, dict[str, dict[int, list[Sample]]]]
 
 
-def measure(servers: list[Server], seconds: float, slices: int, samples: Samples) -> None:
+def measure(
+    servers: list[Server],
+    seconds: float,
+    slices: int,
+    samples: Samples,
+    endpoints: tuple[str, ...] = ENDPOINTS,
+) -> None:
     """Load each mode in turn, in short alternating slices, so noise hits all alike.
 
     Each slice also reads the server process's CPU time, so the cost of a
@@ -167,7 +224,7 @@ def measure(servers: list[Server], seconds: float, slices: int, samples: Samples
     process serves are loaded one at a time, so its CPU time is theirs).
     """
     targets = [(server, mode) for server in servers for mode in server.modes]
-    for endpoint in ("health", "tasks"):
+    for endpoint in endpoints:
         for c in CONCURRENCY:
             for i in range(slices):
                 order = targets if i % 2 == 0 else list(reversed(targets))
@@ -194,10 +251,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=2, help="length of one slice")
     parser.add_argument("--slices", type=int, default=2, help="slices per server per round")
     parser.add_argument("--rounds", type=int, default=6, help="each with new server processes")
+    parser.add_argument(
+        "--endpoints",
+        type=lambda text: tuple(text.split(",")),
+        default=ENDPOINTS,
+        help="comma-separated, of: health, tasks",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench/api.py needs wrk: apt-get install wrk")
-    samples: Samples = {mode: {} for mode in ("bare", "agent", *TWINS)}
+    if not args.endpoints or not set(args.endpoints) <= set(ENDPOINTS):
+        sys.exit(f"--endpoints: a comma-separated list of {', '.join(ENDPOINTS)}")
+    samples: Samples = {mode: {} for mode in ("bare", "bare, in loop", "agent", *TWINS)}
     with tempfile.TemporaryDirectory(prefix="atom-bench-api-") as tmp:
         for round_ in range(args.rounds):
             # New processes every round: two processes of the same server can
@@ -205,9 +270,17 @@ def main() -> None:
             # which touches the comparison with the bare app.
             servers: list[Server] = []
             try:
-                for kind in ("bare", "agent"):
-                    servers.append(Server(kind, Path(tmp)))
-                measure(servers, args.seconds, args.slices, samples)
+                key_hex = os.urandom(32).hex()
+                agent = Server("agent", Path(tmp), key_hex)
+                servers.append(agent)
+                bare = Server("bare", Path(tmp), key_hex, tasks_db=agent.database)
+                servers.append(bare)
+                if "tasks" in args.endpoints:
+                    # The baseline must do the agent's work: the same answer.
+                    for mode in ("bare", "bare, in loop"):
+                        if bare.tasks_json(mode) != agent.tasks_json("agent"):
+                            raise RuntimeError(f"{mode}'s /tasks differs from the agent's")
+                measure(servers, args.seconds, args.slices, samples, args.endpoints)
             finally:
                 for server in servers:
                     server.close()
@@ -231,9 +304,14 @@ def main() -> None:
         ("checked", "health"),
         ("headers", "health"),
         ("unchecked", "health"),
+        ("bare", "tasks"),
+        ("bare, in loop", "tasks"),
+        ("agent", "tasks"),
         ("checked", "tasks"),
         ("unchecked", "tasks"),
     ):
+        if endpoint not in args.endpoints:
+            continue
         for c in CONCURRENCY:
             print(
                 f"| {mode} | {endpoint} | {c} | {med(mode, endpoint, c, 'rps'):,.0f} | "
@@ -241,36 +319,58 @@ def main() -> None:
                 f"{med(mode, endpoint, c, 'cpu_us'):,.0f} |"
             )
     print()
-    summary = {}
+    summary: dict[int, dict[str, float]] = {}
     for c in CONCURRENCY:
-        ratio = paired(samples, "agent", "bare", "health", c, "rps")
-        cost_h = 1 - paired(samples, "checked", "unchecked", "health", c, "rps")
-        cost_t = 1 - paired(samples, "checked", "unchecked", "tasks", c, "rps")
-        cpu_h = paired(samples, "checked", "unchecked", "health", c, "cpu_us") - 1
-        cpu_t = paired(samples, "checked", "unchecked", "tasks", c, "cpu_us") - 1
-        # The same layer, its response headers kept and its checks switched off.
-        cost_c = 1 - paired(samples, "checked", "headers", "health", c, "rps")
-        cpu_c = paired(samples, "checked", "headers", "health", c, "cpu_us") - 1
-        # The same code on both sides: what the method itself shows as a cost.
-        error = 1 - paired(samples, "agent", "checked", "health", c, "rps")
-        summary[c] = {
-            "ratio": ratio,
-            "cost_health": cost_h,
-            "cost_tasks": cost_t,
-            "cost_health_checks_alone": cost_c,
-            "control": error,
-        }
-        print(
-            f"concurrency {c}: /health ours/bare {ratio:.2f}x (target >= 0.6); security cost "
-            f"in req/s /health {cost_h:+.1%}, /tasks {cost_t:+.1%} (target <= 10%); "
-            f"in server CPU per request /health {cpu_h:+.1%}, /tasks {cpu_t:+.1%}; "
-            f"/health, the checks alone (headers kept): {cost_c:+.1%} in req/s, "
-            f"{cpu_c:+.1%} in server CPU; control (the agent's own app against "
-            f"its checked twin) {error:+.1%}"
-        )
-    p99 = med("agent", "health", 16, "p99")
-    print(f"/health p99 at concurrency 16: {p99:.2f} ms (target < 5 ms)")
-    print(json.dumps({"summary": {str(k): v for k, v in summary.items()}, "p99_c16_ms": p99}))
+        summary[c] = {}
+        if "health" in args.endpoints:
+            ratio = paired(samples, "agent", "bare", "health", c, "rps")
+            cost_h = 1 - paired(samples, "checked", "unchecked", "health", c, "rps")
+            cpu_h = paired(samples, "checked", "unchecked", "health", c, "cpu_us") - 1
+            # The same layer, its response headers kept and its checks switched off.
+            cost_c = 1 - paired(samples, "checked", "headers", "health", c, "rps")
+            cpu_c = paired(samples, "checked", "headers", "health", c, "cpu_us") - 1
+            # The same code on both sides: what the method itself shows as a cost.
+            error = 1 - paired(samples, "agent", "checked", "health", c, "rps")
+            summary[c] |= {
+                "ratio": ratio,
+                "cost_health": cost_h,
+                "cost_health_checks_alone": cost_c,
+                "control": error,
+            }
+            print(
+                f"concurrency {c}: /health ours/bare {ratio:.2f}x (target >= 0.6); security "
+                f"cost in req/s /health {cost_h:+.1%} (target <= 10%), in server CPU per "
+                f"request {cpu_h:+.1%}; the checks alone (headers kept): {cost_c:+.1%} in "
+                f"req/s, {cpu_c:+.1%} in server CPU; control (the agent's own app against "
+                f"its checked twin) {error:+.1%}"
+            )
+        if "tasks" in args.endpoints:
+            tasks = paired(samples, "agent", "bare", "tasks", c, "rps")
+            # Server CPU per request, the baseline's over the agent's: the
+            # share of the baseline's throughput the agent would reach on a
+            # CPU of its own.
+            tasks_cpu = 1 / paired(samples, "agent", "bare", "tasks", c, "cpu_us")
+            in_loop = paired(samples, "agent", "bare, in loop", "tasks", c, "rps")
+            cost_t = 1 - paired(samples, "checked", "unchecked", "tasks", c, "rps")
+            cpu_t = paired(samples, "checked", "unchecked", "tasks", c, "cpu_us") - 1
+            summary[c] |= {
+                "tasks_ratio": tasks,
+                "tasks_cpu_ratio": tasks_cpu,
+                "tasks_ratio_in_loop": in_loop,
+                "cost_tasks": cost_t,
+            }
+            print(
+                f"concurrency {c}: /tasks ours/bare {tasks:.2f}x in req/s, {tasks_cpu:.2f}x "
+                f"by server CPU per request (target >= 0.5); against the baseline reading "
+                f"on its event loop {in_loop:.2f}x; security cost in req/s {cost_t:+.1%}, "
+                f"in server CPU per request {cpu_t:+.1%}"
+            )
+    result: dict[str, Any] = {"summary": {str(k): v for k, v in summary.items()}}
+    if "health" in args.endpoints:
+        p99 = med("agent", "health", 16, "p99")
+        print(f"/health p99 at concurrency 16: {p99:.2f} ms (target < 5 ms)")
+        result["p99_c16_ms"] = p99
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

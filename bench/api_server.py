@@ -1,7 +1,13 @@
 """Servers for bench/api.py, each run in its own process.
 
-python -m bench.api_server bare PORT
-    a bare Starlette hello-world on the same uvicorn settings as the agent
+python -m bench.api_server bare PORT [--tasks-db FILE]
+    a bare Starlette hello-world on the same uvicorn settings as the agent;
+    with --tasks-db, also the baseline of GET /api/v1/tasks: one query of
+    the agent's encrypted database FILE (its raw key in ATOM_ENCRYPTION_KEY)
+    and json.dumps of the rows, with the same fields as the agent's answer,
+    at /tasks (a plain ``def`` handler, which Starlette runs in a worker
+    thread, as the agent runs its store's reads) and /tasks-in-loop (the
+    same read on the event loop)
 python -m bench.api_server agent PORT DIR [--twin LAYER=PORT ...]
     the real agent (store, tokens, API) with data in DIR; each --twin serves
     the same agent, in the same process, through a second app on PORT whose
@@ -22,15 +28,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Any, cast
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 
@@ -38,11 +46,106 @@ async def hello(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def run_bare(port: int) -> None:
+#: The columns of a task, in the order the agent's answer has its fields.
+TASK_FIELDS = (
+    "id",
+    "title",
+    "notes",
+    "status",
+    "priority",
+    "due_at",
+    "tags",
+    "source",
+    "external_id",
+    "created_at",
+    "updated_at",
+)
+TASKS_SQL = f"SELECT {', '.join(TASK_FIELDS)} FROM tasks ORDER BY id DESC LIMIT ?"
+
+
+class BaselineTasks:
+    """The least a server must do to answer ``GET /tasks?limit=100`` as the agent does.
+
+    One query over the agent's own encrypted file, opened with the same raw
+    key and page cache as the agent's store (written out here: the bare
+    server loads none of the agent's modules), then ``json.dumps`` of the
+    rows with the same fields and values: tags parsed from their stored
+    JSON, times (stored as naive UTC text) written as ISO-8601 with ``Z``.
+    Each worker thread keeps one connection, as the agent's reader pool does.
+    """
+
+    def __init__(self, path: Path, key_hex: str) -> None:
+        self.path = path
+        self.key_hex = key_hex
+        self.local = threading.local()
+
+    def connection(self) -> Any:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            import sqlcipher3.dbapi2 as sqlcipher  # noqa: PLC0415
+
+            conn = sqlcipher.connect(f"file:{self.path}?mode=rw", uri=True, check_same_thread=False)
+            # As the agent's store opens its readers.
+            conn.execute(f"PRAGMA key = \"x'{self.key_hex}'\"")
+            conn.execute("PRAGMA cache_size = -65536")
+            conn.execute("PRAGMA query_only = ON")
+            self.local.conn = conn
+        return conn
+
+    def read(self, limit: int) -> bytes:
+        rows = self.connection().execute(TASKS_SQL, (limit + 1,)).fetchall()
+        items = [
+            {
+                "id": id_,
+                "title": title,
+                "notes": notes,
+                "status": status,
+                "priority": priority,
+                "due_at": None if due_at is None else due_at.replace(" ", "T") + "Z",
+                "tags": json.loads(tags),
+                "source": source,
+                "external_id": external_id,
+                "created_at": created_at.replace(" ", "T") + "Z",
+                "updated_at": updated_at.replace(" ", "T") + "Z",
+            }
+            for (
+                id_,
+                title,
+                notes,
+                status,
+                priority,
+                due_at,
+                tags,
+                source,
+                external_id,
+                created_at,
+                updated_at,
+            ) in rows[:limit]
+        ]
+        # Only whole first pages are asked for: the bench makes exactly 100 tasks.
+        page = {"items": items, "next_cursor": None}
+        return json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def in_thread(self, request: Request) -> Response:
+        limit = int(request.query_params.get("limit", "50"))
+        return Response(self.read(limit), media_type="application/json")
+
+    async def in_loop(self, request: Request) -> Response:
+        return self.in_thread(request)
+
+
+def run_bare(port: int, tasks_db: Path | None = None) -> None:
     # The agent's uvicorn settings; this module loads none of the agent's others.
     from atom_desktop.api.uvicorn_config import uvicorn_config  # noqa: PLC0415
 
-    app = Starlette(routes=[Route("/api/v1/health", hello)])
+    routes = [Route("/api/v1/health", hello)]
+    if tasks_db is not None:
+        baseline = BaselineTasks(tasks_db, os.environ["ATOM_ENCRYPTION_KEY"])
+        routes += [
+            Route("/tasks", baseline.in_thread),
+            Route("/tasks-in-loop", baseline.in_loop),
+        ]
+    app = Starlette(routes=routes)
     config = uvicorn_config(app)
     config.loop = "asyncio"  # as the agent's asyncio.run
     # As atom_desktop.api.server.bind makes it: with IPPROTO_TCP asyncio sets
@@ -167,9 +270,10 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("dir", type=Path, nargs="?")
     parser.add_argument("--twin", type=twin, action="append", default=[])
+    parser.add_argument("--tasks-db", type=Path, default=None)
     args = parser.parse_args()
     if args.mode == "bare":
-        run_bare(args.port)
+        run_bare(args.port, args.tasks_db)
     else:
         run_agent(args.port, args.dir, args.twin)
 
