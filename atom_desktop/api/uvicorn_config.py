@@ -6,6 +6,8 @@ from __future__ import annotations
 import uvicorn
 from starlette.types import ASGIApp
 
+from atom_desktop.api.http_protocol import HeadLimitedProtocol
+
 
 def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
     """How uvicorn serves the API (the socket is bound apart, by
@@ -20,9 +22,10 @@ def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
         # Said, not guessed: uvicorn takes an app whose __call__ is not a
         # coroutine function for an ASGI 2 app, and the security layer's is not.
         interface="asgi3",
-        # The C parser: h11 (pure Python) spends more per request than the
-        # whole of a /health answer.
-        http="httptools",
+        # The C parser (httptools): h11 (pure Python) spends more per request
+        # than the whole of a /health answer. Ours bounds the request head,
+        # which httptools does not (WebSocket handshakes included).
+        http=HeadLimitedProtocol,
         timeout_graceful_shutdown=3,
         ws="websockets-sansio",
         # Compressing megabytes of output per second over loopback costs far
