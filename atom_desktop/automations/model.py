@@ -7,10 +7,10 @@ and rebuilds the model from it.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from atom_desktop.automations.triggers import (
     CronSchedule,
@@ -18,7 +18,8 @@ from atom_desktop.automations.triggers import (
     FileTrigger,
     IntervalSchedule,
 )
-from atom_desktop.runner.request import check_env, check_no_nul
+from atom_desktop.core.formats import NOT_BLANK, check_text, whole_number
+from atom_desktop.runner.request import STRICT, Seconds, ShellLine, StepEnv, WorkDir
 from atom_desktop.store.task_types import TaskCreate, TaskUpdate
 
 Trigger = Annotated[
@@ -27,13 +28,28 @@ Trigger = Annotated[
 ApprovalMode = Literal["auto", "ask", "deny"]
 MissedPolicy = Literal["coalesce", "all", "skip"]
 OverlapPolicy = Literal["skip", "queue", "parallel"]
-StepName = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
-]
+StepName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
+#: An http(s) address, or one that a ``${...}`` reference makes (checked again
+#: once it is filled in): this catches typos early.
+HTTP_URL = r"^(?:[Hh][Tt][Tt][Pp][Ss]?://|[^/]*\$\{)"
+#: The fields a task step may set.
+TASK_FIELDS = tuple(sorted(set(TaskCreate.model_fields) | set(TaskUpdate.model_fields)))
+
+
+def _http_url(url: str) -> str:
+    if not re.match(HTTP_URL, url):
+        raise ValueError(
+            "must be an http:// or https:// address (or start with a ${...} reference)"
+        )
+    return url
+
+
+def _name(value: str) -> str:
+    return check_text(value, blank=False).strip()
 
 
 class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: StepName | None = Field(
         default=None, description="Lets later steps refer to this one's result: ${steps.NAME.x}."
@@ -52,22 +68,12 @@ class ShellStep(_Step):
     TRIGGER_PAYLOAD, PREVIOUS_STDOUT, ...).
     """
 
+    # The types of a run request's fields: the step becomes one.
     type: Literal["shell"]
-    shell: Annotated[str, Field(min_length=1, max_length=131_072)]
-    cwd: Annotated[str, Field(max_length=4096)] | None = None
-    env: Annotated[dict[str, Annotated[str, Field(max_length=131_072)]], Field(max_length=64)] = {}
-    timeout_s: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] | None = None
-
-    # The same rules as a run request's: the step becomes one.
-    @field_validator("shell", "cwd")
-    @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        return check_no_nul(value)
-
-    @field_validator("env")
-    @classmethod
-    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
-        return check_env(env)
+    shell: ShellLine
+    cwd: WorkDir | None = None
+    env: StepEnv = {}
+    timeout_s: Seconds | None = None
 
 
 class HttpStep(_Step):
@@ -75,24 +81,21 @@ class HttpStep(_Step):
 
     type: Literal["http"]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
-    url: Annotated[str, Field(min_length=1, max_length=8192)]
+    url: Annotated[
+        str,
+        Field(min_length=1, max_length=8192, json_schema_extra={"pattern": HTTP_URL}),
+        AfterValidator(_http_url),
+    ]
     headers: Annotated[dict[str, Annotated[str, Field(max_length=8192)]], Field(max_length=64)] = {}
     json_body: Any = Field(default=None, alias="json")
     body: Annotated[str, Field(max_length=1_048_576)] | None = None
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
-    expect_status: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(max_length=50)] = (
-        Field(default=[], description="Statuses that count as success (default: any 2xx).")
-    )
+    expect_status: Annotated[
+        list[Annotated[int, Field(ge=100, le=599), BeforeValidator(whole_number)]],
+        Field(max_length=50),
+    ] = Field(default=[], description="Statuses that count as success (default: any 2xx).")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        # Checked again after ${...} are filled in; this catches typos early.
-        if "${" not in url.split("//", 1)[0] and urlsplit(url).scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// address")
-        return url
+    model_config = ConfigDict(**STRICT, populate_by_name=True)
 
 
 class NotifyStep(_Step):
@@ -110,14 +113,15 @@ class TaskStep(_Step):
     action: Literal["create", "update"] = "create"
     task_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     fields: dict[str, Any] = Field(
-        default_factory=dict, description="Task fields (title, notes, status, priority, tags...)."
+        default_factory=dict,
+        description="Task fields (title, notes, status, priority, tags...).",
+        json_schema_extra={"propertyNames": {"enum": [*TASK_FIELDS]}},
     )
 
     @field_validator("fields")
     @classmethod
     def _task_fields(cls, fields: dict[str, Any]) -> dict[str, Any]:
-        known = set(TaskCreate.model_fields) | set(TaskUpdate.model_fields)
-        unknown = sorted(set(fields) - known)
+        unknown = sorted(set(fields) - set(TASK_FIELDS))
         if unknown:
             raise ValueError(f"unknown task field(s) {', '.join(unknown)}")
         return fields
@@ -129,7 +133,7 @@ Step = Annotated[ShellStep | HttpStep | NotifyStep | TaskStep, Field(discriminat
 class NotifyOn(BaseModel):
     """When to tell the user that a run ended."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     success: bool = False
     failure: bool = True
@@ -138,9 +142,14 @@ class NotifyOn(BaseModel):
 class AutomationSpec(BaseModel):
     """Everything a person configures about one automation."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    # The length as sent, as the schema says; then the spaces around it go.
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=120, json_schema_extra={"pattern": NOT_BLANK}),
+        AfterValidator(_name),
+    ]
     description: Annotated[str, Field(max_length=2000)] = ""
     enabled: bool = True
     triggers: Annotated[list[Trigger], Field(max_length=16)] = Field(

@@ -12,18 +12,23 @@ calendar cycle ahead, so no expression can cost more than that search.
 
 from __future__ import annotations
 
+import os
+import re
 from calendar import monthrange
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, Field, Strict, WithJsonSchema
 
 from atom_desktop.core.errors import AtomError
+from atom_desktop.core.formats import OFFSET_OPTIONAL, check_timestamp_text
+from atom_desktop.runner.request import STRICT
 
 CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CRON_FIELDS_5 = ("minute", "hour", "day", "month", "day_of_week")
@@ -48,7 +53,51 @@ MONTH_NAMES = (
 )
 # A leap year (2000 is one: divisible by 400), so 29 February is a date.
 _LEAP_YEAR = 2000
-TimeZoneName = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"])]
+
+
+@cache
+def zone_names() -> frozenset[str]:
+    """The IANA time zones this machine knows (read once: the list does not change)."""
+    return frozenset(available_timezones())
+
+
+def _zone_names_schema(schema: dict[str, Any]) -> None:
+    # Listed when the document is built, not when this module is imported.
+    schema["enum"] = sorted(zone_names())
+
+
+#: One of the names the document lists; :func:`time_zone` takes those and no
+#: others (refused with a message naming the field when the schedule is built).
+TimeZoneName = Annotated[
+    str, Field(min_length=1, max_length=64, json_schema_extra=_zone_names_schema)
+]
+
+
+def _local_or_aware(value: object) -> object:
+    return check_timestamp_text(value, offset=False)
+
+
+#: A date-time as text; without an offset it is read in the trigger's time zone.
+#: Not strict (a strict datetime takes no text from Python); the check first
+#: refuses what the lenient parser would read (numbers as Unix times).
+LocalTimestamp = Annotated[
+    datetime,
+    Strict(False),
+    BeforeValidator(_local_or_aware),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": OFFSET_OPTIONAL,
+            "examples": ["2025-01-31T09:00:00", "2025-01-31T09:00:00+01:00"],
+        }
+    ),
+]
+#: Five fields (minute hour day month weekday), or six with a second first, of
+#: digits, names and ``* / , -``, separated by spaces. Whether each field's
+#: values exist and ranges run forwards, and whether a day exists in the
+#: months named, is checked when the schedule is built (:func:`build_trigger`).
+CRON_SHAPE = r"^ *[0-9A-Za-z*/,-]+(?: +[0-9A-Za-z*/,-]+){4,5} *$"
+_CRON_SHAPE = re.compile(CRON_SHAPE)
 
 
 class TriggerError(AtomError):
@@ -62,39 +111,70 @@ class TriggerError(AtomError):
 class CronSchedule(BaseModel):
     """``minute hour day month weekday``, or with a leading ``second`` field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     type: Literal["cron"]
-    expression: Annotated[str, Field(min_length=1, max_length=200, examples=["*/5 9-17 * * 1-5"])]
+    expression: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            examples=["*/5 9-17 * * 1-5"],
+            json_schema_extra={"pattern": CRON_SHAPE},
+        ),
+    ]
     timezone: TimeZoneName = "UTC"
 
 
 class IntervalSchedule(BaseModel):
     """Every ``seconds``, from ``start`` (default: now)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     type: Literal["interval"]
     # Ten wake-ups a second at most: below that it is a busy loop, not a schedule.
     seconds: Annotated[float, Field(ge=0.1, le=MAX_INTERVAL_S)]
-    start: datetime | None = None
+    start: LocalTimestamp | None = None
     timezone: TimeZoneName = "UTC"
 
 
 class DateSchedule(BaseModel):
     """Once, at ``at`` (a time without an offset is read in ``timezone``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     type: Literal["date"]
-    at: datetime
+    at: LocalTimestamp
     timezone: TimeZoneName = "UTC"
 
 
 Schedule = Annotated[CronSchedule | IntervalSchedule | DateSchedule, Field(discriminator="type")]
 
 FileEventKind = Literal["created", "modified", "deleted", "moved"]
-Glob = Annotated[str, Field(min_length=1, max_length=512, examples=["*.pdf", "reports/**/*.csv"])]
+# One glob, as globs.py reads it: '/'-separated names, none empty, '.' or
+# '..'; '**' only as a whole name; every '[' closed within its name (a ']'
+# right after '[' or '[!' is a member); no '\\' and no NUL. (A range written
+# backwards, '[z-a]', is refused when the automation is saved.)
+_GLOB_CHAR = r"[^/\\\x00\[]"
+_GLOB_CLASS = r"\[(?:[!^]|(?![!^]))(?:\]|(?!\]))[^\]/\\\x00]*\]"
+_GLOB_NAME = rf"(?:\*\*|(?![^/]*\*\*)(?!\.\.?(?:/|(?![\s\S])))(?:{_GLOB_CHAR}|{_GLOB_CLASS})+)"
+GLOB = rf"^{_GLOB_NAME}(?:/{_GLOB_NAME})*$"
+Glob = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=512,
+        examples=["*.pdf", "reports/**/*.csv"],
+        json_schema_extra={"pattern": GLOB},
+    ),
+]
+#: A folder to watch: absolute, or starting with ``~`` (the user's home), no NUL
+#: (globs.expand_path refuses the others when the automation is saved).
+WATCHED_PATH = (
+    r"^(?:[A-Za-z]:[\\/][^\x00]*|[\\/]{2}[^\x00]*|~(?:[\\/][^\x00]*)?)$"
+    if os.name == "nt"
+    else r"^(?:/[^\x00]*|~(?:/[^\x00]*)?)$"
+)
 
 
 class FileTrigger(BaseModel):
@@ -104,11 +184,16 @@ class FileTrigger(BaseModel):
     path relative to the watched folder (``**`` spans folders).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     type: Literal["file"]
     paths: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=4096)]],
+        list[
+            Annotated[
+                str,
+                Field(min_length=1, max_length=4096, json_schema_extra={"pattern": WATCHED_PATH}),
+            ]
+        ],
         Field(min_length=1, max_length=64),
     ]
     events: Annotated[list[FileEventKind], Field(min_length=1)] = [
@@ -128,6 +213,9 @@ class FileTrigger(BaseModel):
 def time_zone(name: str) -> ZoneInfo:
     """The IANA zone ``name``, or a TriggerError saying how to name one."""
     try:
+        # The names the document lists, and only those.
+        if name not in zone_names():
+            raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise TriggerError(
@@ -199,6 +287,13 @@ def _cron(expression: str, zone: ZoneInfo) -> CronTrigger:
             "expression",
             f"{expression!r} has {len(parts)} fields; a cron expression has 5 "
             "(minute hour day month weekday) or 6 (second first)",
+        )
+    # fullmatch: the published pattern's "$" ends the text, as in the document.
+    if not _CRON_SHAPE.fullmatch(expression):
+        raise TriggerError(
+            "expression",
+            f"{expression!r}: write each field with digits, names and * / , - only, "
+            "the fields separated by spaces",
         )
     names = CRON_FIELDS_5 if len(parts) == 5 else CRON_FIELDS_6
     fields = dict(zip(names, parts, strict=True))

@@ -363,6 +363,7 @@ def test_the_editor_names_what_is_wrong_and_where(qtbot: QtBot) -> None:
     editor._accept_if_valid()
     assert editor.error.text() == (
         "steps[0].url: Value error, must be an http:// or https:// address"
+        " (or start with a ${...} reference)"
     )
     http.url.setText("https://example.com")
     editor.add_step({"type": "notify"})

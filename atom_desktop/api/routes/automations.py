@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.deps import AgentDep, PrincipalDep, scope
@@ -21,7 +21,9 @@ from atom_desktop.automations.triggers import (
     build_trigger,
     next_fire_times,
 )
+from atom_desktop.core.formats import whole_number
 from atom_desktop.core.statuses import AutomationRunStatus
+from atom_desktop.runner.request import STRICT
 from atom_desktop.store.automation_runs import AutomationRunRecord
 from atom_desktop.store.errors import NotFoundError
 
@@ -97,7 +99,7 @@ class MissedList(BaseModel):
 class TriggerRequest(BaseModel):
     """An optional JSON payload, given to the steps as TRIGGER_PAYLOAD / ${trigger.payload}."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     payload: Any = None
 
@@ -105,10 +107,10 @@ class TriggerRequest(BaseModel):
 class PreviewRequest(BaseModel):
     """A schedule, and how many fire times to show."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     trigger: Schedule
-    count: Annotated[int, Field(ge=1, le=50)] = 5
+    count: Annotated[int, Field(ge=1, le=50), BeforeValidator(whole_number)] = 5
 
 
 class Preview(BaseModel):

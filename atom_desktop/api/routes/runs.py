@@ -20,14 +20,20 @@ from atom_desktop.api.deps import AgentDep, PrincipalDep, principal_of, scope, w
 from atom_desktop.api.errors import status_of
 from atom_desktop.api.open_streams import REVOKED, OpenStreams, StreamStop
 from atom_desktop.api.output_events import OutputEvents
-from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID, RunInput, RunPage, RunPublic
+from atom_desktop.api.schemas import (
+    ERROR_RESPONSES,
+    MAX_ID,
+    RunCreate,
+    RunInput,
+    RunPage,
+    RunPublic,
+)
 from atom_desktop.api.streaming import SSE_REVOKED, close_socket, resume_point
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.output import Chunk
 from atom_desktop.core.statuses import RunStatus
 from atom_desktop.runner.follow import Dropped, Exited, follow_run
 from atom_desktop.runner.output import now
-from atom_desktop.runner.request import RunRequest
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.runs import RunRecord, RunRepository
 
@@ -40,10 +46,10 @@ def _public(record: RunRecord) -> RunPublic:
 
 
 @router.post("", status_code=201, openapi_extra=scope("run"))
-async def start_run(agent: AgentDep, principal: PrincipalDep, body: RunRequest) -> RunPublic:
+async def start_run(agent: AgentDep, principal: PrincipalDep, body: RunCreate) -> RunPublic:
     """Start a command (``argv``) or a shell line (``shell``); it may wait in a queue."""
     # A denied command is 403 naming the rule, a bad request 400 (api/errors.py).
-    record = await agent.runner.async_submit(body, source="api", requester=principal.name)
+    record = await agent.runner.async_submit(body.request(), source="api", requester=principal.name)
     return _public(record)
 
 
@@ -155,16 +161,12 @@ async def cancel_run(agent: AgentDep, run_id: str) -> RunPublic:
 @router.post("/{run_id}/input", status_code=204, openapi_extra=scope("run"))
 async def send_input(agent: AgentDep, run_id: str, body: RunInput) -> Response:
     """Write to the run's stdin."""
-    if body.text is not None and body.base64 is not None:
-        raise AtomError("Give 'text' or 'base64', not both.")
-    try:
-        data = (
-            body.text.encode()
-            if body.text is not None
-            else base64.b64decode(body.base64 or "", validate=True)
-        )
-    except (binascii.Error, ValueError):
-        raise AtomError("'base64' is not valid base64.") from None
+    # RunInput has refused both at once and base64 that does not decode.
+    data = (
+        body.text.encode()
+        if body.text is not None
+        else base64.b64decode(body.base64 or "", validate=True)
+    )
     await agent.runner.async_input(run_id, data, close=body.close)
     return Response(status_code=204)
 

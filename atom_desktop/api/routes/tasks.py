@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from atom_desktop.api.deps import AgentDep, scope
-from atom_desktop.api.schemas import ERROR_RESPONSES, TaskPage, TaskPublic
+from atom_desktop.api.schemas import (
+    ERROR_RESPONSES,
+    TaskCreateBody,
+    TaskPage,
+    TaskPublic,
+    TaskUpdateBody,
+    Timestamp,
+)
 from atom_desktop.api.task_json import task_page_json
-from atom_desktop.store.task_types import TaskCreate, TaskFilter, TaskStatus, TaskUpdate
+from atom_desktop.store.task_types import TaskFilter, TaskStatus
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
@@ -23,8 +30,8 @@ class TaskQuery(BaseModel):
     status: list[TaskStatus] | None = None
     tag: Annotated[str | None, Field(max_length=64)] = None
     min_priority: Annotated[int | None, Field(ge=0, le=3)] = None
-    due_before: AwareDatetime | None = None
-    due_after: AwareDatetime | None = None
+    due_before: Timestamp | None = None
+    due_after: Timestamp | None = None
     source: Annotated[str | None, Field(max_length=64)] = None
     q: Annotated[str | None, Field(max_length=500, description="full-text search")] = None
     order: Literal["created", "updated"] = "created"
@@ -53,7 +60,7 @@ def list_tasks(agent: AgentDep, query: Annotated[TaskQuery, Query()]) -> Respons
 
 
 @router.post("", status_code=201, openapi_extra=scope("automate"))
-def create_task(agent: AgentDep, body: TaskCreate) -> TaskPublic:
+def create_task(agent: AgentDep, body: TaskCreateBody) -> TaskPublic:
     """Create a task; the response carries its ``id``."""
     return TaskPublic.of(agent.store.tasks.create(body))
 
@@ -65,7 +72,7 @@ def get_task(agent: AgentDep, task_id: str) -> TaskPublic:
 
 
 @router.patch("/{task_id}", openapi_extra=scope("automate"))
-def update_task(agent: AgentDep, task_id: str, body: TaskUpdate) -> TaskPublic:
+def update_task(agent: AgentDep, task_id: str, body: TaskUpdateBody) -> TaskPublic:
     """Change the fields given; the others stay."""
     return TaskPublic.of(agent.store.tasks.update(task_id, body))
 
