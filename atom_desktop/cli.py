@@ -180,6 +180,7 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     cancel = _client_parser(run_actions, "cancel", "cancel a running run")
     cancel.add_argument("run_id")
     _add_automation_commands(commands)
+    _add_sync_commands(commands)
     tasks = commands.add_parser("tasks", help="tasks", description="tasks")
     task_commands = tasks.add_subparsers(dest="tasks_action", metavar="ACTION", required=True)
     listing = _client_parser(task_commands, "list", "list tasks, newest first")
@@ -247,6 +248,50 @@ def _add_automation_commands(
     missed.add_argument("--limit", type=int, default=20)
 
 
+def _add_sync_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sync = commands.add_parser(
+        "sync", help="sync with the shared ATOM PostgreSQL", description="sync"
+    )
+    sync_actions = sync.add_subparsers(dest="sync_action", metavar="ACTION", required=True)
+    server = sync_actions.add_parser(
+        "server",
+        help="set up the shared server (for its administrator)",
+        description="Set up the shared PostgreSQL for sync. ADMIN_URL is "
+        "postgresql://USER@HOST:PORT/DATABASE for a role that may create schemas and roles; "
+        "give its password by PGPASSWORD or ~/.pgpass rather than in the URL, where other "
+        "users of this computer can see it in the process list.",
+    )
+    actions = server.add_subparsers(dest="server_action", metavar="ACTION", required=True)
+    init = actions.add_parser(
+        "init",
+        help="create or upgrade the server schema (safe to repeat)",
+        description="Create the sync schema atom_sync on the server, or upgrade it to this "
+        "version's; at this version already, nothing changes.",
+    )
+    init.add_argument("--url", required=True, metavar="ADMIN_URL", help="the server, as admin")
+    add_user = actions.add_parser(
+        "add-user",
+        help="give a device a login role in a tenant",
+        description="Create the login role ROLE (or reuse it), create the tenant NAME if "
+        "needed, and make the role a member of it with the rights sync needs. A new role's "
+        "password is generated and printed once, unless --password-stdin gives it.",
+    )
+    add_user.add_argument("--url", required=True, metavar="ADMIN_URL", help="the server, as admin")
+    add_user.add_argument("--tenant", required=True, metavar="NAME", help="the tenant's name")
+    add_user.add_argument("--user", required=True, metavar="ROLE", help="the device's role")
+    password = add_user.add_mutually_exclusive_group()
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the role's password from the first line of stdin",
+    )
+    password.add_argument(
+        "--reset-password",
+        action="store_true",
+        help="give an existing role a new generated password (printed once)",
+    )
+
+
 def has_display(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
     """Whether a graphical session is there to show a window in."""
     env = os.environ if environ is None else environ
@@ -267,7 +312,7 @@ def hold_collection() -> None:
     gc.disable()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one per way it ends
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -283,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         hold_collection()  # only where an agent starts: client commands may run for hours
     if args.command is None and has_display():
         return _desktop(args)
+    if args.command == "sync" and args.sync_action == "server":
+        return _sync_server(args)
     try:
         profile = load_profile(_overrides(args))
     except AtomError as exc:
@@ -306,6 +353,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _reader_gone()
+    finally:
+        logs.close()
+
+
+def _sync_server(args: argparse.Namespace) -> int:
+    """``sync server ...``: administer the shared server; no local profile is involved."""
+    from atom_desktop.sync.server import commands  # noqa: PLC0415 - loads psycopg
+
+    redactor = Redactor()
+    logs = configure_logging(level="WARNING", log_dir=None, redactor=redactor)
+    try:
+        if args.server_action == "init":
+            return commands.init(args.url, redactor=redactor)
+        return commands.add_user(
+            args.url,
+            tenant=args.tenant,
+            role=args.user,
+            password_stdin=args.password_stdin,
+            reset_password=args.reset_password,
+            redactor=redactor,
+        )
+    except AtomError as exc:
+        # The message names the server without its password; the redactor
+        # masks any secret that a server's own words might still carry.
+        print(f"{PROG}: {redactor.redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
     finally:
         logs.close()
 

@@ -382,10 +382,14 @@ def check_versions(venv: Path, floors: Sequence[Floor]) -> None:
 #: Imports every module of the app, the window's included (offscreen): a name
 #: that an older release lacks (``from fastapi.telemetry import ...``) fails
 #: here even where serve would not reach it. ``__main__`` runs the app, and
-#: the migrations' env.py runs only inside alembic.
+#: the migrations' env.py files run only inside alembic.
 _IMPORT_ALL = """
 import importlib, pkgutil, atom_desktop
-skip = {"atom_desktop.__main__", "atom_desktop.store.migrations.env"}
+skip = {
+    "atom_desktop.__main__",
+    "atom_desktop.store.migrations.env",
+    "atom_desktop.sync.server.migrations.env",
+}
 for module in pkgutil.walk_packages(atom_desktop.__path__, "atom_desktop."):
     if module.name not in skip:
         importlib.import_module(module.name)

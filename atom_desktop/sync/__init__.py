@@ -1,0 +1,1 @@
+"""Optional sync with the shared ATOM PostgreSQL; ``server/`` is the server-side schema."""

@@ -1,0 +1,1 @@
+"""The sync server's side: its schema (our own migrations), its roles and tenants."""

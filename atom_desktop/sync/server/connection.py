@@ -1,0 +1,219 @@
+"""Connecting to the sync server: URLs shown without secrets, failures named plainly.
+
+A server is given as a libpq URL (``postgresql://USER@HOST:PORT/DB?sslmode=...``;
+the SQLAlchemy spelling ``postgresql+psycopg://`` is taken too) or a
+``key=value`` connection string. libpq's own environment applies as usual,
+so a password can come from ``PGPASSWORD`` or ``~/.pgpass`` rather than
+from a URL on a command line, where every user of the machine can read it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from atom_desktop.core.redaction import Redactor
+from atom_desktop.sync.errors import ServerConnectError, ServerProblem, SyncError
+
+#: Seconds to wait for a server that does not answer, unless the URL says otherwise.
+CONNECT_TIMEOUT_S = 10
+APPLICATION_NAME = "atom-desktop"
+
+# libpq's words for each failure, checked in this order: where it tried several
+# addresses, the most telling failure is named (a password refused on one
+# address says more than a refused connection on another).
+_SIGNS: tuple[tuple[ServerProblem, tuple[str, ...]], ...] = (
+    (
+        ServerProblem.AUTHENTICATION,
+        (
+            "password authentication failed",
+            "no password supplied",
+            "authentication failed",
+            "no pg_hba.conf entry",
+            "pg_hba.conf rejects",
+            'role "',  # 'role "x" does not exist'
+        ),
+    ),
+    (ServerProblem.DATABASE, ('database "',)),
+    (ServerProblem.PERMISSION, ("permission denied",)),
+    (ServerProblem.TLS, ("ssl", "certificate", "tls")),
+    (
+        ServerProblem.DNS,
+        (
+            "could not translate host name",
+            "name or service not known",
+            "temporary failure in name resolution",
+            "nodename nor servname",
+            "no address associated",
+        ),
+    ),
+    (ServerProblem.TIMEOUT, ("timeout expired", "timed out")),
+    (
+        ServerProblem.REFUSED,
+        ("connection refused", "no such file or directory", "network is unreachable"),
+    ),
+)
+
+
+# What libpq and psycopg put before the reason itself.
+_PREAMBLE = re.compile(
+    r"^(?:connection failed:\s*|connection to server (?:at|on socket) .*? failed:\s*|"
+    r"FATAL:\s*|ERROR:\s*)+"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    """A parsed server address; ``display`` is safe to print, ``conninfo`` is not."""
+
+    conninfo: str
+    user: str | None
+    host: str | None
+    port: str | None
+    dbname: str | None
+    password: str | None
+
+    @property
+    def display(self) -> str:
+        """The address as a URL without its password (a socket directory as ``?host=``)."""
+        user = f"{quote(self.user, safe='')}@" if self.user else ""
+        query: dict[str, str] = {}
+        host = self.host or ""
+        if host.startswith("/"):
+            query["host"], host = host, ""
+        elif ":" in host and "," not in host:
+            host = f"[{host}]"  # an IPv6 address
+        port = self.port or ""
+        if port and not host:
+            query["port"] = port
+        elif port:
+            host = f"{host}:{port}"
+        text = f"postgresql://{user}{host}/{quote(self.dbname or '', safe='')}"
+        return f"{text}?{urlencode(query, safe='/')}" if query else text
+
+
+def parse_address(url: str) -> ServerAddress:
+    """Parse a URL or connection string; SyncError (INVALID) when libpq cannot read it."""
+    text = url.strip()
+    if text.startswith("postgresql+psycopg://"):
+        text = "postgresql://" + text.removeprefix("postgresql+psycopg://")
+    try:
+        params = conninfo_to_dict(text)
+    except psycopg.ProgrammingError as exc:
+        raise SyncError(
+            "The server address is neither a PostgreSQL URL nor a connection string "
+            f"({_without_quoted(str(exc))}).",
+            problem=ServerProblem.INVALID,
+            hint="Write it as postgresql://USER@HOST:PORT/DATABASE, with the password in "
+            "PGPASSWORD or ~/.pgpass.",
+        ) from None
+    return ServerAddress(
+        conninfo=make_conninfo(text),
+        user=_str(params.get("user")),
+        host=_str(params.get("host")),
+        port=_str(params.get("port")),
+        dbname=_str(params.get("dbname")),
+        password=_str(params.get("password")),
+    )
+
+
+def connect(
+    address: ServerAddress, *, autocommit: bool = False, redactor: Redactor | None = None
+) -> psycopg.Connection[Any]:
+    """Open a session; ServerConnectError saying what failed and what to do if none opens."""
+    params: dict[str, Any] = {"application_name": APPLICATION_NAME}
+    if "connect_timeout" not in conninfo_to_dict(address.conninfo):
+        params["connect_timeout"] = CONNECT_TIMEOUT_S
+    try:
+        return psycopg.connect(address.conninfo, autocommit=autocommit, **params)
+    except psycopg.OperationalError as exc:
+        raise connect_error(address, str(exc), redactor) from None
+
+
+def connect_error(
+    address: ServerAddress, detail: str, redactor: Redactor | None = None
+) -> ServerConnectError:
+    """The error for a failed connection, from libpq's message ``detail``."""
+    problem = classify(detail)
+    where = address.display
+    role = address.user or "the default user"
+    messages = {
+        ServerProblem.DNS: (
+            f"Cannot find the server {address.host!r}: its name does not resolve (DNS).",
+            "Check the host name in the URL, and that this computer's network and DNS work.",
+        ),
+        ServerProblem.REFUSED: (
+            f"The server at {where} refused the connection: nothing accepts connections there.",
+            "Check the host and port, and that PostgreSQL runs and listens on that address.",
+        ),
+        ServerProblem.TIMEOUT: (
+            f"The server at {where} did not answer in time.",
+            "Check the host and port, and that no firewall drops the connection.",
+        ),
+        ServerProblem.TLS: (
+            f"The TLS connection to {where} failed.",
+            "Check sslmode and the certificates (sslrootcert), or whether the server uses TLS.",
+        ),
+        ServerProblem.AUTHENTICATION: (
+            f"The server at {where} refused the login of {role}: authentication failed.",
+            "Check the user name and password (give the password by PGPASSWORD or "
+            "~/.pgpass, not in the URL), and that pg_hba.conf lets this role in from here.",
+        ),
+        ServerProblem.DATABASE: (
+            f"The database {address.dbname!r} does not exist on the server at {where}.",
+            "Check the database name in the URL, or create it (CREATE DATABASE).",
+        ),
+        ServerProblem.PERMISSION: (
+            f"{role} may not connect to the database at {where}.",
+            "An administrator grants it: GRANT CONNECT ON DATABASE ... TO the role.",
+        ),
+    }
+    message, hint = messages.get(
+        problem, (f"Cannot connect to the server at {where}.", "Check the URL and the server.")
+    )
+    said = _server_said(detail, address, redactor)
+    full = f"{message} ({said})" if said else message
+    return ServerConnectError(full, problem=problem, hint=hint)
+
+
+def error_line(exc: BaseException) -> str:
+    """The first line of a server error (psycopg adds context lines after it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def classify(detail: str) -> ServerProblem:
+    """Which failure libpq's message describes."""
+    lowered = detail.lower()
+    for problem, signs in _SIGNS:
+        if any(sign in lowered for sign in signs):
+            return problem
+    return ServerProblem.OTHER
+
+
+def _server_said(detail: str, address: ServerAddress, redactor: Redactor | None) -> str:
+    """libpq's line about the failure, without its preamble and with anything secret masked."""
+    lines = [line.strip().lstrip("- ") for line in detail.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    problem = classify(detail)
+    text = next((line for line in lines if classify(line) == problem), lines[-1])
+    text = _PREAMBLE.sub("", text)
+    masker = redactor or Redactor()
+    if address.password:
+        masker.add(address.password)
+    return masker.redact(text)
+
+
+def _without_quoted(text: str) -> str:
+    """libpq quotes the connection string it could not parse; that may hold a password."""
+    return re.sub(r'"[^"]*"', '"..."', text.strip()) or "unreadable"
+
+
+def _str(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the sync server's schema ``atom_sync`` (not the local store's)."""

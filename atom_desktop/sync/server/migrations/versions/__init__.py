@@ -1,0 +1,1 @@
+"""One module per server schema revision, numbered in order."""
