@@ -24,39 +24,43 @@ from atom_desktop.sync.errors import ServerConnectError, ServerProblem, SyncErro
 CONNECT_TIMEOUT_S = 10
 APPLICATION_NAME = "atom-desktop"
 
-# libpq's words for each failure, checked in this order: where it tried several
-# addresses, the most telling failure is named (a password refused on one
-# address says more than a refused connection on another).
-_SIGNS: tuple[tuple[ServerProblem, tuple[str, ...]], ...] = (
-    (
-        ServerProblem.AUTHENTICATION,
+# libpq's words for each failure (regular expressions over the lowered
+# message), checked in this order: where it tried several addresses, the most
+# telling failure is named (a password refused on one address says more than
+# a refused connection on another).
+_SIGNS: tuple[tuple[ServerProblem, re.Pattern[str]], ...] = tuple(
+    (problem, re.compile("|".join(signs)))
+    for problem, signs in (
         (
-            "password authentication failed",
-            "no password supplied",
-            "authentication failed",
-            "no pg_hba.conf entry",
-            "pg_hba.conf rejects",
-            'role "',  # 'role "x" does not exist'
+            ServerProblem.AUTHENTICATION,
+            (
+                "password authentication failed",
+                "no password supplied",
+                "authentication failed",
+                "no pg_hba.conf entry",
+                "pg_hba.conf rejects",
+                'role "[^"]*" does not exist',
+            ),
         ),
-    ),
-    (ServerProblem.DATABASE, ('database "',)),
-    (ServerProblem.PERMISSION, ("permission denied",)),
-    (ServerProblem.TLS, ("ssl", "certificate", "tls")),
-    (
-        ServerProblem.DNS,
+        (ServerProblem.PERMISSION, ("permission denied",)),
+        (ServerProblem.DATABASE, ('database "[^"]*" does not exist',)),
+        (ServerProblem.TLS, ("ssl", "certificate", "tls")),
         (
-            "could not translate host name",
-            "name or service not known",
-            "temporary failure in name resolution",
-            "nodename nor servname",
-            "no address associated",
+            ServerProblem.DNS,
+            (
+                "could not translate host name",
+                "name or service not known",
+                "temporary failure in name resolution",
+                "nodename nor servname",
+                "no address associated",
+            ),
         ),
-    ),
-    (ServerProblem.TIMEOUT, ("timeout expired", "timed out")),
-    (
-        ServerProblem.REFUSED,
-        ("connection refused", "no such file or directory", "network is unreachable"),
-    ),
+        (ServerProblem.TIMEOUT, ("timeout expired", "timed out")),
+        (
+            ServerProblem.REFUSED,
+            ("connection refused", "no such file or directory", "network is unreachable"),
+        ),
+    )
 )
 
 
@@ -191,7 +195,7 @@ def classify(detail: str) -> ServerProblem:
     """Which failure libpq's message describes."""
     lowered = detail.lower()
     for problem, signs in _SIGNS:
-        if any(sign in lowered for sign in signs):
+        if signs.search(lowered):
             return problem
     return ServerProblem.OTHER
 
