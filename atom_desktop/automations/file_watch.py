@@ -105,6 +105,8 @@ _Mode = Literal["inotify", "polling", "missing"]
 
 #: At most this share of the time goes into polling a folder that inotify cannot watch.
 _POLL_DUTY = 0.1
+#: The longest wait between tries to watch a folder the system refused to watch.
+_RETRY_CAP_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +229,11 @@ class _Root:
     identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the folder being watched
     told_missing: bool = False
     next_poll: float = 0.0
+    # A folder that is there but cannot be watched (a recursive watch of
+    # /proc fails, as its folders come and go while they are added): each
+    # try walks the whole tree, so the tries space out.
+    failed_tries: int = 0
+    next_try: float = 0.0
 
     @property
     def prefix(self) -> str:
@@ -444,12 +451,7 @@ class FileWatcher:
         handler = _Handler(root, self._on_event)
         with self._cond:
             # Set before scheduling: events can arrive before schedule() returns.
-            root.mode, root.handler, root.identity, root.told_missing = (
-                "inotify",
-                handler,
-                identity,
-                False,
-            )
+            root.mode, root.handler, root.identity = "inotify", handler, identity
         try:
             watch = self._observer.schedule(
                 handler, root.path, recursive=root.recursive, event_filter=_EVENT_FILTER
@@ -466,13 +468,16 @@ class FileWatcher:
                 return True
             with self._cond:
                 root.mode, root.handler, root.identity = "missing", None, None
-                root.told_missing = True
-                problem = f"cannot be watched ({exc.strerror})"
-                message = _missing_message(root.path, problem, self._recheck_s)
-                self._tell_locked(root.keys, message)
+                root.failed_tries += 1
+                wait = min(self._recheck_s * 2**root.failed_tries, _RETRY_CAP_S)
+                root.next_try = time.monotonic() + wait
+                if not root.told_missing:
+                    root.told_missing = True
+                    self._tell_locked(root.keys, _unwatchable_message(root.path, exc.strerror))
             return False
         with self._cond:
             root.watch = watch
+            root.told_missing, root.failed_tries = False, 0
         return True
 
     def _deactivate(self, root: _Root) -> None:
@@ -680,6 +685,8 @@ class FileWatcher:
     def _check(self, root: _Root, now: float) -> None:
         """Notice a folder that appeared, went or was replaced; poll one that needs it."""
         if root.mode == "missing":
+            if now < root.next_try:
+                return
             if self._activate(root):
                 self._rescan_all(root)
             return
@@ -785,6 +792,15 @@ def _folder_problem(path: str) -> str | None:
     if not os.access(path, os.R_OK | os.X_OK):
         return "cannot be read (permission denied)"
     return None
+
+
+def _unwatchable_message(path: str, reason: str | None) -> str:
+    return (
+        f"{path} cannot be watched ({reason or 'the system refused'}); it is tried again, "
+        f"less often each time (at most every {_RETRY_CAP_S:g} s), and its files are "
+        "reported as created once it can be watched. A folder whose subfolders come and go "
+        "by themselves (such as /proc) cannot be watched with its subfolders"
+    )
 
 
 def _missing_message(path: str, problem: str | None, recheck_s: float) -> str:

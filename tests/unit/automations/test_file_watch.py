@@ -736,3 +736,28 @@ def test_check_globs_accepts_good_ones() -> None:
             }
         )
     )
+
+
+def test_a_folder_that_cannot_be_watched_is_reported_once_and_tried_less_often(
+    watcher: FileWatcher, recorder: Recorder, tmp_path: Path
+) -> None:
+    # /proc is a folder, but a watch with its subfolders always fails: its
+    # process folders come and go while they are being added (ENOENT).
+    watcher.watch("proc", trigger(Path("/proc"), recursive=True))
+    key, message = recorder.problem()
+    assert key == "proc"
+    assert message.startswith("/proc cannot be watched (No such file or directory)")
+    assert "less often" in message
+    # Each folder below appears after the watch began, so each is only found
+    # by a later round of checks: /proc had as many chances to be told again.
+    for round_ in range(5):
+        later = tmp_path / f"later-{round_}"
+        watcher.watch(f"later-{round_}", trigger(later))
+        assert recorder.problem()[0] == f"later-{round_}"
+        prepared = tmp_path / f"prepared-{round_}"
+        prepared.mkdir()
+        (prepared / "a.txt").write_text("x")
+        prepared.rename(later)
+        _, batch = recorder.batch()
+        assert batch.changes == (FileChange(str(later / "a.txt"), "created"),)
+    assert recorder.problems.empty(), "/proc was reported more than once"
