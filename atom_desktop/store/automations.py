@@ -55,15 +55,21 @@ def _record(row: AutomationRow) -> AutomationRecord:
     return AutomationRecord(**{name: getattr(row, name) for name in AutomationRecord.__slots__})
 
 
-def _outbox(session: Session, row: AutomationRow, op: str, at: datetime) -> None:
+def automation_payload(row: AutomationRow) -> dict[str, Any]:
+    """What sync carries of an automation (the push leaves its secrets out)."""
+    return {"name": row.name, "enabled": row.enabled, "spec": row.spec}
+
+
+def _outbox(db: Database, session: Session, row: AutomationRow, op: str, at: datetime) -> None:
     """The change of ``row`` for sync, in the same transaction."""
     session.flush()
     record_change(
+        db,
         session,
         entity=ENTITY,
         entity_id=row.id,
         op=op,
-        payload={"name": row.name, "enabled": row.enabled, "spec": row.spec},
+        payload=automation_payload(row),
         at=at,
     )
 
@@ -96,7 +102,7 @@ class AutomationRepository:
                 updated_at=now,
             )
             session.add(row)
-            _outbox(session, row, "create", now)
+            _outbox(self._db, session, row, "create", now)
             return _record(row)
 
     def replace(self, automation_id: str, spec: dict[str, Any]) -> AutomationRecord:
@@ -110,7 +116,7 @@ class AutomationRepository:
             row.anchor_at = now
             row.checked_at = now
             row.updated_at = now
-            _outbox(session, row, "update", now)
+            _outbox(self._db, session, row, "update", now)
             return _record(row)
 
     def set_enabled(self, automation_id: str, *, enabled: bool) -> AutomationRecord:
@@ -124,7 +130,7 @@ class AutomationRepository:
                 row.updated_at = now
                 if enabled:
                     row.checked_at = now
-                _outbox(session, row, "update", now)
+                _outbox(self._db, session, row, "update", now)
             return _record(row)
 
     def delete(self, automation_id: str) -> None:
@@ -134,7 +140,13 @@ class AutomationRepository:
             row = self._row(session, automation_id)
             session.delete(row)
             record_change(
-                session, entity=ENTITY, entity_id=automation_id, op="delete", payload={}, at=now
+                self._db,
+                session,
+                entity=ENTITY,
+                entity_id=automation_id,
+                op="delete",
+                payload={},
+                at=now,
             )
 
     def get(self, automation_id: str) -> AutomationRecord:

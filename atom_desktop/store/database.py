@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from atom_desktop.config.database_files import START_FRESH
+from atom_desktop.core.hlc import wall_ms
 from atom_desktop.store.engine import DBAPIConnection, build_engine, connect
 from atom_desktop.store.errors import (
     DatabaseCorruptError,
@@ -21,6 +23,7 @@ from atom_desktop.store.errors import (
     StoreError,
 )
 from atom_desktop.store.migrator import migrate
+from atom_desktop.store.sync_state import ChangeClock, load_change_clock
 from atom_desktop.store.write_queue import FairLock, WalCheckpointer
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,10 @@ class Database:
         self._reader = reader
         self._turns = FairLock()
         self._checkpointer = checkpointer
+        self._change_clock: ChangeClock | None = None
+        self._change_clock_lock = threading.Lock()
+        #: The wall clock (ms) the change clock reads; tests set a skewed one.
+        self.wall_ms: Callable[[], int] = wall_ms
 
     @classmethod
     def open(cls, path: Path, key: bytes, *, key_verified: bool = False) -> Database:
@@ -100,6 +107,17 @@ class Database:
             session.begin(),
         ):
             yield session
+
+    def change_clock(self, session: Session) -> ChangeClock:
+        """The device id and change clock, read through ``session`` the first time."""
+        with self._change_clock_lock:
+            if self._change_clock is None:
+                self._change_clock = load_change_clock(session, self._wall)
+            return self._change_clock
+
+    def _wall(self) -> int:
+        # Read at each stamp, so a test may skew this device's clock at any time.
+        return self.wall_ms()
 
     def check_integrity(self) -> None:
         """Verify every page's HMAC and the b-tree structure; raise if damaged."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -88,6 +89,7 @@ class OutboxRow(Base):
     """A local change waiting to be pushed to the sync server."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_entity", "entity", "entity_id"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     entity: Mapped[str] = mapped_column(String(32))
@@ -95,6 +97,54 @@ class OutboxRow(Base):
     op: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+    # The change's hybrid logical clock stamp (core/hlc.py), taken in its transaction.
+    hlc: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class SyncStateRow(Base):
+    """This device's sync identity and progress: one row, made by the migration."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_sync_state_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(36))
+    # The last server change_id applied here.
+    pull_cursor: Mapped[int] = mapped_column(BigInteger)
+    # The clock's latest stamp, so a restart never goes back.
+    hlc: Mapped[int] = mapped_column(BigInteger)
+
+
+class SyncVersionRow(Base):
+    """The version (stamp, origin device) of a synced row held here; kept after a delete."""
+
+    __tablename__ = "sync_versions"
+
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    hlc: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[str] = mapped_column(String(36))
+    deleted: Mapped[bool] = mapped_column(Boolean)
+
+
+class SyncConflictRow(Base):
+    """A local change that lost to a newer version of its row from another device."""
+
+    __tablename__ = "sync_conflicts"
+    __table_args__ = (Index("ix_sync_conflicts_resolved_at", "resolved_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(36))
+    # The losing change as the outbox held it: its operation, payload and stamp.
+    op: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    hlc: Mapped[int] = mapped_column(BigInteger)
+    winner_hlc: Mapped[int] = mapped_column(BigInteger)
+    winner_device_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(32))
+    detected_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
 
 
 class ApiTokenRow(Base):

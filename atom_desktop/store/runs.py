@@ -1,19 +1,31 @@
-"""Run records and their stored output chunks."""
+"""Run records and their stored output chunks.
+
+Each change of a run's state also records its summary (command, status,
+exit code, times; never output) in the sync outbox, in the same
+transaction: sync sends summaries one way, so the web app can show what ran
+on each desktop.
+"""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from atom_desktop.core.output import Chunk
 from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED, RunStatus
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import ConflictError, NotFoundError
 from atom_desktop.store.models import RunChunkRow, RunRow
+from atom_desktop.store.outbox import Change, record_changes
+
+#: The outbox entity of run summaries.
+RUN_ENTITY = "run"
 
 # Chunks per page when a stream's output is read in pages: the runner's
 # chunks are at most 64 KiB, so a page is at most 1 MiB.
@@ -61,6 +73,22 @@ def _record(row: RunRow) -> RunRecord:
     return RunRecord(**values)
 
 
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def run_summary(row: RunRow) -> dict[str, Any]:
+    """What sync sends of a run: never its output, its environment or where it ran."""
+    command = row.shell if row.shell is not None else shlex.join(row.argv or [])
+    return {
+        "command": command,
+        "status": str(row.status),
+        "exit_code": row.exit_code,
+        "started_at": _iso(row.started_at),
+        "ended_at": _iso(row.ended_at),
+    }
+
+
 class RunRepository:
     """Persists runs; the runner is the only writer of a live run."""
 
@@ -76,12 +104,25 @@ class RunRepository:
             row = RunRow(status=RunStatus.QUEUED, created_at=self._clock(), **fields)
             session.add(row)
             session.flush()
+            self._summarise(session, [row.id])
             return _record(row)
 
     def update(self, run_id: str, **fields: Any) -> None:
         """Change fields of a run."""
         with self._db.write() as session:
             session.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+            if "status" in fields:
+                self._summarise(session, [run_id])
+
+    def _summarise(self, session: Session, run_ids: Sequence[str]) -> None:
+        """Record the summaries of ``run_ids`` for sync, in ``session``'s transaction."""
+        rows = session.scalars(select(RunRow).where(RunRow.id.in_(run_ids)).order_by(RunRow.id))
+        now = self._clock()
+        record_changes(
+            self._db,
+            session,
+            [Change(RUN_ENTITY, row.id, "upsert", run_summary(row), now) for row in rows],
+        )
 
     def get(self, run_id: str) -> RunRecord:
         """One run; NotFoundError if there is none."""
@@ -121,12 +162,16 @@ class RunRepository:
     def mark_interrupted(self) -> int:
         """Runs a crash left queued or running become ``interrupted``; returns how many."""
         with self._db.write() as session:
-            result = session.execute(
+            ids = list(session.scalars(select(RunRow.id).where(RunRow.status.in_(RUN_ACTIVE))))
+            if not ids:
+                return 0
+            session.execute(
                 update(RunRow)
-                .where(RunRow.status.in_(RUN_ACTIVE))
+                .where(RunRow.id.in_(ids))
                 .values(status=RunStatus.INTERRUPTED, ended_at=self._clock())
             )
-            return int(getattr(result, "rowcount", 0) or 0)
+            self._summarise(session, ids)
+            return len(ids)
 
     def append_chunks(
         self,
@@ -160,6 +205,8 @@ class RunRepository:
                 )
             if fields:
                 session.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+                if "status" in fields:
+                    self._summarise(session, [run_id])
 
     def save_output(
         self,

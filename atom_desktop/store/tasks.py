@@ -39,8 +39,8 @@ from atom_desktop.core.events import EventBus, TaskChanged
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import ConflictError, NotFoundError, StoreError
-from atom_desktop.store.models import OutboxRow, TaskRow
-from atom_desktop.store.outbox import record_change
+from atom_desktop.store.models import TaskRow
+from atom_desktop.store.outbox import Change, record_change, record_changes
 from atom_desktop.store.task_types import (
     Task,
     TaskCreate,
@@ -288,19 +288,12 @@ class TaskRepository:
         # Core bulk inserts: one executemany per table instead of an ORM unit
         # of work per object (bench/store.py measures the difference).
         task_rows = [task.values() for task in created]
-        outbox_rows = [
-            {
-                "entity": "task",
-                "entity_id": task.id,
-                "op": "upsert",
-                "payload": task.to_json(),
-                "created_at": task.updated_at,
-            }
-            for task in created
+        changes = [
+            Change("task", task.id, "upsert", task.to_json(), task.updated_at) for task in created
         ]
         with _conflicts(), self._db.write() as session:
             session.execute(insert(TaskRow), task_rows)
-            session.execute(insert(OutboxRow), outbox_rows)
+            record_changes(self._db, session, changes)
         for task in created:
             self._publish(task.id, "created")
         return created
@@ -323,6 +316,7 @@ class TaskRepository:
             row = self._row(session, task_id)
             session.delete(row)
             record_change(
+                self._db,
                 session,
                 entity="task",
                 entity_id=task_id,
@@ -442,6 +436,7 @@ class TaskRepository:
 
     def _outbox(self, session: Session, task: Task, op: str) -> None:
         record_change(
+            self._db,
             session,
             entity="task",
             entity_id=task.id,

@@ -9,7 +9,7 @@ What the migrations in ``migrations/`` build, in schema ``atom_sync``:
   row has ``tenant_id`` (defaults to the writer's tenant), ``id`` (the local
   store's uuid text; the key is ``(tenant_id, id)``, so ids never collide
   across tenants and a crafted id can neither reach nor probe another
-  tenant's row), ``hlc`` (see :mod:`atom_desktop.sync.hlc`), ``device_id``,
+  tenant's row), ``hlc`` (see :mod:`atom_desktop.core.hlc`), ``device_id``,
   ``deleted`` (a tombstone: its ``data`` is emptied by the server),
   ``change_id`` and ``changed_at``.
 - ``tasks.data`` and ``automations.data`` are ``jsonb``: the entity's JSON as
