@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from atom_desktop.store.database import Database
 from atom_desktop.sync.server.migrator import init_server
 from atom_desktop.sync.server.users import add_user
 from tests.support.postgres import PostgresServer, running_postgres
+from tests.support.sync_agents import Agent, build_agent
 from tests.support.sync_server import Device, DeviceFactory, SyncDatabase
 
 
@@ -59,3 +64,23 @@ def make_device(synced: SyncDatabase) -> DeviceFactory:
         return Device(role, password, outcome.tenant_id)
 
     return make
+
+
+@pytest.fixture
+def make_agent(
+    synced: SyncDatabase, make_device: DeviceFactory, tmp_path: Path
+) -> Iterator[Callable[..., Agent]]:
+    """``make_agent(name, tenant, **engine_options)``: a device with its own encrypted store."""
+    agents: list[Agent] = []
+
+    def make(name: str, tenant: str = "acme", **engine: Any) -> Agent:
+        device = make_device(name, tenant)
+        db = Database.open(tmp_path / f"{name}.db", os.urandom(32))
+        agent = build_agent(name, device, db, synced, **engine)
+        agents.append(agent)
+        return agent
+
+    yield make
+    for agent in agents:
+        agent.engine.close()
+        agent.db.close()
