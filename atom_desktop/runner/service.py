@@ -185,7 +185,10 @@ class RunnerService:
         self._paused = False
         active = list(self._active.values())
         for run in active:
-            await self.async_cancel(run.record.id)
+            # One may end by itself while another is being cancelled: it is
+            # then no longer active, and its end is stored as it happened.
+            with contextlib.suppress(RunNotActiveError):
+                await self.async_cancel(run.record.id)
         tasks = [r.task for r in active if r.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
