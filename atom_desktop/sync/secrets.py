@@ -22,21 +22,40 @@ from typing import Any, cast
 
 from atom_desktop.core.redaction import MASK, Redactor
 
-_SECRET_HEADER = re.compile(
-    r"(?i)^(authorization|proxy-authorization|cookie|set-cookie)$|"
-    r"token|secret|key|auth|passw|session|signature|credential"
+#: Names (of headers, of members of a JSON body) whose values are taken for secrets.
+_SECRET_NAME = re.compile(
+    r"(?i)token|secret|key|auth|passw|pwd|session|cookie|signature|credential|private"
 )
 _STEP_LISTS = ("steps", "on_failure")
 
 
+def _mask_all(value: Any) -> Any:
+    """``value`` with every text and number in it masked (it sits under a secret's name)."""
+    if isinstance(value, list):
+        return [_mask_all(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_all(v) for k, v in value.items()}
+    if isinstance(value, bool) or value is None:
+        return value
+    return MASK
+
+
 def _mask_text(value: Any, redactor: Redactor) -> Any:
-    """Every string inside ``value`` with secret-shaped text masked."""
+    """Every string inside ``value`` with secret-shaped text masked.
+
+    In objects (an HTTP step's JSON body, say) a member whose name says it
+    holds a secret is masked whole: the redactor's patterns see only text,
+    and ``{"password": "x"}`` has the name and the value apart.
+    """
     if isinstance(value, str):
         return redactor.redact(value)
     if isinstance(value, list):
         return [_mask_text(v, redactor) for v in value]
     if isinstance(value, dict):
-        return {k: _mask_text(v, redactor) for k, v in value.items()}
+        return {
+            k: _mask_all(v) if _SECRET_NAME.search(k) else _mask_text(v, redactor)
+            for k, v in value.items()
+        }
     return value
 
 
@@ -50,7 +69,7 @@ def _public_step(step: Any, redactor: Redactor) -> Any:
     headers = step.get("headers")
     if isinstance(headers, dict):
         public["headers"] = {
-            name: MASK if _SECRET_HEADER.search(name) else _mask_text(value, redactor)
+            name: MASK if _SECRET_NAME.search(name) else _mask_text(value, redactor)
             for name, value in headers.items()
         }
     return public
