@@ -268,8 +268,13 @@ class StepRunner:
     async def _http_request(self, step: HttpStep, ctx: RunContext) -> dict[str, Any]:
         scope = ctx.scope()
         url = fill(step.url, scope, escape=lambda v: quote(v, safe=""))
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            raise StepError(f"The address {url!r} is not an http:// or https:// address.")
+        bad = StepError(f"The address {url!r} is not a valid http:// or https:// address.")
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "http://[" and other malformed hosts
+            raise bad from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise bad
         headers = {name: fill(value, scope) for name, value in step.headers.items()}
         content = fill(step.body, scope).encode() if step.body is not None else None
         json_body = fill_json(step.json_body, scope) if step.json_body is not None else None
@@ -278,6 +283,9 @@ class StepRunner:
 
         try:
             return await self._send(step, url, headers, content, json_body)
+        except httpx.InvalidURL:
+            # What urlsplit lets through and httpx does not (a port that is no number).
+            raise bad from None
         except httpx.TimeoutException as exc:
             raise StepError(f"The request timed out ({type(exc).__name__}).") from None
         except httpx.HTTPError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import os
 import socket
 import threading
@@ -695,3 +696,27 @@ def test_a_run_cancelled_while_it_waits_in_the_queue_is_recorded(agent: LiveAgen
         cancelled = client.post(cancel.format(waiting["id"])).json()
         assert cancelled["status"] == "cancelled" and cancelled["ended_at"] is not None
         assert client.post(cancel.format(first["id"])).json()["status"] == "cancelled"
+
+
+def test_an_http_step_with_a_malformed_address_fails_saying_so(
+    agent: LiveAgent, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each passes the spec's early check (an http:// start, or a reference
+    # that could make one) and is malformed only as a whole.
+    addresses = ["http://[", "http://[::1", "http://a:x/", "${trigger.payload.u}"]
+    with agent.client() as client:
+        made = create(
+            client,
+            {
+                "name": "malformed",
+                "steps": [
+                    {"type": "http", "url": url, "continue_on_failure": True} for url in addresses
+                ],
+            },
+        )
+        run = trigger_and_wait(client, made["id"], payload={"u": "http://[::1"})
+    assert len(run["steps"]) == len(addresses)
+    for step in run["steps"]:
+        assert step["status"] == "failed", step
+        assert "is not a valid http:// or https:// address" in step["error"], step
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
