@@ -66,6 +66,8 @@ MAX_PAYLOAD = 64 * 1024
 MAX_TRIGGERS = 16  # AutomationSpec.triggers' max_length
 ARM_SLICE = 50  # automations armed between two yields to the loop at start
 PRUNE_EVERY_S = 3600.0
+#: How long the stop waits for the scheduler's checks in progress.
+ACCOUNTING_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class AutomationService:
         self._changing: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # Runs in progress: run id -> (automation id, task).
         self._tasks: dict[str, tuple[str, asyncio.Task[str]]] = {}
+        # The scheduler's checks in progress (see _account).
+        self._accounting: set[asyncio.Task[Any]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._accepting = False
         self._armed = asyncio.Event()
@@ -233,6 +237,9 @@ class AutomationService:
             self._scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
             self._scheduler = None
+        if self._accounting:
+            # Short: a check point's writes, and runs that are refused now.
+            await asyncio.wait(set(self._accounting), timeout=ACCOUNTING_WAIT_S)
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.stop)
             self._watcher = None
@@ -458,6 +465,19 @@ class AutomationService:
 
     async def _account(self, automation_id: str, *, reason: str) -> None:
         """Run or record every fire time since the last check."""
+        # Kept until it ends, so that the stop can wait for it: the scheduler
+        # leaves its jobs running, and one cancelled by the loop's end leaves
+        # its fire times half recorded (and an error in the log).
+        task = asyncio.current_task()
+        if task is not None:
+            self._accounting.add(task)
+        try:
+            await self._account_now(automation_id, reason=reason)
+        finally:
+            if task is not None:
+                self._accounting.discard(task)
+
+    async def _account_now(self, automation_id: str, *, reason: str) -> None:
         trigger = self._triggers.get(automation_id)
         entry = self._specs.get(automation_id)
         if trigger is None or entry is None or not self._accepting:
