@@ -37,6 +37,7 @@ from atom_desktop.secrets.keyring_vault import KeyringVault
 from atom_desktop.secrets.profile import keyring_service
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
+from atom_desktop.sync.service import SyncService
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,13 @@ class Runtime:
             self.runner,
             self.bus,
         )
+        # Off (nothing started, nothing connected) unless a server URL is set.
+        self.sync = SyncService(
+            settings.sync_url.get_secret_value() if settings.sync_url else None,
+            self.store,
+            self.bus,
+            self.redactor,
+        )
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
         # Start order; stop runs it backwards (the API closes before runs are cancelled).
         # What can fail cheaply comes first: the lock, then the API's port, so
@@ -114,6 +122,7 @@ class Runtime:
             self.token_service,
             self.runner,
             self.automations,
+            self.sync,
             self.api,
         ]
         self.state: State = "new"

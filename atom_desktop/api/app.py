@@ -28,6 +28,7 @@ from atom_desktop.api.routes import (
     events,
     health,
     runs,
+    sync,
     tasks,
     tokens,
 )
@@ -97,6 +98,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         app_window.router,
         automations.router,
         approvals.router,
+        sync.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

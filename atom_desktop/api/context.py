@@ -12,6 +12,7 @@ from atom_desktop.core.events import EventBus
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
+from atom_desktop.sync.service import SyncService
 
 
 class AgentContext(Protocol):
@@ -23,6 +24,7 @@ class AgentContext(Protocol):
     store: StoreService
     runner: RunnerService
     automations: AutomationService
+    sync: SyncService
 
     @property
     def state(self) -> str:

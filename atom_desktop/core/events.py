@@ -112,6 +112,17 @@ class NotificationRequested(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class SyncStatusChanged(EventPayload):
+    """Sync's state, queue depth, conflict count or last error changed."""
+
+    kind: ClassVar[str] = "sync.status"
+    state: str
+    pending: int
+    conflicts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class WindowActivationRequested(EventPayload):
     """Someone (a second launch, a script) asked the desktop window to show itself."""
 

@@ -1,0 +1,170 @@
+"""The sync service in a running agent: on by URL only, converging by NOTIFY, visible, resilient."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from atom_desktop.config.settings import Settings
+from tests.integration.api.conftest import LiveAgent, live_agent
+from tests.support.ports import free_port
+from tests.support.sync_server import DeviceFactory, SyncDatabase
+from tests.support.tcp_proxy import TcpProxy
+
+
+def _settings(tmp_path: Path, name: str, url: str | None) -> Settings:
+    return Settings(
+        data_dir=tmp_path / name / "data",
+        config_dir=tmp_path / name / "config",
+        port=0,
+        sync_url=url,
+    )
+
+
+def _url(synced: SyncDatabase, role: str, password: str, port: int | None = None) -> str:
+    server = synced.server
+    return f"postgresql://{role}@127.0.0.1:{port or server.port}/{synced.name}?password={password}"
+
+
+def _status(agent: LiveAgent) -> dict[str, Any]:
+    with agent.client() as client:
+        response = client.get("/api/v1/sync/status")
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def _until(check: Callable[[], Any], timeout: float = 10, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _titles(agent: LiveAgent) -> set[str]:
+    with agent.client() as client:
+        response = client.get("/api/v1/tasks", params={"limit": 200})
+        response.raise_for_status()
+        return {item["title"] for item in response.json()["items"]}
+
+
+def _create(agent: LiveAgent, title: str) -> None:
+    with agent.client() as client:
+        client.post("/api/v1/tasks", json={"title": title}).raise_for_status()
+
+
+def test_sync_is_off_without_a_url(settings: Settings) -> None:
+    with live_agent(settings) as agent, agent.client() as client:
+        status = client.get("/api/v1/sync/status").json()
+        assert status["state"] == "off"
+        assert status["server"] is None
+        assert agent.runtime.sync._listener is None  # nothing started, nothing connected
+        refused = client.post("/api/v1/sync/run")
+        assert refused.status_code == 409
+        assert "ATOM_SYNC_URL" in refused.json()["error"]["message"]
+
+
+def test_two_agents_converge_through_the_service(
+    synced: SyncDatabase, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    a, b = make_device("a", "acme"), make_device("b", "acme")
+    with (
+        live_agent(_settings(tmp_path, "a", _url(synced, a.role, a.password))) as agent_a,
+        live_agent(_settings(tmp_path, "b", _url(synced, b.role, b.password))) as agent_b,
+    ):
+        for agent in (agent_a, agent_b):
+            _until(lambda agent=agent: _status(agent)["state"] == "up_to_date", what="first sync")
+        started = time.monotonic()
+        _create(agent_a, "made on A")
+        # Polling runs every 30 s: seeing it this soon on B means NOTIFY woke B.
+        _until(lambda: "made on A" in _titles(agent_b), timeout=5, what="the task on B")
+        assert time.monotonic() - started < 5
+        _create(agent_b, "made on B")
+        _until(lambda: "made on B" in _titles(agent_a), timeout=5, what="the task on A")
+        status = _until(
+            lambda: (s := _status(agent_a))["state"] == "up_to_date" and s["pending"] == 0 and s,
+            what="A up to date",
+        )
+        assert status["last_error"] is None
+        assert status["last_success"] is not None
+        assert status["conflicts"] == 0
+        assert a.password not in str(status)
+        assert (
+            status["server"]
+            == f"postgresql://{a.role}@127.0.0.1:{synced.server.port}/{synced.name}"
+        )
+
+
+def test_offline_keeps_local_work_and_recovers_without_the_password_anywhere(
+    synced: SyncDatabase,
+    make_device: DeviceFactory,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    device = make_device("c", "acme")
+    port = free_port()
+    proxy = TcpProxy(port, ("127.0.0.1", synced.server.port))
+    settings = _settings(tmp_path, "c", _url(synced, device.role, device.password, port))
+    try:
+        with live_agent(settings) as agent:
+            status = _until(
+                lambda: (s := _status(agent))["state"] == "offline" and s, what="offline"
+            )
+            assert "refused" in status["last_error"]
+            _create(agent, "made offline")  # local work goes on
+            status = _until(lambda: (s := _status(agent))["pending"] >= 1 and s, what="pending")
+            assert status["state"] in ("offline", "syncing")
+            assert status["oldest_pending"] is not None
+            texts = [str(status)]
+            # The server comes back: a sync asked for now need not wait for the backoff.
+            proxy.start()
+            with agent.client() as client:
+                accepted = client.post("/api/v1/sync/run")
+            assert accepted.status_code == 202
+            run = accepted.json()["run"]
+            status = _until(
+                lambda: (s := _status(agent))["completed"] >= run and s, what="the sync asked for"
+            )
+            assert status["state"] == "up_to_date"
+            assert status["pending"] == 0
+            assert status["last_error"] is None
+            with synced.connect_admin() as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM atom_sync.tasks WHERE data ->> 'title' = %s",
+                    ("made offline",),
+                ).fetchone()
+            assert row == (1,)
+            texts.append(str(status))
+    finally:
+        proxy.stop()
+    texts.append(caplog.text)
+    assert "refused" in caplog.text
+    assert all(device.password not in text for text in texts)
+
+
+def test_a_url_that_cannot_be_read_is_an_error_not_a_failed_start(settings: Settings) -> None:
+    url = SecretStr("postgresql://u:sekrit-pw@host/db?nosuchoption=1")
+    broken = settings.model_copy(update={"sync_url": url})
+    with (
+        live_agent(broken) as agent,
+        httpx.Client(
+            base_url=agent.base_url, headers={"Authorization": f"Bearer {agent.owner_token}"}
+        ) as client,
+    ):
+        status = client.get("/api/v1/sync/status").json()
+        assert status["state"] == "error"
+        assert "sekrit-pw" not in str(status)
+        assert client.post("/api/v1/sync/run").status_code == 202
+        assert client.get("/api/v1/sync/status").json()["failed"] == 1
