@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ def _settings(tmp_path: Path, name: str, url: str | None) -> Settings:
         data_dir=tmp_path / name / "data",
         config_dir=tmp_path / name / "config",
         port=0,
-        sync_url=url,
+        sync_url=None if url is None else SecretStr(url),
     )
 
 
@@ -50,6 +51,10 @@ def _until(check: Callable[[], Any], timeout: float = 10, what: str = "condition
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def _is_up_to_date(agent: LiveAgent) -> bool:
+    return bool(_status(agent)["state"] == "up_to_date")
 
 
 def _titles(agent: LiveAgent) -> set[str]:
@@ -84,7 +89,7 @@ def test_two_agents_converge_through_the_service(
         live_agent(_settings(tmp_path, "b", _url(synced, b.role, b.password))) as agent_b,
     ):
         for agent in (agent_a, agent_b):
-            _until(lambda agent=agent: _status(agent)["state"] == "up_to_date", what="first sync")
+            _until(partial(_is_up_to_date, agent), what="first sync")
         started = time.monotonic()
         _create(agent_a, "made on A")
         # Polling runs every 30 s: seeing it this soon on B means NOTIFY woke B.
