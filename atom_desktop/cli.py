@@ -261,6 +261,20 @@ def _add_sync_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "give its password by PGPASSWORD or ~/.pgpass rather than in the URL, where other "
         "users of this computer can see it in the process list.",
     )
+    _client_parser(sync_actions, "status", "sync's state, queue, last error and conflicts")
+    now = _client_parser(sync_actions, "now", "sync now (push the queue, pull what is new)")
+    now.add_argument(
+        "--wait",
+        action="store_true",
+        help="return when the queue is empty and a pull found nothing new (exit 1 on an error)",
+    )
+    now.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --wait: give up (exit 1) after this long (default: 300)",
+    )
     actions = server.add_subparsers(dest="server_action", metavar="ACTION", required=True)
     init = actions.add_parser(
         "init",
@@ -413,7 +427,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _dispatch(
     args: argparse.Namespace, settings: Settings, paths: AppPaths, redactor: Redactor
 ) -> int:
-    if args.command in ("status", "token", "tasks", "run", "runs", "automations"):
+    if args.command in ("status", "token", "tasks", "run", "runs", "automations", "sync"):
         return _client_command(args, settings, paths, redactor)
     if args.command != "serve":
         print(
@@ -552,7 +566,7 @@ def _installed_launcher() -> str | None:
     return str(launcher.resolve()) if launcher.name == PROG and launcher.exists() else None
 
 
-def _client_command(
+def _client_command(  # noqa: PLR0911 - one return per command family
     args: argparse.Namespace, settings: Settings, paths: AppPaths, redactor: Redactor
 ) -> int:
     # Imported here: the agent's start-up needs none of this.
@@ -578,6 +592,8 @@ def _client_command(
             from atom_desktop.client.automation_commands import automations  # noqa: PLC0415
 
             return automations(client, args.automations_action, args, as_json=as_json)
+        if args.command == "sync":
+            return _sync_command(client, args, as_json)
         if args.command == "status":
             commands.status(client, as_json=as_json)
         elif args.command == "token":
@@ -620,6 +636,15 @@ def _run(client: object, args: argparse.Namespace) -> int:
         if value is not None:
             body[key] = value
     return run(client, body)
+
+
+def _sync_command(client: Any, args: argparse.Namespace, as_json: bool) -> int:
+    from atom_desktop.client import sync_commands  # noqa: PLC0415
+
+    if args.sync_action == "status":
+        sync_commands.sync_status(client, as_json=as_json)
+        return 0
+    return sync_commands.sync_now(client, wait=args.wait, timeout_s=args.timeout, as_json=as_json)
 
 
 def _tokens_command(client: Any, args: argparse.Namespace, as_json: bool) -> None:
