@@ -29,6 +29,7 @@ import contextlib
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -60,6 +61,19 @@ _MAX_ROUNDS = 10
 _LISTEN_TICK_S = 0.5
 #: Seconds a stop waits for a sync step in progress to end.
 _STOP_WAIT_S = 5.0
+
+
+def backoff_delay(
+    failures: int, base_s: float, cap_s: float, jitter: Callable[[], float] = random.random
+) -> float:
+    """Seconds to wait after ``failures`` failures in a row.
+
+    Doubling from ``base_s`` up to ``cap_s``, then scaled by a random factor
+    in [0.5, 1), so that many devices that lost the same server do not all
+    come back at the same moment.
+    """
+    delay = min(cap_s, base_s * 2.0 ** min(max(failures - 1, 0), 32))
+    return delay * (0.5 + 0.5 * jitter())
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,9 +330,7 @@ class SyncService:
     def _failed(self, exc: SyncError, target: int | None = None) -> None:
         """Record a failure and when to try again; every change is kept for then."""
         self._failures += 1
-        delay = min(self._backoff_cap_s, self._backoff_base_s * 2 ** (self._failures - 1))
-        # Jitter spreads the retries of many devices after a server restart.
-        delay *= random.uniform(0.5, 1.0)  # noqa: S311 - timing, not security
+        delay = backoff_delay(self._failures, self._backoff_base_s, self._backoff_cap_s)
         if self._loop is not None:
             self._retry_at = self._loop.time() + delay
         state: SyncState = "offline" if exc.problem in _OFFLINE else "error"
@@ -435,5 +447,5 @@ class SyncService:
                     with contextlib.suppress(psycopg.Error):
                         conn.close()
             if failures:
-                delay = min(self._backoff_cap_s, self._backoff_base_s * 2 ** (failures - 1))
-                self._stop_listening.wait(delay * random.uniform(0.5, 1.0))  # noqa: S311
+                delay = backoff_delay(failures, self._backoff_base_s, self._backoff_cap_s)
+                self._stop_listening.wait(delay)
