@@ -28,8 +28,10 @@ from atom_desktop.store.outbox import Change, record_changes
 RUN_ENTITY = "run"
 
 # Chunks per page when a stream's output is read in pages: the runner's
-# chunks are at most 64 KiB, so a page is at most 1 MiB.
-OUTPUT_PAGE = 16
+# chunks are at most 64 KiB, so a page is at most 2 MiB. 32 rather than 16:
+# a download costs less CPU per GiB, for 2 MiB more of the agent's memory
+# (bench/stream.py, bench/RESULTS.md).
+OUTPUT_PAGE = 32
 # The page cache (KiB) while output is read in pages (see stream_page).
 PAGE_CACHE_KIB = 2048
 
