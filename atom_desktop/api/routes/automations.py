@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.deps import AgentDep, PrincipalDep, scope
@@ -26,6 +27,25 @@ from atom_desktop.core.statuses import AutomationRunStatus
 from atom_desktop.runner.request import STRICT
 from atom_desktop.store.automation_runs import AutomationRunRecord
 from atom_desktop.store.errors import NotFoundError
+
+
+class _AutomationId(StringConvertor):
+    """A path segment that names an automation: anything but ``preview``.
+
+    ``/automations/preview`` is a route of its own (POST). Without this, its
+    other methods went to ``/automations/{automation_id}`` and answered that
+    no automation "preview" exists, where the document says 405 with
+    ``Allow: POST``. A literal segment now wins for every method.
+    """
+
+    regex = "(?!preview$)[^/]+"
+
+
+# Starlette keeps its convertors in one registry, read when a route's path is
+# compiled (below, and by the security layer's route table): registering the
+# same class again changes nothing.
+register_url_convertor("automation_id", _AutomationId())
+AUTOMATION = "/{automation_id:automation_id}"
 
 router = APIRouter(prefix="/automations", tags=["automations"], responses=ERROR_RESPONSES)
 
@@ -185,13 +205,13 @@ async def create_automation(
     return _public(await agent.automations.async_create(body))
 
 
-@router.get("/{automation_id}", openapi_extra=scope("automate"))
+@router.get(AUTOMATION, openapi_extra=scope("automate"))
 async def get_automation(agent: AgentDep, automation_id: str) -> AutomationPublic:
     """One automation."""
     return _public(await agent.automations.async_get(automation_id))
 
 
-@router.put("/{automation_id}", openapi_extra=scope("automate"))
+@router.put(AUTOMATION, openapi_extra=scope("automate"))
 async def replace_automation(
     agent: AgentDep, principal: PrincipalDep, automation_id: str, body: AutomationSpec
 ) -> AutomationPublic:
@@ -200,7 +220,7 @@ async def replace_automation(
     return _public(await agent.automations.async_replace(automation_id, body))
 
 
-@router.delete("/{automation_id}", status_code=204, openapi_extra=scope("automate"))
+@router.delete(AUTOMATION, status_code=204, openapi_extra=scope("automate"))
 async def delete_automation(agent: AgentDep, automation_id: str) -> Response:
     """Delete an automation and its history (runs in progress are cancelled)."""
     await agent.automations.async_delete(automation_id)

@@ -14,9 +14,9 @@ UNDECLARED = ("TRACE", "PUT", "PATCH", "DELETE", "POST", "GET", "OPTIONS")
 def documented_methods(agent: LiveAgent) -> dict[str, set[str]]:
     """Each documented path (parameters filled in) and the methods the API serves there.
 
-    Those of every template the path matches: ``/automations/preview`` is
-    also an ``/automations/{automation_id}``, and GET there is routed (to
-    answer that no such automation exists).
+    A path the document names literally is that template's alone, whatever
+    templates with parameters would match it too: ``/automations/preview``
+    has POST only, though it has the shape of ``/automations/{automation_id}``.
     """
     with agent.client() as client:
         doc = client.get("/api/v1/openapi.json").json()
@@ -28,7 +28,13 @@ def documented_methods(agent: LiveAgent) -> dict[str, set[str]]:
     }
     paths = {re.sub(r"\{[^}]+\}", "some-id", t) for t in doc["paths"]}
     return {
-        path: {m for pattern, methods in templates.items() if pattern.match(path) for m in methods}
+        path: (
+            {m.upper() for m in doc["paths"][path]}
+            if path in doc["paths"]
+            else {
+                m for pattern, methods in templates.items() if pattern.match(path) for m in methods
+            }
+        )
         for path in paths
     }
 
