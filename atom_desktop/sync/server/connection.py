@@ -40,6 +40,8 @@ _SIGNS: tuple[tuple[ServerProblem, re.Pattern[str]], ...] = tuple(
                 "no pg_hba.conf entry",
                 "pg_hba.conf rejects",
                 'role "[^"]*" does not exist',
+                # The role exists but may no longer log in (revoked with NOLOGIN).
+                "is not permitted to log in",
             ),
         ),
         (ServerProblem.PERMISSION, ("permission denied",)),

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from psycopg import sql
 from pydantic import SecretStr
 
 from atom_desktop.config.settings import Settings
@@ -173,3 +174,28 @@ def test_a_url_that_cannot_be_read_is_an_error_not_a_failed_start(settings: Sett
         assert "sekrit-pw" not in str(status)
         assert client.post("/api/v1/sync/run").status_code == 202
         assert client.get("/api/v1/sync/status").json()["failed"] == 1
+
+
+def test_a_revoked_role_is_an_error_and_local_work_goes_on(
+    synced: SyncDatabase, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    device = make_device("revoked", "acme")
+    settings = _settings(tmp_path, "r", _url(synced, device.role, device.password))
+    with live_agent(settings) as agent:
+        _until(partial(_is_up_to_date, agent), what="first sync")
+        with synced.connect_admin(autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(device.role)))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (device.role,),
+            )
+        _create(agent, "made after the revocation")
+        with agent.client() as client:
+            run = client.post("/api/v1/sync/run").json()["run"]
+        status = _until(lambda: (s := _status(agent))["failed"] >= run and s, what="the failure")
+        assert status["state"] == "error"
+        assert "authentication failed" in status["last_error"]
+        assert "not permitted to log in" in status["last_error"]
+        assert device.password not in status["last_error"]
+        assert status["pending"] >= 1
+        assert "made after the revocation" in _titles(agent)

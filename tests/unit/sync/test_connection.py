@@ -46,6 +46,7 @@ _FAILURES = [
     ('FATAL:  password authentication failed for user "sync"', "authentication"),
     ("fe_sendauth: no password supplied", "authentication"),
     ('FATAL:  role "sync" does not exist', "authentication"),
+    ('FATAL:  role "sync" is not permitted to log in', "authentication"),
     ('FATAL:  no pg_hba.conf entry for host "10.0.0.2", user "sync"', "authentication"),
     ('FATAL:  database "atom" does not exist', "database"),
     ('FATAL:  permission denied for database "atom"', "permission"),
