@@ -120,6 +120,15 @@ class CronSchedule(BaseModel):
             min_length=1,
             max_length=200,
             examples=["*/5 9-17 * * 1-5"],
+            # Said in words: a pattern can give the shape, not that a value
+            # exists or that the schedule ever fires.
+            description=(
+                "Five fields (minute hour day month weekday), or six with a leading second, "
+                "as the pattern shows. Each value must exist (minute 0-59, hour 0-23, day 1-31, "
+                "month 1-12 or jan-dec, weekday 0-7 or sun-sat), ranges run upwards, and the "
+                "schedule must fire at least once within 400 years: an expression that names "
+                "no real time (31 February) is refused with 422 naming this field."
+            ),
             json_schema_extra={"pattern": CRON_SHAPE},
         ),
     ]
@@ -165,6 +174,10 @@ Glob = Annotated[
         min_length=1,
         max_length=512,
         examples=["*.pdf", "reports/**/*.csv"],
+        description=(
+            "A glob as the pattern shows; a character range runs upwards ([a-z], not "
+            "[z-a]): one written backwards is refused with 422 naming this field."
+        ),
         json_schema_extra={"pattern": GLOB},
     ),
 ]

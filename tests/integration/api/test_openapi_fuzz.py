@@ -7,7 +7,7 @@ sequences that feed one operation's answer to the next through the links in
 the document - with every check: no server error, answers as documented,
 every schema-valid request accepted, every schema-invalid one refused, 405
 with ``Allow`` for a method a path does not have, and the rest. Any finding
-fails the test, but for the known gaps listed in :data:`KNOWN_GAPS`.
+fails the test, but for the rules the document states in words (:data:`RULES_IN_WORDS`).
 
 Two statuses are read as the API means them: 400 is a request the document
 allows that names something the agent cannot use (a cursor it never handed
@@ -45,22 +45,23 @@ from tests.support.agent_process import agent_env, run_cli
 #: few minutes in all on a small, busy machine (about 2.5 with two cores).
 EXAMPLES_PER_OPERATION = 6
 STATEFUL_STEPS = 6
-#: Where the document cannot say all the agent checks: each (path, check
-#: title, a regex the answer's "field: message" must match; empty for any
-#: answer) with why. Anything else fails the test.
+#: What the document says in words, not in a schema: each (path, check title, a
+#: regex the answer's "field: message" must match; empty for any answer) with
+#: where the document says it. A schema-valid request refused for such a rule is
+#: what the document promises; anything else fails the test.
 _AUTOMATION_PATHS = (
     "/api/v1/automations",
     "/api/v1/automations/{automation_id}",
     "/api/v1/automations/preview",
 )
-KNOWN_GAPS = (
+RULES_IN_WORDS = (
     # A cron expression of the published shape whose values do not exist (day
     # 0, month 13, 31 February, a range that runs backwards): the pattern
-    # gives the shape only, and the schedule is refused (422) when it is built.
+    # gives the shape only; the expression's description says these are 422.
     *((path, "Schema-valid request rejected", r"(^|\.)expression: ") for path in _AUTOMATION_PATHS),
     # A glob whose character range runs backwards ([z-a]): no regular
-    # expression can say that a range's ends are in order, and such a range
-    # is refused (422) as the mistake it almost always is.
+    # expression can say that a range's ends are in order; the glob's
+    # description says it is 422 (the mistake it almost always is).
     *(
         (
             path,
@@ -109,9 +110,9 @@ def fuzz_config(token: str, seed: int) -> schemathesis.Config:
 
 
 def known_gap(operation: str, title: str, answer: str) -> bool:
-    """Whether a finding is one of :data:`KNOWN_GAPS`."""
+    """Whether a finding is one of :data:`RULES_IN_WORDS`."""
     path = operation.split(" ", 1)[-1]
-    for gap_path, gap_title, mark in KNOWN_GAPS:
+    for gap_path, gap_title, mark in RULES_IN_WORDS:
         if (path, title) != (gap_path, gap_title):
             continue
         if not mark:

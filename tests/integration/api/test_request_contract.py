@@ -191,3 +191,19 @@ def test_a_nul_is_refused_in_task_text_as_in_runs(client: httpx.Client) -> None:
     assert changed.status_code == 422
     assert client.get(f"/api/v1/tasks/{task['id']}").json()["title"] == "t"
     assert client.post("/api/v1/runs", json={"argv": ["echo", "a\x00b"]}).status_code == 422
+
+
+def test_what_a_pattern_cannot_say_the_document_says_in_words(client: httpx.Client) -> None:
+    # The OpenAPI test accepts a 422 for a schema-valid cron or glob only for
+    # these rules: they must stay in the document.
+    schemas = document(client)["components"]["schemas"]
+    expression = schemas["CronSchedule"]["properties"]["expression"]
+    assert "31 February" in expression["description"]
+    assert "422" in expression["description"]
+    trigger = next(s for name, s in schemas.items() if name.startswith("FileTrigger"))
+    globs = trigger["properties"]["include"]["items"]
+    assert "[z-a]" in globs["description"] and "422" in globs["description"]
+    bad = {"type": "file", "paths": ["/tmp"], "include": ["[z-a]"]}
+    response = client.post("/api/v1/automations", json={**AUTOMATION, "triggers": [bad]})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "triggers[0].include[0]"
