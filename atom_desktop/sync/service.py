@@ -290,6 +290,11 @@ class SyncService:
             except TimeoutError:
                 if self._retry_at is None:
                     self._want_pull = True  # the periodic poll
+            else:
+                if self._retry_at is not None and not self._forced and not self._stopping:
+                    # A local change while sync waits to retry: the queue grew, and
+                    # whoever shows the status should see it now, not at the retry.
+                    await self._async_refresh()
         return False
 
     async def _async_sync(self) -> None:

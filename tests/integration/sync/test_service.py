@@ -15,6 +15,7 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from atom_desktop.config.settings import Settings
+from atom_desktop.core.events import SyncStatusChanged
 from tests.integration.api.conftest import LiveAgent, live_agent
 from tests.support.ports import free_port
 from tests.support.sync_server import DeviceFactory, SyncDatabase
@@ -56,6 +57,16 @@ def _until(check: Callable[[], Any], timeout: float = 10, what: str = "condition
 
 def _is_up_to_date(agent: LiveAgent) -> bool:
     return bool(_status(agent)["state"] == "up_to_date")
+
+
+def _announced_pending(agent: LiveAgent) -> bool:
+    events, _ = agent.runtime.bus.since(0)
+    return any(
+        isinstance(e.payload, SyncStatusChanged)
+        and e.payload.pending >= 1
+        and e.payload.state == "offline"
+        for e in events
+    )
 
 
 def _titles(agent: LiveAgent) -> set[str]:
@@ -133,6 +144,8 @@ def test_offline_keeps_local_work_and_recovers_without_the_password_anywhere(
             status = _until(lambda: (s := _status(agent))["pending"] >= 1 and s, what="pending")
             assert status["state"] in ("offline", "syncing")
             assert status["oldest_pending"] is not None
+            # The grown queue is announced while sync waits to retry, not at the retry.
+            _until(partial(_announced_pending, agent), what="a sync.status event with the queue")
             texts = [str(status)]
             # The server comes back: a sync asked for now need not wait for the backoff.
             proxy.start()
