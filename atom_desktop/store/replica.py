@@ -308,14 +308,23 @@ def _write_task(session: Session, row: RemoteRow) -> str | None:
         session.flush()
         return "deleted"
     values = _task_values(row)
-    clash = session.scalar(
-        select(TaskRow.id).where(
-            TaskRow.source == values["source"],
-            TaskRow.external_id == values["external_id"],
-            TaskRow.id != row.entity_id,
+    # Only a task from elsewhere (an external id) can clash; asked of every
+    # task, "external_id IS NULL" matched all the local ones, and the pull
+    # loaded them all for each row it applied.
+    clash = (
+        None
+        if values["external_id"] is None
+        else session.scalar(
+            select(TaskRow.id)
+            .where(
+                TaskRow.source == values["source"],
+                TaskRow.external_id == values["external_id"],
+                TaskRow.id != row.entity_id,
+            )
+            .limit(1)
         )
     )
-    if values["external_id"] is not None and clash is not None:
+    if clash is not None:
         raise RejectedRemoteError(
             f"task {clash} here already has source {values['source']!r} and external id "
             f"{values['external_id']!r}"
