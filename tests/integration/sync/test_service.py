@@ -212,3 +212,32 @@ def test_a_revoked_role_is_an_error_and_local_work_goes_on(
         assert device.password not in status["last_error"]
         assert status["pending"] >= 1
         assert "made after the revocation" in _titles(agent)
+
+
+def test_a_server_that_goes_away_and_returns_is_caught_up_by_the_retries(
+    synced: SyncDatabase, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    device = make_device("flaky", "acme")
+    port = free_port()
+    proxy = TcpProxy(port, ("127.0.0.1", synced.server.port))
+    proxy.start()
+    settings = _settings(tmp_path, "f", _url(synced, device.role, device.password, port))
+    try:
+        with live_agent(settings) as agent:
+            _until(partial(_is_up_to_date, agent), what="first sync")
+            proxy.stop()  # every connection dropped, new ones refused
+            _create(agent, "made while it was away")
+            status = _until(
+                lambda: (s := _status(agent))["state"] in ("offline", "error") and s,
+                what="the failure",
+            )
+            assert status["pending"] >= 1
+            proxy.start()
+            # No sync asked for: the backoff's retry finds the server again.
+            _until(
+                lambda: (s := _status(agent))["state"] == "up_to_date" and s["pending"] == 0,
+                timeout=15,
+                what="recovery",
+            )
+    finally:
+        proxy.stop()
