@@ -23,13 +23,14 @@ from atom_desktop.store.database import Database
 from atom_desktop.store.models import OutboxRow, SyncVersionRow
 from atom_desktop.store.sync_state import TWO_WAY
 
-_VERSION_UPSERT = sqlite_insert(SyncVersionRow)
-_VERSION_UPSERT = _VERSION_UPSERT.on_conflict_do_update(
+#: Keep a row's newest version (its stamp, device and whether it is deleted).
+VERSION_UPSERT = sqlite_insert(SyncVersionRow)
+VERSION_UPSERT = VERSION_UPSERT.on_conflict_do_update(
     index_elements=[SyncVersionRow.entity, SyncVersionRow.entity_id],
     set_={
-        "hlc": _VERSION_UPSERT.excluded.hlc,
-        "device_id": _VERSION_UPSERT.excluded.device_id,
-        "deleted": _VERSION_UPSERT.excluded.deleted,
+        "hlc": VERSION_UPSERT.excluded.hlc,
+        "device_id": VERSION_UPSERT.excluded.device_id,
+        "deleted": VERSION_UPSERT.excluded.deleted,
     },
 )
 
@@ -77,7 +78,7 @@ def record_changes(db: Database, session: Session, changes: Sequence[Change]) ->
     # Core bulk inserts: one executemany per table (bench/store.py measures them).
     session.execute(insert(OutboxRow), entries)
     if versions:
-        session.execute(_VERSION_UPSERT, versions)
+        session.execute(VERSION_UPSERT, versions)
     clock.save(session)
 
 

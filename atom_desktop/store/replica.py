@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from atom_desktop.store.automations import automation_payload
@@ -39,7 +38,7 @@ from atom_desktop.store.models import (
     SyncVersionRow,
     TaskRow,
 )
-from atom_desktop.store.outbox import OutboxEntry, pending_entries
+from atom_desktop.store.outbox import VERSION_UPSERT, OutboxEntry, pending_entries
 from atom_desktop.store.sync_state import TWO_WAY
 
 #: Why a version is in the conflict inbox.
@@ -187,7 +186,7 @@ class SyncReplica:
                     )
                     result.conflicts += 1
                 session.execute(
-                    _VERSION_UPSERT,
+                    VERSION_UPSERT,
                     {
                         "entity": row.entity,
                         "entity_id": row.entity_id,
@@ -286,17 +285,6 @@ def _file(session: Session, entry: OutboxEntry, winner: tuple[int, str], now: da
             detected_at=now,
         )
     )
-
-
-_VERSION_UPSERT = sqlite_insert(SyncVersionRow)
-_VERSION_UPSERT = _VERSION_UPSERT.on_conflict_do_update(
-    index_elements=[SyncVersionRow.entity, SyncVersionRow.entity_id],
-    set_={
-        "hlc": _VERSION_UPSERT.excluded.hlc,
-        "device_id": _VERSION_UPSERT.excluded.device_id,
-        "deleted": _VERSION_UPSERT.excluded.deleted,
-    },
-)
 
 
 def _write_task(session: Session, row: RemoteRow) -> str | None:

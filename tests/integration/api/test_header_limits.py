@@ -273,7 +273,6 @@ def _memory_high_water(pid: int) -> int:
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
 def test_a_96_mib_header_is_cut_off_early_and_costs_the_agent_no_memory(
     tmp_path: Path,
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import SecretStr
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import SyncStatusChanged
 from tests.integration.api.conftest import LiveAgent, live_agent
+from tests.integration.api.test_automations import until as _until
 from tests.support.ports import free_port
 from tests.support.sync_server import DeviceFactory, SyncDatabase
 from tests.support.tcp_proxy import TcpProxy
@@ -42,17 +42,6 @@ def _status(agent: LiveAgent) -> dict[str, Any]:
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
-
-
-def _until(check: Callable[[], Any], timeout: float = 10, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _is_up_to_date(agent: LiveAgent) -> bool:
