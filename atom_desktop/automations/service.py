@@ -46,15 +46,18 @@ from atom_desktop.automations.triggers import (
 from atom_desktop.core.events import (
     AutomationChanged,
     AutomationProblem,
+    AutomationPulled,
     AutomationRunChanged,
     Event,
     EventBus,
     RunnerPaused,
 )
+from atom_desktop.core.redaction import MASK
 from atom_desktop.core.statuses import AutomationRunStatus
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.automation_runs import ApprovalRecord, AutomationRunRecord
 from atom_desktop.store.automations import AutomationRecord, MissedTime
+from atom_desktop.store.errors import NotFoundError
 from atom_desktop.store.service import StoreService
 
 if TYPE_CHECKING:
@@ -138,7 +141,9 @@ class AutomationService:
         self._tasks: dict[str, tuple[str, asyncio.Task[str]]] = {}
         # The scheduler's checks in progress (see _account).
         self._accounting: set[asyncio.Task[Any]] = set()
-        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        # Automations sync wrote here, being re-armed (see _async_apply_pulled).
+        self._pulls: set[asyncio.Task[None]] = set()
         self._accepting = False
         self._armed = asyncio.Event()
         self._arming: asyncio.Task[None] | None = None
@@ -166,7 +171,10 @@ class AutomationService:
             on_problem=self._on_problem_threadsafe,
         )
         self._watcher.start()
-        self._unsubscribe = self._bus.subscribe(self._on_runner_paused, RunnerPaused.kind)
+        self._unsubscribe = [
+            self._bus.subscribe(self._on_runner_paused, RunnerPaused.kind),
+            self._bus.subscribe(self._on_pulled_threadsafe, AutomationPulled.kind),
+        ]
         self._accepting = True
         self._armed = asyncio.Event()
         # Arming goes on after the agent reports running, so stored automations
@@ -231,8 +239,14 @@ class AutomationService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._arming
             self._arming = None
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        pulls = list(self._pulls)
+        for pull in pulls:
+            pull.cancel()
+        if pulls:
+            await asyncio.gather(*pulls, return_exceptions=True)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
@@ -364,13 +378,7 @@ class AutomationService:
         await self._armed.wait()
         await asyncio.to_thread(self._store.automations.get, automation_id)
         async with self._changing[automation_id]:
-            await self._async_disarm(automation_id)
-            self._specs.pop(automation_id, None)
-            ours = [task for owner, task in self._tasks.values() if owner == automation_id]
-            for task in ours:
-                task.cancel()
-            if ours:
-                await asyncio.gather(*ours, return_exceptions=True)
+            await self._async_forget(automation_id)
             await asyncio.to_thread(self._store.automations.delete, automation_id)
         self._changing.pop(automation_id, None)
         self._bus.publish(AutomationChanged(automation_id=automation_id, op="deleted"))
@@ -401,6 +409,97 @@ class AutomationService:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         return await self.async_run(run_id)
+
+    # -- changes made on another device -------------------------------------------------
+
+    def _on_pulled_threadsafe(self, event: Event) -> None:
+        """From sync's worker thread: re-arm the automation on the loop."""
+        assert isinstance(event.payload, AutomationPulled)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(
+                    self._on_pulled, event.payload.automation_id, event.payload.op
+                )
+
+    def _on_pulled(self, automation_id: str, op: str) -> None:
+        if not self._accepting:
+            return
+        task = asyncio.create_task(
+            self._async_apply_pulled(automation_id, op), name=f"automation-pulled-{automation_id}"
+        )
+        self._pulls.add(task)
+        task.add_done_callback(self._pull_done)
+
+    def _pull_done(self, task: asyncio.Task[None]) -> None:
+        self._pulls.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "An automation changed on another device could not be armed here: %s",
+                task.exception(),
+            )
+
+    async def _async_apply_pulled(self, automation_id: str, op: str) -> None:
+        """Arm, disarm or forget an automation as sync left it in the store.
+
+        Sync has already written the row (and no outbox entry: a pulled
+        change is not pushed back); only the scheduler and the watches
+        follow it here, and nothing is written. The store is read afresh,
+        so pulls of one automation in quick succession end with its latest
+        version armed whatever order they are handled in.
+        """
+        await self._armed.wait()
+        async with self._changing[automation_id]:
+            if not self._accepting:
+                return
+            try:
+                record = await asyncio.to_thread(self._store.automations.get, automation_id)
+            except NotFoundError:
+                record = None
+            if record is None:
+                await self._async_forget(automation_id)
+                op = "deleted"
+            else:
+                known = automation_id in self._specs
+                await self._async_install_pulled(record)
+                op = "updated" if known else "created"
+        if record is None:
+            self._changing.pop(automation_id, None)
+        self._bus.publish(AutomationChanged(automation_id=automation_id, op=op))
+
+    async def _async_install_pulled(self, record: AutomationRecord) -> None:
+        try:
+            spec = stored_spec(record)
+            check_spec(spec)
+        except (AutomationError, TriggerError) as exc:
+            # A version this device cannot arm (made by a newer one, say): it stays
+            # stored as it came, unarmed, and the reason is told.
+            await self._async_disarm(record.id)
+            self._specs.pop(record.id, None)
+            message = f"Its version from another device was not armed: {exc.message}"
+            logger.error("Automation %r: %s", record.name, message)
+            self._bus.publish(AutomationProblem(automation_id=record.id, message=message))
+            return
+        await self._async_install(record, spec)
+        if MASK in json.dumps(record.spec):
+            # Secrets never leave the device that has them (sync/secrets.py);
+            # the runs here use the mask as it is until it is replaced here.
+            logger.warning(
+                "Automation %r came from another device with values masked as %s; "
+                "set them on this device for its steps to have them",
+                record.name,
+                MASK,
+            )
+
+    async def _async_forget(self, automation_id: str) -> None:
+        """Disarm a deleted automation and cancel its runs in progress (recorded)."""
+        await self._async_disarm(automation_id)
+        self._specs.pop(automation_id, None)
+        ours = [task for owner, task in self._tasks.values() if owner == automation_id]
+        for task in ours:
+            task.cancel()
+        if ours:
+            await asyncio.gather(*ours, return_exceptions=True)
 
     # -- arming triggers ------------------------------------------------------------------
 

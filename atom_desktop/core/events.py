@@ -72,6 +72,20 @@ class AutomationChanged(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class AutomationPulled(EventPayload):
+    """Sync wrote another device's version of an automation here.
+
+    ``op`` is ``created``, ``updated`` or ``deleted``. The automation service
+    arms or disarms it from the store and then announces it as
+    :class:`AutomationChanged`; it is published from sync's worker thread.
+    """
+
+    kind: ClassVar[str] = "automation.pulled"
+    automation_id: str
+    op: str
+
+
+@dataclass(frozen=True, slots=True)
 class AutomationRunChanged(EventPayload):
     """An automation run was queued, started, waits for approval or ended."""
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from atom_desktop.core.events import EventBus, TaskChanged
+from atom_desktop.core.events import AutomationPulled, EventBus, TaskChanged
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.store.database import Database
 from atom_desktop.store.outbox import OutboxEntry
@@ -213,6 +213,9 @@ class SyncEngine:
         for entity, entity_id, op in changed:
             if entity == "task":
                 self._bus.publish(TaskChanged(task_id=entity_id, op=op))
+            elif entity == "automation":
+                # The automation service re-arms it from the store (and says so).
+                self._bus.publish(AutomationPulled(automation_id=entity_id, op=op))
 
 
 __all__ = ["PullResult", "PushResult", "RemoteRow", "SyncEngine"]
