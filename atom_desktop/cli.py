@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from atom_desktop import __version__
 from atom_desktop.config.logging_setup import configure_logging
@@ -275,6 +275,7 @@ def _add_sync_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         metavar="SECONDS",
         help="with --wait: give up (exit 1) after this long (default: 300)",
     )
+    _add_sync_connection_commands(sync_actions)
     actions = server.add_subparsers(dest="server_action", metavar="ACTION", required=True)
     init = actions.add_parser(
         "init",
@@ -303,6 +304,42 @@ def _add_sync_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--reset-password",
         action="store_true",
         help="give an existing role a new generated password (printed once)",
+    )
+
+
+def _add_sync_connection_commands(
+    sync_actions: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    connect = sync_actions.add_parser(
+        "connect",
+        help="test a server, then sync with it (the password goes to the OS keyring)",
+        description="Test the server at URL (postgresql://ROLE@HOST:PORT/DATABASE"
+        "[?sslmode=...]) and save it: the address in the config file, the password in the OS "
+        "keyring, never in the file. Leave the password out of URL: the command asks for it "
+        "(or reads it with --password-stdin), since other users of this computer can read a "
+        "command line. A running agent syncs with it at once.",
+    )
+    connect.add_argument("url", metavar="URL", help="the server, as its device role")
+    connect.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    connect.add_argument(
+        "--no-check", action="store_true", help="save without testing the connection first"
+    )
+    test = sync_actions.add_parser(
+        "test",
+        help="connect as sync would and say what failed",
+        description="Connect to URL, or to the configured server, as sync would, and say "
+        "exactly what failed: DNS, refused, timeout, TLS, authentication, database, "
+        "permission, schema missing, too old or too new. Exit 0 when sync can work.",
+    )
+    test.add_argument("url", nargs="?", metavar="URL", help="default: the configured server")
+    test.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sync_actions.add_parser(
+        "disconnect",
+        help="stop syncing: forget the saved server and its password",
+        description="Remove the sync server from the config file and its password from the "
+        "OS keyring. Local data stays; a running agent stops syncing.",
     )
 
 
@@ -344,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one per w
         return _desktop(args)
     if args.command == "sync" and args.sync_action == "server":
         return _sync_server(args)
+    if args.command == "sync" and args.sync_action in ("connect", "test", "disconnect"):
+        return _sync_connection(args)
     try:
         profile = load_profile(_overrides(args))
     except AtomError as exc:
@@ -391,6 +430,53 @@ def _sync_server(args: argparse.Namespace) -> int:
     except AtomError as exc:
         # The message names the server without its password; the redactor
         # masks any secret that a server's own words might still carry.
+        print(f"{PROG}: {redactor.redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        logs.close()
+
+
+def _sync_connection(args: argparse.Namespace) -> int:
+    """``sync connect|test|disconnect``: the profile's sync server, agent running or not."""
+    from atom_desktop.client import sync_connection  # noqa: PLC0415 - loads psycopg
+    from atom_desktop.client.agent_client import AgentClient  # noqa: PLC0415
+    from atom_desktop.client.discovery import agent_url, owner_token  # noqa: PLC0415
+    from atom_desktop.secrets.keyring_vault import KeyringVault  # noqa: PLC0415
+    from atom_desktop.secrets.profile import keyring_service  # noqa: PLC0415
+    from atom_desktop.sync.connection_settings import SyncConnectionStore  # noqa: PLC0415
+
+    try:
+        profile = load_profile(_overrides(args))
+    except AtomError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    settings, paths, redactor = profile.settings, profile.paths, profile.redactor
+    logs = configure_logging(level="WARNING", log_dir=None, redactor=redactor)
+    store = SyncConnectionStore(paths.config_file, KeyringVault(keyring_service(paths.data_dir)))
+
+    def reconnect() -> str | None:
+        token = owner_token(settings, paths, redactor)
+        with AgentClient(agent_url(settings, paths), token.secret if token else None) as client:
+            return cast("str | None", client.request("POST", "/sync/reconnect")["server"])
+
+    try:
+        if args.sync_action == "connect":
+            return sync_connection.sync_connect(
+                args.url,
+                store=store,
+                reconnect=reconnect,
+                check=not args.no_check,
+                password_stdin=args.password_stdin,
+                redactor=redactor,
+            )
+        if args.sync_action == "test":
+            return sync_connection.sync_test(
+                args.url, store=store, password_stdin=args.password_stdin, redactor=redactor
+            )
+        return sync_connection.sync_disconnect(store=store, reconnect=reconnect)
+    except AtomError as exc:
         print(f"{PROG}: {redactor.redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

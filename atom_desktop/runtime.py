@@ -37,6 +37,7 @@ from atom_desktop.secrets.keyring_vault import KeyringVault
 from atom_desktop.secrets.profile import keyring_service
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
+from atom_desktop.sync.connection_settings import SyncConnectionStore
 from atom_desktop.sync.service import SyncService
 
 logger = logging.getLogger(__name__)
@@ -104,11 +105,13 @@ class Runtime:
             self.bus,
         )
         # Off (nothing started, nothing connected) unless a server URL is set.
+        self.sync_connection = SyncConnectionStore(self.paths.config_file, self.vault)
         self.sync = SyncService(
             settings.sync_url.get_secret_value() if settings.sync_url else None,
             self.store,
             self.bus,
             self.redactor,
+            password=self.sync_connection.stored_password,
         )
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
         # Start order; stop runs it backwards (the API closes before runs are cancelled).
@@ -215,6 +218,17 @@ class Runtime:
             await self.async_wait_for_stop_request()
         finally:
             await self.async_stop()
+
+    async def async_reconnect_sync(self) -> str | None:
+        """Read the sync server from the settings again and sync with it (or turn sync off).
+
+        For a server set or removed after the start (``sync connect``, the
+        window). Returns the address now used, without its password.
+        """
+        configured = await asyncio.to_thread(self.sync_connection.configured)
+        url = configured.url if configured else None
+        await self.sync.async_reconfigure(url)
+        return self.sync.status.server
 
     async def async_wait_for_stop_request(self) -> None:
         """Return once :meth:`request_stop` has been called (after :meth:`async_start`)."""

@@ -29,6 +29,7 @@ from atom_desktop.api.routes import (
     health,
     runs,
     sync,
+    sync_connection,
     tasks,
     tokens,
 )
@@ -99,6 +100,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         automations.router,
         approvals.router,
         sync.router,
+        sync_connection.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

@@ -55,3 +55,7 @@ class AgentContext(Protocol):
     def api_port(self) -> int:
         """The port the API listens on."""
         ...
+
+    async def async_reconnect_sync(self) -> str | None:
+        """Read the sync server from the settings again and use it; the address or None."""
+        ...

@@ -42,6 +42,7 @@ from atom_desktop.core.events import Event, EventBus, SyncStatusChanged
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.store.replica import SyncReplica
 from atom_desktop.store.service import StoreService
+from atom_desktop.sync.connection_settings import with_password
 from atom_desktop.sync.engine import SyncEngine
 from atom_desktop.sync.errors import ServerProblem, SyncError
 from atom_desktop.sync.server.connection import ServerAddress, connect, parse_address
@@ -118,11 +119,13 @@ class SyncService:
         bus: EventBus,
         redactor: Redactor,
         *,
+        password: Callable[[], str | None] | None = None,
         poll_s: float = 30.0,
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 60.0,
     ) -> None:
         self._url = url
+        self._password = password
         self._store = store
         self._bus = bus
         self._redactor = redactor
@@ -178,7 +181,11 @@ class SyncService:
         self._wake = asyncio.Event()
         self._stopping = False
         try:
-            self._address = parse_address(self._url)
+            url = self._url
+            if self._password is not None and not parse_address(url).password:
+                # The keyring is read off the loop: it may ask a D-Bus service.
+                url = with_password(url, await asyncio.to_thread(self._password))
+            self._address = parse_address(url)
         except SyncError as exc:
             # A URL that cannot be read stops sync, not the agent: local work goes on.
             self._status = replace(self._status, state="error", last_error=self._describe(exc))
@@ -228,6 +235,27 @@ class SyncService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(engine.async_close(), _STOP_WAIT_S)
 
+    async def async_reconfigure(self, url: str | None) -> None:
+        """Sync with the server at ``url`` from now on (None: turn sync off).
+
+        What sync is doing ends first, as at a stop; nothing waiting in the
+        outbox is lost, and it goes to the new server. Requests of
+        :meth:`async_run_now` not yet answered are answered by the first
+        sync with the new server.
+        """
+        await self.async_stop()
+        self._url = url
+        self._address = None
+        self._failures, self._retry_at = 0, None
+        self._status = replace(
+            self._status, state="off", server=None, last_error=None, last_success=None
+        )
+        if url is None:
+            logger.info("Sync is off")
+            await self._async_refresh()
+            return
+        await self.async_start()
+
     async def async_status(self) -> SyncStatus:
         """The status with the queue and conflict counts read now."""
         await self._async_refresh(publish=False)
@@ -242,7 +270,7 @@ class SyncService:
         if self._url is None:
             raise SyncOffError(
                 "Sync is off: no server is configured.",
-                hint="Set ATOM_SYNC_URL (or sync_url in the config file) and restart the agent.",
+                hint="Connect a server: atom-desktop sync connect URL (or set ATOM_SYNC_URL).",
             )
         number = self._status.requested + 1
         self._status = replace(self._status, requested=number)
