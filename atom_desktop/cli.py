@@ -262,6 +262,11 @@ def _add_sync_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "users of this computer can see it in the process list.",
     )
     _client_parser(sync_actions, "status", "sync's state, queue, last error and conflicts")
+    conflicts = _client_parser(
+        sync_actions, "conflicts", "changes that lost to another device's, kept to look at"
+    )
+    conflicts.add_argument("--all", action="store_true", help="restored and dismissed ones too")
+    conflicts.add_argument("--limit", type=int, default=50, help="at most this many (1-500)")
     now = _client_parser(sync_actions, "now", "sync now (push the queue, pull what is new)")
     now.add_argument(
         "--wait",
@@ -729,6 +734,11 @@ def _sync_command(client: Any, args: argparse.Namespace, as_json: bool) -> int:
 
     if args.sync_action == "status":
         sync_commands.sync_status(client, as_json=as_json)
+        return 0
+    if args.sync_action == "conflicts":
+        sync_commands.sync_conflicts(
+            client, include_resolved=args.all, limit=args.limit, as_json=as_json
+        )
         return 0
     return sync_commands.sync_now(client, wait=args.wait, timeout_s=args.timeout, as_json=as_json)
 

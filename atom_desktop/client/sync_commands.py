@@ -1,4 +1,4 @@
-"""``atom-desktop sync status`` and ``sync now``: the running agent's sync, from a terminal."""
+"""``atom-desktop sync status``, ``now``, ``conflicts``: the agent's sync, from a terminal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from typing import Any, TextIO
 
 from atom_desktop.client.agent_client import AgentClient
-from atom_desktop.client.commands import emit, local_time, shown
+from atom_desktop.client.commands import emit, local_time, shown, table
 
 #: Seconds between status reads while ``sync now --wait`` waits.
 POLL_S = 0.2
@@ -76,3 +76,52 @@ def _print_status(data: dict[str, Any], out: TextIO) -> None:
     out.write(f"last success  {local_time(data['last_success']) or '-'}\n")
     out.write(f"last error    {shown(data['last_error'])}\n")
     out.write(f"conflicts     {data['conflicts']}\n")
+
+
+def sync_conflicts(
+    client: AgentClient,
+    *,
+    include_resolved: bool,
+    limit: int,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+) -> None:
+    """``atom-desktop sync conflicts [--all] [--limit N] [--json]``: the conflict inbox."""
+    params: dict[str, Any] = {"limit": limit}
+    if include_resolved:
+        params["include_resolved"] = "true"
+    data = client.request("GET", "/sync/conflicts", params=params)
+    if emit(data, as_json, out):
+        return
+    if not data["items"]:
+        out.write("No conflicts." if include_resolved else "No open conflicts.")
+        out.write("\n")
+        return
+    rows = [
+        (
+            item["id"],
+            item["entity"],
+            item["entity_id"],
+            _kept(item),
+            _now(item["current"]),
+            local_time(item["detected_at"]),
+            local_time(item["resolved_at"]) or "open",
+        )
+        for item in data["items"]
+    ]
+    table(rows, ("ID", "WHAT", "ROW", "KEPT", "NOW HERE", "DETECTED", "RESOLVED"), out)
+    if data["next_before"] is not None:
+        out.write(f"There are older ones: raise --limit (now {limit}, at most 500).\n")
+
+
+def _kept(item: dict[str, Any]) -> str:
+    if item["reason"] == "rejected":
+        return f"refused here: {item['why']}"
+    if item["deleted"]:
+        return "(deleted)"
+    content = item["content"] or {}
+    return str(content.get("title") or content.get("name") or "-")
+
+
+def _now(current: dict[str, Any]) -> str:
+    return str(current["title"]) if current["exists"] else "(deleted)"
