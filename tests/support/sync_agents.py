@@ -62,3 +62,13 @@ def build_agent(
         engine=SyncEngine(db, address, **engine),
         server=server,
     )
+
+
+def reroute(agent: Agent, port: int, **engine: Any) -> None:
+    """Give ``agent`` an engine that reaches its server through ``127.0.0.1:port`` (a proxy)."""
+    server = agent.server
+    url = f"postgresql://{agent.device.role}@127.0.0.1:{port}/{server.name}"
+    agent.engine.close()
+    agent.engine = SyncEngine(
+        agent.db, parse_address(f"{url}?password={agent.device.password}"), **engine
+    )

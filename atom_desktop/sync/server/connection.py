@@ -22,6 +22,19 @@ from atom_desktop.sync.errors import ServerConnectError, ServerProblem, SyncErro
 
 #: Seconds to wait for a server that does not answer, unless the URL says otherwise.
 CONNECT_TIMEOUT_S = 10
+#: Seconds one exchange with the server (a statement and its answer) may take
+#: before the session is given up: a link that stalls (a network that drops
+#: packets, a laptop that slept mid-push) otherwise keeps a sync waiting for ever.
+IO_TIMEOUT_S = 60.0
+#: Seconds the server lets a session of ours sit idle inside a transaction
+#: (unless its administrator chose otherwise): a device that vanished between
+#: an upsert and its commit would otherwise keep its tenant's write turn, and
+#: every other device of the tenant waiting, until TCP gives up (hours).
+IDLE_IN_TRANSACTION_S = 60.0
+#: TCP keepalives, unless the URL says otherwise: a server that went away
+#: without a word is noticed in about a minute, not after the system's two hours.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+               "keepalives_count": 3}  # fmt: skip
 APPLICATION_NAME = "atom-desktop"
 
 # libpq's words for each failure (regular expressions over the lowered
@@ -128,17 +141,62 @@ def parse_address(url: str) -> ServerAddress:
     )
 
 
+class _TimedConnection(psycopg.Connection[Any]):
+    """A session whose every exchange with the server ends within :data:`IO_TIMEOUT_S`.
+
+    libpq has no such limit, and neither keepalives (the kernel of a stalled
+    middlebox answers them) nor ``statement_timeout`` (the server never got
+    the statement, or cannot send its answer) end a wait on a stalled link.
+    """
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if timeout is not None:  # the caller's own limit (notifies() polls with one)
+            return super().wait(gen, interval, timeout)
+        limit = IO_TIMEOUT_S
+        try:
+            return super().wait(gen, interval, limit)
+        except psycopg.errors._WaitTimeout:
+            # Halfway through an exchange the session is unusable: close it now,
+            # so that nothing (a rollback on the way out) waits on it again.
+            self.pgconn.finish()
+            raise psycopg.OperationalError(
+                f"timed out: the server sent no answer within {limit:g} s"
+            ) from None
+
+
 def connect(
     address: ServerAddress, *, autocommit: bool = False, redactor: Redactor | None = None
 ) -> psycopg.Connection[Any]:
     """Open a session; ServerConnectError saying what failed and what to do if none opens."""
+    given = conninfo_to_dict(address.conninfo)
     params: dict[str, Any] = {"application_name": APPLICATION_NAME}
-    if "connect_timeout" not in conninfo_to_dict(address.conninfo):
+    if "connect_timeout" not in given:
         params["connect_timeout"] = CONNECT_TIMEOUT_S
+    params.update({key: value for key, value in _KEEPALIVES.items() if key not in given})
     try:
-        return psycopg.connect(address.conninfo, autocommit=autocommit, **params)
+        conn = _TimedConnection.connect(address.conninfo, autocommit=autocommit, **params)
     except psycopg.OperationalError as exc:
         raise connect_error(address, str(exc), redactor) from None
+    try:
+        _limit_idle_in_transaction(conn)
+    except psycopg.OperationalError as exc:
+        conn.close()
+        raise connect_error(address, str(exc), redactor) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _limit_idle_in_transaction(conn: psycopg.Connection[Any]) -> None:
+    """Set :data:`IDLE_IN_TRANSACTION_S` for the session, where the server sets no limit."""
+    conn.execute(
+        "SELECT set_config('idle_in_transaction_session_timeout', %s, false) "
+        "WHERE current_setting('idle_in_transaction_session_timeout') = '0'",
+        (f"{round(IDLE_IN_TRANSACTION_S * 1000)}ms",),
+    )
+    if not conn.autocommit:
+        conn.commit()
 
 
 def connect_error(
