@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -202,3 +203,23 @@ def _alive(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+@contextlib.contextmanager
+def stopped_postgres(server: PostgresServer) -> Iterator[None]:
+    """Stop ``server`` for the body, then start it again: a restart the test sees halfway.
+
+    It comes back on the same port with the same settings (those it was
+    started with, from ``postmaster.opts``, as ``pg_ctl restart`` reads them)
+    and its data, so a session-wide server stays usable after it.
+    """
+    recorded = shlex.split((server.data_dir / "postmaster.opts").read_text())
+    _stop(server)
+    try:
+        yield
+    finally:
+        _run(
+            [str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-l", str(server.log),
+             "-w", "-t", str(_START_TIMEOUT_S), "-o", shlex.join(recorded[1:]), "start"],
+            "pg_ctl start",
+        )  # fmt: skip
