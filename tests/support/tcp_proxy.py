@@ -45,6 +45,8 @@ class _Fault:
     after_bytes: int | None = None
     marker: bytes = b""
     nth: int = 1
+    #: Markers are counted only once this one has passed (b"": from the start).
+    since: bytes = b""
     #: Bytes (or marker occurrences) counted since it was armed.
     seen: int = 0
 
@@ -132,9 +134,12 @@ class TcpProxy:
         """Cut the connection that carries the next ``after_bytes``-th byte ``direction``."""
         self._arm(_Fault(direction, Action.CUT, after_bytes=after_bytes))
 
-    def stall_at(self, marker: bytes, nth: int = 1, direction: Direction = Direction.DOWN) -> None:
-        """Stall the connection just before the ``nth`` next ``marker`` passes ``direction``."""
-        self._arm(_Fault(direction, Action.STALL, marker=marker, nth=nth))
+    def stall_at(
+        self, marker: bytes, nth: int = 1, direction: Direction = Direction.DOWN, since: bytes = b""
+    ) -> None:
+        """Stall the connection just before the ``nth`` next ``marker`` passes ``direction``
+        (counting from the first ``since`` on)."""
+        self._arm(_Fault(direction, Action.STALL, marker=marker, nth=nth, since=since))
 
     def cut_at(self, marker: bytes, nth: int = 1, direction: Direction = Direction.DOWN) -> None:
         """Cut the connection just before the ``nth`` next ``marker`` passes ``direction``."""
@@ -238,9 +243,17 @@ class TcpProxy:
             else:
                 tail = link.tails.get(direction, b"")
                 window = tail + data
-                link.tails[direction] = window[len(window) - len(fault.marker) + 1 :]
+                keep = max(len(fault.marker), len(fault.since)) - 1
+                link.tails[direction] = window[len(window) - keep :] if keep else b""
                 split = -1
-                start = window.find(fault.marker)
+                start = 0
+                if fault.since:
+                    start = window.find(fault.since)
+                    if start < 0:
+                        return None
+                    start += len(fault.since)
+                    fault.since = b""
+                start = window.find(fault.marker, start)
                 while start >= 0:
                     fault.seen += 1
                     if fault.seen == fault.nth:
