@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
+import shiboken6
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
@@ -36,12 +37,13 @@ if TYPE_CHECKING:
     from atom_desktop.gui.pages.automations import AutomationsPage
     from atom_desktop.gui.pages.console import ConsolePage
     from atom_desktop.gui.pages.settings import SettingsPage, StartAtLogin
+    from atom_desktop.gui.pages.sync import SyncPage
     from atom_desktop.gui.pages.tasks import TasksPage
 
 logger = logging.getLogger(__name__)
 
 # New pages go at the end: their Ctrl+number shortcuts stay what people learned.
-PAGES = ("Home", "Tasks", "Console", "Activity", "Settings", "Automations")
+PAGES = ("Home", "Tasks", "Console", "Activity", "Settings", "Automations", "Sync")
 ICONS = (
     QStyle.StandardPixmap.SP_DirHomeIcon,
     QStyle.StandardPixmap.SP_FileDialogDetailedView,
@@ -49,6 +51,7 @@ ICONS = (
     QStyle.StandardPixmap.SP_FileDialogInfoView,
     QStyle.StandardPixmap.SP_FileDialogContentsView,
     QStyle.StandardPixmap.SP_BrowserReload,
+    QStyle.StandardPixmap.SP_DriveNetIcon,
 )
 
 
@@ -93,8 +96,9 @@ class MainWindow(QMainWindow):
             "Tasks": lambda: _tasks_page(host),
             "Console": lambda: _console_page(host),
             "Activity": lambda: _activity_page(host),
-            "Settings": lambda: _settings_page(host, preferences, start_at_login),
+            "Settings": lambda: _settings_page(host, preferences, start_at_login, self.show_sync),
             "Automations": lambda: _automations_page(host, self.show_run),
+            "Sync": lambda: _sync_page(host),
         }
         self._built: dict[str, QWidget] = {}
         self.pages = QStackedWidget()
@@ -147,6 +151,7 @@ class MainWindow(QMainWindow):
     activity: _LazyPage[ActivityPage] = _LazyPage("Activity")
     settings_page: _LazyPage[SettingsPage] = _LazyPage("Settings")
     automations: _LazyPage[AutomationsPage] = _LazyPage("Automations")
+    sync_page: _LazyPage[SyncPage] = _LazyPage("Sync")
 
     def page(self, name: str) -> QWidget:
         """The page called ``name``, built first if it was not yet."""
@@ -179,6 +184,8 @@ class MainWindow(QMainWindow):
         return widget
 
     def _build_next_page(self) -> None:
+        if not shiboken6.isValid(self._host):
+            return  # the app is being torn down: no page is wanted any more
         pending = self.pages_pending
         if pending:
             self.page(pending[0])
@@ -208,6 +215,10 @@ class MainWindow(QMainWindow):
         """Show the approvals inbox of the Automations page."""
         self.show_page(PAGES.index("Automations"))
         self.automations.show_approvals()
+
+    def show_sync(self) -> None:
+        """Show the Sync page (its status, server and conflicts)."""
+        self.show_page(PAGES.index("Sync"))
 
     def bring_to_front(self) -> None:
         """Show, un-minimise and raise the window."""
@@ -264,11 +275,16 @@ def _activity_page(host: AgentHost) -> QWidget:
 
 
 def _settings_page(
-    host: AgentHost, preferences: Preferences, start_at_login: StartAtLogin
+    host: AgentHost,
+    preferences: Preferences,
+    start_at_login: StartAtLogin,
+    show_sync: Callable[[], None],
 ) -> QWidget:
     from atom_desktop.gui.pages.settings import SettingsPage  # noqa: PLC0415
 
-    return SettingsPage(host, preferences, start_at_login)
+    page = SettingsPage(host, preferences, start_at_login)
+    page.open_sync.connect(show_sync)
+    return page
 
 
 def _automations_page(host: AgentHost, show_run: Callable[[str, str], None]) -> QWidget:
@@ -277,3 +293,9 @@ def _automations_page(host: AgentHost, show_run: Callable[[str, str], None]) -> 
     page = AutomationsPage(host)
     page.open_run.connect(show_run)
     return page
+
+
+def _sync_page(host: AgentHost) -> QWidget:
+    from atom_desktop.gui.pages.sync import SyncPage  # noqa: PLC0415
+
+    return SyncPage(host)

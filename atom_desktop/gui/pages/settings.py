@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -65,6 +65,9 @@ class StartAtLogin(Protocol):
 class SettingsPage(QWidget):
     """Everything a person may change, and where things are."""
 
+    #: The person asked for the Sync page (where the sync server is set).
+    open_sync = Signal()
+
     def __init__(
         self,
         host: AgentHost,
@@ -119,6 +122,19 @@ class SettingsPage(QWidget):
         ):
             location_form.addRow(label, self._location_row(label, path))
 
+        # Sync: set on its own page, with its status and conflicts.
+        self.open_sync_button = QPushButton("Open the Sync page…")
+        self.open_sync_button.setAccessibleName("Open the Sync page")
+        sync_note = QLabel(
+            "The sync server (its address, and its password in the OS keyring), the sync "
+            "status and the conflicts are on the Sync page."
+        )
+        sync_note.setWordWrap(True)
+        sync = QGroupBox("Sync")
+        sync_layout = QHBoxLayout(sync)
+        sync_layout.addWidget(sync_note, 1)
+        sync_layout.addWidget(self.open_sync_button)
+
         # Encryption
         self.key_storage = QLabel("—")
         self.keyring_backend = QLabel("—")
@@ -162,7 +178,7 @@ class SettingsPage(QWidget):
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.addWidget(self.message)
-        for box in (token_box, general, api, encryption, locations):
+        for box in (token_box, general, sync, api, encryption, locations):
             content_layout.addWidget(box)
         content_layout.addStretch(1)
         scroll = QScrollArea()
@@ -176,6 +192,7 @@ class SettingsPage(QWidget):
         self.start_at_login.toggled.connect(self._toggle_start_at_login)
         self.notifications.toggled.connect(self._toggle_notifications)
         self.save_api.clicked.connect(self.save_api_settings)
+        self.open_sync_button.clicked.connect(self.open_sync)
         host.when_started(self.refresh)
 
     def _location_row(self, label: str, path: Path) -> QWidget:

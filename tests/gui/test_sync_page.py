@@ -1,0 +1,265 @@
+"""The Sync page, against a real agent, store and PostgreSQL.
+
+Qt runs offscreen; the agent runs on its own thread as in the app. The
+server is the sync tests' real PostgreSQL (one per session, a database per
+test); the password goes to a real Secret Service. Conflicts are filed the
+way the sync engine files them: another device's newer version applied over
+a change made here and not pushed yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+from pytestqt.qtbot import QtBot
+
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.profile import Profile
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.hlc import pack
+from atom_desktop.core.redaction import Redactor
+from atom_desktop.gui.app import DesktopApp
+from atom_desktop.gui.pages.sync import SyncPage
+from atom_desktop.runtime import Runtime
+from atom_desktop.secrets.profile import keyring_service
+from atom_desktop.store.replica import RemoteRow, SyncReplica
+from atom_desktop.store.task_types import TaskCreate, TaskUpdate
+from atom_desktop.sync.connection_settings import SYNC_PASSWORD_ENTRY
+from atom_desktop.sync.secrets import with_local_secrets
+from tests.gui.conftest import WAIT_MS, linux_autostart
+from tests.integration.sync.conftest import (  # noqa: F401 - fixtures used by name
+    database,
+    make_device,
+    postgres_server,
+    synced,
+)
+from tests.support.ports import free_port
+from tests.support.secret_service import SecretServiceSession
+from tests.support.sync_server import DeviceFactory, SyncDatabase
+
+OTHER = "00000000-0000-4000-8000-0000000000dd"
+#: Far ahead of any local stamp: the other device's version always wins.
+FUTURE_MS = 4_000_000_000_000
+
+
+def _stop(qtbot: QtBot, app: DesktopApp) -> None:
+    if app.host.thread_alive:
+        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
+            app.host.request_stop()
+    app.host.stop()
+    app.window.deleteLater()
+
+
+@pytest.fixture
+def keyring_desktop(
+    qtbot: QtBot,
+    settings: Settings,
+    paths: AppPaths,
+    tmp_path: Path,
+    secret_service: SecretServiceSession,
+) -> Iterator[DesktopApp]:
+    """The desktop app on a real agent whose keyring is a real Secret Service."""
+    app = DesktopApp(
+        paths.config_dir, linux_autostart(tmp_path), keyring_backend=secret_service.backend()
+    )
+    try:
+        with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+            app.start(lambda: Profile(settings, paths, Redactor()))
+        yield app
+    finally:
+        _stop(qtbot, app)
+
+
+def sync_page(qtbot: QtBot, app: DesktopApp) -> SyncPage:
+    """The Sync page, shown, once it has read the agent's status."""
+    app.window.show_sync()
+    page = app.window.sync_page
+    qtbot.waitUntil(lambda: page.status is not None, timeout=WAIT_MS)
+    return page
+
+
+def _url(db: SyncDatabase, role: str, port: int | None = None) -> str:
+    return f"postgresql://{role}@127.0.0.1:{port or db.server.port}/{db.name}"
+
+
+def _config(paths: AppPaths) -> dict[str, object]:
+    path = paths.config_file
+    return tomllib.loads(path.read_text()) if path.exists() else {}
+
+
+def test_the_page_connects_through_the_form_and_shows_up_to_date(
+    qtbot: QtBot,
+    keyring_desktop: DesktopApp,
+    synced: SyncDatabase,  # noqa: F811 - the fixture
+    make_device: DeviceFactory,  # noqa: F811 - the fixture
+    paths: AppPaths,
+) -> None:
+    app = keyring_desktop
+    device = make_device("window", "acme")
+    page = sync_page(qtbot, app)
+    assert page.state_label.text() == "Off"
+    assert not page.sync_now_button.isEnabled()
+    assert page.server_label.text() == "none"
+    form = page.connection
+    assert not form.disconnect_button.isEnabled()
+
+    form.url.setText(_url(synced, device.role))
+    form.password.setText(device.password)
+    assert form.password.echoMode() == form.password.EchoMode.Password
+    form.connect_button.click()
+    qtbot.waitUntil(lambda: page.state_label.text() == "Up to date", timeout=WAIT_MS)
+    assert "Saved; sync is on." in form.result.text()
+    assert f"as {device.role}, tenant 'acme'" in form.result.text()
+    assert form.password.text() == ""
+    assert page.server_label.text() == _url(synced, device.role)
+    assert page.sync_now_button.isEnabled()
+
+    # The address went to the config file, the password to the keyring only.
+    assert _config(paths)["sync_url"] == _url(synced, device.role)
+    assert device.password not in paths.config_file.read_text()
+    service = keyring_service(paths.data_dir.resolve())
+    assert keyring.get_password(service, SYNC_PASSWORD_ENTRY) == device.password
+    qtbot.waitUntil(form.disconnect_button.isEnabled, timeout=WAIT_MS)
+    assert "leave empty to keep it" in form.password.placeholderText()
+
+    # A task made now is pushed; Sync now returns to up to date with nothing waiting.
+    made: list[object] = []
+    app.host.call(
+        lambda rt: asyncio.to_thread(rt.store.tasks.create, TaskCreate(title="from the window")),
+        made.append,
+    )
+    page.sync_now_button.click()
+    qtbot.waitUntil(
+        lambda: bool(made and _server_titles(synced)) and page.pending_label.text() == "nothing",
+        timeout=WAIT_MS,
+    )
+    assert _server_titles(synced) == ["from the window"]
+
+    form.disconnect_server(confirm=False)
+    qtbot.waitUntil(lambda: page.state_label.text() == "Off", timeout=WAIT_MS)
+    assert "sync_url" not in _config(paths)
+    assert keyring.get_password(service, SYNC_PASSWORD_ENTRY) is None
+    assert not page.sync_now_button.isEnabled()
+
+
+def _server_titles(db: SyncDatabase) -> list[str]:
+    with db.connect_admin() as conn:
+        rows = conn.execute("SELECT data->>'title' FROM atom_sync.tasks").fetchall()
+    return [row[0] for row in rows]
+
+
+def test_a_failed_test_names_the_failure_and_connect_saves_nothing(
+    qtbot: QtBot,
+    desktop: DesktopApp,
+    synced: SyncDatabase,  # noqa: F811 - the fixture
+    make_device: DeviceFactory,  # noqa: F811 - the fixture
+    paths: AppPaths,
+) -> None:
+    device = make_device("typo", "acme")
+    page = sync_page(qtbot, desktop)
+    form = page.connection
+
+    def outcome(action: Callable[[], None], url: str, password: str) -> str:
+        form.result.clear()
+        form.url.setText(url)
+        form.password.setText(password)
+        action()
+        qtbot.waitUntil(
+            lambda: form.test_button.isEnabled() and bool(form.result.text()), timeout=WAIT_MS
+        )
+        return form.result.text()
+
+    wrong = outcome(form.test, _url(synced, device.role), "not-the-password")
+    assert wrong.startswith("Authentication: ")
+    assert "not-the-password" not in wrong
+    refused = outcome(form.test, _url(synced, device.role, free_port()), device.password)
+    assert refused.startswith("Refused: ")
+    right = outcome(form.test, _url(synced, device.role), device.password)
+    assert f"as {device.role}, tenant 'acme'" in right
+
+    failed = outcome(form.connect_server, _url(synced, device.role), "not-the-password")
+    assert failed.startswith("Authentication: ")
+    assert _config(paths) == {}
+    assert page.state_label.text() == "Off"
+
+
+async def _lost_edit(runtime: Runtime, title: str, change: int) -> str:
+    """A task edited here (``title``) while another device's newer edit came in."""
+    tasks = runtime.store.tasks
+    task = await asyncio.to_thread(tasks.create, TaskCreate(title=f"{title}, before"))
+    await asyncio.to_thread(tasks.update, task.id, TaskUpdate(title=title))
+    theirs = RemoteRow(
+        "task",
+        task.id,
+        {**task.to_json(), "title": f"{title}, theirs"},
+        pack(FUTURE_MS + 1000 * change, 0),
+        OTHER,
+        False,
+        change,
+    )
+    replica = SyncReplica(runtime.store.database)
+    await asyncio.to_thread(replica.apply, [theirs], change, with_local_secrets)
+    return task.id
+
+
+def test_conflicts_are_listed_restored_and_dismissed(
+    qtbot: QtBot, desktop: DesktopApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task_ids: list[str] = []
+
+    async def two_lost_edits(runtime: Runtime) -> list[str]:
+        return [
+            await _lost_edit(runtime, "Plan the trip", 1),
+            await _lost_edit(runtime, "Pay the rent", 2),
+        ]
+
+    desktop.host.call(two_lost_edits, task_ids.extend)
+    qtbot.waitUntil(lambda: len(task_ids) == 2, timeout=WAIT_MS)
+    page = sync_page(qtbot, desktop)
+    page.refresh()  # a read begun before the conflicts were filed may have counted fewer
+    qtbot.waitUntil(
+        lambda: len(page.listed_conflicts()) == 2 and page.conflicts_label.text() == "2",
+        timeout=WAIT_MS,
+    )
+    newest = page.conflicts.topLevelItem(0)
+    assert newest is not None
+    assert [newest.text(i) for i in (0, 1, 4)] == ["Task", "Pay the rent", "Pay the rent, theirs"]
+    assert newest.text(3).startswith(f"device {OTHER[:8]}, 2096-")
+    rent, trip = page.listed_conflicts()
+
+    restore, _ = page.conflict_buttons(trip)
+    assert restore.isEnabled()
+    restore.click()
+    qtbot.waitUntil(lambda: page.listed_conflicts() == [rent], timeout=WAIT_MS)
+    titles: list[str] = []
+    desktop.host.call(
+        lambda rt: asyncio.to_thread(rt.store.tasks.get, task_ids[0]),
+        lambda task: titles.append(task.title),
+    )
+    qtbot.waitUntil(lambda: titles == ["Plan the trip"], timeout=WAIT_MS)
+
+    _, dismiss = page.conflict_buttons(rent)
+    dismiss.click()
+    qtbot.waitUntil(lambda: page.listed_conflicts() == [], timeout=WAIT_MS)
+    assert page.conflicts_label.text() == "none"
+    desktop.host.call(
+        lambda rt: asyncio.to_thread(rt.store.tasks.get, task_ids[1]),
+        lambda task: titles.append(task.title),
+    )
+    qtbot.waitUntil(lambda: titles[-1] == "Pay the rent, theirs", timeout=WAIT_MS)
+
+    # ATOM_SYNC_URL decides the server: the form says so and cannot change it.
+    monkeypatch.setenv("ATOM_SYNC_URL", "postgresql://env-role@db.example:5432/atom")
+    page.connection.load()
+    qtbot.waitUntil(lambda: page.connection.from_environment, timeout=WAIT_MS)
+    assert "ATOM_SYNC_URL is set in the environment" in page.connection.note.text()
+    assert page.connection.url.text() == "postgresql://env-role@db.example:5432/atom"
+    assert page.connection.url.isReadOnly()
+    assert not page.connection.connect_button.isEnabled()
+    assert not page.connection.disconnect_button.isEnabled()
