@@ -8,9 +8,16 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
-from atom_desktop.core.events import ApprovalChanged, Event, RunChanged, RunnerPaused
+from atom_desktop.core.events import (
+    ApprovalChanged,
+    Event,
+    RunChanged,
+    RunnerPaused,
+    SyncStatusChanged,
+)
 from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED
 from atom_desktop.gui.icons import tray_icon
+from atom_desktop.gui.pages.sync import TROUBLE, state_words, sync_line
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.resource_files import TrayState
 
@@ -40,6 +47,7 @@ class Tray(QObject):
         self.quick_run_action = QAction("Quick run…", self.menu)
         self.approvals_action = QAction("Approvals (0)", self.menu)
         self.pause_action = QAction("Pause agent", self.menu)
+        self.sync_action = QAction("Sync: off", self.menu)
         self.quit_action = QAction("Quit", self.menu)
         self.runs_menu = QMenu("Running", self.menu)
         self.automations_menu = QMenu("Run automation", self.menu)
@@ -50,6 +58,8 @@ class Tray(QObject):
         self.menu.addSeparator()
         self.menu.addMenu(self.runs_menu)
         self.menu.addAction(self.pause_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.sync_action)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
         self.icon.setContextMenu(self.menu)
@@ -62,12 +72,18 @@ class Tray(QObject):
         self.paused = False
         self.error: str | None = None
         self.agent_ready = False
+        # Sync as its last status said (off until one says otherwise).
+        self.sync_state = "off"
+        self.sync_pending = 0
+        self.sync_conflicts = 0
+        self.sync_error: str | None = None
 
         self.open_action.triggered.connect(self.open_requested)
         self.quick_run_action.triggered.connect(self.quick_run_requested)
         self.pause_action.triggered.connect(lambda: self.pause_requested.emit(not self.paused))
         self.quit_action.triggered.connect(self.quit_requested)
         self.approvals_action.triggered.connect(self.approvals_requested)
+        self.sync_action.triggered.connect(self.open_requested)
         self.icon.activated.connect(self._on_activated)
         self.icon.messageClicked.connect(self._on_message_clicked)
         self.update()
@@ -105,7 +121,11 @@ class Tray(QObject):
         if self.approvals:
             waiting = len(self.approvals)
             tip += f" · {waiting} approval{'s' if waiting != 1 else ''} waiting"
+        if self.sync_state in TROUBLE:
+            tip += f" · sync {state_words(self.sync_state)} ({self.sync_pending} pending)"
         self.icon.setToolTip(tip)
+        self.sync_action.setText(sync_line(self.sync_state, self.sync_pending, self.sync_conflicts))
+        self.sync_action.setToolTip(self.sync_error or "")
         self.approvals_action.setText(f"Approvals ({len(self.approvals)})")
         self.approvals_action.setVisible(bool(self.approvals))
         self.pause_action.setText("Resume agent" if self.paused else "Pause agent")
@@ -145,13 +165,21 @@ class Tray(QObject):
         self.approvals = dict(pending)
         self.update()
 
+    def set_sync_status(
+        self, state: str, pending: int, conflicts: int = 0, last_error: str | None = None
+    ) -> None:
+        """Show sync's state, what waits, and open conflicts (from its status or an event)."""
+        self.sync_state, self.sync_pending = state, pending
+        self.sync_conflicts, self.sync_error = conflicts, last_error
+        self.update()
+
     def set_error(self, message: str | None) -> None:
         """Show (or clear) an error state."""
         self.error = message
         self.update()
 
     def on_event(self, event: Event) -> None:
-        """Follow runs and pauses from the agent's events."""
+        """Follow runs, pauses, approvals and sync from the agent's events."""
         payload = event.payload
         if isinstance(payload, RunnerPaused):
             self.paused = payload.paused
@@ -166,6 +194,9 @@ class Tray(QObject):
                 self.approvals[payload.approval_id] = payload.command
             else:
                 self.approvals.pop(payload.approval_id, None)
+        elif isinstance(payload, SyncStatusChanged):
+            self.sync_state, self.sync_pending = payload.state, payload.pending
+            self.sync_conflicts, self.sync_error = payload.conflicts, payload.last_error
         else:
             return
         self.update()

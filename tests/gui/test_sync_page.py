@@ -1,4 +1,4 @@
-"""The Sync page, against a real agent, store and PostgreSQL.
+"""The Sync page and the tray's sync line, against a real agent, store and PostgreSQL.
 
 Qt runs offscreen; the agent runs on its own thread as in the app. The
 server is the sync tests' real PostgreSQL (one per session, a database per
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keyring
@@ -22,10 +23,12 @@ from pytestqt.qtbot import QtBot
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.profile import Profile
 from atom_desktop.config.settings import Settings
+from atom_desktop.core.events import Event, SyncStatusChanged
 from atom_desktop.core.hlc import pack
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.pages.sync import SyncPage
+from atom_desktop.gui.tray import Tray
 from atom_desktop.runtime import Runtime
 from atom_desktop.secrets.profile import keyring_service
 from atom_desktop.store.replica import RemoteRow, SyncReplica
@@ -106,6 +109,7 @@ def test_the_page_connects_through_the_form_and_shows_up_to_date(
     assert page.state_label.text() == "Off"
     assert not page.sync_now_button.isEnabled()
     assert page.server_label.text() == "none"
+    assert app.tray.sync_action.text() == "Sync: off"
     form = page.connection
     assert not form.disconnect_button.isEnabled()
 
@@ -119,6 +123,9 @@ def test_the_page_connects_through_the_form_and_shows_up_to_date(
     assert form.password.text() == ""
     assert page.server_label.text() == _url(synced, device.role)
     assert page.sync_now_button.isEnabled()
+    qtbot.waitUntil(
+        lambda: app.tray.sync_action.text() == "Sync: up to date · 0 pending", timeout=WAIT_MS
+    )
 
     # The address went to the config file, the password to the keyring only.
     assert _config(paths)["sync_url"] == _url(synced, device.role)
@@ -263,3 +270,37 @@ def test_conflicts_are_listed_restored_and_dismissed(
     assert page.connection.url.isReadOnly()
     assert not page.connection.connect_button.isEnabled()
     assert not page.connection.disconnect_button.isEnabled()
+
+
+def _event(payload: SyncStatusChanged, number: int) -> Event:
+    return Event(number, datetime.now(UTC), payload)
+
+
+def test_the_tray_line_follows_the_sync_state(qtbot: QtBot) -> None:
+    tray = Tray()
+    tray.agent_ready = True
+    tray.update()
+    assert tray.sync_action.text() == "Sync: off"
+    assert tray.icon.toolTip() == "ATOM Desktop: idle"
+
+    tray.on_event(_event(SyncStatusChanged("up_to_date", 0, 0, None), 1))
+    assert tray.sync_action.text() == "Sync: up to date · 0 pending"
+    assert tray.icon.toolTip() == "ATOM Desktop: idle"
+
+    down = "The server at postgresql://r@h/db refused the connection."
+    tray.on_event(_event(SyncStatusChanged("offline", 3, 0, down), 2))
+    assert tray.sync_action.text() == "Sync: offline (3 pending)"
+    assert tray.icon.toolTip() == "ATOM Desktop: idle · sync offline (3 pending)"
+    assert tray.sync_action.toolTip() == down
+
+    tray.on_event(_event(SyncStatusChanged("error", 1, 2, "authentication failed"), 3))
+    assert tray.sync_action.text() == "Sync: error (1 pending) · 2 conflicts"
+    assert "sync error" in tray.icon.toolTip()
+
+    tray.on_event(_event(SyncStatusChanged("syncing", 1, 1, None), 4))
+    assert tray.sync_action.text() == "Sync: syncing · 1 pending · 1 conflict"
+    assert "sync" not in tray.icon.toolTip()
+    opened: list[bool] = []
+    tray.open_requested.connect(lambda: opened.append(True))
+    tray.sync_action.trigger()
+    assert opened == [True]
