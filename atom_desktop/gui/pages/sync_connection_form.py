@@ -40,6 +40,7 @@ PROBLEM_NAMES = {
     "dns": "DNS",
     "refused": "Refused",
     "timeout": "Timeout",
+    "disconnected": "Connection lost",
     "tls": "TLS",
     "authentication": "Authentication",
     "database": "Database",
