@@ -4,11 +4,14 @@ Starts a virtual X display with a real tray host (trayer) and a private
 Secret Service, runs the app on it with a throw-away profile, fills it with
 demo data (tasks, a few runs with coloured output, a token, automations with
 a run history and a pending approval), then captures every page, the
-automation editor and the open tray menu into docs/screenshots/.
+automation editor and the open tray menu into docs/screenshots/. The Sync
+page is shown off, after a failed connection test, and connected to a
+throw-away PostgreSQL with a conflict in its inbox.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
-Needs what ./scripts/test installs (Xvfb, trayer, gnome-keyring, imagemagick).
+Needs what ./scripts/test installs (Xvfb, trayer, gnome-keyring, imagemagick,
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -29,8 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PySide6.QtGui import QColor, QPalette
 
+from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.secret_service import running_secret_service
 from tests.support.x_display import running_display
+
+#: The demo sync server's database, tenant and the device's role.
+SYNC_DATABASE = "atom"
+SYNC_TENANT = "acme"
+SYNC_ROLE = "laptop_anna"
+#: The other device whose newer edit wins the demo conflict.
+OTHER_DEVICE = "5f3c9a2e-7b41-4d0e-9c2a-1e8f6d3b0a77"
 
 DEMO_COMMANDS = [
     "printf '\\033[1;32m✔ build ok\\033[0m  (12 files)\\n'; "
@@ -106,13 +117,70 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="atom-shots-") as tmp:
         root = Path(tmp)
-        with running_secret_service(root / "keyring") as keyring_session, running_display() as x:
+        with (
+            running_secret_service(root / "keyring") as keyring_session,
+            running_display() as x,
+            running_postgres() as postgres,
+        ):
             os.environ.update(x.env())
             os.environ.pop("QT_QPA_PLATFORM", None)
-            return capture(root, out, keyring_session.backend(), x.name, dark=args.dark)
+            sync_password = demo_sync_server(postgres)
+            return capture(
+                root,
+                out,
+                keyring_session.backend(),
+                x.name,
+                dark=args.dark,
+                sync=(postgres.tcp_url(SYNC_ROLE, SYNC_DATABASE), sync_password),
+            )
 
 
-def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool) -> int:
+def demo_sync_server(postgres: PostgresServer) -> str:
+    """A sync server with its schema and a device's role; returns the role's password."""
+    import psycopg  # noqa: PLC0415
+
+    from atom_desktop.sync.server.connection import parse_address  # noqa: PLC0415
+    from atom_desktop.sync.server.migrator import init_server  # noqa: PLC0415
+    from atom_desktop.sync.server.users import add_user  # noqa: PLC0415
+
+    with psycopg.connect(postgres.admin_url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {SYNC_DATABASE}")
+    admin = parse_address(postgres.admin_url(SYNC_DATABASE))
+    init_server(admin)
+    password = os.urandom(12).hex()
+    add_user(admin, tenant=SYNC_TENANT, role=SYNC_ROLE, password=password)
+    return password
+
+
+async def demo_conflict(runtime: Any) -> None:
+    """A task edited here while another device's newer edit of it came in (a lost change)."""
+    import asyncio  # noqa: PLC0415
+
+    from atom_desktop.core.hlc import pack  # noqa: PLC0415
+    from atom_desktop.store.replica import RemoteRow, SyncReplica  # noqa: PLC0415
+    from atom_desktop.store.task_types import TaskCreate, TaskUpdate  # noqa: PLC0415
+    from atom_desktop.sync.secrets import with_local_secrets  # noqa: PLC0415
+
+    tasks = runtime.store.tasks
+    task = await asyncio.to_thread(tasks.create, TaskCreate(title="Book the venue", priority=1))
+    edit = TaskUpdate(title="Book the venue for 40 people", priority=2)
+    await asyncio.to_thread(tasks.update, task.id, edit)
+    later_ms = int(datetime.now(UTC).timestamp() * 1000) + 4 * 60_000
+    theirs = {**task.to_json(), "title": "Book the venue (cancelled)"}
+    row = RemoteRow("task", task.id, theirs, pack(later_ms, 0), OTHER_DEVICE, False, 0)
+    # Cursor 0: the pull cursor only moves forward, so the real pull later starts at 0.
+    await asyncio.to_thread(SyncReplica(runtime.store.database).apply, [row], 0, with_local_secrets)
+
+
+def capture(
+    root: Path,
+    out: Path,
+    backend: object,
+    display: str,
+    *,
+    dark: bool,
+    sync: tuple[str, str],
+) -> int:
     from PySide6.QtCore import QEventLoop, QPoint, QTimer  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
@@ -207,6 +275,7 @@ def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool)
     shot("activity")
     window.show_page(4)
     shot("settings")
+    capture_sync(desktop, sync, until, shot)
     automation_ids: list[str] = []
     inbox = root / "Invoices"
     inbox.mkdir()
@@ -245,6 +314,36 @@ def capture(root: Path, out: Path, backend: object, display: str, *, dark: bool)
     until(lambda: not desktop.host.thread_alive, "the agent to stop")
     desktop.host.stop()
     return 0
+
+
+def capture_sync(
+    desktop: Any,
+    sync: tuple[str, str],
+    until: Callable[[Callable[[], bool], str], None],
+    shot: Callable[[str], None],
+) -> None:
+    """The Sync page: off, after a failed test (a wrong password), then connected."""
+    url, password = sync
+    window = desktop.window
+    window.show_sync()
+    page = window.sync_page
+    until(lambda: page.status is not None, "the sync status")
+    shot("sync-off")
+    form = page.connection
+    form.url.setText(url)
+    form.password.setText("not-the-password")
+    form.test()
+    until(lambda: form.result.text().startswith("Authentication"), "the failed test")
+    shot("sync-test-failed")
+    done: list[None] = []
+    desktop.host.call(demo_conflict, done.append)
+    until(lambda: bool(done), "the demo conflict")
+    form.password.setText(password)
+    form.connect_server()
+    until(lambda: page.state_label.text() == "Up to date", "sync to be up to date")
+    page.refresh()
+    until(lambda: len(page.listed_conflicts()) == 1, "the conflict to be listed")
+    shot("sync")
 
 
 if __name__ == "__main__":
