@@ -10,6 +10,7 @@ a change made here and not pushed yet.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -102,7 +103,9 @@ def test_the_page_connects_through_the_form_and_shows_up_to_date(
     synced: SyncDatabase,  # noqa: F811 - the fixture
     make_device: DeviceFactory,  # noqa: F811 - the fixture
     paths: AppPaths,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     app = keyring_desktop
     device = make_device("window", "acme")
     page = sync_page(qtbot, app)
@@ -153,6 +156,7 @@ def test_the_page_connects_through_the_form_and_shows_up_to_date(
     assert "sync_url" not in _config(paths)
     assert keyring.get_password(service, SYNC_PASSWORD_ENTRY) is None
     assert not page.sync_now_button.isEnabled()
+    assert device.password not in caplog.text
 
 
 def _server_titles(db: SyncDatabase) -> list[str]:
