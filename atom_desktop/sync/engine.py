@@ -113,7 +113,11 @@ class SyncEngine:
                 batch = self.replica.pending(self._batch_size, after)
                 if not batch:
                     break
-                outcome = self._on_server(partial(self._push, device_id=device_id, batch=batch))
+                # A session kept open must not go on writing to a server that a
+                # newer version has set up since it was opened: checked once a push.
+                outcome = self._on_server(
+                    partial(self._push, device_id=device_id, batch=batch, check=not sent)
+                )
                 self.replica.acknowledge(batch, outcome.lost)
                 sent += len(batch)
                 applied += outcome.applied
@@ -127,7 +131,8 @@ class SyncEngine:
             result = PullResult(cursor=self.replica.cursor())
 
             def pull(conn: psycopg.Connection[Any]) -> None:
-                for page in read_pages(conn, result.cursor, self._page_size):
+                pages = read_pages(conn, result.cursor, self._page_size, check_server_version)
+                for page in pages:
                     applied = self.replica.apply(page.rows, page.cursor, self._merge)
                     result.received += len(page.rows)
                     result.changed.extend(applied.changed)
@@ -168,9 +173,16 @@ class SyncEngine:
     # -- helpers ------------------------------------------------------------------
 
     def _push(
-        self, conn: psycopg.Connection[Any], *, device_id: str, batch: list[OutboxEntry]
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        device_id: str,
+        batch: list[OutboxEntry],
+        check: bool,
     ) -> BatchOutcome:
-        return push_batch(conn, device_id, batch, self._redactor)
+        return push_batch(
+            conn, device_id, batch, self._redactor, check_server_version if check else None
+        )
 
     def _merge(self, remote: dict[str, Any], local: dict[str, Any] | None) -> dict[str, Any]:
         return with_local_secrets(remote, local, self._redactor)

@@ -16,7 +16,7 @@ them), so a pull reads tasks and automations only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,15 +63,23 @@ def read_page(cur: psycopg.Cursor[Any], after: int, page_size: int) -> Page:
     return Page(rows, end, bool(full_ends))
 
 
-def read_pages(conn: psycopg.Connection[Any], after: int, page_size: int) -> Iterator[Page]:
+def read_pages(
+    conn: psycopg.Connection[Any],
+    after: int,
+    page_size: int,
+    check: Callable[[psycopg.Connection[Any]], object] | None = None,
+) -> Iterator[Page]:
     """Pages after ``after`` until none is left, all from one snapshot.
 
     The transaction stays open while the caller applies each page; it is
     read-only, so abandoning it midway (an error, a crash) loses nothing:
-    the local cursor moves only with the rows of a page.
+    the local cursor moves only with the rows of a page. ``check(conn)``, if
+    given, runs first in that transaction (the schema version check).
     """
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if check is not None:
+            check(conn)
         while True:
             page = read_page(cur, after, page_size)
             if page.rows or page.cursor != after:

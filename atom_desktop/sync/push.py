@@ -15,7 +15,7 @@ touch one row twice, and the older entries would lose to it anyway.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +81,14 @@ def push_batch(
     device_id: str,
     entries: Sequence[OutboxEntry],
     redactor: Redactor | None = None,
+    check: Callable[[psycopg.Connection[Any]], object] | None = None,
 ) -> BatchOutcome:
-    """Upsert ``entries`` in one server transaction; committed when this returns."""
+    """Upsert ``entries`` in one server transaction; committed when this returns.
+
+    ``check(conn)``, if given, runs first in that transaction (the schema
+    version check): it costs no commit of its own, and whatever it raises
+    leaves the server unchanged.
+    """
     masker = redactor or Redactor()
     by_table: dict[str, list[OutboxEntry]] = {}
     for entry in newest_per_row(entries):
@@ -92,6 +98,8 @@ def push_batch(
     applied = 0
     lost: list[LostChange] = []
     with conn.transaction(), conn.cursor() as cur:
+        if check is not None:
+            check(conn)
         for table, rows in by_table.items():
             if table == "run_summaries":
                 cur.execute(_RUN_UPSERT, _run_params(device_id, rows, masker))

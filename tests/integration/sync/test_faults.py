@@ -242,8 +242,10 @@ def test_rights_revoked_mid_session_fail_the_push_and_keep_the_change(
             sql.SQL("REVOKE atom_sync_device FROM {}").format(sql.Identifier(agent.device.role))
         )
     agent.tasks.create(TaskCreate(title="made after the revocation"))
-    with pytest.raises(SyncError, match="permission denied") as info:
+    with pytest.raises(SyncError, match="may not read") as info:
         agent.engine.push_once()
+    assert info.value.problem is ServerProblem.PERMISSION
+    assert "add-user" in (info.value.hint or "")
     assert agent.device.password not in str(info.value)
     assert agent.outbox.count() == 1  # kept for when the rights come back
     # Local work goes on.
