@@ -13,6 +13,7 @@ class ServerProblem(StrEnum):
     DNS = "dns"  # the host name does not resolve
     REFUSED = "refused"  # nothing listens there (or a firewall says no)
     TIMEOUT = "timeout"  # no answer in time
+    DISCONNECTED = "disconnected"  # a session was lost halfway (server restart, network)
     TLS = "tls"  # the TLS handshake or certificate check failed
     AUTHENTICATION = "authentication"  # wrong user or password, or pg_hba refuses
     DATABASE = "database"  # the database named in the URL does not exist

@@ -52,7 +52,9 @@ logger = logging.getLogger(__name__)
 SyncState = Literal["off", "syncing", "up_to_date", "offline", "error"]
 
 #: Failures that mean "the server cannot be reached", as opposed to "it said no".
-_OFFLINE = frozenset({ServerProblem.DNS, ServerProblem.REFUSED, ServerProblem.TIMEOUT})
+_OFFLINE = frozenset(
+    {ServerProblem.DNS, ServerProblem.REFUSED, ServerProblem.TIMEOUT, ServerProblem.DISCONNECTED}
+)
 #: Local changes announced on the bus; each may have left an outbox entry.
 _LOCAL_CHANGES = ("task.changed", "automation.changed", "run.changed")
 #: Push/pull rounds in one sync before it yields to the loop's other work;

@@ -59,6 +59,19 @@ _SIGNS: tuple[tuple[ServerProblem, re.Pattern[str]], ...] = tuple(
         ),
         (ServerProblem.PERMISSION, ("permission denied",)),
         (ServerProblem.DATABASE, ('database "[^"]*" does not exist',)),
+        (
+            # Before TLS: a TLS session that drops says "SSL" and "closed unexpectedly".
+            ServerProblem.DISCONNECTED,
+            (
+                "closed the connection unexpectedly",
+                "connection has been closed unexpectedly",
+                "terminating connection",
+                "could not receive data",
+                "could not send data",
+                "connection reset",
+                "broken pipe",
+            ),
+        ),
         (ServerProblem.TLS, ("ssl", "certificate", "tls")),
         (
             ServerProblem.DNS,
@@ -165,16 +178,25 @@ class _TimedConnection(psycopg.Connection[Any]):
 
 
 def connect(
-    address: ServerAddress, *, autocommit: bool = False, redactor: Redactor | None = None
+    address: ServerAddress,
+    *,
+    autocommit: bool = False,
+    redactor: Redactor | None = None,
+    io_limit: bool = True,
 ) -> psycopg.Connection[Any]:
-    """Open a session; ServerConnectError saying what failed and what to do if none opens."""
+    """Open a session; ServerConnectError saying what failed and what to do if none opens.
+
+    ``io_limit=False`` lifts :data:`IO_TIMEOUT_S`, for an administrator's
+    step that may rightly take longer (a migration building an index).
+    """
     given = conninfo_to_dict(address.conninfo)
     params: dict[str, Any] = {"application_name": APPLICATION_NAME}
     if "connect_timeout" not in given:
         params["connect_timeout"] = CONNECT_TIMEOUT_S
     params.update({key: value for key, value in _KEEPALIVES.items() if key not in given})
     try:
-        conn = _TimedConnection.connect(address.conninfo, autocommit=autocommit, **params)
+        kind = _TimedConnection if io_limit else psycopg.Connection
+        conn = kind.connect(address.conninfo, autocommit=autocommit, **params)
     except psycopg.OperationalError as exc:
         raise connect_error(address, str(exc), redactor) from None
     try:
@@ -218,6 +240,11 @@ def connect_error(
         ServerProblem.TIMEOUT: (
             f"The server at {where} did not answer in time.",
             "Check the host and port, and that no firewall drops the connection.",
+        ),
+        ServerProblem.DISCONNECTED: (
+            f"The connection to the server at {where} was lost.",
+            "Sync tries again by itself; if this keeps happening, check the network and the "
+            "server's log (a restart or an administrator ends sessions).",
         ),
         ServerProblem.TLS: (
             f"The TLS connection to {where} failed.",

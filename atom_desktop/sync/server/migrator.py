@@ -75,7 +75,8 @@ def init_server(address: ServerAddress, redactor: Redactor | None = None) -> Ini
     take turns. Each migration commits on its own, so a failure leaves the
     server at the last revision that completed.
     """
-    conn = connect(address, autocommit=True, redactor=redactor)
+    # A migration may build an index on a large table: no limit per exchange.
+    conn = connect(address, autocommit=True, redactor=redactor, io_limit=False)
     try:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", _INIT_LOCK)
         before = read_server_version(conn)
