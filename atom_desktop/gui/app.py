@@ -38,6 +38,7 @@ from atom_desktop.gui.preferences import Preferences
 from atom_desktop.gui.quit_signals import quit_on_signals
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.gui.tray import Tray
+from atom_desktop.sync.service import SyncStatus
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
@@ -233,6 +234,14 @@ class DesktopApp(QObject):
             page = self.window.automations
             page.approvals.pending_changed.connect(self.tray.set_approvals)
             page.listed.connect(self.tray.set_automations)
+        elif name == "Sync":
+            # The page reads the status when it is built and after each restore or
+            # dismiss; the tray follows those reads too, not only sync.status events
+            # (none comes while sync is off, and a dismiss changes no sync state).
+            self.window.sync_page.status_loaded.connect(self._show_sync_status)
+
+    def _show_sync_status(self, status: SyncStatus) -> None:
+        self.tray.set_sync_status(status.state, status.pending, status.conflicts, status.last_error)
 
     # -- agent events -----------------------------------------------------------------------
 

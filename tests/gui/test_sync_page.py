@@ -238,6 +238,8 @@ def test_conflicts_are_listed_restored_and_dismissed(
         lambda: len(page.listed_conflicts()) == 2 and page.conflicts_label.text() == "2",
         timeout=WAIT_MS,
     )
+    # Sync is off, so no sync.status event comes: the tray follows the page's reads.
+    qtbot.waitUntil(lambda: desktop.tray.sync_action.text() == "Sync: off · 2 conflicts")
     newest = page.conflicts.topLevelItem(0)
     assert newest is not None
     assert [newest.text(i) for i in (0, 1, 4)] == ["Task", "Pay the rent", "Pay the rent, theirs"]
@@ -259,6 +261,7 @@ def test_conflicts_are_listed_restored_and_dismissed(
     dismiss.click()
     qtbot.waitUntil(lambda: page.listed_conflicts() == [], timeout=WAIT_MS)
     assert page.conflicts_label.text() == "none"
+    qtbot.waitUntil(lambda: desktop.tray.sync_action.text() == "Sync: off")
     desktop.host.call(
         lambda rt: asyncio.to_thread(rt.store.tasks.get, task_ids[1]),
         lambda task: titles.append(task.title),
