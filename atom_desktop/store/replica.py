@@ -27,7 +27,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, Result, bindparam, delete, func, select, update
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from atom_desktop.store.automations import automation_payload
@@ -209,20 +209,13 @@ class SyncReplica:
                 if op is not None:
                     result.changed.append((row.entity, row.entity_id, op))
             tasks.flush(session)
+            conn = session.connection()
             for entity, ids in losers.items():
-                session.execute(
-                    delete(OutboxRow).where(
-                        OutboxRow.entity == entity, _among(OutboxRow.entity_id, ids)
-                    )
-                )
+                conn.execute(_DROP_PENDING, {"entity": entity, "ids": _ids(ids)})
             if versions:
                 # Core, not the ORM's bulk insert: about a third of its time per row.
-                session.connection().execute(VERSION_UPSERT, versions)
-            session.execute(
-                update(SyncStateRow)
-                .where(SyncStateRow.id == 1, SyncStateRow.pull_cursor < cursor)
-                .values(pull_cursor=cursor)
-            )
+                conn.execute(VERSION_UPSERT, versions)
+            conn.execute(_MOVE_CURSOR, {"cursor": cursor})
             clock.save(session)
         return result
 
@@ -375,10 +368,51 @@ def _write_automation(
     return "updated"
 
 
-def _among(column: QueryableAttribute[Any], values: Iterable[str]) -> ColumnElement[bool]:
-    """``column IN values``, the values bound as one JSON array: one statement, however many."""
-    listed = func.json_each(json.dumps(list(values))).table_valued("value")
+def _among(column: QueryableAttribute[Any]) -> ColumnElement[bool]:
+    """``column IN`` the ids bound as ``ids``, one JSON array: one statement, however many."""
+    listed = func.json_each(bindparam("ids")).table_valued("value")
     return column.in_(select(listed.c.value))
+
+
+def _ids(values: Iterable[str]) -> str:
+    """The value of :func:`_among`'s ``ids``."""
+    return json.dumps(list(values))
+
+
+# Built once: a page of a few rows (the usual pull after a NOTIFY) then costs
+# little more than its statements' execution.
+_VERSIONS_OF = select(SyncVersionRow.entity_id, SyncVersionRow.hlc, SyncVersionRow.device_id).where(
+    SyncVersionRow.entity == bindparam("entity"), _among(SyncVersionRow.entity_id)
+)
+_PENDING_OF = (
+    select(
+        OutboxRow.seq,
+        OutboxRow.entity,
+        OutboxRow.entity_id,
+        OutboxRow.op,
+        OutboxRow.payload,
+        OutboxRow.created_at,
+        OutboxRow.hlc,
+    )
+    .where(OutboxRow.entity == bindparam("entity"), _among(OutboxRow.entity_id))
+    .order_by(OutboxRow.seq)
+)
+_TASK_KEYS = select(TaskRow.id, TaskRow.source, TaskRow.external_id)
+_TASKS_NAMED = _TASK_KEYS.where(_among(TaskRow.id))
+# By source, then external id: the order of the unique index.
+_TASKS_HOLDING = _TASK_KEYS.where(
+    TaskRow.source == bindparam("source"), _among(TaskRow.external_id)
+)
+_AUTOMATIONS_NAMED = select(AutomationRow).where(_among(AutomationRow.id))
+_DROP_PENDING = delete(OutboxRow).where(
+    OutboxRow.entity == bindparam("entity"), _among(OutboxRow.entity_id)
+)
+_DROP_TASKS = delete(TaskRow).where(_among(TaskRow.id))
+_MOVE_CURSOR = (
+    update(SyncStateRow)
+    .where(SyncStateRow.id == 1, SyncStateRow.pull_cursor < bindparam("cursor"))
+    .values(pull_cursor=bindparam("cursor"))
+)
 
 
 #: A task's unique pair (source, external id); local tasks have no external id.
@@ -407,40 +441,21 @@ class _Local:
         for row in rows:
             ids.setdefault(row.entity, []).append(row.entity_id)
         local = cls({}, {}, {}, {}, {})
+        conn = session.connection()
         for entity, entity_ids in ids.items():
+            named = {"entity": entity, "ids": _ids(entity_ids)}
             local.versions.update(
                 ((entity, entity_id), (hlc, device_id))
-                for entity_id, hlc, device_id in session.execute(
-                    select(
-                        SyncVersionRow.entity_id, SyncVersionRow.hlc, SyncVersionRow.device_id
-                    ).where(
-                        SyncVersionRow.entity == entity,
-                        _among(SyncVersionRow.entity_id, entity_ids),
-                    )
-                )
+                for entity_id, hlc, device_id in conn.execute(_VERSIONS_OF, named)
             )
             # In sequence order: the newest entry of a row is the one kept.
             local.pending.update(
-                ((entity, r.entity_id), OutboxEntry(*r))
-                for r in session.execute(
-                    select(
-                        OutboxRow.seq,
-                        OutboxRow.entity,
-                        OutboxRow.entity_id,
-                        OutboxRow.op,
-                        OutboxRow.payload,
-                        OutboxRow.created_at,
-                        OutboxRow.hlc,
-                    )
-                    .where(OutboxRow.entity == entity, _among(OutboxRow.entity_id, entity_ids))
-                    .order_by(OutboxRow.seq)
-                )
+                ((entity, r.entity_id), OutboxEntry(*r)) for r in conn.execute(_PENDING_OF, named)
             )
         if "task" in ids:
-            local._hold_tasks(session, _among(TaskRow.id, ids["task"]))
+            local._hold_tasks(conn.execute(_TASKS_NAMED, {"ids": _ids(ids["task"])}))
         # Only a task from elsewhere (an external id) can clash: the tasks here
-        # holding one of the page's pairs, looked up source by source (the
-        # unique index leads with the source).
+        # holding one of the page's pairs.
         external: dict[str, set[str]] = {}
         for row in rows:
             if row.entity == "task" and not row.deleted:
@@ -448,22 +463,19 @@ class _Local:
                 if isinstance(source, str) and isinstance(ext, str):
                     external.setdefault(source, set()).add(ext)
         for source, exts in external.items():
-            local._hold_tasks(
-                session, (TaskRow.source == source) & _among(TaskRow.external_id, sorted(exts))
-            )
+            held = conn.execute(_TASKS_HOLDING, {"source": source, "ids": _ids(sorted(exts))})
+            local._hold_tasks(held)
         if "automation" in ids:
             local.automations.update(
                 (automation.id, automation)
                 for automation in session.scalars(
-                    select(AutomationRow).where(_among(AutomationRow.id, ids["automation"]))
+                    _AUTOMATIONS_NAMED, {"ids": _ids(ids["automation"])}
                 )
             )
         return local
 
-    def _hold_tasks(self, session: Session, where: ColumnElement[bool]) -> None:
-        for task_id, source, external_id in session.execute(
-            select(TaskRow.id, TaskRow.source, TaskRow.external_id).where(where)
-        ):
+    def _hold_tasks(self, tasks: Result[str, str, str | None]) -> None:
+        for task_id, source, external_id in tasks:
             self.task_keys[task_id] = (source, external_id)
             if external_id is not None:
                 self.key_holders[(source, external_id)] = task_id
@@ -538,7 +550,7 @@ class _TaskWrites:
         for is_delete, run in groupby(self._writes, key=itemgetter(0)):
             items = [item for _, item in run]
             if is_delete:
-                session.execute(delete(TaskRow).where(_among(TaskRow.id, items)))
+                conn.execute(_DROP_TASKS, {"ids": _ids(items)})
                 continue
             # The columns' own conversions (UTC times, JSON tags), as the ORM binds them.
             params = [
