@@ -37,6 +37,7 @@ from atom_desktop.secrets.keyring_vault import KeyringVault
 from atom_desktop.secrets.profile import keyring_service
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
+from atom_desktop.sync.conflicts import ConflictResolver
 from atom_desktop.sync.connection_settings import SyncConnectionStore
 from atom_desktop.sync.service import SyncService
 
@@ -113,6 +114,7 @@ class Runtime:
             self.redactor,
             password=self.sync_connection.stored_password,
         )
+        self.sync_conflicts = ConflictResolver(self.store, self.automations, self.sync, self.bus)
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
         # Start order; stop runs it backwards (the API closes before runs are cancelled).
         # What can fail cheaply comes first: the lock, then the API's port, so

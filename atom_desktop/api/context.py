@@ -12,6 +12,7 @@ from atom_desktop.core.events import EventBus
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
+from atom_desktop.sync.conflicts import ConflictResolver
 from atom_desktop.sync.service import SyncService
 
 
@@ -25,6 +26,7 @@ class AgentContext(Protocol):
     runner: RunnerService
     automations: AutomationService
     sync: SyncService
+    sync_conflicts: ConflictResolver
 
     @property
     def state(self) -> str:

@@ -258,6 +258,14 @@ class SyncService:
             return
         await self.async_start()
 
+    async def async_refresh(self) -> SyncStatus:
+        """Read the queue and conflict counts now, and publish the status if it changed.
+
+        For changes sync does not make itself, such as a conflict resolved.
+        """
+        await self._async_refresh()
+        return self._status
+
     async def async_status(self) -> SyncStatus:
         """The status with the queue and conflict counts read now."""
         await self._async_refresh(publish=False)

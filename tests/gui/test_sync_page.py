@@ -21,6 +21,7 @@ import keyring.backends.fail
 import pytest
 from pytestqt.qtbot import QtBot
 
+from atom_desktop.automations.model import AutomationSpec
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.profile import Profile
 from atom_desktop.config.settings import Settings
@@ -311,3 +312,49 @@ def test_the_tray_line_follows_the_sync_state(qtbot: QtBot) -> None:
     tray.open_requested.connect(lambda: opened.append(True))
     tray.sync_action.trigger()
     assert opened == [True]
+
+
+async def _lost_automation_edit(runtime: Runtime) -> str:
+    """An automation renamed here while another device's newer rename came in."""
+    spec = AutomationSpec.model_validate(
+        {"name": "backup", "approval": "ask", "steps": [{"type": "shell", "shell": "true"}]}
+    )
+    automations = runtime.automations
+    made = await automations.async_create(spec)
+    mine = spec.model_copy(update={"name": "backup (mine)"})
+    await automations.async_replace(made.record.id, mine)
+    theirs = spec.model_dump(mode="json") | {"name": "backup (theirs)"}
+    row = RemoteRow(
+        "automation",
+        made.record.id,
+        {"name": theirs["name"], "enabled": True, "spec": theirs},
+        pack(FUTURE_MS, 0),
+        OTHER,
+        False,
+        1,
+    )
+    replica = SyncReplica(runtime.store.database)
+    await asyncio.to_thread(replica.apply, [row], 1, with_local_secrets)
+    return made.record.id
+
+
+def test_an_automation_conflict_is_restored_from_the_page(
+    qtbot: QtBot, desktop: DesktopApp
+) -> None:
+    ids: list[str] = []
+    desktop.host.call(_lost_automation_edit, ids.append)
+    qtbot.waitUntil(lambda: len(ids) == 1, timeout=WAIT_MS)
+    page = sync_page(qtbot, desktop)
+    page.refresh()
+    qtbot.waitUntil(lambda: len(page.listed_conflicts()) == 1, timeout=WAIT_MS)
+    (conflict,) = page.listed_conflicts()
+    restore, _ = page.conflict_buttons(conflict)
+    assert restore.isEnabled(), restore.toolTip()
+
+    restore.click()
+    qtbot.waitUntil(lambda: page.listed_conflicts() == [], timeout=WAIT_MS)
+    names: list[str] = []
+    desktop.host.call(
+        lambda rt: rt.automations.async_get(ids[0]), lambda state: names.append(state.record.name)
+    )
+    qtbot.waitUntil(lambda: names == ["backup (mine)"], timeout=WAIT_MS)

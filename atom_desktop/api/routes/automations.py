@@ -139,7 +139,7 @@ class Preview(BaseModel):
     times: list[AwareDatetime]
 
 
-def _may_run_commands(principal: Principal, spec: AutomationSpec) -> None:
+def may_run_commands(principal: Principal, spec: AutomationSpec) -> None:
     """Shell steps that run without a person's approval need the ``run`` scope too.
 
     ``automate`` alone would otherwise be a way around ``run``: write a shell
@@ -201,7 +201,7 @@ async def create_automation(
     agent: AgentDep, principal: PrincipalDep, body: AutomationSpec
 ) -> AutomationPublic:
     """Create an automation; a bad or never-firing cron, time zone or glob is 422 naming it."""
-    _may_run_commands(principal, body)
+    may_run_commands(principal, body)
     return _public(await agent.automations.async_create(body))
 
 
@@ -216,7 +216,7 @@ async def replace_automation(
     agent: AgentDep, principal: PrincipalDep, automation_id: str, body: AutomationSpec
 ) -> AutomationPublic:
     """Replace an automation's definition; its schedule starts afresh from now."""
-    _may_run_commands(principal, body)
+    may_run_commands(principal, body)
     return _public(await agent.automations.async_replace(automation_id, body))
 
 
@@ -247,7 +247,7 @@ async def trigger_automation(
     body: TriggerRequest | None = None,
 ) -> AutomationRunPublic:
     """Run an automation now; the run goes on in the background (see its runs)."""
-    _may_run_commands(principal, (await agent.automations.async_get(automation_id)).spec)
+    may_run_commands(principal, (await agent.automations.async_get(automation_id)).spec)
     payload = body.payload if body is not None else None
     record = await agent.automations.async_trigger(automation_id, kind="api", payload=payload)
     return run_public(record)

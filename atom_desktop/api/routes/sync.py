@@ -6,29 +6,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from atom_desktop.api.auth import Principal
-from atom_desktop.api.context import AgentContext
 from atom_desktop.api.deps import AgentDep, PrincipalDep, scope
 from atom_desktop.api.errors import StateConflictError
-from atom_desktop.api.routes.automations import _may_run_commands as may_run_commands
+from atom_desktop.api.routes.automations import may_run_commands
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID
-from atom_desktop.automations.model import AutomationSpec
-from atom_desktop.automations.triggers import TriggerError
 from atom_desktop.core.hlc import unpack
-from atom_desktop.store.errors import NotFoundError
 from atom_desktop.store.sync_conflicts import (
     REJECTED,
-    ConflictInbox,
     ConflictRecord,
-    NotRestorableError,
-    check_restorable,
 )
 from atom_desktop.sync.secrets import public_automation
 from atom_desktop.sync.service import SyncStatus
@@ -197,10 +189,6 @@ def _conflict_public(record: ConflictRecord) -> ConflictPublic:
     )
 
 
-def _inbox(agent: AgentContext) -> ConflictInbox:
-    return ConflictInbox(agent.store.database, agent.bus)
-
-
 ConflictId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -219,8 +207,8 @@ async def list_conflicts(
     from another device, or another device's version this device could not
     store), the version it lost to, and the row as it is here now.
     """
-    records = await asyncio.to_thread(
-        _inbox(agent).page, include_resolved=include_resolved, limit=limit, before=before
+    records = await agent.sync_conflicts.async_page(
+        include_resolved=include_resolved, limit=limit, before=before
     )
     next_before = records[-1].id if len(records) == limit else None
     return ConflictPage(items=[_conflict_public(r) for r in records], next_before=next_before)
@@ -240,14 +228,9 @@ async def restore_conflict(
     be stored (the message says why). Restoring an automation with shell
     steps that run without approval needs the ``run`` scope too.
     """
-    inbox = _inbox(agent)
-    record = await asyncio.to_thread(inbox.get, conflict_id)
-    check_restorable(record)
-    if record.entity == "task":
-        restored, _ = await asyncio.to_thread(inbox.restore_task, conflict_id)
-    else:
-        await _restore_automation(agent, principal, record)
-        restored = await asyncio.to_thread(inbox.mark_resolved, conflict_id)
+    restored = await agent.sync_conflicts.async_restore(
+        conflict_id, check_spec=partial(may_run_commands, principal)
+    )
     return _conflict_public(restored)
 
 
@@ -257,51 +240,4 @@ async def dismiss_conflict(agent: AgentDep, conflict_id: ConflictId) -> Conflict
 
     404 for an unknown conflict, 409 for one already resolved.
     """
-    return _conflict_public(await asyncio.to_thread(_inbox(agent).dismiss, conflict_id))
-
-
-async def _restore_automation(
-    agent: AgentContext, principal: Principal, record: ConflictRecord
-) -> None:
-    """Restore through the automation service, which stores the change and re-arms triggers."""
-    automation_id = record.entity_id
-    try:
-        if record.deleted:
-            if record.current.exists:
-                await agent.automations.async_delete(automation_id)
-            return
-        if not record.current.exists:
-            raise NotRestorableError(
-                f"Automation {automation_id} was deleted after this version was made, and an "
-                "automation cannot be brought back under its old id. Create it again "
-                "(POST /api/v1/automations) and dismiss this conflict."
-            )
-        spec = _kept_spec(record)
-        may_run_commands(principal, spec)
-        await agent.automations.async_replace(automation_id, spec)
-    except NotFoundError:
-        # Deleted between the check above and the change.
-        if not record.deleted:
-            raise NotRestorableError(
-                f"Automation {automation_id} was deleted meanwhile; create it again "
-                "(POST /api/v1/automations) and dismiss this conflict."
-            ) from None
-    except TriggerError as exc:
-        raise NotRestorableError(
-            f"This version of automation {automation_id} can no longer be armed "
-            f"({exc.message}). Dismiss the conflict, or change the automation."
-        ) from None
-
-
-def _kept_spec(record: ConflictRecord) -> AutomationSpec:
-    spec = record.payload.get("spec")
-    try:
-        return AutomationSpec.model_validate(spec)
-    except ValidationError as exc:
-        # Where and what only: the input may hold a secret.
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise NotRestorableError(
-            f"This version of automation {record.entity_id} is in a form this version of "
-            f"ATOM Desktop cannot read ({where}: {first['msg']}). Dismiss the conflict."
-        ) from None
+    return _conflict_public(await agent.sync_conflicts.async_dismiss(conflict_id))

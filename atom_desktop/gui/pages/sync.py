@@ -38,7 +38,7 @@ from atom_desktop.gui.pages.sync_connection_form import ConnectionForm
 # Types only: sync and the store load psycopg and SQLAlchemy on the agent thread.
 if TYPE_CHECKING:
     from atom_desktop.runtime import Runtime
-    from atom_desktop.store.sync_conflicts import ConflictInbox, ConflictRecord
+    from atom_desktop.store.sync_conflicts import ConflictRecord
     from atom_desktop.sync.service import SyncStatus
 
 #: Each sync state in words (SyncService's states).
@@ -117,10 +117,8 @@ class SyncOverview:
 
 async def sync_overview(runtime: Runtime) -> SyncOverview:
     """The status with fresh counts, and the newest open conflicts."""
-    import asyncio  # noqa: PLC0415 - the agent thread has it; the first paint need not
-
     status = await runtime.sync.async_status()
-    records = await asyncio.to_thread(_inbox(runtime).page, limit=CONFLICT_LIMIT)
+    records = await runtime.sync_conflicts.async_page(limit=CONFLICT_LIMIT)
     return SyncOverview(status, [_view(record) for record in records])
 
 
@@ -130,25 +128,15 @@ async def sync_now(runtime: Runtime) -> int:
 
 
 async def restore_conflict(runtime: Runtime, conflict_id: int) -> None:
-    """Make a task's kept version the current one again, as a new change made here now."""
-    import asyncio  # noqa: PLC0415
-
-    await asyncio.to_thread(_inbox(runtime).restore_task, conflict_id)
+    """Make a kept version the current one again, as a new change made here now."""
+    await runtime.sync_conflicts.async_restore(conflict_id)
     await _audit(runtime, "sync.conflict.restore", str(conflict_id))
 
 
 async def dismiss_conflict(runtime: Runtime, conflict_id: int) -> None:
     """Keep the version that won; the conflict is resolved."""
-    import asyncio  # noqa: PLC0415
-
-    await asyncio.to_thread(_inbox(runtime).dismiss, conflict_id)
+    await runtime.sync_conflicts.async_dismiss(conflict_id)
     await _audit(runtime, "sync.conflict.dismiss", str(conflict_id))
-
-
-def _inbox(runtime: Runtime) -> ConflictInbox:
-    from atom_desktop.store.sync_conflicts import ConflictInbox  # noqa: PLC0415
-
-    return ConflictInbox(runtime.store.database, runtime.bus)
 
 
 async def _audit(runtime: Runtime, action: str, target: str) -> None:
@@ -173,13 +161,6 @@ def _view(record: ConflictRecord) -> ConflictView:
         check_restorable(record)
     except AtomError as exc:
         blocked = exc.message
-    if blocked is None and record.entity != "task":
-        # The API restores an automation through the automation service; the
-        # window has no shared function for it yet (see the module's notes).
-        blocked = (
-            "An automation's version is restored through the API for now: "
-            f"POST /api/v1/sync/conflicts/{record.id}/restore."
-        )
     current = record.current
     return ConflictView(
         id=record.id,
