@@ -35,6 +35,7 @@ from atom_desktop.automations.model import (
 from atom_desktop.automations.references import fill, fill_json
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import EventBus, NotificationRequested
+from atom_desktop.core.redaction import MASK
 from atom_desktop.core.statuses import RunStatus
 from atom_desktop.runner.request import RunRequest
 from atom_desktop.runner.service import RunnerService
@@ -178,6 +179,7 @@ class StepRunner:
         started = datetime.now(UTC)
         result: dict[str, Any] = {"index": index, "type": step.type, "name": step.name}
         try:
+            _refuse_masked_values(step)
             # Exhaustive: a new kind of step is a type error here until it is handled.
             match step:
                 case ShellStep():
@@ -353,6 +355,27 @@ class StepRunner:
             changes = TaskUpdate.model_validate(fields)
             task = await asyncio.to_thread(self._tasks().update, task_id, changes)
         return {"status": "succeeded", "task_id": task.id, "task": task.to_json()}
+
+
+def _refuse_masked_values(step: Step) -> None:
+    """A value that is only the mask sync put in place of a secret fails the step, saying so.
+
+    Secrets never leave the device that has them (sync/secrets.py): an
+    automation made on another device arrives with ``***`` for each one.
+    Running the command or request with ``***`` as its token would fail in
+    a way nobody could read, or worse, send the mask to a service.
+    """
+    masked: list[str] = []
+    if isinstance(step, ShellStep):
+        masked = [f"environment variable {name}" for name, v in step.env.items() if v == MASK]
+    elif isinstance(step, HttpStep):
+        masked = [f"header {name}" for name, v in step.headers.items() if v == MASK]
+    if masked:
+        raise StepError(
+            f"The {', '.join(masked)} of this step holds {MASK}: the automation came from "
+            "another device, and secrets are not synced. Set the value on this device "
+            "(edit the automation) and run it again."
+        )
 
 
 def _message(exc: AtomError | ValidationError) -> str:

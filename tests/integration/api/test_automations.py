@@ -720,3 +720,33 @@ def test_an_http_step_with_a_malformed_address_fails_saying_so(
         assert step["status"] == "failed", step
         assert "is not a valid http:// or https:// address" in step["error"], step
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_header_or_variable_that_is_only_the_sync_mask_fails_its_step(
+    agent: LiveAgent,
+) -> None:
+    # What another device's automation looks like here: its secrets arrive as ***.
+    with agent.client() as client:
+        made = create(
+            client,
+            {
+                "name": "pulled",
+                "steps": [
+                    {
+                        "type": "http",
+                        "url": "http://127.0.0.1:9/",
+                        "headers": {"Authorization": "***"},
+                        "continue_on_failure": True,
+                    },
+                    {"type": "shell", "shell": "true", "env": {"API_KEY": "***", "MODE": "a"}},
+                ],
+            },
+        )
+        run = trigger_and_wait(client, made["id"])
+    http_step, shell_step = run["steps"]
+    assert http_step["status"] == "failed" and "header Authorization" in http_step["error"]
+    assert "http_status" not in http_step  # no request was sent
+    assert shell_step["status"] == "failed"
+    assert "environment variable API_KEY" in shell_step["error"]
+    assert "MODE" not in shell_step["error"] and "run_id" not in shell_step
+    assert "secrets are not synced" in shell_step["error"]

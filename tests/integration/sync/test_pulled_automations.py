@@ -97,8 +97,8 @@ def test_an_automation_from_another_agent_is_armed_disarmed_and_forgotten(
     spec = {
         "name": "every second",
         "triggers": [{"type": "interval", "seconds": 1}],
-        # The token stays on A; B gets the mask and its step runs with it as it is.
-        "steps": [{"type": "shell", "shell": "test \"$TOKEN\" = '***'", "env": {"TOKEN": "t0p"}}],
+        # The token stays on A; B gets the mask, and its step refuses to run with it.
+        "steps": [{"type": "shell", "shell": "true", "env": {"TOKEN": "t0p"}}],
     }
     with (
         _two_agents(synced, make_device, tmp_path) as (agent_a, agent_b),
@@ -124,7 +124,11 @@ def test_an_automation_from_another_agent_is_armed_disarmed_and_forgotten(
             ],
             what="a scheduled run on B",
         )
-        assert fired[-1]["status"] == "succeeded"
+        assert fired[-1]["status"] == "failed"
+        step = fired[-1]["steps"][0]
+        assert "environment variable TOKEN" in step["error"]
+        assert "secrets are not synced" in step["error"]
+        assert "run_id" not in step  # no command was started with the mask
         until(lambda: _announced(agent_b, automation_id, "created"), what="B announcing it")
         # The pulled version went to B's store only: nothing for B to push back.
         assert _automation_entries(agent_b) == []
