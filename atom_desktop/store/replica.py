@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Result, bindparam, delete, func, select, update
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from atom_desktop.core.hlc import unpack
 from atom_desktop.store.automations import automation_payload
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import StoreError
@@ -42,7 +43,7 @@ from atom_desktop.store.models import (
     SyncVersionRow,
     TaskRow,
 )
-from atom_desktop.store.outbox import VERSION_UPSERT, OutboxEntry, pending_entries
+from atom_desktop.store.outbox import OutboxEntry, pending_entries
 from atom_desktop.store.sync_state import TWO_WAY
 
 #: Why a version is in the conflict inbox.
@@ -167,12 +168,16 @@ class SyncReplica:
         now = self._clock()
         with self._db.write() as session:
             clock = self._db.change_clock(session)
-            for row in rows:
-                clock.clock.observe(row.hlc)
+            if rows:
+                # Observing the greatest stamp is observing them all, once the
+                # least is known to be one too (a stamp is checked by range).
+                stamps = [row.hlc for row in rows]
+                unpack(min(stamps))
+                clock.clock.observe(max(stamps))
             synced = [row for row in rows if row.entity in TWO_WAY]
             local = _Local.read(session, synced)
             tasks = _TaskWrites(local.task_keys, local.key_holders)
-            versions: list[dict[str, Any]] = []
+            versions: list[tuple[str, str, int, str, bool]] = []
             losers: dict[str, list[str]] = {}
             for row in synced:
                 key = (row.entity, row.entity_id)
@@ -197,15 +202,7 @@ class SyncReplica:
                     losers.setdefault(row.entity, []).append(row.entity_id)
                     result.conflicts += 1
                 local.versions[key] = (row.hlc, row.device_id)
-                versions.append(
-                    {
-                        "entity": row.entity,
-                        "entity_id": row.entity_id,
-                        "hlc": row.hlc,
-                        "device_id": row.device_id,
-                        "deleted": row.deleted,
-                    }
-                )
+                versions.append((row.entity, row.entity_id, row.hlc, row.device_id, row.deleted))
                 if op is not None:
                     result.changed.append((row.entity, row.entity_id, op))
             tasks.flush(session)
@@ -213,8 +210,9 @@ class SyncReplica:
             for entity, ids in losers.items():
                 conn.execute(_DROP_PENDING, {"entity": entity, "ids": _ids(ids)})
             if versions:
-                # Core, not the ORM's bulk insert: about a third of its time per row.
-                conn.execute(VERSION_UPSERT, versions)
+                # The driver's own executemany: SQLAlchemy's binding of each
+                # row's parameters cost more than the insert itself.
+                conn.exec_driver_sql(_VERSION_UPSERT, versions)
             conn.execute(_MOVE_CURSOR, {"cursor": cursor})
             clock.save(session)
         return result
@@ -281,7 +279,8 @@ def _file(session: Session, entry: OutboxEntry, winner: tuple[int, str], now: da
     )
 
 
-def _time(value: Any, name: str, *, optional: bool = False) -> datetime | None:
+def _time(value: Any, name: str, *, optional: bool = False) -> str | None:
+    """A time of a pulled payload as the tasks table stores it: naive UTC, ISO, a space."""
     if value is None and optional:
         return None
     if not isinstance(value, str):
@@ -290,11 +289,17 @@ def _time(value: Any, name: str, *, optional: bool = False) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise RejectedRemoteError(f"{name} is not a time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    # What UtcDateTime and the driver make of the aware time, without the round trip.
+    return parsed.isoformat(" ")
 
 
-def _task_values(row: RemoteRow) -> dict[str, Any]:
-    """The columns of a pulled task, checked as the table would check them."""
+def _task_values(row: RemoteRow) -> tuple[Any, ...]:
+    """The columns of a pulled task (:data:`_TASK_COLUMNS`), checked as the table would check them.
+
+    The values are as they are bound (times as stored text, tags as JSON).
+    """
     data = row.data
     title, notes, status = data.get("title"), data.get("notes", ""), data.get("status")
     priority, tags = data.get("priority", 0), data.get("tags", [])
@@ -309,21 +314,19 @@ def _task_values(row: RemoteRow) -> dict[str, Any]:
         raise RejectedRemoteError("tags must be a list of text")
     if not isinstance(source, str) or not (external_id is None or isinstance(external_id, str)):
         raise RejectedRemoteError("source and external id must be text")
-    created = _time(data.get("created_at"), "created_at")
-    updated = _time(data.get("updated_at"), "updated_at")
-    return {
-        "id": row.entity_id,
-        "title": title,
-        "notes": notes,
-        "status": status,
-        "priority": priority,
-        "due_at": _time(data.get("due_at"), "due_at", optional=True),
-        "tags": tags,
-        "source": source,
-        "external_id": external_id,
-        "created_at": created,
-        "updated_at": updated,
-    }
+    return (
+        row.entity_id,
+        title,
+        notes,
+        status,
+        priority,
+        _time(data.get("due_at"), "due_at", optional=True),
+        json.dumps(tags),
+        source,
+        external_id,
+        _time(data.get("created_at"), "created_at"),
+        _time(data.get("updated_at"), "updated_at"),
+    )
 
 
 def _write_automation(
@@ -408,6 +411,11 @@ _DROP_PENDING = delete(OutboxRow).where(
     OutboxRow.entity == bindparam("entity"), _among(OutboxRow.entity_id)
 )
 _DROP_TASKS = delete(TaskRow).where(_among(TaskRow.id))
+_VERSION_UPSERT = (
+    f"INSERT INTO {SyncVersionRow.__tablename__} (entity, entity_id, hlc, device_id, deleted) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity, entity_id) DO UPDATE "
+    "SET hlc = excluded.hlc, device_id = excluded.device_id, deleted = excluded.deleted"
+)
 _MOVE_CURSOR = (
     update(SyncStateRow)
     .where(SyncStateRow.id == 1, SyncStateRow.pull_cursor < bindparam("cursor"))
@@ -481,7 +489,22 @@ class _Local:
                 self.key_holders[(source, external_id)] = task_id
 
 
-_TASKS = TaskRow.__table__
+#: The columns :func:`_task_values` gives, in its order: every column of tasks.
+_TASK_COLUMNS = (
+    "id",
+    "title",
+    "notes",
+    "status",
+    "priority",
+    "due_at",
+    "tags",
+    "source",
+    "external_id",
+    "created_at",
+    "updated_at",
+)
+#: Where :func:`_task_values` puts a task's source and external id.
+_SOURCE, _EXTERNAL_ID = _TASK_COLUMNS.index("source"), _TASK_COLUMNS.index("external_id")
 #: Tasks per statement. The FTS5 index of tasks is kept by triggers, and
 #: FTS5 writes its pending terms out at each statement that fires them: a
 #: statement per row cost about 100 us a row in the triggers alone (measured
@@ -492,7 +515,7 @@ _TASKS_PER_STATEMENT = 200
 @cache
 def _task_upsert(rows: int) -> str:
     """A multi-row ``INSERT .. ON CONFLICT (id) DO UPDATE`` of ``rows`` whole tasks."""
-    names = [column.name for column in _TASKS.columns]
+    names = _TASK_COLUMNS
     one = f"({', '.join('?' * len(names))})"
     values = ", ".join([one] * rows)
     updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "id")
@@ -528,7 +551,7 @@ class _TaskWrites:
             self._writes.append((True, row.entity_id))
             return "deleted"
         values = _task_values(row)
-        key = (values["source"], values["external_id"])
+        key = (values[_SOURCE], values[_EXTERNAL_ID])
         holder = None if key[1] is None else self._holders.get(key)
         if holder is not None and holder != row.entity_id:
             raise RejectedRemoteError(
@@ -546,23 +569,15 @@ class _TaskWrites:
     def flush(self, session: Session) -> None:
         """Write what was taken, in order: multi-row upserts and ``DELETE .. IN``."""
         conn = session.connection()
-        columns = [(column.name, column.type.bind_processor(conn.dialect)) for column in _TASKS.c]
         for is_delete, run in groupby(self._writes, key=itemgetter(0)):
             items = [item for _, item in run]
             if is_delete:
                 conn.execute(_DROP_TASKS, {"ids": _ids(items)})
                 continue
-            # The columns' own conversions (UTC times, JSON tags), as the ORM binds them.
-            params = [
-                value if bind is None else bind(value)
-                for values in items
-                for name, bind in columns
-                for value in (values[name],)
-            ]
-            width = len(columns) * _TASKS_PER_STATEMENT
-            for start in range(0, len(params), width):
-                chunk = tuple(params[start : start + width])
-                conn.exec_driver_sql(_task_upsert(len(chunk) // len(columns)), chunk)
+            for start in range(0, len(items), _TASKS_PER_STATEMENT):
+                chunk = items[start : start + _TASKS_PER_STATEMENT]
+                params = tuple(value for values in chunk for value in values)
+                conn.exec_driver_sql(_task_upsert(len(chunk)), params)
         self._writes.clear()
 
     def _release(self, task_id: str) -> None:
