@@ -31,7 +31,7 @@ from atom_desktop.store.database import Database
 from atom_desktop.store.outbox import OutboxEntry
 from atom_desktop.store.replica import RemoteRow, SyncReplica
 from atom_desktop.sync.errors import ServerProblem, SyncError
-from atom_desktop.sync.pull import read_pages
+from atom_desktop.sync.pull import reading_ahead
 from atom_desktop.sync.push import BatchOutcome, push_batch
 from atom_desktop.sync.secrets import with_local_secrets
 from atom_desktop.sync.server.connection import ServerAddress, connect, connect_error, error_line
@@ -131,13 +131,16 @@ class SyncEngine:
             result = PullResult(cursor=self.replica.cursor())
 
             def pull(conn: psycopg.Connection[Any]) -> None:
-                pages = read_pages(conn, result.cursor, self._page_size, check_server_version)
-                for page in pages:
-                    applied = self.replica.apply(page.rows, page.cursor, self._merge)
-                    result.received += len(page.rows)
-                    result.changed.extend(applied.changed)
-                    result.conflicts += applied.conflicts
-                    result.cursor = page.cursor
+                # The next page is read from the server while this one is applied.
+                with reading_ahead(
+                    conn, result.cursor, self._page_size, check_server_version
+                ) as pages:
+                    for page in pages:
+                        applied = self.replica.apply(page.rows, page.cursor, self._merge)
+                        result.received += len(page.rows)
+                        result.changed.extend(applied.changed)
+                        result.conflicts += applied.conflicts
+                        result.cursor = page.cursor
 
             self._on_server(pull)
         self._announce(result.changed)

@@ -12,11 +12,19 @@ from the others' pages too; the page therefore ends at the smallest last
 ``change_id`` of the tables that filled theirs, and the rest comes in the
 next page. Run summaries go one way (devices push them, the web app reads
 them), so a pull reads tasks and automations only.
+
+:func:`reading_ahead` reads the pages in a thread of its own, a page or so
+ahead of the caller applying them: the server's reply to the next page and
+the local writes of this one then take the same time, not one after the
+other. The connection is the reader's alone while it runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +76,7 @@ def read_pages(
     after: int,
     page_size: int,
     check: Callable[[psycopg.Connection[Any]], object] | None = None,
-) -> Iterator[Page]:
+) -> Generator[Page, None, None]:
     """Pages after ``after`` until none is left, all from one snapshot.
 
     The transaction stays open while the caller applies each page; it is
@@ -87,3 +95,90 @@ def read_pages(
             if not page.more:
                 return
             after = page.cursor
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """The reader's end by an exception, for the caller to raise."""
+
+    error: BaseException
+
+
+class _Handoff:
+    """At most ``depth`` pages between the reader and the caller, and a way to stop the reader."""
+
+    def __init__(self, depth: int) -> None:
+        self._depth = depth
+        self._items: deque[Page | _Failed | None] = deque()
+        self._changed = threading.Condition()
+        self._stopped = False
+
+    def put(self, item: Page | _Failed | None) -> bool:
+        """Hand ``item`` over once there is room; False if the caller has stopped."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._stopped or len(self._items) < self._depth)
+            if self._stopped:
+                return False
+            self._items.append(item)
+            self._changed.notify_all()
+            return True
+
+    def get(self) -> Page | _Failed | None:
+        """The next item, waiting for it."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._items))
+            item = self._items.popleft()
+            self._changed.notify_all()
+            return item
+
+    def stop(self) -> None:
+        """No more items are wanted: a waiting ``put`` returns False, and so will the next."""
+        with self._changed:
+            self._stopped = True
+            self._items.clear()
+            self._changed.notify_all()
+
+
+@contextmanager
+def reading_ahead(
+    conn: psycopg.Connection[Any],
+    after: int,
+    page_size: int,
+    check: Callable[[psycopg.Connection[Any]], object] | None = None,
+    depth: int = 1,
+) -> Iterator[Iterator[Page]]:
+    """:func:`read_pages` in a reader thread, up to ``depth`` pages ahead of the caller.
+
+    The pages come in order, as :func:`read_pages` gives them; what it
+    raises (a lost connection, the schema check) is raised to the caller,
+    the same exception, where the next page would have come. Leaving the
+    block, by the end or an exception, stops the reader and waits for it:
+    its transaction is rolled back (it is read-only) and no thread is left.
+    While the reader waits for the server, leaving waits for that reply.
+    """
+    handoff = _Handoff(depth)
+
+    def read() -> None:
+        try:
+            with closing(read_pages(conn, after, page_size, check)) as pages:
+                for page in pages:
+                    if not handoff.put(page):
+                        return
+        except BaseException as exc:  # raised to the caller, in its thread
+            handoff.put(_Failed(exc))
+            return
+        handoff.put(None)
+
+    def received() -> Iterator[Page]:
+        while (item := handoff.get()) is not None:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+
+    reader = threading.Thread(target=read, name="sync-pull-reader", daemon=True)
+    reader.start()
+    try:
+        yield received()
+    finally:
+        handoff.stop()
+        reader.join()

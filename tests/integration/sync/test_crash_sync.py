@@ -1,8 +1,8 @@
 """A real ``serve`` process SIGKILLed in the middle of a push and of a pull, then started again.
 
 The kill lands at a point the test chose: a loopback proxy stalls the link
-there (after a batch's commit, before the agent learns of it; halfway
-through the pages of a pull), so the process dies with the work half done.
+there (after a batch's commit, before the agent learns of it; in the fourth
+page of a pull of five), so the process dies with the work half done.
 After a restart and a sync to the end, the server and the store hold every
 acknowledged change exactly once and the pull cursor is at the server's end.
 """
@@ -25,17 +25,20 @@ from atom_desktop.store.outbox import Outbox
 from atom_desktop.store.replica import SyncReplica
 from atom_desktop.store.task_types import TaskCreate
 from atom_desktop.store.tasks import TaskRepository
+from atom_desktop.sync.engine import PAGE_SIZE
 from tests.integration.api.test_automations import until
 from tests.support.agent_process import AgentProcess, agent_env, run_cli
 from tests.support.ports import free_port
 from tests.support.sync_agents import Agent
 from tests.support.sync_server import Device, DeviceFactory, SyncDatabase
-from tests.support.tcp_proxy import Direction, TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
 
 TASKS = 1_500  # three of the engine's batches (500)
-PULLED = 2_500  # three pages of a pull (1,000)
+PULLED = 4 * PAGE_SIZE + PAGE_SIZE // 2  # four full pages of a pull and half a page
+#: The end of a full page of tasks read from the server (a CommandComplete message).
+FULL_PAGE = f"SELECT {PAGE_SIZE}\x00".encode()
 COMMIT = b"COMMIT\x00"
 UPSERTED = b"INSERT 0 "
 
@@ -178,19 +181,14 @@ def test_an_agent_killed_mid_pull_resumes_at_its_cursor_after_a_restart(
     source.engine.push_once()
     server = _server_tasks(synced, source.device)
     end = max(change for _, _, change in server.values())
-    with synced.connect_admin() as conn:
-        row = conn.execute(
-            "SELECT sum(octet_length(id) + octet_length(data::text) + octet_length(device_id))"
-            " FROM atom_sync.tasks"
-        ).fetchone()
-    assert row is not None
-    volume = int(row[0])
 
     device = make_device("puller", "acme")
     profile = Profile(tmp_path / "puller", os.urandom(32))
-    # The link stalls in the second page (40 to 80 % of the rows); the first is
-    # in the store by then.
-    proxy.stall_after(volume * 3 // 4, Direction.DOWN)
+    # The link stalls in the fourth page, just before its end reaches the
+    # agent. The agent reads a page ahead of the one it applies, and reads
+    # the next only once that one is taken: when its reader is in the fourth
+    # page, the second has been taken, so the first is in the store.
+    proxy.stall_at(FULL_PAGE, nth=4)
     agent = _serve(profile.env(_url(synced, device, proxy.port)))
     try:
         until(proxy.tripped.is_set, timeout=60, what="the pull to stall")
