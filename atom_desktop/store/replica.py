@@ -19,13 +19,15 @@ writes in its own transaction (store/outbox.py), tombstones included.
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
-from itertools import groupby
-from operator import itemgetter
-from typing import Any
+from functools import cache, lru_cache
+from itertools import chain, groupby
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Result, bindparam, delete, func, select, update
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -59,9 +61,12 @@ class RejectedRemoteError(StoreError):
     """A pulled version that cannot be stored here (unreadable, or clashing with a local row)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteRow:
-    """A version of a row as the server holds it."""
+class RemoteRow(NamedTuple):
+    """A version of a row as the server holds it.
+
+    A named tuple: a pull makes one per row it reads, and a tuple is made
+    for a fraction of a frozen dataclass's cost.
+    """
 
     entity: str
     entity_id: str
@@ -162,7 +167,11 @@ class SyncReplica:
         changes, the tasks they touch) is read in a few queries up front;
         each row is then decided in Python in change order, as if written
         one by one, and the winners are written a statement per table and
-        kind of write.
+        kind of write. A task that meets nothing (no version, change, task
+        or external id here, and no other row of the page naming it or its
+        external id: most of a first pull) is decided with no bookkeeping:
+        it is new, nothing else in the page can change that, and its write
+        clashes with none of the others.
         """
         result = ApplyResult()
         now = self._clock()
@@ -175,44 +184,10 @@ class SyncReplica:
                 unpack(min(stamps))
                 clock.clock.observe(max(stamps))
             synced = [row for row in rows if row.entity in TWO_WAY]
-            local = _Local.read(session, synced)
-            tasks = _TaskWrites(local.task_keys, local.key_holders)
-            versions: list[tuple[str, str, int, str, bool]] = []
-            losers: dict[str, list[str]] = {}
-            for row in synced:
-                key = (row.entity, row.entity_id)
-                held = local.versions.get(key)
-                if held is not None and (row.hlc, row.device_id) <= held:
-                    result.skipped += 1
-                    continue
-                try:
-                    if row.entity == "task":
-                        op = tasks.write(row)
-                    else:
-                        op = _write_automation(session, row, merge, now, local.automations)
-                except RejectedRemoteError as exc:
-                    self._reject(session, row, str(exc), now)
-                    result.conflicts += 1
-                    continue
-                pending = local.pending.pop(key, None)
-                if pending is not None:
-                    # The remote version is newer than a change not pushed yet:
-                    # that change lost. It is kept in the inbox, and not sent.
-                    _file(session, pending, (row.hlc, row.device_id), now)
-                    losers.setdefault(row.entity, []).append(row.entity_id)
-                    result.conflicts += 1
-                local.versions[key] = (row.hlc, row.device_id)
-                versions.append((row.entity, row.entity_id, row.hlc, row.device_id, row.deleted))
-                if op is not None:
-                    result.changed.append((row.entity, row.entity_id, op))
-            tasks.flush(session)
+            decisions = _Decisions(session, _Local.read(session, synced), merge, now, result)
+            decisions.take(synced)
+            decisions.write()
             conn = session.connection()
-            for entity, ids in losers.items():
-                conn.execute(_DROP_PENDING, {"entity": entity, "ids": _ids(ids)})
-            if versions:
-                # The driver's own executemany: SQLAlchemy's binding of each
-                # row's parameters cost more than the insert itself.
-                conn.exec_driver_sql(_VERSION_UPSERT, versions)
             conn.execute(_MOVE_CURSOR, {"cursor": cursor})
             clock.save(session)
         return result
@@ -242,24 +217,29 @@ class SyncReplica:
                 or 0
             )
 
-    # -- helpers ------------------------------------------------------------------
 
-    @staticmethod
-    def _reject(session: Session, row: RemoteRow, why: str, now: datetime) -> None:
-        # The remote version is kept whole, so nothing is lost; the local row stays.
-        session.add(
-            SyncConflictRow(
-                entity=row.entity,
-                entity_id=row.entity_id,
-                op="delete" if row.deleted else "upsert",
-                payload={"data": row.data, "device_id": row.device_id, "why": why},
-                hlc=row.hlc,
-                winner_hlc=row.hlc,
-                winner_device_id=row.device_id,
-                reason=REJECTED,
-                detected_at=now,
-            )
+def _reject(session: Session, row: RemoteRow, why: str, now: datetime) -> None:
+    """Keep a pulled version that cannot be stored here in the inbox; the local row stays."""
+    # The remote version is kept whole, so nothing is lost.
+    session.add(
+        SyncConflictRow(
+            entity=row.entity,
+            entity_id=row.entity_id,
+            op="delete" if row.deleted else "upsert",
+            payload={"data": row.data, "device_id": row.device_id, "why": why},
+            hlc=row.hlc,
+            winner_hlc=row.hlc,
+            winner_device_id=row.device_id,
+            reason=REJECTED,
+            detected_at=now,
         )
+    )
+
+
+#: The row of ``sync_versions`` a pulled row leaves: entity, id, stamp, device, deleted.
+_version: Callable[[RemoteRow], tuple[str, str, int, str, bool]] = attrgetter(
+    "entity", "entity_id", "hlc", "device_id", "deleted"
+)
 
 
 def _file(session: Session, entry: OutboxEntry, winner: tuple[int, str], now: datetime) -> None:
@@ -279,6 +259,14 @@ def _file(session: Session, entry: OutboxEntry, winner: tuple[int, str], now: da
     )
 
 
+#: A time as a device sends it, ``isoformat()`` of an aware UTC time: the
+#: text stored for it is the same digits, a space for the ``T``, no offset.
+#: (A fraction of six zeros is not isoformat's: it leaves the fraction out.)
+_SENT_UTC = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.(?!0{6})[0-9]{6})?\+00:00"
+).fullmatch
+
+
 def _time(value: Any, name: str, *, optional: bool = False) -> str | None:
     """A time of a pulled payload as the tasks table stores it: naive UTC, ISO, a space."""
     if value is None and optional:
@@ -289,6 +277,10 @@ def _time(value: Any, name: str, *, optional: bool = False) -> str | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise RejectedRemoteError(f"{name} is not a time") from None
+    if _SENT_UTC(value) is not None:
+        # Parsed above only to know it is a real time; its text costs a
+        # fraction of converting the parsed one back.
+        return f"{value[:10]} {value[11:-6]}"
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     # What UtcDateTime and the driver make of the aware time, without the round trip.
@@ -310,8 +302,12 @@ def _task_values(row: RemoteRow) -> tuple[Any, ...]:
         raise RejectedRemoteError(f"unknown status {status!r}")
     if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 3:
         raise RejectedRemoteError(f"priority {priority!r} is not 0..3")
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+    if not isinstance(tags, list):
         raise RejectedRemoteError("tags must be a list of text")
+    try:
+        tags_json = _tags_json(tuple(tags)) if tags else "[]"
+    except TypeError:  # an unhashable member: not text
+        raise RejectedRemoteError("tags must be a list of text") from None
     if not isinstance(source, str) or not (external_id is None or isinstance(external_id, str)):
         raise RejectedRemoteError("source and external id must be text")
     return (
@@ -321,12 +317,24 @@ def _task_values(row: RemoteRow) -> tuple[Any, ...]:
         status,
         priority,
         _time(data.get("due_at"), "due_at", optional=True),
-        json.dumps(tags),
+        tags_json,
         source,
         external_id,
         _time(data.get("created_at"), "created_at"),
         _time(data.get("updated_at"), "updated_at"),
     )
+
+
+@lru_cache(maxsize=1024)
+def _tags_json(tags: tuple[Any, ...]) -> str:
+    """Pulled tags as the tasks table stores them (JSON text), if they are all text.
+
+    Kept per set of tags: a person's tasks share a few tags, and encoding
+    them anew cost as much as the rest of a task's checks.
+    """
+    if not all(isinstance(tag, str) for tag in tags):
+        raise RejectedRemoteError("tags must be a list of text")
+    return json.dumps(list(tags))
 
 
 def _write_automation(
@@ -441,6 +449,10 @@ class _Local:
     key_holders: dict[TaskKey, str]
     #: The automations here that the page names (loaded into the session).
     automations: dict[str, AutomationRow]
+    #: Ids of the page's tasks that meet nothing: no version, pending change
+    #: or task here, no task here with its external id, and no other row of
+    #: the page with the same id or external id.
+    fresh: set[str]
 
     @classmethod
     def read(cls, session: Session, rows: Sequence[RemoteRow]) -> _Local:
@@ -448,10 +460,11 @@ class _Local:
         ids: dict[str, list[str]] = {}
         for row in rows:
             ids.setdefault(row.entity, []).append(row.entity_id)
-        local = cls({}, {}, {}, {}, {})
+        local = cls({}, {}, {}, {}, {}, set())
         conn = session.connection()
-        for entity, entity_ids in ids.items():
-            named = {"entity": entity, "ids": _ids(entity_ids)}
+        listed = {entity: _ids(entity_ids) for entity, entity_ids in ids.items()}
+        for entity, entity_ids in listed.items():
+            named = {"entity": entity, "ids": entity_ids}
             local.versions.update(
                 ((entity, entity_id), (hlc, device_id))
                 for entity_id, hlc, device_id in conn.execute(_VERSIONS_OF, named)
@@ -461,18 +474,25 @@ class _Local:
                 ((entity, r.entity_id), OutboxEntry(*r)) for r in conn.execute(_PENDING_OF, named)
             )
         if "task" in ids:
-            local._hold_tasks(conn.execute(_TASKS_NAMED, {"ids": _ids(ids["task"])}))
+            local._hold_tasks(conn.execute(_TASKS_NAMED, {"ids": listed["task"]}))
         # Only a task from elsewhere (an external id) can clash: the tasks here
         # holding one of the page's pairs.
         external: dict[str, set[str]] = {}
+        keyed: dict[TaskKey, str] = {}  # a pair -> the first of the page's tasks with it
+        shared: set[str] = set()  # the page's tasks whose pair another of them has too
         for row in rows:
             if row.entity == "task" and not row.deleted:
                 source, ext = row.data.get("source", "local"), row.data.get("external_id")
                 if isinstance(source, str) and isinstance(ext, str):
                     external.setdefault(source, set()).add(ext)
+                    first = keyed.setdefault((source, ext), row.entity_id)
+                    if first != row.entity_id:
+                        shared.update((first, row.entity_id))
         for source, exts in external.items():
             held = conn.execute(_TASKS_HOLDING, {"source": source, "ids": _ids(sorted(exts))})
             local._hold_tasks(held)
+        if "task" in ids:
+            local.fresh = local._fresh_tasks(ids["task"], keyed, shared)
         if "automation" in ids:
             local.automations.update(
                 (automation.id, automation)
@@ -482,11 +502,101 @@ class _Local:
             )
         return local
 
+    def _fresh_tasks(
+        self, task_ids: list[str], keyed: dict[TaskKey, str], shared: set[str]
+    ) -> set[str]:
+        """Which of the page's ``task_ids`` meet nothing (:attr:`fresh`), all else being read."""
+        fresh = set(task_ids)
+        if len(fresh) < len(task_ids):  # some task has several versions in the page
+            fresh.difference_update(i for i, n in Counter(task_ids).items() if n > 1)
+        fresh.difference_update(self.task_keys)
+        fresh.difference_update(shared)
+        fresh.difference_update(keyed[key] for key in self.key_holders.keys() & keyed.keys())
+        for entity, entity_id in chain(self.versions, self.pending):
+            if entity == "task":
+                fresh.discard(entity_id)
+        return fresh
+
     def _hold_tasks(self, tasks: Result[str, str, str | None]) -> None:
         for task_id, source, external_id in tasks:
             self.task_keys[task_id] = (source, external_id)
             if external_id is not None:
                 self.key_holders[(source, external_id)] = task_id
+
+
+class _Decisions:
+    """A page's rows decided one by one in change order; their writes kept for the end."""
+
+    def __init__(
+        self, session: Session, local: _Local, merge: Merge, now: datetime, result: ApplyResult
+    ) -> None:
+        self._session = session
+        self._local = local
+        self._merge = merge
+        self._now = now
+        self._result = result
+        self._tasks = _TaskWrites(local.task_keys, local.key_holders)
+        self._versions: list[tuple[str, str, int, str, bool]] = []
+        #: Entity -> ids whose pending local changes lost.
+        self._losers: dict[str, list[str]] = {}
+
+    def take(self, rows: Iterable[RemoteRow]) -> None:
+        """Decide ``rows``, in their order."""
+        fresh, result = self._local.fresh, self._result
+        for row in rows:
+            if row.entity_id not in fresh or row.entity != "task":
+                self._take(row)
+            elif row.deleted:  # a tombstone of a task never here: only its version
+                self._versions.append(_version(row))
+            else:
+                try:
+                    self._tasks.create(_task_values(row))
+                except RejectedRemoteError as exc:
+                    _reject(self._session, row, str(exc), self._now)
+                    result.conflicts += 1
+                    continue
+                self._versions.append(_version(row))
+                result.changed.append(("task", row.entity_id, "created"))
+
+    def write(self) -> None:
+        """Write what the rows decided: tasks, losing changes dropped, versions."""
+        self._tasks.flush(self._session)
+        conn = self._session.connection()
+        for entity, ids in self._losers.items():
+            conn.execute(_DROP_PENDING, {"entity": entity, "ids": _ids(ids)})
+        if self._versions:
+            # The driver's own executemany: SQLAlchemy's binding of each
+            # row's parameters cost more than the insert itself.
+            conn.exec_driver_sql(_VERSION_UPSERT, self._versions)
+
+    def _take(self, row: RemoteRow) -> None:
+        """A row that may meet something here or in the page."""
+        local, result, now = self._local, self._result, self._now
+        key = (row.entity, row.entity_id)
+        held = local.versions.get(key)
+        if held is not None and (row.hlc, row.device_id) <= held:
+            result.skipped += 1
+            return
+        try:
+            if row.entity == "task":
+                op = self._tasks.write(row)
+            else:
+                op = _write_automation(self._session, row, self._merge, now, local.automations)
+        except RejectedRemoteError as exc:
+            _reject(self._session, row, str(exc), now)
+            result.conflicts += 1
+            return
+        pending = local.pending.pop(key, None)
+        if pending is not None:
+            # The remote version is newer than a change not pushed yet:
+            # that change lost. It is kept in the inbox, and not sent.
+            _file(self._session, pending, (row.hlc, row.device_id), now)
+            self._losers.setdefault(row.entity, []).append(row.entity_id)
+            result.conflicts += 1
+        local.versions[key] = (row.hlc, row.device_id)
+        self._versions.append(_version(row))
+        if op is not None:
+            result.changed.append((row.entity, row.entity_id, op))
 
 
 #: The columns :func:`_task_values` gives, in its order: every column of tasks.
@@ -566,6 +676,13 @@ class _TaskWrites:
         self._writes.append((False, values))
         return "updated" if existed else "created"
 
+    def create(self, values: tuple[Any, ...]) -> None:
+        """Take a task that is new here and that no other row of the page names or clashes with.
+
+        Nothing is kept of it: no later row of the page can ask.
+        """
+        self._writes.append((False, values))
+
     def flush(self, session: Session) -> None:
         """Write what was taken, in order: multi-row upserts and ``DELETE .. IN``."""
         conn = session.connection()
@@ -576,7 +693,7 @@ class _TaskWrites:
                 continue
             for start in range(0, len(items), _TASKS_PER_STATEMENT):
                 chunk = items[start : start + _TASKS_PER_STATEMENT]
-                params = tuple(value for values in chunk for value in values)
+                params = tuple(chain.from_iterable(chunk))
                 conn.exec_driver_sql(_task_upsert(len(chunk)), params)
         self._writes.clear()
 
