@@ -20,7 +20,7 @@ def _settled(agent: LiveAgent) -> bool:
     with agent.client() as client:
         client.post("/api/v1/sync/run").raise_for_status()
     status = _status(agent)
-    return status["state"] == "up_to_date" and status["pending"] == 0
+    return bool(status["state"] == "up_to_date" and status["pending"] == 0)
 
 
 def _server_rows(db: SyncDatabase) -> list[tuple[Any, ...]]:
