@@ -149,7 +149,8 @@ class SyncConnectionStore:
                     "and give it by PGPASSWORD or ~/.pgpass.",
                 )
             self._vault.set(SYNC_PASSWORD_ENTRY, secret)
-        else:
+        elif self._vault.probe().usable:
+            # Without a keyring there is no password kept to remove.
             self._vault.delete(SYNC_PASSWORD_ENTRY)
         update_config_file(self._config_file, {SETTING: bare})
         return bare

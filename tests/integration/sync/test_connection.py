@@ -295,3 +295,43 @@ def test_a_running_agent_follows_connect_and_disconnect(
     assert gone.returncode == 0, gone.stderr
     assert "The running agent has stopped syncing" in gone.stdout
     assert _wait_for_state(profile, "off")["state"] == "off"
+
+
+def test_without_a_keyring_connect_refuses_to_keep_a_password_and_pgpass_works(
+    synced: SyncDatabase, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    device = make_device("headless", "acme")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = agent_env(
+        {
+            **os.environ,
+            "HOME": str(home),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        },
+        tmp_path / "data",
+        tmp_path / "config",
+    )
+    del env["ATOM_PORT"]
+    bare = _url(synced, device.role)
+    refused = run_cli(env, "sync", "connect", bare, "--password-stdin", stdin=device.password)
+    assert refused.returncode != 0
+    assert "cannot be kept: there is no usable OS keyring" in refused.stderr
+    assert "~/.pgpass" in refused.stderr
+    assert device.password not in refused.stdout + refused.stderr
+    assert _config(env) == {}
+
+    # The way it says: no password in the command, libpq reads ~/.pgpass.
+    pgpass = home / ".pgpass"
+    pgpass.write_text(
+        f"127.0.0.1:{synced.server.port}:{synced.name}:{device.role}:{device.password}\n"
+    )
+    pgpass.chmod(0o600)
+    saved = run_cli(env, "sync", "connect", bare)  # stdin is no terminal: no prompt
+    assert saved.returncode == 0, saved.stderr
+    assert f"as {device.role}, tenant 'acme'" in saved.stdout
+    assert _config(env)["sync_url"] == bare
+    assert run_cli(env, "sync", "test").returncode == 0
+    gone = run_cli(env, "sync", "disconnect")
+    assert gone.returncode == 0, gone.stderr
+    assert _config(env) == {}
