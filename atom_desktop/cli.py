@@ -11,7 +11,7 @@ import gc
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -420,8 +420,8 @@ def _sync_server(args: argparse.Namespace) -> int:
     from atom_desktop.sync.server import commands  # noqa: PLC0415 - loads psycopg
 
     redactor = Redactor()
-    logs = configure_logging(level="WARNING", log_dir=None, redactor=redactor)
-    try:
+
+    def act() -> int:
         if args.server_action == "init":
             return commands.init(args.url, redactor=redactor)
         return commands.add_user(
@@ -432,15 +432,8 @@ def _sync_server(args: argparse.Namespace) -> int:
             reset_password=args.reset_password,
             redactor=redactor,
         )
-    except AtomError as exc:
-        # The message names the server without its password; the redactor
-        # masks any secret that a server's own words might still carry.
-        print(f"{PROG}: {redactor.redact(str(exc))}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        logs.close()
+
+    return _reported(redactor, act)
 
 
 def _sync_connection(args: argparse.Namespace) -> int:
@@ -458,7 +451,6 @@ def _sync_connection(args: argparse.Namespace) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code
     settings, paths, redactor = profile.settings, profile.paths, profile.redactor
-    logs = configure_logging(level="WARNING", log_dir=None, redactor=redactor)
     store = SyncConnectionStore(paths.config_file, KeyringVault(keyring_service(paths.data_dir)))
 
     def reconnect() -> str | None:
@@ -466,7 +458,7 @@ def _sync_connection(args: argparse.Namespace) -> int:
         with AgentClient(agent_url(settings, paths), token.secret if token else None) as client:
             return cast("str | None", client.request("POST", "/sync/reconnect")["server"])
 
-    try:
+    def act() -> int:
         if args.sync_action == "connect":
             return sync_connection.sync_connect(
                 args.url,
@@ -481,6 +473,19 @@ def _sync_connection(args: argparse.Namespace) -> int:
                 args.url, store=store, password_stdin=args.password_stdin, redactor=redactor
             )
         return sync_connection.sync_disconnect(store=store, reconnect=reconnect)
+
+    return _reported(redactor, act)
+
+
+def _reported(redactor: Redactor, act: Callable[[], int]) -> int:
+    """Run a command that works without an agent, its errors printed with secrets masked.
+
+    The messages name servers without their passwords; the redactor masks
+    any secret that a server's own words might still carry.
+    """
+    logs = configure_logging(level="WARNING", log_dir=None, redactor=redactor)
+    try:
+        return act()
     except AtomError as exc:
         print(f"{PROG}: {redactor.redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
