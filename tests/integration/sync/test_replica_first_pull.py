@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,27 +17,16 @@ from atom_desktop.store.database import Database
 from atom_desktop.store.replica import LOST, REJECTED, ApplyResult, RemoteRow, SyncReplica
 from atom_desktop.store.task_types import TaskCreate
 from atom_desktop.store.tasks import TaskRepository
+from tests.integration.sync.test_replica_pages import _task_json
 
 #: A wall clock far ahead of the real one: pulled stamps newer than any made here.
 LATER = 2_000_000_000_000
 
 
 def _task(task_id: str, title: str, **fields: Any) -> dict[str, Any]:
-    """A task's data as a device sends it."""
-    return {
-        "id": task_id,
-        "title": title,
-        "notes": "",
-        "status": "todo",
-        "priority": 0,
-        "due_at": None,
-        "tags": [],
-        "source": "local",
-        "external_id": None,
-        "created_at": "2033-05-18T03:33:20.123456+00:00",
-        "updated_at": "2033-05-18T03:33:20+00:00",
-        **fields,
-    }
+    """A task's data as a device sends it (its creation time with microseconds)."""
+    sent = json.loads(_task_json(task_id, title))
+    return {**sent, "created_at": "2033-05-18T03:33:20.123456+00:00", **fields}
 
 
 class Page:
