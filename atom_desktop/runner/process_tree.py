@@ -116,13 +116,23 @@ def alive(ident: Identity) -> psutil.Process | None:
         return None
 
 
+def parents_first(idents: set[Identity]) -> list[Identity]:
+    """The processes oldest first, so each parent is signalled before what it started.
+
+    A shell signalled after its child may see the child die first and exit
+    with 128+N; signalled first, it ends by the signal, as the run's record
+    then says.
+    """
+    return sorted(idents, key=lambda ident: (ident[1], ident[0]))
+
+
 def signal_all(idents: set[Identity], sig: signal.Signals, group: int | None) -> int:
     """Send ``sig`` to the group and to every process still alive; return how many got it."""
     if group is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, sig)
     sent = 0
-    for ident in idents:
+    for ident in parents_first(idents):
         proc = alive(ident)
         if proc is not None:
             with contextlib.suppress(psutil.Error):
