@@ -325,3 +325,61 @@ class ApprovalRow(Base):
     expires_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+INTEGRATION_STATUSES = ("pending", "connected", "reconnect_needed", "error")
+TOKEN_STORAGES = ("keyring", "database")
+
+
+class IntegrationAccountRow(Base):
+    """A connected account of a service; its tokens are in the keyring (or ``secret``)."""
+
+    __tablename__ = "integration_accounts"
+    __table_args__ = (
+        CheckConstraint(
+            f"status IN {INTEGRATION_STATUSES!r}", name="ck_integration_accounts_status"
+        ),
+        CheckConstraint(
+            f"token_storage IN {TOKEN_STORAGES!r}", name="ck_integration_accounts_token_storage"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    account: Mapped[str] = mapped_column(String(200))
+    parameters: Mapped[dict[str, str]] = mapped_column(JSON)
+    client_id: Mapped[str | None] = mapped_column(String(500))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(24))
+    token_storage: Mapped[str] = mapped_column(String(16))
+    # Which keyring entries hold the tokens: a new generation is written in
+    # full before the row points at it, so a crash never loses both.
+    secret_generation: Mapped[int] = mapped_column(Integer)
+    secret: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime | None]
+    checked_at: Mapped[datetime | None]
+    retry_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class IntegrationRevocationRow(Base):
+    """A token the provider has not yet confirmed revoked (its account is gone)."""
+
+    __tablename__ = "integration_revocations"
+    __table_args__ = (Index("ix_integration_revocations_next_attempt_at", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    account: Mapped[str] = mapped_column(String(200))
+    revoke_url: Mapped[str] = mapped_column(String(2000))
+    client_id: Mapped[str | None] = mapped_column(String(500))
+    token_storage: Mapped[str] = mapped_column(String(16))
+    secret: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
