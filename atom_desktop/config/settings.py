@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -27,7 +27,7 @@ from pydantic_settings import (
 from atom_desktop.config.config_file import ENV_PREFIX, config_file_path
 from atom_desktop.core.errors import ConfigError
 
-_SECRET_FIELDS = frozenset({"encryption_key", "api_token", "sync_url"})
+_SECRET_FIELDS = frozenset({"encryption_key", "api_token", "sync_url", "integrations"})
 # Settings that say where the config file is cannot come from that file.
 _NOT_IN_FILE = frozenset({"config_dir", "config_file"})
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
@@ -43,12 +43,25 @@ OWNER_TOKEN_SHAPE = (
 )
 
 
+class IntegrationClient(BaseModel):
+    """The OAuth client registered with one provider: ``[integrations.<provider>]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id: str | None = Field(default=None, min_length=1, max_length=500)
+    client_secret: SecretStr | None = Field(
+        default=None, description="Kept in the OS keyring when set from the app."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the agent; see DESIGN.md "Configuration"."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_ignore_empty=True,  # ATOM_X= (empty) means "not set"
+        # ATOM_INTEGRATIONS__GITHUB__CLIENT_ID: one provider's client settings.
+        env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
         validate_default=True,
@@ -84,6 +97,11 @@ class Settings(BaseSettings):
     )
     allow_commands: tuple[str, ...] | None = Field(
         default=None, description="If set, API/automation/AI runs must match one of these."
+    )
+
+    integrations: dict[str, IntegrationClient] = Field(
+        default_factory=dict,
+        description="OAuth clients by provider id ([integrations.github] client_id = ...).",
     )
 
     automation_debounce_s: float = Field(

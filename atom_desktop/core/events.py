@@ -137,6 +137,17 @@ class SyncStatusChanged(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class IntegrationChanged(EventPayload):
+    """An integration account was added, changed status, was checked or removed."""
+
+    kind: ClassVar[str] = "integration.changed"
+    integration_id: str
+    provider: str
+    status: str  # pending, connected, reconnect_needed, error, or removed
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WindowActivationRequested(EventPayload):
     """Someone (a second launch, a script) asked the desktop window to show itself."""
 
