@@ -20,6 +20,7 @@ import keyring.backend
 
 from atom_desktop import __version__
 from atom_desktop.api.auth import TokenAuthority, TokenService
+from atom_desktop.api.routes.oauth_callback import CALLBACK_PATH
 from atom_desktop.api.server import ApiService
 from atom_desktop.automations.service import AutomationService, AutomationSettings
 from atom_desktop.config.paths import AppPaths
@@ -29,6 +30,8 @@ from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.instance_lock import LOCK_FILE_NAME, InstanceService
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.core.service import Service
+from atom_desktop.integrations.clients import ClientSettings
+from atom_desktop.integrations.service import IntegrationService
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.service import RunnerService, RunnerSettings
 from atom_desktop.secrets.api_token import OwnerTokenStore
@@ -115,6 +118,15 @@ class Runtime:
             password=self.sync_connection.stored_password,
         )
         self.sync_conflicts = ConflictResolver(self.store, self.automations, self.sync, self.bus)
+        self.integrations = IntegrationService(
+            self.store,
+            self.vault,
+            ClientSettings(self.paths.config_file, self.vault),
+            self.bus,
+            self.redactor,
+            self.ids,
+            lambda: f"http://127.0.0.1:{self.api_port}{CALLBACK_PATH}",
+        )
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
         # Start order; stop runs it backwards (the API closes before runs are cancelled).
         # What can fail cheaply comes first: the lock, then the API's port, so
@@ -126,6 +138,7 @@ class Runtime:
             self.store,
             self.token_service,
             self.runner,
+            self.integrations,
             self.automations,
             self.sync,
             self.api,

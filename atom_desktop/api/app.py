@@ -27,6 +27,8 @@ from atom_desktop.api.routes import (
     automations,
     events,
     health,
+    integrations,
+    oauth_callback,
     runs,
     sync,
     sync_connection,
@@ -101,10 +103,14 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         approvals.router,
         sync.router,
         sync_connection.router,
+        integrations.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)
         routes.add_router(PREFIX, router)
+    # The provider sends the browser here; ``state`` guards it (no token).
+    app.include_router(oauth_callback.router)
+    routes.add(oauth_callback.CALLBACK_PATH, ("GET",), PUBLIC)
     routes.add(OPENAPI_URL, ("GET",), PUBLIC)
     routes.add(DOCS_URL, ("GET",), PUBLIC)
     routes.add_prefix("/docs/assets", PUBLIC)

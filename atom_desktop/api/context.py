@@ -9,6 +9,7 @@ from atom_desktop.automations.service import AutomationService
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import EventBus
+from atom_desktop.integrations.service import IntegrationService
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
@@ -27,6 +28,7 @@ class AgentContext(Protocol):
     automations: AutomationService
     sync: SyncService
     sync_conflicts: ConflictResolver
+    integrations: IntegrationService
 
     @property
     def state(self) -> str:

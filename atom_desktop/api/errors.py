@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from atom_desktop.automations.errors import RunNotInProgressError
 from atom_desktop.automations.triggers import TriggerError
 from atom_desktop.core.errors import AtomError
+from atom_desktop.integrations.errors import Failure, IntegrationError
 from atom_desktop.runner.errors import RunNotActiveError
 from atom_desktop.runner.policy import CommandDeniedError
 from atom_desktop.store.errors import ConflictError, NotFoundError, StoreError
@@ -57,6 +58,19 @@ _STATUS_OF_ERRORS: tuple[tuple[tuple[type[AtomError], ...], int, str], ...] = (
     ((InvalidCursorError,), 400, "invalid_cursor"),
     ((StoreError,), 503, "store_unavailable"),
 )
+
+
+def integration_status(exc: IntegrationError) -> tuple[int, str]:
+    """The HTTP status of an integration failure, by what the client can do about it."""
+    match exc.failure:
+        case Failure.TRANSIENT:
+            return 502, "provider_unreachable"  # a gateway's word for "upstream failed"
+        case Failure.PROTOCOL:
+            return 502, "provider_error"
+        case Failure.RECONNECT:
+            return 409, "reconnect_needed"
+        case _:
+            return 400, "bad_request"
 
 
 def status_of(exc: AtomError) -> tuple[int, str]:
@@ -132,6 +146,10 @@ def install_error_handlers(
             return error_response(403, "command_denied", exc.message, rule=exc.rule)
         if isinstance(exc, TriggerError):
             return error_response(422, "invalid_input", exc.message, field=exc.field)
+        if isinstance(exc, IntegrationError):
+            status, code = integration_status(exc)
+            extra = {"hint": exc.hint} if exc.hint else {}
+            return error_response(status, code, exc.message, **extra)
         status, code = status_of(exc)
         return error_response(status, code, exc.message)
 

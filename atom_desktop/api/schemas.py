@@ -51,6 +51,7 @@ class ErrorDetail(BaseModel):
 
     code: str
     message: str
+    hint: str | None = Field(default=None, description="What to do about it, when known.")
 
 
 class ErrorBody(BaseModel):

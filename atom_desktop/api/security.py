@@ -62,6 +62,23 @@ DOCS_HEADERS = (
 )
 
 
+#: The page a provider's sign-in ends on: it loads nothing but its own inline
+#: style, cannot be framed, and sends no Referer (its address held the code).
+CALLBACK_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+        b"form-action 'none'; base-uri 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_CALLBACK_PATH = "/oauth/callback"
+
+
 def allowed_hosts(port: int, extra_hosts: Iterable[str] = ()) -> frozenset[str]:
     """Host header values that name this agent (exact match, with port)."""
     names = (*LOOPBACK_NAMES, *extra_hosts)
@@ -464,7 +481,12 @@ class SecurityMiddleware:
 def _response_headers(path: str, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:
     """What every response gets added. The app itself sets no CORS headers
     (it has no CORS middleware): this layer alone decides them."""
-    added = DOCS_HEADERS if path == "/docs" or path.startswith("/docs/") else API_HEADERS
+    if path == "/docs" or path.startswith("/docs/"):
+        added = DOCS_HEADERS
+    elif path == _CALLBACK_PATH:
+        added = CALLBACK_HEADERS
+    else:
+        added = API_HEADERS
     if origin is not None:
         # The exact origin, never "*"; it already passed the allowlist.
         added += ((b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin"))
