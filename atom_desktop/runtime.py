@@ -97,6 +97,15 @@ class Runtime:
             self.ids,
             secrets=self.redactor.secrets,
         )
+        self.integrations = IntegrationService(
+            self.store,
+            self.vault,
+            ClientSettings(self.paths.config_file, self.vault),
+            self.bus,
+            self.redactor,
+            self.ids,
+            lambda: f"http://127.0.0.1:{self.api_port}{CALLBACK_PATH}",
+        )
         self.automations = AutomationService(
             AutomationSettings(
                 debounce_s=settings.automation_debounce_s,
@@ -107,6 +116,7 @@ class Runtime:
             self.store,
             self.runner,
             self.bus,
+            credentials=self.integrations.async_request_auth,
         )
         # Off (nothing started, nothing connected) unless a server URL is set.
         self.sync_connection = SyncConnectionStore(self.paths.config_file, self.vault)
@@ -118,15 +128,6 @@ class Runtime:
             password=self.sync_connection.stored_password,
         )
         self.sync_conflicts = ConflictResolver(self.store, self.automations, self.sync, self.bus)
-        self.integrations = IntegrationService(
-            self.store,
-            self.vault,
-            ClientSettings(self.paths.config_file, self.vault),
-            self.bus,
-            self.redactor,
-            self.ids,
-            lambda: f"http://127.0.0.1:{self.api_port}{CALLBACK_PATH}",
-        )
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
         # Start order; stop runs it backwards (the API closes before runs are cancelled).
         # What can fail cheaply comes first: the lock, then the API's port, so

@@ -94,6 +94,19 @@ class HttpStep(_Step):
         list[Annotated[int, Field(ge=100, le=599), BeforeValidator(whole_number)]],
         Field(max_length=50),
     ] = Field(default=[], description="Statuses that count as success (default: any 2xx).")
+    auth: (
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=36,
+                pattern=r"^[A-Za-z0-9_-]+$",
+                description="An integration's id: the agent adds that account's credential "
+                "(refreshed when due). The token is never in the step, its result or a log.",
+            ),
+        ]
+        | None
+    ) = None
 
     model_config = ConfigDict(**STRICT, populate_by_name=True)
 

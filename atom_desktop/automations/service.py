@@ -35,7 +35,7 @@ from atom_desktop.automations.file_watch import FileBatch, FileWatcher, check_gl
 from atom_desktop.automations.fire_plan import MAX_COUNTED, plan_fires
 from atom_desktop.automations.model import AutomationSpec, spec_json
 from atom_desktop.automations.run_executor import RunExecutor
-from atom_desktop.automations.steps import RunContext, StepRunner
+from atom_desktop.automations.steps import Credentials, RunContext, StepRunner
 from atom_desktop.automations.triggers import (
     AnyOf,
     FileTrigger,
@@ -106,7 +106,10 @@ class AutomationService:
         runner: RunnerService,
         bus: EventBus,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        credentials: Credentials | None = None,
     ) -> None:
+        """``credentials``: what an http step's ``auth`` integration adds to its request."""
         self._settings = settings
         self._store = store
         self._runner = runner
@@ -122,6 +125,7 @@ class AutomationService:
                 bus=bus,
                 http=self._client,
                 approvals=self.approvals,
+                credentials=credentials,
             ),
             lambda: store.automation_runs,
             bus,

@@ -37,6 +37,7 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import EventBus, NotificationRequested
 from atom_desktop.core.redaction import MASK
 from atom_desktop.core.statuses import RunStatus
+from atom_desktop.integrations.health import RequestAuth
 from atom_desktop.runner.request import RunRequest
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.runs import RunRecord, RunRepository
@@ -45,6 +46,9 @@ from atom_desktop.store.tasks import TaskRepository
 
 if TYPE_CHECKING:
     import httpx
+
+#: What a request as an integration's account carries, by the integration's id.
+Credentials = Callable[[str], Awaitable[RequestAuth]]
 
 # What a result keeps of output and bodies (the full output stays with the run).
 KEEP_TEXT = 64 * 1024
@@ -166,13 +170,16 @@ class StepRunner:
         bus: EventBus,
         http: Callable[[], httpx.AsyncClient],
         approvals: ApprovalDesk,
+        credentials: Credentials | None = None,
     ) -> None:
+        """``credentials``: what a request as an integration's account carries (by its id)."""
         self._runner = runner
         self._runs = runs
         self._tasks = tasks
         self._bus = bus
         self._http = http
         self._approvals = approvals
+        self._credentials = credentials
 
     async def async_run(self, step: Step, index: int, ctx: RunContext) -> dict[str, Any]:
         """Run ``step``; its result (``status`` is succeeded, failed or denied)."""
@@ -280,18 +287,44 @@ class StepRunner:
         headers = {name: fill(value, scope) for name, value in step.headers.items()}
         content = fill(step.body, scope).encode() if step.body is not None else None
         json_body = fill_json(step.json_body, scope) if step.json_body is not None else None
+        secrets: tuple[str, ...] = ()
+        if step.auth is not None:
+            url, secrets = await self._authorize(step.auth, url, headers)
         # Loaded with the first http step: most agents never run one.
         import httpx  # noqa: PLC0415
 
         try:
-            return await self._send(step, url, headers, content, json_body)
+            result = await self._send(step, url, headers, content, json_body)
         except httpx.InvalidURL:
             # What urlsplit lets through and httpx does not (a port that is no number).
             raise bad from None
         except httpx.TimeoutException as exc:
             raise StepError(f"The request timed out ({type(exc).__name__}).") from None
         except httpx.HTTPError as exc:
-            raise StepError(f"The request failed: {exc}") from None
+            raise StepError(_scrubbed(f"The request failed: {exc}", secrets)) from None
+        return _scrub_result(result, secrets) if secrets else result
+
+    async def _authorize(
+        self, account_id: str, url: str, headers: dict[str, str]
+    ) -> tuple[str, tuple[str, ...]]:
+        """Add the account's credential to the request; the URL and the values to hide."""
+        if self._credentials is None:
+            raise StepError("Integrations are not available in this agent.")
+        try:
+            auth = await self._credentials(account_id)
+        except AtomError as exc:
+            raise StepError(f"Integration {account_id}: {exc.message}") from None
+        named = {name.lower() for name in headers}
+        clash = sorted(name for name in auth.headers if name.lower() in named)
+        if clash:
+            raise StepError(
+                f"The step sets {', '.join(clash)} itself and also names integration "
+                f"{account_id}, which sets it: remove one of the two."
+            )
+        headers.update(auth.headers)
+        # Every value the credential added is secret but fixed headers' (Notion-Version).
+        secrets = tuple(auth.secret_values)
+        return auth.url(url), secrets
 
     async def _send(
         self,
@@ -355,6 +388,26 @@ class StepRunner:
             changes = TaskUpdate.model_validate(fields)
             task = await asyncio.to_thread(self._tasks().update, task_id, changes)
         return {"status": "succeeded", "task_id": task.id, "task": task.to_json()}
+
+
+def _scrubbed(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _scrub_result(result: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
+    """The result with the credential masked wherever the service echoed it."""
+    scrubbed = dict(result)
+    for key in ("body", "error"):
+        if isinstance(scrubbed.get(key), str):
+            scrubbed[key] = _scrubbed(scrubbed[key], secrets)
+    if "json" in scrubbed:
+        text = json.dumps(scrubbed["json"])
+        clean = _scrubbed(text, secrets)
+        if clean != text:
+            scrubbed["json"] = json.loads(clean)
+    return scrubbed
 
 
 def _refuse_masked_values(step: Step) -> None:

@@ -25,6 +25,8 @@ class RequestAuth:
 
     headers: Mapping[str, str]
     path_prefix: str = ""
+    #: The secret values in it (to be masked wherever a service echoes them).
+    secret_values: tuple[str, ...] = ()
 
     def url(self, url: str) -> str:
         """``url`` with the credential's path prefix (Telegram's ``/bot<token>``)."""
@@ -66,9 +68,10 @@ def request_auth(provider: Provider, values: Mapping[str, str]) -> RequestAuth:
     if any(ch in value for ch in "\r\n"):
         raise IntegrationError(f"The {provider.name} credential holds a line break.")
     fixed = dict(provider.headers)
+    secrets = tuple(v for v in (token, key, secret, fields["basic"], value) if len(v) >= 8)
     if provider.credential.place == "path":
-        return RequestAuth(fixed, value)
-    return RequestAuth({**fixed, provider.credential.header: value})
+        return RequestAuth(fixed, value, secrets)
+    return RequestAuth({**fixed, provider.credential.header: value}, "", secrets)
 
 
 @dataclass(frozen=True, slots=True)
