@@ -75,6 +75,8 @@ class OidcProvider:
     #: The discovery document (``/.well-known/openid-configuration``).
     metadata: dict[str, Any] = field(repr=False)
     pid: int
+    #: Where it listens (the issuer names another port when a proxy is in front).
+    port: int
     log: Path
     admin_secret: str = field(repr=False)
     redirect_uri: str = REDIRECT_URI
@@ -277,12 +279,15 @@ class _Page(HTMLParser):
 
 @contextlib.contextmanager
 def running_oidc_provider(
-    workdir: Path, *, access_token_ttl_s: int = 3600
+    workdir: Path, *, access_token_ttl_s: int = 3600, public_port: int | None = None
 ) -> Iterator[OidcProvider]:
     """Start the provider on a free loopback port, yield it, stop it; no process outlives this.
 
     ``workdir`` receives the provider's log (its stderr), which a failed
-    start quotes. Access tokens live ``access_token_ttl_s`` seconds.
+    start quotes. Access tokens live ``access_token_ttl_s`` seconds. With
+    ``public_port``, the issuer (and every endpoint) names that port, where
+    the test runs a proxy to ``OidcProvider.port``: stopping the proxy takes
+    the provider offline without losing its grants.
     """
     node = shutil.which("node")
     if node is None:
@@ -295,7 +300,7 @@ def running_oidc_provider(
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "oidc-provider.log"
     secret = secrets.token_urlsafe(32)
-    config = {
+    config: dict[str, Any] = {
         "access_token_ttl_s": access_token_ttl_s,
         "clients": [
             {
@@ -317,6 +322,8 @@ def running_oidc_provider(
             },
         ],
     }
+    if public_port is not None:
+        config["public_port"] = public_port
     with (
         log.open("wb") as stderr,
         subprocess.Popen(
@@ -332,8 +339,11 @@ def running_oidc_provider(
         try:
             ready = _wait_for_ready_line(proc, log)
             issuer = str(ready["issuer"])
+            port = int(ready["port"])
+            # Asked at its own port: a proxy on the public one may not run yet.
             metadata = httpx.get(
-                f"{issuer}/.well-known/openid-configuration", timeout=_HTTP_TIMEOUT_S
+                f"http://127.0.0.1:{port}/.well-known/openid-configuration",
+                timeout=_HTTP_TIMEOUT_S,
             ).json()
             yield OidcProvider(
                 issuer=issuer,
@@ -343,6 +353,7 @@ def running_oidc_provider(
                 access_token_ttl_s=access_token_ttl_s,
                 metadata=metadata,
                 pid=proc.pid,
+                port=port,
                 log=log,
                 admin_secret=str(ready["admin_secret"]),
             )

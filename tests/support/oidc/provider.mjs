@@ -77,7 +77,10 @@ await new Promise((resolve, reject) => {
   server.listen(0, '127.0.0.1', resolve);
 });
 const { port } = server.address();
-const issuer = `http://127.0.0.1:${port}`;
+// A test that puts a proxy in front (to take the provider "offline" and back)
+// names the proxy's port: the issuer, and so every endpoint, is the proxy's.
+const publicPort = Number(options.public_port ?? port);
+const issuer = `http://127.0.0.1:${publicPort}`;
 
 const { privateKey } = await signingKeyPair;
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' };
