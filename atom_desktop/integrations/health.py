@@ -58,7 +58,9 @@ def request_auth(provider: Provider, values: Mapping[str, str]) -> RequestAuth:
         "basic": base64.b64encode(f"{key}:{secret}".encode()).decode() if key else "",
     }
     template = provider.credential.value
-    used = [name for name in fields if "{" + name + "}" in template]
+    used = {name for name in fields if "{" + name + "}" in template}
+    if "basic" in used:
+        used |= {"key", "secret"}  # basic auth needs both halves
     if any(not fields[name] for name in used):
         raise IntegrationError(
             f"The stored credential of this {provider.name} account is incomplete.",
