@@ -15,7 +15,9 @@ from atom_desktop.config.settings import Settings
 from atom_desktop.runtime import Runtime
 from tests.integration.api.conftest import LiveAgent, start_agent
 from tests.support.oidc_provider import OidcProvider, running_oidc_provider
+from tests.support.ports import free_port
 from tests.support.secret_service import SecretServiceSession
+from tests.support.tcp_proxy import TcpProxy
 
 T = TypeVar("T")
 
@@ -118,3 +120,29 @@ def oidc_agent(
     """A running agent and a running provider, the agent's client registered there."""
     with running_oidc_agent(settings, oidc_provider, secret_service) as agent:
         yield agent
+
+
+@pytest.fixture
+def proxied(
+    tmp_path: Path,
+    settings: Settings,
+    secret_service: SecretServiceSession,
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[OidcAgent, TcpProxy]]:
+    """An agent whose provider is reached through a proxy the test can stop.
+
+    ``@pytest.mark.parametrize("proxied", [TTL], indirect=True)`` sets the
+    lifetime of access tokens (default an hour).
+    """
+    port = free_port()
+    ttl = int(getattr(request, "param", 3600))
+    with running_oidc_provider(
+        tmp_path / "oidc", public_port=port, access_token_ttl_s=ttl
+    ) as provider:
+        proxy = TcpProxy(port, ("127.0.0.1", provider.port))
+        proxy.start()
+        try:
+            with running_oidc_agent(settings, provider, secret_service) as agent:
+                yield agent, proxy
+        finally:
+            proxy.stop()

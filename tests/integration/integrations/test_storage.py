@@ -4,7 +4,6 @@ revocation when the provider is offline."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring.backends.fail
@@ -23,10 +22,8 @@ from tests.integration.api.conftest import LiveAgent, start_agent
 from tests.integration.integrations.conftest import (
     OidcAgent,
     oidc_agent_settings,
-    running_oidc_agent,
 )
-from tests.support.oidc_provider import OidcProvider, running_oidc_provider
-from tests.support.ports import free_port
+from tests.support.oidc_provider import OidcProvider
 from tests.support.secret_service import SecretServiceSession
 from tests.support.tcp_proxy import TcpProxy
 
@@ -112,22 +109,6 @@ def test_without_a_keyring_tokens_are_in_the_encrypted_database_and_it_says_so(
         assert tokens["access_token"].encode() not in data
     finally:
         host.stop()
-
-
-@pytest.fixture
-def proxied(
-    tmp_path: Path, settings: Settings, secret_service: SecretServiceSession
-) -> Iterator[tuple[OidcAgent, TcpProxy]]:
-    """An agent whose provider is reached through a proxy the test can stop."""
-    port = free_port()
-    with running_oidc_provider(tmp_path / "oidc", public_port=port) as provider:
-        proxy = TcpProxy(port, ("127.0.0.1", provider.port))
-        proxy.start()
-        try:
-            with running_oidc_agent(settings, provider, secret_service) as agent:
-                yield agent, proxy
-        finally:
-            proxy.stop()
 
 
 def test_offline_the_account_goes_at_once_and_the_revocation_follows_later(
