@@ -6,12 +6,14 @@ demo data (tasks, a few runs with coloured output, a token, automations with
 a run history and a pending approval), then captures every page, the
 automation editor and the open tray menu into docs/screenshots/. The Sync
 page is shown off, after a failed connection test, and connected to a
-throw-away PostgreSQL with a conflict in its inbox.
+throw-away PostgreSQL with a conflict in its inbox. The Integrations page is
+shown with an account signed in to a throw-away OpenID Connect provider on
+loopback and a Telegram key that could not be checked (no internet needed).
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
 Needs what ./scripts/test installs (Xvfb, trayer, gnome-keyring, imagemagick,
-PostgreSQL).
+PostgreSQL, node with oidc-provider).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PySide6.QtGui import QColor, QPalette
 
+from tests.support.oidc_provider import OidcProvider, running_oidc_provider
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.secret_service import running_secret_service
 from tests.support.x_display import running_display
@@ -121,6 +124,7 @@ def main() -> int:
             running_secret_service(root / "keyring") as keyring_session,
             running_display() as x,
             running_postgres() as postgres,
+            running_oidc_provider(root / "oidc") as oidc,
         ):
             os.environ.update(x.env())
             os.environ.pop("QT_QPA_PLATFORM", None)
@@ -132,6 +136,7 @@ def main() -> int:
                 x.name,
                 dark=args.dark,
                 sync=(postgres.tcp_url(SYNC_ROLE, SYNC_DATABASE), sync_password),
+                oidc=oidc,
             )
 
 
@@ -180,6 +185,7 @@ def capture(
     *,
     dark: bool,
     sync: tuple[str, str],
+    oidc: OidcProvider,
 ) -> int:
     from PySide6.QtCore import QEventLoop, QPoint, QTimer  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
@@ -276,6 +282,7 @@ def capture(
     window.show_page(4)
     shot("settings")
     capture_sync(desktop, sync, until, shot)
+    capture_integrations(desktop, oidc, until, shot)
     automation_ids: list[str] = []
     inbox = root / "Invoices"
     inbox.mkdir()
@@ -344,6 +351,52 @@ def capture_sync(
     page.refresh()
     until(lambda: len(page.listed_conflicts()) == 1, "the conflict to be listed")
     shot("sync")
+
+
+def capture_integrations(
+    desktop: Any,
+    oidc: OidcProvider,
+    until: Callable[[Callable[[], bool], str], None],
+    shot: Callable[[str], None],
+) -> None:
+    """The Integrations page: an OpenID Connect account signed in, a Telegram key, the catalogue.
+
+    Both are added through the page's own dialogs; the browser is played by
+    the provider's login helper (there is no browser on the virtual display).
+    """
+    import httpx  # noqa: PLC0415
+
+    window = desktop.window
+    window.show_integrations()
+    page = window.integrations_page
+    until(lambda: page.loaded and bool(page.providers), "the catalogue")
+    opened: list[str] = []
+
+    def browser(url: Any) -> bool:
+        opened.append(url.toString())
+        return True
+
+    page.open_url = browser
+    page.connect_provider("oidc")
+    dialog = page.dialog
+    dialog.parameters["issuer"].setText(oidc.issuer)
+    dialog.client_id.setText(oidc.client_id)
+    dialog.move(260, 200)
+    shot("integrations-connect")
+    dialog.submit()
+    until(lambda: bool(opened), "the sign-in address")
+    with httpx.Client(timeout=30) as client:
+        client.get(oidc.login(opened[0])).raise_for_status()
+    until(
+        lambda: [a.status for a in page.accounts.values()] == ["connected"],
+        "the account to be connected",
+    )
+    page.add_key("telegram")
+    page.dialog.secrets["token"].setText("123456789:a-demo-token-for-the-screenshot")
+    page.dialog.submit()
+    until(lambda: len(page.accounts) == 2 and page.dialog is None, "the Telegram key")
+    page.notice.hide()
+    shot("integrations")
 
 
 if __name__ == "__main__":

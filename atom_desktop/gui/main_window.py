@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from atom_desktop.gui.pages.activity import ActivityPage
     from atom_desktop.gui.pages.automations import AutomationsPage
     from atom_desktop.gui.pages.console import ConsolePage
+    from atom_desktop.gui.pages.integrations import IntegrationsPage
     from atom_desktop.gui.pages.settings import SettingsPage, StartAtLogin
     from atom_desktop.gui.pages.sync import SyncPage
     from atom_desktop.gui.pages.tasks import TasksPage
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # New pages go at the end: their Ctrl+number shortcuts stay what people learned.
-PAGES = ("Home", "Tasks", "Console", "Activity", "Settings", "Automations", "Sync")
+PAGES = ("Home", "Tasks", "Console", "Activity", "Settings", "Automations", "Sync", "Integrations")
 ICONS = (
     QStyle.StandardPixmap.SP_DirHomeIcon,
     QStyle.StandardPixmap.SP_FileDialogDetailedView,
@@ -52,6 +53,7 @@ ICONS = (
     QStyle.StandardPixmap.SP_FileDialogContentsView,
     QStyle.StandardPixmap.SP_BrowserReload,
     QStyle.StandardPixmap.SP_DriveNetIcon,
+    QStyle.StandardPixmap.SP_FileLinkIcon,
 )
 
 
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
             "Settings": lambda: _settings_page(host, preferences, start_at_login, self.show_sync),
             "Automations": lambda: _automations_page(host, self.show_run),
             "Sync": lambda: _sync_page(host),
+            "Integrations": lambda: _integrations_page(host),
         }
         self._built: dict[str, QWidget] = {}
         self.pages = QStackedWidget()
@@ -152,6 +155,7 @@ class MainWindow(QMainWindow):
     settings_page: _LazyPage[SettingsPage] = _LazyPage("Settings")
     automations: _LazyPage[AutomationsPage] = _LazyPage("Automations")
     sync_page: _LazyPage[SyncPage] = _LazyPage("Sync")
+    integrations_page: _LazyPage[IntegrationsPage] = _LazyPage("Integrations")
 
     def page(self, name: str) -> QWidget:
         """The page called ``name``, built first if it was not yet."""
@@ -184,8 +188,9 @@ class MainWindow(QMainWindow):
         return widget
 
     def _build_next_page(self) -> None:
-        if not shiboken6.isValid(self._host):
-            return  # the app is being torn down: no page is wanted any more
+        if not (shiboken6.isValid(self._host) and shiboken6.isValid(self.pages)):
+            # The app, or this window, is being torn down: no page is wanted any more.
+            return
         pending = self.pages_pending
         if pending:
             self.page(pending[0])
@@ -219,6 +224,10 @@ class MainWindow(QMainWindow):
     def show_sync(self) -> None:
         """Show the Sync page (its status, server and conflicts)."""
         self.show_page(PAGES.index("Sync"))
+
+    def show_integrations(self) -> None:
+        """Show the Integrations page (connected accounts and the catalogue)."""
+        self.show_page(PAGES.index("Integrations"))
 
     def bring_to_front(self) -> None:
         """Show, un-minimise and raise the window."""
@@ -299,3 +308,9 @@ def _sync_page(host: AgentHost) -> QWidget:
     from atom_desktop.gui.pages.sync import SyncPage  # noqa: PLC0415
 
     return SyncPage(host)
+
+
+def _integrations_page(host: AgentHost) -> QWidget:
+    from atom_desktop.gui.pages.integrations import IntegrationsPage  # noqa: PLC0415
+
+    return IntegrationsPage(host)
