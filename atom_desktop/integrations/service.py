@@ -750,11 +750,11 @@ class IntegrationService:
         secret = values.get("client_secret")
         if secret:
             return ClientCredentials(account.client_id or "", secret, provider.token_endpoint_auth)
-        configured = self.clients.credentials(provider)
-        if account.client_id and configured.client_id != account.client_id:
-            # Tokens belong to the client that got them: refresh as that one.
+        if account.client_id and account.client_id != self.clients.client_id(provider.id):
+            # Tokens belong to the client that got them (the generic provider's
+            # own client, given when connecting): refresh and revoke as that one.
             return ClientCredentials(account.client_id, None, "none")
-        return configured
+        return self.clients.credentials(provider)
 
     async def _endpoints_for(self, account: AccountRecord, oauth: OAuthClient) -> Endpoints:
         endpoints = self._endpoints.get(account.id)

@@ -8,12 +8,12 @@ No answer ever holds a token, a key or a client secret.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from atom_desktop.api.deps import AgentDep, scope
 from atom_desktop.api.schemas import ERROR_RESPONSES
@@ -24,33 +24,38 @@ from atom_desktop.runner.request import STRICT
 
 router = APIRouter(prefix="/integrations", tags=["integrations"], responses=ERROR_RESPONSES)
 
+
+class _IntegrationId(StringConvertor):
+    """A path segment that names an account: anything but the literal routes.
+
+    ``/integrations/providers``, ``/device`` and ``/keys`` are routes of their
+    own; without this their other methods went to ``/{integration_id}`` (and
+    a 405's ``Allow`` listed that route's methods too).
+    """
+
+    regex = "(?!(?:providers|device|keys)$)[^/]+"
+
+
+# Starlette's one registry of convertors, read when a path is compiled (here
+# and by the security layer's route table).
+register_url_convertor("integration_id", _IntegrationId())
+ACCOUNT = "/{integration_id:integration_id}"
+
 _SLUG = r"^[a-z][a-z0-9_]{1,39}$"
+#: No control characters: a value may end up in a header or an address.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 ProviderId = Annotated[str, Field(pattern=_SLUG, description="A provider's id, e.g. github.")]
 IntegrationId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_-]+$")]
-_PARAMETER = re.compile(r"[a-z][a-z0-9_]{0,39}")
-
-
-def _no_control(value: str) -> str:
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in value):
-        raise ValueError("must not hold control characters")
-    return value
-
-
-Text = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_control)]
+Text = Annotated[str, Field(min_length=1, max_length=4096, pattern=_PRINTABLE)]
 Scope = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
-
-
-def _parameters(value: dict[str, str]) -> dict[str, str]:
-    for name in value:
-        if not _PARAMETER.fullmatch(name):
-            raise ValueError(f"{name!r} is not a parameter name")
-    return value
-
-
+ParameterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Parameters = Annotated[
-    dict[str, Text],
-    Field(max_length=8, description="Values the provider's addresses need (subdomain, shop)."),
-    AfterValidator(_parameters),
+    dict[ParameterName, Text],
+    Field(
+        max_length=8,
+        description="Values the provider's addresses need (subdomain, shop).",
+        json_schema_extra={"additionalProperties": False},
+    ),
 ]
 
 
@@ -141,7 +146,7 @@ class ClientSetting(BaseModel):
 
     model_config = STRICT
 
-    client_id: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_no_control)]
+    client_id: Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
     client_secret: Text | None = None
 
 
@@ -270,26 +275,26 @@ async def add_key(agent: AgentDep, body: IntegrationKey) -> IntegrationPublic:
     return _public(account)
 
 
-@router.get("/{integration_id}", openapi_extra=scope("read"))
+@router.get(ACCOUNT, openapi_extra=scope("read"))
 def get_integration(agent: AgentDep, integration_id: IntegrationId) -> IntegrationPublic:
     """One account."""
     return _public(agent.integrations.account(integration_id))
 
 
-@router.post("/{integration_id}/reconnect", openapi_extra=scope("admin"))
+@router.post(ACCOUNT + "/reconnect", openapi_extra=scope("admin"))
 async def reconnect(agent: AgentDep, integration_id: IntegrationId) -> IntegrationStarted:
     """A new sign-in for the account; its tokens are replaced when it completes."""
     url = await agent.integrations.async_reconnect(integration_id)
     return IntegrationStarted(id=integration_id, authorize_url=url)
 
 
-@router.post("/{integration_id}/refresh", openapi_extra=scope("automate"))
+@router.post(ACCOUNT + "/refresh", openapi_extra=scope("automate"))
 async def refresh(agent: AgentDep, integration_id: IntegrationId) -> IntegrationPublic:
     """Refresh the account's tokens now."""
     return _public(await agent.integrations.async_refresh(integration_id))
 
 
-@router.post("/{integration_id}/check", openapi_extra=scope("automate"))
+@router.post(ACCOUNT + "/check", openapi_extra=scope("automate"))
 async def check(agent: AgentDep, integration_id: IntegrationId) -> IntegrationPublic:
     """Send the account's "who am I" request now; the outcome is in the answer
     (``last_error`` is null when it passed)."""
@@ -300,7 +305,7 @@ async def check(agent: AgentDep, integration_id: IntegrationId) -> IntegrationPu
     return _public(account)
 
 
-@router.delete("/{integration_id}", openapi_extra=scope("admin"))
+@router.delete(ACCOUNT, openapi_extra=scope("admin"))
 async def disconnect(agent: AgentDep, integration_id: IntegrationId) -> Disconnection:
     """Revoke at the provider and delete the account and its tokens (offline: revoked later)."""
     done = await agent.integrations.async_disconnect(integration_id)
