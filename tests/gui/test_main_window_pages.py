@@ -91,7 +91,7 @@ def test_a_page_asked_for_before_its_turn_is_built_at_once(window: MainWindow) -
     # Reached through its attribute, a page is built too, and only once.
     console = window.console
     assert window.console is console
-    assert window.pages_pending == ("Console", "Activity", "Settings", "Automations", "Sync")[1:]
+    assert window.pages_pending == PAGES[PAGES.index("Console") + 1 :]
     assert window.page_name() == "Tasks"
 
 
