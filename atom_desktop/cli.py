@@ -181,6 +181,7 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     cancel.add_argument("run_id")
     _add_automation_commands(commands)
     _add_sync_commands(commands)
+    _add_integration_commands(commands)
     tasks = commands.add_parser("tasks", help="tasks", description="tasks")
     task_commands = tasks.add_subparsers(dest="tasks_action", metavar="ACTION", required=True)
     listing = _client_parser(task_commands, "list", "list tasks, newest first")
@@ -246,6 +247,122 @@ def _add_automation_commands(
     missed = _client_parser(actions, "missed", "scheduled times it missed, and what was done")
     missed.add_argument("automation_id")
     missed.add_argument("--limit", type=int, default=20)
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    """``--param NAME=VALUE`` as a pair (argparse reports one without ``=``)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"takes NAME=VALUE, not {text!r}")
+    return name.strip(), value
+
+
+def _add_sign_in_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="only print the address to open (no browser is started without a display anyway)",
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true", help="return once the sign-in started (exit 0)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop waiting (exit 1) after this long (default: 600, how long a sign-in lasts)",
+    )
+
+
+def _add_integration_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    integrations = commands.add_parser(
+        "integrations",
+        help="connected services (GitHub, Slack, ...): connect, check, disconnect",
+        description="The services the agent can act in for you, and the accounts it holds. "
+        "Secrets (tokens, keys, client secrets) are read from stdin or typed at a prompt "
+        "that does not echo, never given on the command line.",
+    )
+    actions = integrations.add_subparsers(
+        dest="integrations_action", metavar="ACTION", required=True
+    )
+    listed = _client_parser(actions, "providers", "every service it can connect to, and how")
+    listed.add_argument("--category", metavar="C", help="only those of C (e.g. messaging)")
+    _client_parser(actions, "list", "accounts: status, last check and last error")
+    connect = _client_parser(
+        actions,
+        "connect",
+        "sign in to a service in a browser (OAuth), or with a code (--device); waits for it",
+    )
+    connect.add_argument("provider", metavar="PROVIDER")
+    connect.add_argument("--issuer", metavar="URL", help="the issuer (generic OpenID Connect)")
+    connect.add_argument(
+        "--param",
+        dest="params",
+        type=_parameter,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value the provider's addresses need (see 'providers'); repeat for several",
+    )
+    connect.add_argument(
+        "--scope", dest="scopes", action="append", metavar="S", help="instead of the default ones"
+    )
+    connect.add_argument("--client-id", metavar="ID", help="the app's id (generic OpenID Connect)")
+    connect.add_argument(
+        "--client-secret-stdin", action="store_true", help="read the app's secret from stdin"
+    )
+    connect.add_argument(
+        "--device",
+        action="store_true",
+        help="sign in on any device with a code (RFC 8628) instead of a browser here",
+    )
+    _add_sign_in_options(connect)
+    add_key = _client_parser(
+        actions,
+        "add-key",
+        "connect a service with its token or key, read from stdin (key and secret: two lines)",
+    )
+    add_key.add_argument("provider", metavar="PROVIDER")
+    add_key.add_argument(
+        "--param",
+        dest="params",
+        type=_parameter,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value the provider needs (see 'providers'); repeat for several",
+    )
+    for name, text in (
+        ("check", "ask the service now whether the account works (exit 1 if not)"),
+        ("refresh", "get new tokens now"),
+    ):
+        _client_parser(actions, name, text).add_argument("integration_id", metavar="ID")
+    disconnect = _client_parser(
+        actions, "disconnect", "revoke the access at the service and remove the account here"
+    )
+    disconnect.add_argument("integration_id", metavar="ID")
+    # Its own dest: a top-level --yes belongs to --reset-data.
+    disconnect.add_argument(
+        "--yes",
+        dest="confirmed",
+        action="store_true",
+        help="do not ask (needed when stdin is not a terminal)",
+    )
+    reconnect = _client_parser(actions, "reconnect", "sign in again; new tokens replace the old")
+    reconnect.add_argument("integration_id", metavar="ID")
+    _add_sign_in_options(reconnect)
+    set_client = _client_parser(
+        actions, "set-client", "set the OAuth app (client) the agent signs in to a service as"
+    )
+    set_client.add_argument("provider", metavar="PROVIDER")
+    set_client.add_argument("--client-id", required=True, metavar="ID")
+    set_client.add_argument(
+        "--client-secret-stdin",
+        action="store_true",
+        help="read the app's secret from stdin (kept in the OS keyring)",
+    )
 
 
 def _add_sync_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -523,7 +640,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _dispatch(
     args: argparse.Namespace, settings: Settings, paths: AppPaths, redactor: Redactor
 ) -> int:
-    if args.command in ("status", "token", "tasks", "run", "runs", "automations", "sync"):
+    if args.command in (
+        "status",
+        "token",
+        "tasks",
+        "run",
+        "runs",
+        "automations",
+        "sync",
+        "integrations",
+    ):
         return _client_command(args, settings, paths, redactor)
     if args.command != "serve":
         print(
@@ -690,6 +816,8 @@ def _client_command(  # noqa: PLR0911 - one return per command family
             return automations(client, args.automations_action, args, as_json=as_json)
         if args.command == "sync":
             return _sync_command(client, args, as_json)
+        if args.command == "integrations":
+            return _integrations_command(client, args, as_json)
         if args.command == "status":
             commands.status(client, as_json=as_json)
         elif args.command == "token":
@@ -746,6 +874,58 @@ def _sync_command(client: Any, args: argparse.Namespace, as_json: bool) -> int:
         )
         return 0
     return sync_commands.sync_now(client, wait=args.wait, timeout_s=args.timeout, as_json=as_json)
+
+
+def _integrations_command(  # noqa: PLR0911 - one return per action
+    client: Any, args: argparse.Namespace, as_json: bool
+) -> int:
+    from atom_desktop.client import integration_commands as commands  # noqa: PLC0415
+
+    action = args.integrations_action
+    if action == "providers":
+        return commands.providers(client, category=args.category, as_json=as_json)
+    if action == "list":
+        return commands.accounts(client, as_json=as_json)
+    if action in ("connect", "reconnect"):
+        # A browser is started only where one can show: else the address is printed alone.
+        sign_in: dict[str, Any] = {
+            "open_browser": not args.no_browser and has_display(),
+            "wait": not args.no_wait,
+            "timeout_s": args.timeout,
+            "as_json": as_json,
+        }
+        if action == "reconnect":
+            return commands.reconnect(client, args.integration_id, **sign_in)
+        return commands.connect(
+            client,
+            args.provider,
+            issuer=args.issuer,
+            parameters=dict(args.params),
+            scopes=args.scopes,
+            client_id=args.client_id,
+            secret_stdin=args.client_secret_stdin,
+            device=args.device,
+            **sign_in,
+        )
+    if action == "add-key":
+        return commands.add_key(
+            client, args.provider, parameters=dict(args.params), as_json=as_json
+        )
+    if action == "check":
+        return commands.check(client, args.integration_id, as_json=as_json)
+    if action == "refresh":
+        return commands.refresh(client, args.integration_id, as_json=as_json)
+    if action == "disconnect":
+        return commands.disconnect(
+            client, args.integration_id, confirmed=args.confirmed, as_json=as_json
+        )
+    return commands.set_client(
+        client,
+        args.provider,
+        client_id=args.client_id,
+        secret_stdin=args.client_secret_stdin,
+        as_json=as_json,
+    )
 
 
 def _tokens_command(client: Any, args: argparse.Namespace, as_json: bool) -> None:
