@@ -16,8 +16,8 @@ class NoAgentError(AtomError):
 class ApiError(AtomError):
     """The agent answered with an error."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{message} ({status} {code})")
+    def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{message} ({status} {code})", hint=hint)
         self.status = status
         self.code = code
 
@@ -60,9 +60,12 @@ class AgentClient:
             raise ApiError(response.status_code, "not_json", "The agent sent no JSON") from None
         if response.is_error:
             error = body.get("error", {}) if isinstance(body, dict) else {}
+            hint = error.get("hint")
             raise ApiError(
                 response.status_code,
                 str(error.get("code", "error")),
                 str(error.get("message", "request failed")),
+                # What to do about it, where the agent knows (e.g. which setting).
+                hint if isinstance(hint, str) and hint else None,
             )
         return body

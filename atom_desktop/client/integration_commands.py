@@ -14,12 +14,10 @@ import getpass
 import sys
 import time
 import webbrowser
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-import httpx
-
-from atom_desktop.client.agent_client import AgentClient, ApiError, NoAgentError
+from atom_desktop.client.agent_client import AgentClient
 from atom_desktop.client.commands import emit, local_time, table
 from atom_desktop.core.errors import AtomError, ConfigError
 
@@ -42,47 +40,6 @@ _CREDENTIAL_WORDS = {
 }
 
 
-class HintedApiError(ApiError):
-    """An error answer of the agent, with the hint it gave (what to do about it)."""
-
-    def __init__(self, status: int, code: str, message: str, hint: str | None) -> None:
-        super().__init__(status, code, message)
-        # ApiError keeps only the message; the hint says what to do (register an app, ...).
-        AtomError.__init__(self, self.message, hint=hint)
-
-
-def request(client: AgentClient, method: str, path: str, **kwargs: Any) -> Any:
-    """``client.request``, with the agent's ``hint`` kept in the error it raises.
-
-    The integrations' errors carry their remedy in the hint (which client id
-    to register, which command to use instead), so it is printed with them.
-    """
-    try:
-        response = client.http.request(method, f"/api/v1{path}", **kwargs)
-    except httpx.ConnectError:
-        # Nothing was sent, so asking again is harmless: AgentClient then
-        # raises its own "no agent answers" error, with its advice.
-        return client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        raise NoAgentError(f"Talking to the agent at {client.base_url} failed: {exc}.") from None
-    if response.status_code == httpx.codes.NO_CONTENT:
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        raise ApiError(response.status_code, "not_json", "The agent sent no JSON") from None
-    if not response.is_error:
-        return body
-    error = body.get("error", {}) if isinstance(body, dict) else {}
-    hint = error.get("hint")
-    raise HintedApiError(
-        response.status_code,
-        str(error.get("code", "error")),
-        str(error.get("message", "request failed")),
-        hint if isinstance(hint, str) and hint else None,
-    )
-
-
 # -- providers ------------------------------------------------------------------------------
 
 
@@ -94,7 +51,7 @@ def how_it_connects(provider: Mapping[str, Any]) -> str:
 
 def find_provider(client: AgentClient, provider_id: str) -> dict[str, Any]:
     """The catalogue record of ``provider_id``; AtomError naming the command that lists them."""
-    for provider in request(client, "GET", "/integrations/providers"):
+    for provider in client.request("GET", "/integrations/providers"):
         if provider["id"] == provider_id:
             return dict(provider)
     raise AtomError(
@@ -107,7 +64,7 @@ def providers(
     client: AgentClient, *, category: str | None, as_json: bool, out: TextIO = sys.stdout
 ) -> int:
     """``integrations providers [--category C]``: the catalogue and how each connects."""
-    data = request(client, "GET", "/integrations/providers")
+    data = client.request("GET", "/integrations/providers")
     chosen = [p for p in data if category is None or p["category"] == category]
     if emit(chosen, as_json, out):
         return 0
@@ -159,7 +116,7 @@ def set_client(
         body["client_secret"] = read_secret(
             stdin, f"Client secret of the {provider['name']} app (not shown): ", "client secret"
         )
-    data = request(client, "PUT", f"/integrations/providers/{provider_id}/client", json=body)
+    data = client.request("PUT", f"/integrations/providers/{provider_id}/client", json=body)
     if not emit(data, as_json, out):
         kept = " and its secret in the OS keyring" if "client_secret" in body else ""
         out.write(f"Set the client id of {data['name']} (kept in the config file{kept}).\n")
@@ -179,7 +136,7 @@ def shortened(text: str | None, width: int = ERROR_WIDTH) -> str:
 
 def accounts(client: AgentClient, *, as_json: bool, out: TextIO = sys.stdout) -> int:
     """``integrations list``: every account, its status, last check and last error."""
-    data = request(client, "GET", "/integrations")
+    data = client.request("GET", "/integrations")
     if emit(data, as_json, out):
         return 0
     if not data:
@@ -234,7 +191,7 @@ def add_key(
     else:
         what = _CREDENTIAL_WORDS.get(str(provider["auth"]), "token")
         body["token"] = read_secret(stdin, f"{name} {what} (not shown): ", what)
-    account = request(client, "POST", "/integrations/keys", json=body)
+    account = client.request("POST", "/integrations/keys", json=body)
     if emit(account, as_json, out):
         return 0
     who = f" as {account['account']}" if account["account"] else ""
@@ -260,7 +217,7 @@ def check(
     err: TextIO = sys.stderr,
 ) -> int:
     """``integrations check ID``: 0 when the service accepted the credential, 1 when not."""
-    account = request(client, "POST", f"/integrations/{account_id}/check")
+    account = client.request("POST", f"/integrations/{account_id}/check")
     passed = account["last_error"] is None and account["status"] == "connected"
     if not emit(account, as_json, out):
         if passed:
@@ -278,7 +235,7 @@ def refresh(
     client: AgentClient, account_id: str, *, as_json: bool, out: TextIO = sys.stdout
 ) -> int:
     """``integrations refresh ID``: new tokens now."""
-    account = request(client, "POST", f"/integrations/{account_id}/refresh")
+    account = client.request("POST", f"/integrations/{account_id}/refresh")
     if not emit(account, as_json, out):
         until = local_time(account["expires_at"])
         more = f"; the access token is good until {until}" if until else ""
@@ -316,14 +273,14 @@ def disconnect(
         if answer.strip().lower() != "yes":
             out.write("Nothing was changed.\n")
             return 1
-    done = request(client, "DELETE", f"/integrations/{account_id}")
+    done = client.request("DELETE", f"/integrations/{account_id}")
     if not emit(done, as_json, out):
         out.write(f"{done['message']}\n")
     return 0
 
 
 def _what_disconnect_does(client: AgentClient, account_id: str) -> str:
-    account = request(client, "GET", f"/integrations/{account_id}")
+    account = client.request("GET", f"/integrations/{account_id}")
     name, who = account["provider_name"], account["account"] or account["id"]
     provider = find_provider(client, account["provider"])
     if provider["auth"] == "oauth2":
@@ -389,12 +346,12 @@ def connect(
     # With --json, stdout holds the JSON only; what a person reads goes to stderr.
     notes = err if as_json else out
     if device:
-        started = request(client, "POST", "/integrations/device", json=body)
+        started = client.request("POST", "/integrations/device", json=body)
         _show_device_code(started, notes)
         limit = float(started["expires_in_s"]) + DEVICE_GRACE_S
         timeout_s = limit if timeout_s is None else min(timeout_s, limit)
     else:
-        started = request(client, "POST", "/integrations", json=body)
+        started = client.request("POST", "/integrations", json=body)
         _show_address(str(started["authorize_url"]), name, open_browser=open_browser, out=notes)
     if not wait:
         emit(started, as_json, out)
@@ -403,7 +360,6 @@ def connect(
     return _wait_and_report(
         client,
         str(started["id"]),
-        _pending_ended,
         timeout_s=SIGN_IN_TIMEOUT_S if timeout_s is None else timeout_s,
         as_json=as_json,
         out=out,
@@ -423,8 +379,8 @@ def reconnect(
     err: TextIO = sys.stderr,
 ) -> int:
     """``integrations reconnect ID``: a new sign-in; the tokens are replaced when it succeeds."""
-    before = request(client, "GET", f"/integrations/{account_id}")
-    started = request(client, "POST", f"/integrations/{account_id}/reconnect")
+    before = client.request("GET", f"/integrations/{account_id}")
+    started = client.request("POST", f"/integrations/{account_id}/reconnect")
     notes = err if as_json else out
     _show_address(
         str(started["authorize_url"]), before["provider_name"], open_browser=open_browser, out=notes
@@ -436,7 +392,7 @@ def reconnect(
     return _wait_and_report(
         client,
         account_id,
-        _pending_ended if before["status"] == "pending" else _reconnect_ended(before),
+        reconnecting=before["status"] != "pending",
         timeout_s=SIGN_IN_TIMEOUT_S if timeout_s is None else timeout_s,
         as_json=as_json,
         out=out,
@@ -444,35 +400,11 @@ def reconnect(
     )
 
 
-#: Whether the sign-in being waited for has ended, given the account as it is now.
-Ended = Callable[[Mapping[str, Any]], bool]
-
-
-def _pending_ended(account: Mapping[str, Any]) -> bool:
-    return bool(account["status"] != "pending")
-
-
-def _reconnect_ended(before: Mapping[str, Any]) -> Ended:
-    """The end of a reconnect of an account that was not pending.
-
-    Its status does not change while the new sign-in runs (a working
-    account keeps working), so the end shows as new tokens (a new
-    ``refreshed_at``) or a new ``last_error``.
-    """
-
-    def ended(account: Mapping[str, Any]) -> bool:
-        if account["refreshed_at"] != before["refreshed_at"]:
-            return True
-        return bool(account["last_error"]) and account["last_error"] != before["last_error"]
-
-    return ended
-
-
 def _wait_and_report(
     client: AgentClient,
     account_id: str,
-    ended: Ended,
     *,
+    reconnecting: bool = False,
     timeout_s: float,
     as_json: bool,
     out: TextIO,
@@ -484,8 +416,9 @@ def _wait_and_report(
     deadline = time.monotonic() + timeout_s
     try:
         while True:
-            account: dict[str, Any] = request(client, "GET", f"/integrations/{account_id}")
-            if ended(account):
+            account: dict[str, Any] = client.request("GET", f"/integrations/{account_id}")
+            # The agent says while a sign-in of the account is under way.
+            if not account["signing_in"]:
                 break
             if time.monotonic() >= deadline:
                 emit(account, as_json, out)
@@ -501,12 +434,15 @@ def _wait_and_report(
             f"Stopped waiting; a sign-in finished in the browser still counts ({CLI} list).\n"
         )
         return INTERRUPTED
-    return _report(account, as_json=as_json, out=out, err=err)
+    return _report(account, reconnecting=reconnecting, as_json=as_json, out=out, err=err)
 
 
-def _report(account: Mapping[str, Any], *, as_json: bool, out: TextIO, err: TextIO) -> int:
+def _report(
+    account: Mapping[str, Any], *, reconnecting: bool, as_json: bool, out: TextIO, err: TextIO
+) -> int:
     name = account["provider_name"]
-    connected = account["status"] == "connected"
+    # A failed reconnect leaves a working account as it was, with the reason.
+    connected = account["status"] == "connected" and not (reconnecting and account["last_error"])
     if emit(dict(account), as_json, out):
         return 0 if connected else 1
     if connected:
@@ -579,6 +515,5 @@ __all__ = [
     "providers",
     "reconnect",
     "refresh",
-    "request",
     "set_client",
 ]

@@ -92,7 +92,8 @@ class ClientSettings:
                     f"Register an app with {provider.name} ({provider.docs}), with the "
                     "redirect address http://127.0.0.1/oauth/callback, then set its client id: "
                     f'[{SETTING}.{provider.id}] client_id = "..." in the config file, '
-                    f"{_env_name(provider.id, 'client_id')}, or the Integrations page."
+                    f"{_env_name(provider.id, 'client_id')}, the Integrations page, or "
+                    f"atom-desktop integrations set-client {provider.id} --client-id ID."
                 ),
             )
         secret = client_secret if client_id else (client_secret or self.client_secret(provider.id))

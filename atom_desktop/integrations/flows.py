@@ -94,6 +94,10 @@ class PendingFlows:
         for state in [s for s, f in self._flows.items() if f.account_id == account_id]:
             del self._flows[state]
 
+    def has_account(self, account_id: str) -> bool:
+        """Whether a sign-in of the account is under way."""
+        return any(f.account_id == account_id for f in self._flows.values())
+
     def expired_accounts(self) -> list[str]:
         """Accounts whose flows have lapsed since the last call (removed now)."""
         return self._expire()

@@ -39,7 +39,7 @@ from atom_desktop.integrations.account_secrets import AccountSecrets
 from atom_desktop.integrations.catalogue import Catalogue, Provider, load_catalogue
 from atom_desktop.integrations.clients import ClientSettings
 from atom_desktop.integrations.errors import Failure, FlowError, IntegrationError, retry_delay
-from atom_desktop.integrations.flows import PendingFlows
+from atom_desktop.integrations.flows import Flow, PendingFlows
 from atom_desktop.integrations.health import (
     RequestAuth,
     check,
@@ -97,6 +97,8 @@ class Account:
     checked_at: datetime | None
     last_error: str | None
     created_at: datetime
+    #: A sign-in (browser or device) of the account is under way.
+    signing_in: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,8 @@ class IntegrationService:
         self._flows = PendingFlows()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._device_polls: dict[str, asyncio.Task[None]] = {}
+        # Accounts whose callback came and whose code is being exchanged.
+        self._completing: set[str] = set()
         self._housekeeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         #: Token requests the service sent (refreshes by account): tests and the
@@ -259,6 +263,9 @@ class IntegrationService:
             checked_at=account.checked_at,
             last_error=account.last_error,
             created_at=account.created_at,
+            signing_in=self._flows.has_account(account.id)
+            or account.id in self._device_polls
+            or account.id in self._completing,
         )
 
     def provider_of(self, account: AccountRecord) -> Provider:
@@ -357,6 +364,15 @@ class IntegrationService:
         (or as it was, for a reconnect) with no new token stored.
         """
         flow = self._flows.take(state)
+        self._completing.add(flow.account_id)
+        try:
+            return await self._complete(flow, code, error, error_description)
+        finally:
+            self._completing.discard(flow.account_id)
+
+    async def _complete(
+        self, flow: Flow, code: str | None, error: str | None, error_description: str | None
+    ) -> Account:
         account = self._accounts.get(flow.account_id)
         if account is None:
             raise FlowError("The integration this sign-in was for has been removed.")

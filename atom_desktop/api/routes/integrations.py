@@ -93,6 +93,10 @@ class IntegrationPublic(BaseModel):
     checked_at: datetime | None
     last_error: str | None
     created_at: datetime
+    signing_in: bool = Field(
+        description="A sign-in of the account (browser or device) is under way; "
+        "when it ends, status and last_error say how it went."
+    )
 
 
 class IntegrationConnect(BaseModel):
@@ -193,6 +197,7 @@ def _public(account: Account) -> IntegrationPublic:
         checked_at=account.checked_at,
         last_error=account.last_error,
         created_at=account.created_at,
+        signing_in=account.signing_in,
     )
 
 

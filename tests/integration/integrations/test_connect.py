@@ -44,7 +44,8 @@ def test_connect_with_pkce_keeps_the_tokens_in_the_keyring_only(oidc_agent: Oidc
     assert len(asked["code_challenge"]) == 43
     assert len(asked["state"]) >= 43
     assert asked["redirect_uri"] == f"http://127.0.0.1:{oidc_agent.live.port}/oauth/callback"
-    assert oidc_agent.account(account_id)["status"] == "pending"
+    pending = oidc_agent.account(account_id)
+    assert (pending["status"], pending["signing_in"]) == ("pending", True)
 
     answer = oidc_agent.finish(oidc_agent.provider.login(url))
 
@@ -55,6 +56,7 @@ def test_connect_with_pkce_keeps_the_tokens_in_the_keyring_only(oidc_agent: Oidc
     assert answer.headers["cache-control"] == "no-store"
     account = oidc_agent.account(account_id)
     assert account["status"] == "connected"
+    assert account["signing_in"] is False
     assert account["account"] == "alice"
     assert account["token_storage"] == "keyring"
     assert account["expires_at"] is not None
