@@ -318,8 +318,8 @@ class IntegrationService:
             scopes=chosen,
             token_storage=self._vault.storage(),
         )
-        if client_secret and client_id:
-            # The generic provider's own client: its secret lives with the tokens.
+        if client_secret:
+            # A secret given with the request (not a setting) lives with the tokens.
             account = await asyncio.to_thread(
                 self._vault.replace, account, {"client_secret": client_secret}
             )
@@ -420,7 +420,7 @@ class IntegrationService:
             scopes=chosen,
             token_storage=self._vault.storage(),
         )
-        if client_secret and client_id:
+        if client_secret:
             account = await asyncio.to_thread(
                 self._vault.replace, account, {"client_secret": client_secret}
             )
