@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,8 +99,11 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
     for tool in ("dbus-daemon", "gnome-keyring-daemon"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is missing; ./scripts/test installs it")
-    runtime_dir = home / "run"
-    runtime_dir.mkdir(mode=0o700, parents=True)
+    home.mkdir(parents=True, exist_ok=True)
+    # The bus's and the keyring's sockets live here: a short path of its own,
+    # as a Unix socket's path is limited to 107 bytes (a test's tmp_path under
+    # a parallel worker's folder, with a long test name, is longer).
+    runtime_dir = Path(tempfile.mkdtemp(prefix="atom-bus-"))
     env = {
         **os.environ,
         "HOME": str(home),
@@ -122,6 +126,8 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
     if not address:
         bus.kill()
         bus.wait()
+        bus.stdout.close()
+        shutil.rmtree(runtime_dir, ignore_errors=True)
         raise RuntimeError("dbus-daemon printed no address")
     env["DBUS_SESSION_BUS_ADDRESS"] = address
     daemon_log = (home / "gnome-keyring.log").open("w")
@@ -157,3 +163,4 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
             stop_process(proc)
         if bus.stdout is not None:
             bus.stdout.close()
+        shutil.rmtree(runtime_dir, ignore_errors=True)
