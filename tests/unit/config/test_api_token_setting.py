@@ -36,7 +36,11 @@ def test_a_token_of_another_shape_is_refused_naming_the_shape_never_the_value(
 
 
 @pytest.mark.parametrize(
-    "value", [new_token(), "atom_" + secrets.token_urlsafe(24), "atom_" + "Z-_9" * 48 + "abc"]
+    "value",
+    [new_token(), "atom_" + secrets.token_urlsafe(24), "atom_" + "Z-_9" * 48 + "abc"],
+    # Named, not shown: the random ones would name the test differently each
+    # time it is collected (a parallel run collects it once per worker).
+    ids=["made-by-the-agent", "random-24-bytes", "longest"],
 )
 def test_a_token_the_api_accepts_is_taken(
     value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
