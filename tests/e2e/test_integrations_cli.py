@@ -283,7 +283,7 @@ def test_add_key_reads_the_token_from_stdin_and_says_it_was_not_checked(
     )
     try:
         # What every user of the computer can read of the running command.
-        argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        argv = command_line(proc.pid)
         out, err = proc.communicate(f"{BOT_TOKEN}\n", timeout=60)
     finally:
         if proc.poll() is None:
