@@ -284,6 +284,15 @@ class IntegrationService:
         except ValueError as exc:
             raise IntegrationError(f"{exc}.", hint="Give it with the connect request.") from None
 
+    def _oauth_provider(self, provider_id: str, parameters: Mapping[str, str]) -> Provider:
+        provider = self._provider(provider_id, parameters)
+        if not provider.is_oauth:
+            raise IntegrationError(
+                f"{provider.name} is connected with a key, not a sign-in.",
+                hint=f"Use: atom-desktop integrations add-key {provider_id}",
+            )
+        return provider
+
     async def async_connect(
         self,
         provider_id: str,
@@ -295,12 +304,7 @@ class IntegrationService:
     ) -> tuple[Account, str]:
         """Start an OAuth sign-in: a pending account and the URL to open in a browser."""
         parameters = dict(parameters or {})
-        provider = self._provider(provider_id, parameters)
-        if not provider.is_oauth:
-            raise IntegrationError(
-                f"{provider.name} is connected with a key, not a browser sign-in.",
-                hint=f"Use: atom-desktop integrations add-key {provider_id}",
-            )
+        provider = self._oauth_provider(provider_id, parameters)
         client = self.clients.credentials(
             provider, client_id=client_id, client_secret=client_secret
         )
@@ -403,7 +407,7 @@ class IntegrationService:
     ) -> DeviceSignIn:
         """RFC 8628 for agents without a browser: the code to enter, polled meanwhile."""
         parameters = dict(parameters or {})
-        provider = self._provider(provider_id, parameters)
+        provider = self._oauth_provider(provider_id, parameters)
         client = self.clients.credentials(
             provider, client_id=client_id, client_secret=client_secret
         )

@@ -252,3 +252,15 @@ def test_a_provider_that_is_down_is_named_and_nothing_is_stored(oidc_agent: Oidc
     assert error["code"] == "provider_unreachable"
     assert "127.0.0.1:9" in error["message"]
     assert listed.json() == []
+
+
+def test_a_key_service_is_not_signed_in_to(oidc_agent: OidcAgent) -> None:
+    with oidc_agent.client() as client:
+        browser = client.post("/api/v1/integrations", json={"provider": "telegram"})
+        device = client.post("/api/v1/integrations/device", json={"provider": "telegram"})
+
+    for answer in (browser, device):
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert "connected with a key" in error["message"]
+        assert "add-key telegram" in error["hint"]
