@@ -102,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the desktop app hidden in the tray (used at login)",
     )
+    # What ./scripts/start runs before the app, and its undo (Linux and the BSDs).
+    entry = parser.add_mutually_exclusive_group()
+    entry.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add this installation to the desktop's applications menu, then exit",
+    )
+    entry.add_argument(
+        "--uninstall-desktop-entry",
+        action="store_true",
+        help="take it out of the applications menu again (your data stays), then exit",
+    )
     _add_common(parser, None)
     _add_address(parser, None)
     _add_reset(parser, False)
@@ -489,6 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one per w
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        return _desktop_entry(parser, args)
     agent_side = args.command in (None, "serve")
     if (args.reset_data or args.yes) and not agent_side:
         parser.error("--reset-data and --yes go with the desktop app or 'serve' only")
@@ -780,6 +794,69 @@ def _hand_over(profile: Profile) -> int | None:
         show_error_dialog("ATOM Desktop is already running", str(exc))
         return exc.exit_code
     return None
+
+
+def _desktop_entry(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--install-desktop-entry`` / ``--uninstall-desktop-entry``: the applications menu entry."""
+    if args.command is not None or args.reset_data or args.background:
+        parser.error("--install-desktop-entry and --uninstall-desktop-entry go alone")
+    # Imported here: nothing else needs them, and none of them loads the agent.
+    import sysconfig  # noqa: PLC0415
+
+    from atom_desktop.autostart import desktop_exec_line  # noqa: PLC0415
+    from atom_desktop.platform import launcher  # noqa: PLC0415
+    from atom_desktop.resource_files import (  # noqa: PLC0415
+        app_icon_paths,
+        desktop_entry_path,
+        resource_path,
+    )
+
+    if not launcher.has_launcher_entry(sys.platform):
+        print(launcher.no_launcher_entry_message(sys.platform))
+        return 0
+    # This installation's own launcher, wherever it was started from (python -m
+    # included); an install without one (a bare checkout) starts as python -m.
+    program = _installed_launcher()
+    scripts = Path(sysconfig.get_path("scripts")) / PROG
+    if program is None and scripts.is_file():
+        program = str(scripts)
+    command = [program] if program else [sys.executable, "-m", "atom_desktop"]
+    try:
+        sources = launcher.LauncherSources(
+            desktop_file=desktop_entry_path(),
+            icons=app_icon_paths(),
+            metainfo=resource_path(launcher.METAINFO_FILE_NAME),
+            exec_line=desktop_exec_line(command),
+            program=command[0],
+        )
+        entry = launcher.LauncherEntry(
+            sources, data_home=launcher.xdg_data_home(Path.home(), os.environ)
+        )
+        if args.install_desktop_entry:
+            changed = entry.install()
+            message = launcher.installed_message(entry, changed)
+        else:
+            paths = locate_profile(_overrides(args)).paths
+            changed = entry.uninstall()
+            message = launcher.removed_message(
+                changed,
+                {
+                    "data": paths.data_dir,
+                    "config": paths.config_dir,
+                    "logs": paths.log_dir,
+                    "cache": paths.cache_dir,
+                },
+            )
+    except AtomError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if message:
+        print(message)
+    if changed:
+        # Only after a change: an unchanged entry leaves the caches as they were.
+        for warning in entry.refresh_caches():
+            print(f"{PROG}: {warning}", file=sys.stderr)
+    return 0
 
 
 def _installed_launcher() -> str | None:
