@@ -398,7 +398,9 @@ def overwrite_carriage_returns(text: str) -> str:
         last -= 1
     kept = parts[last]
     if last > 0:
-        dropped = _SGR.findall("".join(parts[:last]))
+        # Joined with the carriage returns: a sequence cut by one ("\x1b[" CR
+        # "1m") is no sequence to the parser, and must not become one here.
+        dropped = _SGR.findall("\r".join(parts[:last]))
         if dropped:
             kept = f"\x1b[{_state_patch(dropped)}m{kept}"
     return kept + "\r" if text.endswith("\r") else kept

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from atom_desktop.gui.ansi import (
@@ -209,6 +209,8 @@ def test_a_trailing_carriage_return_is_kept_for_the_next_rewrite() -> None:
 
 
 @given(parts=st.lists(_lines, min_size=1, max_size=5), state=_states)
+# Found by this test: a sequence cut by a carriage return is none, kept or dropped.
+@example(parts=["\x1b[", "1m", "a"], state=SgrState())
 def test_overwriting_keeps_the_colour_of_dropped_rewrites(
     parts: list[str], state: SgrState
 ) -> None:
