@@ -13,14 +13,19 @@ Why not asyncio's subprocess pipes: they wake a reader task per read, and
 each read allocates a 256 KiB buffer (an ``mmap`` and its page faults for
 every pipe-sized read) that is then copied three more times; in a flood that
 was most of what the agent did.
+
+The descriptors themselves come from :mod:`atom_desktop.platform.pipes` and
+:mod:`atom_desktop.platform.terminal`. Reading them this way needs a loop
+whose ``add_reader`` takes any descriptor: the selector loops of Linux and
+macOS. Windows's proactor loop has no ``add_reader`` and its selector loop
+watches only sockets, so there each pipe would need a reader thread handing
+chunks to the loop (not built yet).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import fcntl
 import logging
 import os
 import time
@@ -31,21 +36,6 @@ from atom_desktop.runner.output import CHUNK_BYTES
 logger = logging.getLogger(__name__)
 
 MIN_FLUSH_GAP_S = 0.002
-# Let a child write ahead while the loop is busy elsewhere: fewer, fuller
-# reads (a WebSocket viewer of a flood cost the agent about a quarter less CPU
-# per chunk than with the default 64 KiB). 1 MiB measured the same; every
-# pipe counts against the user's pipe budget (fs/pipe-user-pages-soft, 64 MiB
-# by default, shared with every other program), so no bigger than this.
-PIPE_BYTES = 256 * 1024
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-
-def output_pipe() -> tuple[int, int]:
-    """A (read end, write end) pair for one output stream; only the write end is for the child."""
-    read_end, write_end = os.pipe()
-    with contextlib.suppress(OSError):  # a smaller pipe still works, only with more reads
-        fcntl.fcntl(read_end, _F_SETPIPE_SZ, PIPE_BYTES)
-    return read_end, write_end
 
 
 class OutputReader:

@@ -5,38 +5,30 @@ parent exited (a double fork, ``(cmd &)``) is re-parented to the agent
 instead of init, where we can still see it; the run id in every
 descendant's environment tells whose it is. A run remembers every process it
 has been seen to own (pid and start time, so a reused pid is never killed);
-cancel sends SIGTERM to them all and their process group, waits a grace
-period, then sends SIGKILL to what is left.
+cancel asks them all (and, on POSIX, their process group) to end, waits a
+grace period, then kills what is left.
+
+What differs between systems (process groups, sessions, the subreaper,
+reaping) is in :mod:`atom_desktop.platform.process_control`; everything here
+works through psutil, so on a system with no process groups the tree is
+still ended process by process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
-import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
+from atom_desktop.platform import process_control
+from atom_desktop.platform.process_control import Ending
+
 logger = logging.getLogger(__name__)
-
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-def become_subreaper() -> bool:
-    """Make this process adopt orphaned descendants (Linux only); True on success."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
 
 
 Identity = tuple[int, float]  # pid and its start time
@@ -100,7 +92,10 @@ def adopted_orphans(run_id: str, session_id: int, exclude: set[int]) -> set[Iden
             continue
         with contextlib.suppress(OSError, psutil.Error):
             proc = psutil.Process(pid)
-            if os.getsid(pid) == session_id or proc.environ().get(RUN_MARKER) == run_id:
+            if (
+                process_control.session_of(pid) == session_id
+                or proc.environ().get(RUN_MARKER) == run_id
+            ):
                 found |= descendants(pid)
     return found
 
@@ -126,17 +121,20 @@ def parents_first(idents: set[Identity]) -> list[Identity]:
     return sorted(idents, key=lambda ident: (ident[1], ident[0]))
 
 
-def signal_all(idents: set[Identity], sig: signal.Signals, group: int | None) -> int:
-    """Send ``sig`` to the group and to every process still alive; return how many got it."""
+def signal_all(idents: set[Identity], how: Ending, group: int | None) -> int:
+    """End (``how``) the group and every process still alive; return how many processes got it.
+
+    The group is signalled where the system has process groups; each process
+    is ended through psutil in any case, so the tree ends without them too.
+    """
     if group is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, sig)
+        process_control.signal_group(group, how)
     sent = 0
     for ident in parents_first(idents):
         proc = alive(ident)
         if proc is not None:
             with contextlib.suppress(psutil.Error):
-                proc.send_signal(sig)
+                process_control.end_process(proc, how)
                 sent += 1
     return sent
 
@@ -161,9 +159,11 @@ def reap_orphans(keep: set[int], still_safe: Callable[[], bool] = lambda: True) 
         with contextlib.suppress(psutil.Error, ChildProcessError, OSError):
             if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
                 continue
-            if os.getsid(pid) != pid or still_safe():
-                os.waitpid(pid, os.WNOHANG)
-                reaped += 1
+            session = process_control.session_of(pid)
+            if session is None:
+                continue  # reaped meanwhile
+            if session != pid or still_safe():
+                reaped += process_control.reap_zombie(pid)
     return reaped
 
 
@@ -184,7 +184,10 @@ def left_by_runs(remembered: dict[str, set[Identity]]) -> set[Identity]:
         with contextlib.suppress(OSError, psutil.Error):
             if proc.pid == me:
                 continue
-            if os.getsid(proc.pid) in sessions or proc.environ().get(RUN_MARKER) in remembered:
+            if (
+                process_control.session_of(proc.pid) in sessions
+                or proc.environ().get(RUN_MARKER) in remembered
+            ):
                 found |= descendants(proc.pid)
     return {ident for ident in found if ident[0] != me}
 
@@ -195,19 +198,19 @@ def kill_blocking(
     grace_s: float,
     rescan: Callable[[], set[Identity]] | None = None,
 ) -> None:
-    """SIGTERM, wait up to ``grace_s``, SIGKILL: for use off the event loop.
+    """Terminate, wait up to ``grace_s``, kill: for use off the event loop.
 
     ``rescan`` finds the run's processes again while they are being ended,
     so one forked meanwhile is ended too.
     """
     idents = set(idents)
-    signal_all(idents, signal.SIGTERM, group)
+    signal_all(idents, Ending.TERMINATE, group)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         if rescan is not None:
             new = rescan() - idents
             if new:
-                signal_all(new, signal.SIGTERM, None)
+                signal_all(new, Ending.TERMINATE, None)
                 idents |= new
         if not any_alive(idents):
             return
@@ -218,5 +221,5 @@ def kill_blocking(
             idents |= rescan()
         if not any_alive(idents):
             return
-        signal_all(idents, signal.SIGKILL, group)
+        signal_all(idents, Ending.KILL, group)
         time.sleep(0.02)

@@ -24,15 +24,18 @@ from atom_desktop.core.events import EventBus, RunChanged, RunnerPaused
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.output import Chunk
 from atom_desktop.core.statuses import RunStatus
+from atom_desktop.platform import process_control
+from atom_desktop.platform.errors import PlatformNotSupportedError
+from atom_desktop.platform.pipes import output_pipe
+from atom_desktop.platform.terminal import open_pty, pty_environment
 from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
 from atom_desktop.runner.errors import RunnerError, RunNotActiveError
 from atom_desktop.runner.output import ENDED, OutputLog, Viewer, now
-from atom_desktop.runner.pipes import OutputReader, output_pipe
+from atom_desktop.runner.pipes import OutputReader
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.request import RunRequest, RunSource
 from atom_desktop.runner.supervision import SupervisorStatus, supervised, supervision_available
-from atom_desktop.runner.terminal import open_pty, pty_environment
 from atom_desktop.store.run_processes import RunProcessRepository
 from atom_desktop.store.runs import RunRecord, RunRepository
 
@@ -150,7 +153,7 @@ class RunnerService:
 
     async def async_start(self) -> None:
         """Adopt orphans from now on; end what a crash left running, mark it interrupted."""
-        if process_tree.become_subreaper():
+        if process_control.become_subreaper():
             logger.debug("The agent adopts orphaned descendants of its runs (subreaper)")
         await asyncio.to_thread(self._end_left_behind)
         interrupted = await asyncio.to_thread(self._runs().mark_interrupted)
@@ -329,7 +332,15 @@ class RunnerService:
         env[process_tree.RUN_MARKER] = run.record.id
         stdin: int = asyncio.subprocess.PIPE
         if request.pty:
-            run.pty, slave = open_pty()
+            try:
+                run.pty, slave = open_pty()
+            except PlatformNotSupportedError as exc:
+                # No terminals here (Windows): the run fails before anything
+                # starts, saying to run it without one.
+                for fd in (*pass_fds, *(() if status_read is None else (status_read,))):
+                    os.close(fd)
+                await self._finish(run, RunStatus.FAILED, None, None, error=str(exc))
+                return None
             stdin = stdout = stderr = slave
             ours = [(os.dup(run.pty), "stdout")]
             childs = [slave]

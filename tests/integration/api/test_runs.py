@@ -25,6 +25,8 @@ from atom_desktop.agent_thread import AgentThread
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import RunnerPaused
 from atom_desktop.core.ids import IdFactory
+from atom_desktop.platform import terminal
+from atom_desktop.runner import service as runner_service
 from atom_desktop.runtime import Runtime
 from atom_desktop.store.runs import RunRepository
 from tests.integration.api.conftest import LiveAgent, live_agent
@@ -683,3 +685,17 @@ def test_pty_mode_gives_the_child_a_terminal_and_its_colours(agent: LiveAgent) -
         assert shown.endswith(b"> typed\r\ngot typed\r\n")  # the terminal echoes the typing
         plain = wait_done(client, start(client, argv=py(code))["id"])
         assert output(client, plain["id"]) == b"pipe\n"
+
+
+def test_a_terminal_run_where_there_are_no_terminals_fails_saying_so(
+    agent: LiveAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on Windows: the run fails before anything starts, and says what to do instead.
+    monkeypatch.setattr(runner_service, "open_pty", terminal.windows_open_pty)
+    with agent.client() as client:
+        record = wait_done(client, start(client, argv=py("print('ran')"), pty=True)["id"])
+        assert record["status"] == "failed", record
+        assert "no pseudo-terminals" in record["error"]
+        assert output(client, record["id"]) == b""
+        plain = wait_done(client, start(client, argv=py("print('ran')"))["id"])
+        assert output(client, plain["id"]) == b"ran\n"

@@ -8,6 +8,7 @@ import time
 
 import psutil
 
+from atom_desktop.platform.process_control import Ending
 from atom_desktop.runner import process_tree
 
 
@@ -28,7 +29,7 @@ def test_parents_come_before_the_processes_they_started() -> None:
         idents = _tree(shell)
         assert len(idents) == 2
         assert process_tree.parents_first(idents)[0][0] == shell.pid
-        process_tree.signal_all(idents, signal.SIGTERM, None)
+        process_tree.signal_all(idents, Ending.TERMINATE, None)
         # Signalled first, the shell ends by the signal rather than exiting
         # with 143 after seeing its child killed.
         assert shell.wait(timeout=10) == -signal.SIGTERM
