@@ -690,11 +690,11 @@ def _desktop(args: argparse.Namespace) -> int:
     before, to ask that agent (with its token) to show its window instead.
     """
     # Imported here: the command-line client and the headless agent need no Qt.
-    from atom_desktop.autostart import (  # noqa: PLC0415
+    from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info  # noqa: PLC0415
+    from atom_desktop.platform.autostart import (  # noqa: PLC0415
         autostart_for_this_system,
         launch_command,
     )
-    from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info  # noqa: PLC0415
 
     overrides = _overrides(args)
     location = locate_profile(overrides)
@@ -803,7 +803,6 @@ def _desktop_entry(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     # Imported here: nothing else needs them, and none of them loads the agent.
     import sysconfig  # noqa: PLC0415
 
-    from atom_desktop.autostart import desktop_exec_line  # noqa: PLC0415
     from atom_desktop.platform import launcher  # noqa: PLC0415
     from atom_desktop.resource_files import (  # noqa: PLC0415
         app_icon_paths,
@@ -826,8 +825,7 @@ def _desktop_entry(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             desktop_file=desktop_entry_path(),
             icons=app_icon_paths(),
             metainfo=resource_path(launcher.METAINFO_FILE_NAME),
-            exec_line=desktop_exec_line(command),
-            program=command[0],
+            command=command,
         )
         entry = launcher.LauncherEntry(
             sources, data_home=launcher.xdg_data_home(Path.home(), os.environ)

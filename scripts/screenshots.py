@@ -191,13 +191,13 @@ def capture(
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
     from atom_desktop.automations.model import AutomationSpec  # noqa: PLC0415
-    from atom_desktop.autostart import autostart_for_this_system  # noqa: PLC0415
     from atom_desktop.config.paths import AppPaths  # noqa: PLC0415
     from atom_desktop.config.profile import Profile  # noqa: PLC0415
     from atom_desktop.config.settings import Settings  # noqa: PLC0415
     from atom_desktop.core.redaction import Redactor  # noqa: PLC0415
     from atom_desktop.gui import jobs  # noqa: PLC0415
     from atom_desktop.gui.app import DesktopApp  # noqa: PLC0415
+    from atom_desktop.platform.autostart import autostart_for_this_system  # noqa: PLC0415
     from atom_desktop.store.task_types import TaskCreate  # noqa: PLC0415
 
     app = QApplication([sys.argv[0]])

@@ -13,29 +13,29 @@ macOS and Windows have no such entry: their installers put the app in
 Applications or the Start menu.
 
 This module only copies files it is given: the caller finds the shipped
-files (``atom_desktop.resource_files``) and quotes the command for ``Exec``
-(``atom_desktop.autostart.desktop_exec_line``), so the layering stays
-"platform builds on core only" and nothing here touches the real home
-directory unless told to.
+files (``atom_desktop.resource_files``) and names the command to start, so the
+layering stays "platform builds on core only" and nothing here touches the
+real home directory unless told to. The command is quoted for ``Exec`` and
+the files are written the way the start-at-login entry does it
+(:mod:`atom_desktop.platform.autostart`).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from atom_desktop.core.errors import AtomError
+from atom_desktop.platform.autostart import desktop_exec_line, write_atomically
 
 #: The app's reverse-DNS id: the AppStream component id (and the metainfo
-#: file's name). The macOS LaunchAgent label in ``atom_desktop.autostart`` is
+#: file's name). The macOS LaunchAgent label in :mod:`atom_desktop.platform.autostart` is
 #: the same name; a test keeps the two equal.
 APPSTREAM_ID: Final = "org.atom.desktop"
 
@@ -62,16 +62,28 @@ class LauncherSources:
 
     ``desktop_file`` is the shipped template, whose ``Exec`` and ``TryExec``
     lines are replaced; ``icons`` are the app icon files, an SVG and PNGs
-    that each sit in a ``<N>x<N>/apps/`` folder; ``exec_line`` is the
-    ``Exec`` value, already quoted as the Desktop Entry specification asks;
-    ``program`` is the executable that value starts (for ``TryExec``).
+    that each sit in a ``<N>x<N>/apps/`` folder; ``command`` is what the
+    entry starts, the program and its arguments.
     """
 
     desktop_file: Path
     icons: Sequence[Path]
     metainfo: Path
-    exec_line: str
-    program: str
+    command: Sequence[str]
+
+    def __post_init__(self) -> None:
+        # A command no launcher can start is refused here, before any file is touched.
+        desktop_exec_line(self.command)
+
+    @property
+    def exec_line(self) -> str:
+        """The ``Exec`` value: :attr:`command` quoted as the Desktop Entry specification asks."""
+        return desktop_exec_line(self.command)
+
+    @property
+    def program(self) -> str:
+        """The executable :attr:`command` starts (for ``TryExec``)."""
+        return self.command[0]
 
 
 def has_launcher_entry(platform: str) -> bool:
@@ -159,7 +171,8 @@ class LauncherEntry:
             try:
                 if target.is_file() and target.read_bytes() == data:
                     continue
-                _replace_file(target, data)
+                # The folders as any other the user makes: the umask decides their mode.
+                write_atomically(target, data, dir_mode=0o777)
             except OSError as err:
                 raise _failure("write", target, err) from err
             written.append(target)
@@ -260,21 +273,6 @@ def _icon_folder(icon: Path) -> str:
     if icon.parent.name != "apps" or not _SIZE_DIR.fullmatch(size):
         raise ValueError(f"an icon must be an SVG or in a <N>x<N>/apps/ folder: {icon}")
     return size
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a desktop reading it sees the old file or the new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        temp.chmod(0o644)  # mkstemp makes 0600; these are the same for everyone, nothing secret
-        temp.replace(path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def _failure(action: str, path: Path, err: OSError) -> LauncherEntryError:

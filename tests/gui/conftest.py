@@ -10,12 +10,12 @@ import keyring.backends.fail
 import pytest
 from pytestqt.qtbot import QtBot
 
-from atom_desktop.autostart import AutostartEntry
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.profile import Profile
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui.app import DesktopApp
+from atom_desktop.platform.autostart import AutostartEntry
 
 # Before any QApplication exists (pytest-qt makes it in its ``qapp`` fixture,
 # after conftest files are imported); without a display Qt would abort.

@@ -17,7 +17,6 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from atom_desktop.autostart import AutostartEntry
 from atom_desktop.config.config_file import read_config_file
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
@@ -29,6 +28,7 @@ from atom_desktop.gui.pages.settings import SettingsPage
 from atom_desktop.gui.pages.task_dialog import TaskDialog
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.preferences import Preferences
+from atom_desktop.platform.autostart import AutostartEntry
 from atom_desktop.store.task_types import TaskCreate
 from tests.support.qt_watchdog import QtLoopWatchdog
 

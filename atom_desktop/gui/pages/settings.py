@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 
 class StartAtLogin(Protocol):
-    """What the page needs of the start-at-login entry (atom_desktop.autostart)."""
+    """What the page needs of the start-at-login entry (atom_desktop.platform.autostart)."""
 
     def is_enabled(self) -> bool:
         """Whether the entry exists."""

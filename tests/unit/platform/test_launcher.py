@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from atom_desktop import __version__
-from atom_desktop.autostart import LAUNCH_AGENT_LABEL, desktop_exec_line
+from atom_desktop.platform.autostart import LAUNCH_AGENT_LABEL
 from atom_desktop.platform.launcher import (
     APPSTREAM_ID,
     METAINFO_FILE_NAME,
@@ -46,8 +46,7 @@ def sources(command: list[str]) -> LauncherSources:
         desktop_file=desktop_entry_path(),
         icons=app_icon_paths(),
         metainfo=resource_path(METAINFO_FILE_NAME),
-        exec_line=desktop_exec_line(command),
-        program=command[0],
+        command=command,
     )
 
 
@@ -283,8 +282,7 @@ def test_an_icon_outside_a_size_folder_is_refused(tmp_path: Path) -> None:
             desktop_file=plain.desktop_file,
             icons=[stray],
             metainfo=plain.metainfo,
-            exec_line=plain.exec_line,
-            program=plain.program,
+            command=plain.command,
         ),
         data_home=tmp_path / "share",
     )

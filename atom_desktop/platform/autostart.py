@@ -262,7 +262,7 @@ class XdgAutostart:
     def _write(self, text: str, action: str) -> None:
         try:
             # The spec asks for 0700 when the autostart directory is created.
-            _write_atomically(self.path, text.encode("utf-8"), dir_mode=0o700)
+            write_atomically(self.path, text.encode("utf-8"), dir_mode=0o700)
         except OSError as err:
             raise _failure(action, self.path, err) from err
 
@@ -348,7 +348,7 @@ class LaunchAgentAutostart:
     def enable(self) -> None:
         """Write the agent file (replacing any earlier one)."""
         try:
-            _write_atomically(self.path, self.plist())
+            write_atomically(self.path, self.plist())
         except OSError as err:
             raise _failure("turn on", self.path, err) from err
 
@@ -509,7 +509,7 @@ def _not_windows() -> AutostartError:
     )
 
 
-def _write_atomically(path: Path, data: bytes, *, mode: int = 0o644, dir_mode: int = 0o755) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o644, dir_mode: int = 0o755) -> None:
     """Replace ``path`` with ``data`` so readers see the old file or the new one, never half.
 
     Missing parent directories are created (the last with ``dir_mode``).

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from atom_desktop.autostart import (
+from atom_desktop.platform.autostart import (
     BACKGROUND_FLAG,
     RUN_KEY,
     RUN_VALUE_NAME,
@@ -329,7 +329,7 @@ def test_macos_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
 class InMemoryRegistry:
     """A test stand-in for ``winreg``: HKEY_CURRENT_USER as a dict of dicts.
 
-    It implements :class:`atom_desktop.autostart.RegistryValues` the way the
+    It implements :class:`atom_desktop.platform.autostart.RegistryValues` the way the
     real registry behaves for us: reading an absent key or value gives None,
     deleting one is fine, writing creates the key. ``fail_with`` makes every
     call raise, like a registry that refuses access.
@@ -614,7 +614,7 @@ def test_autostart_for_this_system_uses_the_real_environment(
 def test_modules_import_without_qt() -> None:
     # The layer rule: only atom_desktop.gui imports PySide6.
     code = (
-        "import sys, atom_desktop.autostart, atom_desktop.resource_files\n"
+        "import sys, atom_desktop.platform.autostart, atom_desktop.resource_files\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6'))\n"
         "assert not loaded, loaded\n"
     )
