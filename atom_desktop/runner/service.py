@@ -32,7 +32,7 @@ from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
 from atom_desktop.runner.errors import RunnerError, RunNotActiveError
 from atom_desktop.runner.output import ENDED, OutputLog, Viewer, now
-from atom_desktop.runner.pipes import OutputReader
+from atom_desktop.runner.pipes import Reader, output_reader
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.request import RunRequest, RunSource
 from atom_desktop.runner.supervision import SupervisorStatus, supervised, supervision_available
@@ -71,6 +71,9 @@ class RunnerSettings:
     output_cap: int = 16 * 1024 * 1024
     kill_grace_s: float = 3.0
     policy: CommandPolicy = field(default_factory=CommandPolicy)
+    # None: read output the way this system's loop allows (see output_reader).
+    # True reads it in threads as on Windows, for tests of that path on Linux.
+    threaded_output: bool | None = None
 
 
 @dataclass
@@ -98,7 +101,7 @@ class _Active:
     supervisor: process_tree.Identity | None = None
     remembered: set[process_tree.Identity] = field(default_factory=set)  # stored, for a crash
     outputs: list[tuple[int, str]] = field(default_factory=list)  # (fd, stream) to read
-    readers: list[OutputReader] = field(default_factory=list)
+    readers: list[Reader] = field(default_factory=list)
     waiting_for_store: bool = False  # reading paused until the store catches up
     save_now: asyncio.Event = field(default_factory=asyncio.Event)
     input_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -418,7 +421,13 @@ class RunnerService:
         self._publish(run.record.id, RunStatus.RUNNING)
 
         run.readers = [
-            OutputReader(fd, name, lambda stream, data: self._emit(run, stream, data), run.touch)
+            output_reader(
+                fd,
+                name,
+                lambda stream, data: self._emit(run, stream, data),
+                run.touch,
+                threaded=self._settings.threaded_output,
+            )
             for fd, name in run.outputs
         ]
         saver = asyncio.create_task(self._save_periodically(run))

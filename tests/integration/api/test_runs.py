@@ -9,8 +9,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 from websockets.typing import Origin, Subprotocol
 
+from atom_desktop import runtime as runtime_module
 from atom_desktop.agent_thread import AgentThread
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import RunnerPaused
@@ -109,6 +112,53 @@ def stored_digest(client: httpx.Client, run_id: str) -> str:
 
 def py(code: str) -> list[str]:
     return [PY, "-c", textwrap.dedent(code)]
+
+
+def test_output_read_in_threads_as_on_windows_is_the_same(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Windows's loop cannot watch a pipe, so there each output is read in a
+    # thread; forced here, a flood and a quiet run must store exactly what
+    # their commands print.
+    monkeypatch.setattr(
+        runtime_module,
+        "RunnerSettings",
+        partial(runner_service.RunnerSettings, threaded_output=True),
+    )
+    flood = "seq 1 2000000"  # about 15 MiB: under the cap, so all of it is kept
+    expected, size = printed_digest(flood)
+    go = tmp_path / "go"
+    quiet = f"""
+        import pathlib, sys, time
+        print("waiting", flush=True)
+        sys.stderr.write("on stderr\\n"); sys.stderr.flush()
+        deadline = time.monotonic() + 30
+        while not pathlib.Path({str(go)!r}).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print("done")
+    """
+    with live_agent(settings) as agent, agent.client() as client:
+        quiet_id = start(client, argv=py(quiet))["id"]
+        deadline = time.monotonic() + 30
+        names: list[str] = []
+        # Both outputs of the waiting run are read by threads of their own.
+        while len(names) < 2:
+            assert time.monotonic() < deadline, f"no reader threads: {names}"
+            names = [t.name for t in threading.enumerate() if t.name.startswith("atom-output-")]
+            time.sleep(0.02)
+        assert {name.rsplit("-", 1)[0] for name in names} == {
+            "atom-output-stdout",
+            "atom-output-stderr",
+        }
+        go.touch()
+        quiet_run = wait_done(client, quiet_id)
+        flood_run = wait_done(client, start(client, shell=flood)["id"])
+        assert quiet_run["status"] == flood_run["status"] == "succeeded"
+        assert output(client, quiet_id) == b"waiting\ndone\n"
+        assert output(client, quiet_id, "stderr") == b"on stderr\n"
+        assert flood_run["stdout_bytes"] == size
+        assert flood_run["dropped_bytes"] == 0
+        assert stored_digest(client, flood_run["id"]) == expected
 
 
 def test_output_is_byte_exact_and_each_stream_in_order(agent: LiveAgent) -> None:
