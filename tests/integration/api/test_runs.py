@@ -641,9 +641,15 @@ def test_a_run_whose_output_cannot_be_stored_still_ends_when_cancelled(
 
 def test_pty_input_larger_than_the_terminal_buffer_arrives_whole(agent: LiveAgent) -> None:
     # A terminal takes a few KiB of typing at a time; the rest must wait for
-    # the program to read, not be cut off.
+    # the program to read, not be cut off. The program turns the terminal's
+    # echo off first: echoes of the typing are written whenever the line
+    # discipline has room, so under load they landed inside the program's
+    # answer ("got" ... "END" ... " 200000").
     code = """
-        import sys
+        import sys, termios
+        attrs = termios.tcgetattr(0)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(0, termios.TCSANOW, attrs)
         print("ready> ", end="", flush=True)
         count = 0
         for line in sys.stdin:
@@ -660,7 +666,7 @@ def test_pty_input_larger_than_the_terminal_buffer_arrives_whole(agent: LiveAgen
         assert typed.status_code == 204, typed.text
         record = wait_done(client, run_id)
         assert record["status"] == "succeeded", record
-        assert output(client, run_id).endswith(b"got 200000\r\n")
+        assert output(client, run_id) == b"ready> got 200000\r\n"
 
 
 def test_websocket_streams_tagged_bytes_takes_stdin_and_cancel(agent: LiveAgent) -> None:
