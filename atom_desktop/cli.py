@@ -690,11 +690,11 @@ def _desktop(args: argparse.Namespace) -> int:
     before, to ask that agent (with its token) to show its window instead.
     """
     # Imported here: the command-line client and the headless agent need no Qt.
-    from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info  # noqa: PLC0415
     from atom_desktop.platform.autostart import (  # noqa: PLC0415
         autostart_for_this_system,
         launch_command,
     )
+    from atom_desktop.platform.instance_lock import LOCK_FILE_NAME, read_info  # noqa: PLC0415
 
     overrides = _overrides(args)
     location = locate_profile(overrides)
@@ -744,7 +744,7 @@ def reset_data(paths: AppPaths, *, confirmed: bool) -> bool:
     are never moved from under it.
     """
     # Imported here: they load the store, which only an agent start needs.
-    from atom_desktop.core.instance_lock import LOCK_FILE_NAME, InstanceLock  # noqa: PLC0415
+    from atom_desktop.platform.instance_lock import LOCK_FILE_NAME, InstanceLock  # noqa: PLC0415
     from atom_desktop.secrets.database_key import RECORD_FILE_NAME, set_aside  # noqa: PLC0415
 
     if not confirmed and not sys.stdin.isatty():

@@ -27,11 +27,11 @@ from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import AgentStateChanged, EventBus
 from atom_desktop.core.ids import IdFactory
-from atom_desktop.core.instance_lock import LOCK_FILE_NAME, InstanceService
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.core.service import Service
 from atom_desktop.integrations.clients import ClientSettings
 from atom_desktop.integrations.service import IntegrationService
+from atom_desktop.platform.instance_lock import LOCK_FILE_NAME, InstanceService
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.service import RunnerService, RunnerSettings
 from atom_desktop.secrets.api_token import OwnerTokenStore

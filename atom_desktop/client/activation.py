@@ -7,8 +7,8 @@ from atom_desktop.client.discovery import agent_url, owner_token
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import AtomError
-from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info
 from atom_desktop.core.redaction import Redactor
+from atom_desktop.platform.instance_lock import LOCK_FILE_NAME, read_info
 
 # A live agent answers in milliseconds; a busy one gets a little longer before
 # the lock is taken for stale (a refused connection says so at once).

@@ -6,8 +6,8 @@ import os
 
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
-from atom_desktop.core.instance_lock import LOCK_FILE_NAME, read_info
 from atom_desktop.core.redaction import Redactor
+from atom_desktop.platform.instance_lock import LOCK_FILE_NAME, read_info
 from atom_desktop.secrets.api_token import OWNER_ENTRY, OwnerToken, OwnerTokenStore
 from atom_desktop.secrets.keyring_vault import KeyringVault
 from atom_desktop.secrets.profile import keyring_service

@@ -20,7 +20,7 @@ from atom_desktop.api.server import PortInUseError
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import AgentStateChanged
-from atom_desktop.core.instance_lock import AlreadyRunningError
+from atom_desktop.platform.instance_lock import AlreadyRunningError
 from atom_desktop.runtime import Runtime
 from tests.integration.api.conftest import LiveAgent, live_agent
 
