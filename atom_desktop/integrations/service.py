@@ -312,14 +312,31 @@ class IntegrationService:
         oauth = OAuthClient(self.http, provider)
         endpoints = await oauth.endpoints()
         request = oauth.authorization(endpoints, client, self._redirect_uri(), chosen)
-        account_id = self.repo.new_id()
+        account = await self._pending_account(
+            provider_id, parameters, client, chosen, client_secret, endpoints
+        )
+        dropped = self._flows.add(account.id, request, endpoints, client)
+        if dropped is not None:
+            await self._fail_pending(dropped.account_id, "Too many sign-ins were started at once.")
+        return self._view(account), request.url
+
+    async def _pending_account(  # noqa: PLR0917 - what both kinds of sign-in start with
+        self,
+        provider_id: str,
+        parameters: dict[str, str],
+        client: ClientCredentials,
+        scopes: list[str],
+        client_secret: str | None,
+        endpoints: Endpoints,
+    ) -> AccountRecord:
+        """The account a sign-in (browser or device) will complete, stored as pending."""
         account = await asyncio.to_thread(
             self.repo.create,
-            account_id=account_id,
+            account_id=self.repo.new_id(),
             provider=provider_id,
             parameters=parameters,
             client_id=client.client_id,
-            scopes=chosen,
+            scopes=scopes,
             token_storage=self._vault.storage(),
         )
         if client_secret:
@@ -330,10 +347,7 @@ class IntegrationService:
             self._values[account.id] = {"client_secret": client_secret}
         self._endpoints[account.id] = endpoints
         self._remember(account)
-        dropped = self._flows.add(account.id, request, endpoints, client)
-        if dropped is not None:
-            await self._fail_pending(dropped.account_id, "Too many sign-ins were started at once.")
-        return self._view(account), request.url
+        return account
 
     async def async_reconnect(self, account_id: str) -> str:
         """A new sign-in for an existing account; its tokens are replaced when it completes."""
@@ -415,22 +429,9 @@ class IntegrationService:
         oauth = OAuthClient(self.http, provider)
         endpoints = await oauth.endpoints()
         device = await oauth.start_device(endpoints, client, chosen)
-        account = await asyncio.to_thread(
-            self.repo.create,
-            account_id=self.repo.new_id(),
-            provider=provider_id,
-            parameters=parameters,
-            client_id=client.client_id,
-            scopes=chosen,
-            token_storage=self._vault.storage(),
+        account = await self._pending_account(
+            provider_id, parameters, client, chosen, client_secret, endpoints
         )
-        if client_secret:
-            account = await asyncio.to_thread(
-                self._vault.replace, account, {"client_secret": client_secret}
-            )
-            self._values[account.id] = {"client_secret": client_secret}
-        self._endpoints[account.id] = endpoints
-        self._remember(account)
         task = asyncio.create_task(
             self._poll_device(account, provider, oauth, endpoints, client, device),
             name=f"device-grant-{account.id}",
