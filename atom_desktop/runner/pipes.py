@@ -98,6 +98,25 @@ def loop_watches_pipes() -> bool:
     return not sys.platform.startswith("win")
 
 
+def flush_when_due(
+    loop: asyncio.AbstractEventLoop,
+    last_flush: float,
+    timer: asyncio.TimerHandle | None,
+    flush: Callable[[], None],
+) -> asyncio.TimerHandle | None:
+    """Flush what a reader holds now, or once ``MIN_FLUSH_GAP_S`` has passed since its last
+    flush; returns the timer still pending (None once flushed).
+
+    Both readers call this after a read that emptied the pipe: a child
+    printing now and then is seen at once, a flood still goes in full chunks.
+    """
+    wait = last_flush + MIN_FLUSH_GAP_S - time.monotonic()
+    if wait <= 0:
+        flush()  # cancels a pending timer
+        return None
+    return timer or loop.call_later(wait, flush)
+
+
 class OutputReader:
     """Reads one descriptor until end of file, handing ``emit(stream, data)`` chunks.
 
@@ -145,11 +164,7 @@ class OutputReader:
         if self._filled == CHUNK_BYTES:
             self._flush()
             return
-        wait = self._last_flush + MIN_FLUSH_GAP_S - time.monotonic()
-        if wait <= 0:
-            self._flush()
-        elif self._timer is None:
-            self._timer = self._loop.call_later(wait, self._flush)
+        self._timer = flush_when_due(self._loop, self._last_flush, self._timer, self._flush)
 
     def _flush(self) -> None:
         if self._timer is not None:
@@ -320,11 +335,7 @@ class ThreadedOutputReader:
             self._flush()
             return
         # A read shorter than a chunk emptied the pipe.
-        wait = self._last_flush + MIN_FLUSH_GAP_S - time.monotonic()
-        if wait <= 0:
-            self._flush()
-        elif self._timer is None:
-            self._timer = self._loop.call_later(wait, self._flush)
+        self._timer = flush_when_due(self._loop, self._last_flush, self._timer, self._flush)
 
     def _flush(self) -> None:
         if self._timer is not None:
