@@ -1,0 +1,1 @@
+"""Signed updates of a built app: the manifest, its check, the download and the switch."""
