@@ -31,6 +31,7 @@ from atom_desktop.core.redaction import Redactor
 from atom_desktop.core.service import Service
 from atom_desktop.integrations.clients import ClientSettings
 from atom_desktop.integrations.service import IntegrationService
+from atom_desktop.platform import stop_signals
 from atom_desktop.platform.instance_lock import LOCK_FILE_NAME, InstanceService
 from atom_desktop.runner.policy import CommandPolicy
 from atom_desktop.runner.service import RunnerService, RunnerSettings
@@ -266,17 +267,14 @@ class Runtime:
         asyncio.run(self._serve_with_signals())
 
     async def _serve_with_signals(self) -> None:
-        loop = asyncio.get_running_loop()
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
-                loop.add_signal_handler(sig, self._on_signal, sig)
-                installed.append(sig)
+        # The loop's own handlers on POSIX, signal.signal on Windows (whose loop has none).
+        uninstall = stop_signals.choose_backend().install(
+            asyncio.get_running_loop(), self._on_signal
+        )
         try:
             await self.async_run()
         finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            uninstall()
 
     def _on_signal(self, sig: signal.Signals) -> None:
         logger.info("Received %s; stopping", sig.name)
