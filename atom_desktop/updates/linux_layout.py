@@ -1,0 +1,142 @@
+"""The Linux install: versions side by side and a ``current`` link switched atomically.
+
+::
+
+    INSTALL_ROOT/
+      versions/0.1.0/atom-desktop     one-folder build (the tarball's top folder)
+      versions/0.2.0/atom-desktop
+      current -> versions/0.2.0        what the launcher entry starts
+      failed/0.2.1-20261207T051500Z/   a version that did not start, kept aside
+
+The link is replaced with ``rename``, so whoever starts ``current`` gets the
+old or the new version, never a half of either. The previous version stays
+installed until the next update succeeds, so it can be switched back to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from atom_desktop.updates.errors import InstallError
+from atom_desktop.updates.version import is_release
+
+#: The program in a build's folder that starts the app.
+EXECUTABLE_NAME = "atom-desktop"
+#: Failed versions kept for a look at what went wrong; older ones are deleted.
+FAILED_KEPT = 2
+
+
+class LinuxLayout:
+    """An install root holding ``versions/``, ``current`` and ``failed/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.versions_dir = root / "versions"
+        self.current_link = root / "current"
+        self.failed_dir = root / "failed"
+
+    @classmethod
+    def of_executable(cls, executable: Path) -> LinuxLayout | None:
+        """The layout the running ``executable`` belongs to, or None if it is not in one."""
+        resolved = executable.resolve()
+        version_dir = resolved.parent
+        if version_dir.parent.name != "versions" or not is_release(version_dir.name):
+            return None
+        return cls(version_dir.parent.parent)
+
+    def installed_version(self) -> str | None:
+        """The version ``current`` points at."""
+        try:
+            target = self.current_link.readlink()
+        except OSError:
+            return None
+        name = target.name
+        return name if is_release(name) else None
+
+    def version_dir(self, version: str) -> Path:
+        """Where ``version`` is installed."""
+        if not is_release(version):
+            raise InstallError(f"{version!r} is not a release number; nothing was installed.")
+        return self.versions_dir / version
+
+    def executable(self, version: str) -> Path:
+        """The program that starts ``version``."""
+        return self.version_dir(version) / EXECUTABLE_NAME
+
+    def prepare(self, artifact: Path, version: str) -> None:
+        """Unpack the verified tarball into ``versions/<version>``; ``current`` is not touched.
+
+        The tarball holds one top folder with the ``atom-desktop`` program in
+        it; links or paths leaving that folder are refused (tarfile's "data" filter).
+        """
+        target = self.version_dir(version)
+        if version == self.installed_version():
+            raise InstallError(f"Version {version} is the installed one; nothing to unpack.")
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=self.versions_dir, prefix=f".unpack-{version}-"))
+        try:
+            try:
+                with tarfile.open(artifact, "r:*") as archive:
+                    archive.extractall(scratch, filter="data")
+            except (tarfile.TarError, OSError) as exc:
+                raise InstallError(
+                    f"The verified build {artifact.name} could not be unpacked: {exc}. "
+                    "The installed app is unchanged."
+                ) from None
+            top = list(scratch.iterdir())
+            if len(top) != 1 or not top[0].is_dir():
+                raise InstallError(
+                    f"The build {artifact.name} does not hold one top folder; "
+                    "the installed app is unchanged."
+                )
+            program = top[0] / EXECUTABLE_NAME
+            if not program.is_file():
+                raise InstallError(
+                    f"The build {artifact.name} has no {EXECUTABLE_NAME} program in its "
+                    "top folder; the installed app is unchanged."
+                )
+            program.chmod(program.stat().st_mode | stat.S_IXUSR)
+            if target.exists():
+                # An earlier, unfinished try at the same version (never current).
+                shutil.rmtree(target)
+            top[0].rename(target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def activate(self, version: str) -> None:
+        """Point ``current`` at ``version`` in one rename."""
+        if not self.executable(version).is_file():
+            raise InstallError(f"Version {version} is not installed in {self.versions_dir}.")
+        temp = self.root / f".current-{os.getpid()}"
+        temp.unlink(missing_ok=True)
+        temp.symlink_to(Path("versions") / version)
+        temp.replace(self.current_link)
+
+    def discard(self, version: str) -> Path | None:
+        """Move ``version`` to ``failed/`` (never the current one); the newest few are kept."""
+        source = self.version_dir(version)
+        if version == self.installed_version() or not source.exists():
+            return None
+        self.failed_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = self.failed_dir / f"{version}-{stamp}"
+        source.rename(target)
+        kept = sorted(self.failed_dir.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[FAILED_KEPT:]:
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def prune(self, keep: set[str]) -> None:
+        """Delete versions other than ``keep`` and the current one, and unpack leftovers."""
+        if not self.versions_dir.is_dir():
+            return
+        keep = keep | {v for v in [self.installed_version()] if v is not None}
+        for entry in self.versions_dir.iterdir():
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)

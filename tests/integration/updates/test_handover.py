@@ -1,0 +1,186 @@
+"""Applying a verified update: switch, trial start, and rollback when the new version fails.
+
+The versions are stand-in programs (tests/support/update_builds.py): making
+two real builds per test is out of reach. The switch, the trial, the ending
+of a failed version's processes and the rollback are the real code, run on
+real processes; one test runs the handover as the separate process the app
+starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from atom_desktop.updates.handover import (
+    HandoverPlan,
+    handover_program,
+    launch_handover,
+    perform_handover,
+    read_outcome,
+    state_dir_of,
+)
+from atom_desktop.updates.trial import TrialOutcome, end_tree
+from tests.integration.updates.conftest import INSTALLED, UpdateLab
+from tests.support.update_builds import tree_fingerprint
+
+
+def _prepared(lab: UpdateLab, version: str, behaviour: str) -> None:
+    lab.release(version, behaviour)  # type: ignore[arg-type]
+    updater = lab.updater()
+    manifest = updater.check()
+    assert manifest is not None
+    updater.prepare(manifest, updater.download(manifest))
+
+
+def _stop_pid(pid: int | None) -> None:
+    """End a process the handover started (it outlives the handover by design)."""
+    if pid is None:
+        return
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    process.terminate()
+    _, alive = psutil.wait_procs([process], timeout=10)
+    for rest in alive:
+        rest.kill()
+    # Reap it if it became our child (this process may be a subreaper).
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.fixture
+def old_app(lab: UpdateLab) -> Iterator[subprocess.Popen[bytes]]:
+    """The installed version, running as the app that asks for the update."""
+    process = subprocess.Popen(
+        [str(lab.layout.executable(INSTALLED))],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        end_tree(process)
+
+
+def _plan(
+    lab: UpdateLab, version: str, wait_pid: int | None, timeout_s: float = 20
+) -> HandoverPlan:
+    return HandoverPlan(
+        install_root=str(lab.root),
+        version=version,
+        previous=INSTALLED,
+        wait_pid=wait_pid,
+        args=["serve"],
+        start_timeout_s=timeout_s,
+        quit_timeout_s=10,
+    )
+
+
+def _finish(trial: TrialOutcome | None) -> None:
+    if trial is not None and trial.process is not None:
+        end_tree(trial.process)
+
+
+def test_a_version_that_starts_becomes_current(lab: UpdateLab) -> None:
+    _prepared(lab, "0.2.0", "starts")
+    result, trial = perform_handover(
+        _plan(lab, "0.2.0", None), lab.layout, state_dir_of(lab.root), dict(os.environ)
+    )
+    try:
+        assert result.outcome == "updated", result.message
+        assert lab.layout.installed_version() == "0.2.0"
+        assert trial is not None and trial.process is not None
+        assert trial.process.poll() is None  # the new version runs on
+        # The previous version is kept for a later rollback.
+        assert lab.layout.executable(INSTALLED).is_file()
+        assert read_outcome(state_dir_of(lab.root)) == result
+        assert read_outcome(state_dir_of(lab.root)) is None  # shown once
+    finally:
+        _finish(trial)
+
+
+@pytest.mark.parametrize("behaviour", ["crashes", "hangs"])
+def test_a_version_that_fails_to_start_is_rolled_back(
+    lab: UpdateLab, old_app: subprocess.Popen[bytes], behaviour: str
+) -> None:
+    before = tree_fingerprint(lab.root)
+    _prepared(lab, "0.2.0", behaviour)
+    old_app.terminate()  # the app quits for the handover
+    result, trial = perform_handover(
+        _plan(lab, "0.2.0", old_app.pid, timeout_s=3),
+        lab.layout,
+        state_dir_of(lab.root),
+        dict(os.environ),
+    )
+    try:
+        assert result.outcome == "rolled_back"
+        assert result.message.startswith("Rolled back to 0.1.0: version 0.2.0 failed to start")
+        if behaviour == "crashes":
+            assert "exited with code 3" in result.message
+            assert "simulated start failure" in result.message  # its own words
+        else:
+            assert "did not confirm its start within 3 s" in result.message
+        # The failed version's processes are gone, current is the old version again.
+        assert trial is not None and trial.process is not None
+        assert trial.process.poll() is not None
+        assert lab.layout.installed_version() == INSTALLED
+        # The installed app is as it was; the failed files were moved aside.
+        after = tree_fingerprint(lab.root)
+        assert {k: v for k, v in after.items() if not k.startswith("failed")} == before
+        assert [p.name.split("-")[0] for p in (lab.root / "failed").iterdir()] == ["0.2.0"]
+        assert not (lab.root / "versions" / "0.2.0").exists()
+        # The previous version was started again in place of the one that quit.
+        assert result.pid is not None and psutil.pid_exists(result.pid)
+    finally:
+        _stop_pid(result.pid)
+
+
+def test_the_handover_process_switches_after_the_app_quits(
+    lab: UpdateLab, old_app: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    _prepared(lab, "0.2.0", "starts")
+    state = state_dir_of(lab.root)
+    helper = launch_handover(
+        _plan(lab, "0.2.0", old_app.pid),
+        state,
+        handover_program(frozen=False, executable=Path(sys.executable)),
+        dict(os.environ),
+    )
+    result = None
+    try:
+        # The handover waits for the app: nothing is switched while it runs.
+        with pytest.raises(subprocess.TimeoutExpired):
+            helper.wait(timeout=0.5)
+        assert lab.layout.installed_version() == INSTALLED
+        old_app.terminate()
+        old_app.wait(10)  # reaped, as the app's parent (the desktop session) would
+        assert helper.wait(timeout=60) == 0, (state / "handover.log").read_text()
+        result = read_outcome(state)
+        assert result is not None and result.outcome == "updated", result
+        assert lab.layout.installed_version() == "0.2.0"
+        assert result.pid is not None and psutil.pid_exists(result.pid)
+    finally:
+        end_tree(helper)
+        _stop_pid(result.pid if result is not None else None)
+
+
+def test_an_app_that_does_not_quit_is_not_switched_under(
+    lab: UpdateLab, old_app: subprocess.Popen[bytes]
+) -> None:
+    _prepared(lab, "0.2.0", "starts")
+    plan = HandoverPlan(str(lab.root), "0.2.0", INSTALLED, old_app.pid, quit_timeout_s=0.5)
+    result, trial = perform_handover(plan, lab.layout, state_dir_of(lab.root), dict(os.environ))
+    assert trial is None
+    assert result.outcome == "not_applied"
+    assert "did not quit" in result.message
+    assert lab.layout.installed_version() == INSTALLED
