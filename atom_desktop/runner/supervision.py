@@ -15,23 +15,34 @@ from pathlib import Path
 
 _SCRIPT = Path(__file__).with_name("supervisor.py")
 
+#: In a built app, which has no interpreter to run ``supervisor.py`` with, the
+#: app's own executable runs it when this is its first argument
+#: (packaging/entry.py, which a test keeps in step with this value).
+FROZEN_FLAG = "--run-supervisor"
+
 
 def supervision_available() -> bool:
     """Whether runs start under a supervisor here (Linux: subreaper, parent-death signal)."""
-    return sys.platform.startswith("linux") and _SCRIPT.is_file()
+    return sys.platform.startswith("linux") and (_frozen() or _SCRIPT.is_file())
+
+
+def _frozen() -> bool:
+    """Whether this is a built app (PyInstaller), whose modules are not files."""
+    return bool(getattr(sys, "frozen", False))
 
 
 def supervised(argv: list[str], grace_s: float, status_fd: int) -> list[str]:
     """``argv`` run under the supervisor, which reports on ``status_fd``."""
-    # -I: ignore the user's PYTHON* variables and site; -S: no site packages
-    # (the script needs none, and they would cost start-up time); -B: write
-    # no bytecode into the installation.
+    # A built app's executable runs the supervisor itself (packaging/entry.py).
+    # Otherwise -I: ignore the user's PYTHON* variables and site; -S: no site
+    # packages (the script needs none, and they would cost start-up time);
+    # -B: write no bytecode into the installation.
+    if _frozen():
+        program = [sys.executable, FROZEN_FLAG]
+    else:
+        program = [sys.executable, "-I", "-S", "-B", str(_SCRIPT)]
     return [
-        sys.executable,
-        "-I",
-        "-S",
-        "-B",
-        str(_SCRIPT),
+        *program,
         repr(grace_s),
         str(os.getpid()),
         str(status_fd),
