@@ -20,7 +20,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psutil
@@ -40,6 +40,17 @@ def identity(proc: psutil.Process) -> Identity | None:
         return proc.pid, proc.create_time()
     except psutil.Error:
         return None
+
+
+def identities(pids: Iterable[int]) -> set[Identity]:
+    """The identities of the processes among ``pids`` that still exist."""
+    found: set[Identity] = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            ident = identity(psutil.Process(pid))
+            if ident is not None:
+                found.add(ident)
+    return found
 
 
 def descendants(root_pid: int) -> set[Identity]:

@@ -25,6 +25,7 @@ from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.output import Chunk
 from atom_desktop.core.statuses import RunStatus
 from atom_desktop.platform import process_control
+from atom_desktop.platform.containment import Container, choose_containment
 from atom_desktop.platform.errors import PlatformNotSupportedError
 from atom_desktop.platform.pipes import output_pipe
 from atom_desktop.platform.terminal import open_pty, pty_environment
@@ -95,6 +96,8 @@ class _Active:
     peak_rss: int = 0
     cpu_s: float = 0.0
     pty: int | None = None  # the master side, in PTY mode
+    # What holds the run's processes (Windows: its Job Object); set once it started.
+    container: Container | None = None
     # Under a supervisor (Linux): what it reports, and its own identity,
     # which is never signalled or counted with the run's processes.
     status: SupervisorStatus | None = None
@@ -151,6 +154,8 @@ class RunnerService:
         self._gate: asyncio.Condition | None = None
         self._watch_wakeup: asyncio.Event | None = None
         self._supervise = supervision_available()
+        # Sessions on POSIX, a Job Object per run on Windows.
+        self._containment = choose_containment()
 
     # -- service -----------------------------------------------------------------
 
@@ -306,6 +311,7 @@ class RunnerService:
             self._active.pop(run.record.id, None)
             for reader in run.readers:
                 reader.close()  # after an internal error: no descriptor left open
+            self._close_container(run)
             if has_slot:
                 async with self._gate:
                     self._running -= 1
@@ -364,9 +370,11 @@ class RunnerService:
                 stderr=stderr,
                 cwd=run.record.cwd,
                 env=env,
-                start_new_session=True,  # its own session and process group
                 close_fds=True,
                 pass_fds=pass_fds,
+                # POSIX: its own session and process group; Windows: suspended
+                # until it is in its job.
+                **self._containment.spawn_options(),
             )
         except OSError as exc:
             failure = f"could not start {argv[0]!r}: {exc.strerror}"
@@ -374,8 +382,8 @@ class RunnerService:
             self._spawning -= 1
             for fd in (*childs, *pass_fds):
                 os.close(fd)  # the child has its copies; EOF comes when they are closed
-        if failure is None and status_read is not None:
-            failure = await self._supervised_start(run, status_read, command[0])
+        if failure is None:
+            failure = await self._started(run, status_read, command[0])
         elif status_read is not None:
             os.close(status_read)
         if failure is not None:
@@ -386,6 +394,25 @@ class RunnerService:
             return None
         run.outputs = ours
         return run.proc
+
+    async def _started(self, run: _Active, status_read: int | None, program: str) -> str | None:
+        """Hold the run just started (Windows: in its job, then let it run) and wait for its
+        supervisor to start the command, if it has one; why it could not start, or None.
+        """
+        assert run.proc is not None
+        try:
+            run.container = self._containment.contain(run.proc.pid)
+        except OSError as exc:
+            # Started suspended and never let run: end it before it does anything.
+            with contextlib.suppress(ProcessLookupError):
+                run.proc.kill()
+            await run.proc.wait()
+            if status_read is not None:
+                os.close(status_read)
+            return f"could not start {program!r}: {exc}"
+        if status_read is not None:
+            return await self._supervised_start(run, status_read, program)
+        return None
 
     async def _supervised_start(self, run: _Active, status_read: int, program: str) -> str | None:
         """Wait for the supervisor to start the command; why it could not, or None."""
@@ -401,6 +428,12 @@ class RunnerService:
         if errno_ is None:
             return f"could not start {program!r}: its supervisor ended first"
         return f"could not start {program!r}: {os.strerror(errno_)}"
+
+    @staticmethod
+    def _close_container(run: _Active) -> None:
+        container, run.container = run.container, None
+        if container is not None:
+            container.close()  # Windows: whatever is left of the run ends
 
     @staticmethod
     def _close_pty(run: _Active) -> None:
@@ -441,6 +474,7 @@ class RunnerService:
             reader.close()
         self._close_pty(run)
         await self._kill(run, only_leftovers=True)
+        self._close_container(run)
         if run.status is not None:
             await self._reap_supervisor(run, proc)
         run.stop_saving.set()
@@ -690,6 +724,10 @@ class RunnerService:
         known = await asyncio.to_thread(self._snapshot, run)
         if only_leftovers and not process_tree.any_alive(known):
             return
+        if run.container is not None:
+            # Windows: the job ends the whole tree at once, however it
+            # detached; what follows then finds nothing left (or is the fallback).
+            run.container.end()
         await asyncio.to_thread(
             process_tree.kill_blocking,
             known,
@@ -712,6 +750,10 @@ class RunnerService:
                 self._command_pid(run),
                 exclude=self._roots() if roots is None else roots,
             )
+            container = run.container  # once: the loop may let it go meanwhile
+            if container is not None:
+                # Windows: the job's members, orphans included (no re-parenting there).
+                run.known |= process_tree.identities(container.members())
             if run.supervisor is not None:
                 run.known.discard(run.supervisor)
         return set(run.known)

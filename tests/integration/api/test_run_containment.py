@@ -1,0 +1,127 @@
+"""The runner holds each run through the system's containment (Windows: a Job Object).
+
+Windows' job calls cannot run here, so a stand-in with the same contract
+takes the job's place: the run starts as on POSIX, its "job" holds the
+run's process tree (psutil), ending it kills them all, and every call is
+recorded. What is checked is the runner's side: each run is contained once
+as it starts, ended through its container on cancel, and let go at its end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from atom_desktop.config.settings import Settings
+from atom_desktop.platform.containment import SessionContainment
+from atom_desktop.runner import service as runner_service
+from tests.integration.api.conftest import LiveAgent, live_agent
+from tests.integration.api.test_runs import _no_sleepers_left, _wait_for_process, start, wait_done
+
+
+class TreeContainer:
+    """A job's stand-in: holds the tree below ``pid``; ending it kills the tree."""
+
+    def __init__(self, pid: int, calls: list[tuple[str, int]]) -> None:
+        self._pid = pid
+        self._calls = calls
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self._pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def end(self) -> bool:
+        """Kill the whole tree at once, as TerminateJobObject does."""
+        self._calls.append(("end", self._pid))
+        for proc in self._tree():
+            with contextlib.suppress(psutil.Error):  # gone already
+                proc.kill()
+        return True
+
+    def members(self) -> set[int]:
+        """The tree's pids."""
+        return {proc.pid for proc in self._tree()}
+
+    def close(self) -> None:
+        """Recorded only: the runner has ended the run by then."""
+        self._calls.append(("close", self._pid))
+
+
+class RecordingContainment(SessionContainment):
+    """Starts runs as on POSIX and holds each in a :class:`TreeContainer`."""
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.refuse = refuse
+
+    def contain(self, pid: int) -> Any:
+        """Record, then hold (or refuse, as a process that cannot be resumed)."""
+        self.calls.append(("contain", pid))
+        if self.refuse:
+            raise OSError("could not resume it")
+        return TreeContainer(pid, self.calls)
+
+
+@pytest.fixture
+def recording(monkeypatch: pytest.MonkeyPatch) -> RecordingContainment:
+    chosen = RecordingContainment()
+    monkeypatch.setattr(runner_service, "choose_containment", lambda: chosen)
+    return chosen
+
+
+@pytest.fixture
+def contained_agent(settings: Settings, recording: RecordingContainment) -> Iterator[LiveAgent]:
+    with live_agent(settings) as agent:
+        yield agent
+
+
+def _sleep(tmp_path: Path) -> str:
+    # A duration no other process on the machine has.
+    return f"sleep 31{os.getpid() % 1000}{len(tmp_path.name) % 10}"
+
+
+def test_a_cancelled_run_is_ended_through_its_container_and_let_go(
+    contained_agent: LiveAgent, recording: RecordingContainment, tmp_path: Path
+) -> None:
+    sleeper = _sleep(tmp_path)
+    with contained_agent.client() as client:
+        run_id = start(client, shell=sleeper)["id"]
+        _wait_for_process(sleeper)
+        assert client.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        assert wait_done(client, run_id)["status"] == "cancelled"
+    assert _no_sleepers_left(sleeper)
+    names = [name for name, _ in recording.calls]
+    assert names[0] == "contain"
+    assert "end" in names
+    assert names[-1] == "close"
+    assert names.count("close") == 1
+    assert {pid for _, pid in recording.calls} == {recording.calls[0][1]}
+
+
+def test_a_run_that_ends_by_itself_is_only_let_go(
+    contained_agent: LiveAgent, recording: RecordingContainment
+) -> None:
+    with contained_agent.client() as client:
+        record = wait_done(client, start(client, argv=["true"])["id"])
+    assert record["status"] == "succeeded"
+    assert [name for name, _ in recording.calls] == ["contain", "close"]
+
+
+def test_a_run_that_cannot_be_contained_fails_saying_why(
+    contained_agent: LiveAgent, recording: RecordingContainment
+) -> None:
+    recording.refuse = True
+    with contained_agent.client() as client:
+        record = wait_done(client, start(client, argv=["true"])["id"])
+    assert record["status"] == "failed"
+    assert record["error"] == "could not start 'true': could not resume it"
+    assert [name for name, _ in recording.calls] == ["contain"]
