@@ -83,13 +83,14 @@ def _try_lock(fd: int) -> bool:
         except OSError:
             return False
         return True
-    import fcntl  # noqa: PLC0415
+    else:  # not an early return: mypy checking for Windows would call this unreachable
+        import fcntl  # noqa: PLC0415
 
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 def health_url(info: dict[str, Any]) -> str | None:

@@ -34,13 +34,16 @@ def output_pipe() -> tuple[int, int]:
 
 def linux_output_pipe() -> tuple[int, int]:
     """A pipe enlarged to :data:`PIPE_BYTES` where the kernel allows it (Linux)."""
-    import fcntl  # noqa: PLC0415 - POSIX only: importing this module works everywhere
+    if sys.platform == "win32":
+        return plain_output_pipe()  # what mypy checking for Windows sees
+    else:
+        import fcntl  # noqa: PLC0415 - POSIX only: importing this module works everywhere
 
-    read_end, write_end = os.pipe()
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", _LINUX_F_SETPIPE_SZ)
-    with contextlib.suppress(OSError):  # a smaller pipe still works, only with more reads
-        fcntl.fcntl(read_end, set_size, PIPE_BYTES)
-    return read_end, write_end
+        read_end, write_end = os.pipe()
+        set_size = getattr(fcntl, "F_SETPIPE_SZ", _LINUX_F_SETPIPE_SZ)
+        with contextlib.suppress(OSError):  # a smaller pipe still works, only with more reads
+            fcntl.fcntl(read_end, set_size, PIPE_BYTES)
+        return read_end, write_end
 
 
 def plain_output_pipe() -> tuple[int, int]:

@@ -44,21 +44,30 @@ def end_process(proc: psutil.Process, how: Ending) -> None:
         proc.kill()
 
 
+# Each function below checks the system with if/else, never an early return:
+# mypy checks one system at a time (``--platform``) and would call the code
+# after an early return unreachable on the others.
+
+
 def signal_group(group: int, how: Ending) -> bool:
     """Signal a whole process group; False where the system cannot (or the group is gone)."""
     if sys.platform == "win32":
         return no_signal_group(group, how)
-    return posix_signal_group(group, how)
+    else:
+        return posix_signal_group(group, how)
 
 
 def posix_signal_group(group: int, how: Ending) -> bool:
     """The POSIX backend of :func:`signal_group`: ``killpg`` with SIGTERM or SIGKILL."""
-    sig = signal.SIGTERM if how is Ending.TERMINATE else signal.SIGKILL
-    try:
-        os.killpg(group, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    if sys.platform == "win32":
+        return False  # neither killpg nor SIGKILL exists there
+    else:
+        sig = signal.SIGTERM if how is Ending.TERMINATE else signal.SIGKILL
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
 
 def no_signal_group(group: int, how: Ending) -> bool:
@@ -73,20 +82,25 @@ def session_of(pid: int) -> int | None:
     """The POSIX session id of ``pid``; None if it is gone or the system has no sessions."""
     if sys.platform == "win32":
         return None
-    try:
-        return os.getsid(pid)
-    except OSError:
-        return None
+    else:
+        try:
+            return os.getsid(pid)
+        except OSError:
+            return None
 
 
 def become_subreaper() -> bool:
     """Make this process adopt orphaned descendants (Linux only); True on success."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
+    # macOS and the BSDs have no subreaper: there a run's orphans go to
+    # launchd/init, and the runner knows them only from having seen them
+    # (psutil, while their parent lived) or by their run marker.
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+        except (OSError, AttributeError):
+            return False
+    else:
         return False
 
 
@@ -94,6 +108,7 @@ def reap_zombie(pid: int) -> bool:
     """Collect a child that has ended (a zombie, POSIX only); True if one was collected."""
     if sys.platform == "win32":
         return False  # no zombies: an ended process's handle is closed by whoever holds it
-    with contextlib.suppress(ChildProcessError):
-        return os.waitpid(pid, os.WNOHANG)[0] == pid
-    return False
+    else:
+        with contextlib.suppress(ChildProcessError):
+            return os.waitpid(pid, os.WNOHANG)[0] == pid
+        return False

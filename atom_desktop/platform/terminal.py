@@ -23,25 +23,31 @@ def open_pty() -> tuple[int, int]:
     Raises :class:`PlatformNotSupportedError` where the system has no
     pseudo-terminals (Windows).
     """
+    # if/else, not an early return: mypy checks one system at a time and
+    # would call the code after the return unreachable.
     if sys.platform == "win32":
         return windows_open_pty()
-    return posix_open_pty()
+    else:
+        return posix_open_pty()
 
 
 def posix_open_pty() -> tuple[int, int]:
     """The POSIX backend of :func:`open_pty`."""
-    import fcntl  # noqa: PLC0415 - POSIX only: importing this module works everywhere
-    import termios  # noqa: PLC0415
+    if sys.platform == "win32":
+        return windows_open_pty()  # what mypy checking for Windows sees
+    else:
+        import fcntl  # noqa: PLC0415 - POSIX only: importing this module works everywhere
+        import termios  # noqa: PLC0415
 
-    master, slave = os.openpty()
-    try:
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-        os.set_inheritable(master, False)
-    except OSError:
-        os.close(master)
-        os.close(slave)
-        raise
-    return master, slave
+        master, slave = os.openpty()
+        try:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+            os.set_inheritable(master, False)
+        except OSError:
+            os.close(master)
+            os.close(slave)
+            raise
+        return master, slave
 
 
 def windows_open_pty() -> tuple[int, int]:
