@@ -21,6 +21,7 @@ from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.profile import LOG_LEVELS, Profile, load_profile, locate_profile
 from atom_desktop.core.errors import AtomError, ConfigError
 from atom_desktop.core.redaction import Redactor
+from atom_desktop.updates.markers import HANDOVER_ENV
 
 # Types only: the settings import pydantic, which the desktop app loads after
 # its window's first paint (see config/profile.py).
@@ -497,8 +498,13 @@ def hold_collection() -> None:
     gc.disable()
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one per way it ends
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 - one per way it ends
     """Run the command line; returns the process exit code."""
+    if os.environ.get(HANDOVER_ENV):
+        # Started by this program to hand over to an update, not by a person.
+        from atom_desktop.updates.handover import main_from_env  # noqa: PLC0415
+
+        return main_from_env()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.install_desktop_entry or args.uninstall_desktop_entry:

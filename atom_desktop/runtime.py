@@ -44,6 +44,8 @@ from atom_desktop.store.service import StoreService
 from atom_desktop.sync.conflicts import ConflictResolver
 from atom_desktop.sync.connection_settings import SyncConnectionStore
 from atom_desktop.sync.service import SyncService
+from atom_desktop.updates.app_updates import app_update_service
+from atom_desktop.updates.service import RunControl
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +132,21 @@ class Runtime:
         )
         self.sync_conflicts = ConflictResolver(self.store, self.automations, self.sync, self.bus)
         self.api = ApiService(self, heartbeat_s=heartbeat_s)
+        # Off (with the reason) from source and in builds without an update key.
+        self.updates = app_update_service(
+            check=settings.update_check,
+            url_setting=settings.update_url,
+            cache_dir=self.paths.cache_dir,
+            bus=self.bus,
+            runs=RunControl(
+                active=lambda: len(self.runner.active_runs()),
+                paused=lambda: self.runner.paused,
+                pause=self.runner.async_pause,
+                resume=self.runner.async_resume,
+            ),
+            quit_app=self.request_stop,
+            health_url=lambda: f"http://127.0.0.1:{self.api_port}/api/v1/health",
+        )
         # Start order; stop runs it backwards (the API closes before runs are cancelled).
         # What can fail cheaply comes first: the lock, then the API's port, so
         # a second agent or a busy port is refused before a database, key or
@@ -144,6 +161,8 @@ class Runtime:
             self.automations,
             self.sync,
             self.api,
+            # Last: a version started on trial confirms once the API answers.
+            self.updates,
         ]
         self.state: State = "new"
         self.started_at: float | None = None

@@ -34,6 +34,7 @@ from atom_desktop.api.routes import (
     sync_connection,
     tasks,
     tokens,
+    updates,
 )
 from atom_desktop.api.schemas import ErrorBody
 from atom_desktop.api.security import (
@@ -104,6 +105,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         sync.router,
         sync_connection.router,
         integrations.router,
+        updates.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

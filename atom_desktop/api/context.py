@@ -15,6 +15,7 @@ from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.service import StoreService
 from atom_desktop.sync.conflicts import ConflictResolver
 from atom_desktop.sync.service import SyncService
+from atom_desktop.updates.service import UpdateService
 
 
 class AgentContext(Protocol):
@@ -29,6 +30,7 @@ class AgentContext(Protocol):
     sync: SyncService
     sync_conflicts: ConflictResolver
     integrations: IntegrationService
+    updates: UpdateService
 
     @property
     def state(self) -> str:

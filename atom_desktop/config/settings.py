@@ -114,6 +114,17 @@ class Settings(BaseSettings):
         default=10_000, ge=10, le=10_000_000, description="Automation runs kept at most."
     )
 
+    update_check: bool = Field(
+        default=True,
+        description="Check for signed updates at start and daily (built apps only).",
+    )
+    update_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Another address for the signed update manifest (a mirror); "
+        "the key that must sign it comes from the build.",
+    )
+
     @field_validator("deny_commands", "allow_commands")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -122,6 +133,21 @@ class Settings(BaseSettings):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("update_url")
+    @classmethod
+    def _check_update_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.username or not (
+            (parts.scheme == "https" and parts.hostname) or (parts.scheme == "http" and loopback)
+        ):
+            raise ValueError(
+                "must be an https:// address (plain http only to 127.0.0.1 or localhost)"
+            )
         return value
 
     @field_validator("encryption_key")

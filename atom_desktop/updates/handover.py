@@ -28,10 +28,9 @@ import psutil
 from atom_desktop.updates.errors import InstallError
 from atom_desktop.updates.installer import Installer
 from atom_desktop.updates.linux_layout import LinuxLayout
+from atom_desktop.updates.markers import HANDOVER_ENV
 from atom_desktop.updates.trial import TrialOutcome, run_trial, start_detached
 
-#: Names the plan file of a handover; the app's entry point runs the handover when set.
-HANDOVER_ENV = "ATOM_UPDATE_HANDOVER"
 PLAN_NAME = "handover-plan.json"
 OUTCOME_NAME = "update-outcome.json"
 

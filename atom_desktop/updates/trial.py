@@ -21,9 +21,8 @@ from pathlib import Path
 import psutil
 
 from atom_desktop.platform.process_control import Ending, end_process, signal_group
+from atom_desktop.updates.markers import TRIAL_ENV
 
-#: Names the file a version on trial writes once it has started.
-TRIAL_ENV = "ATOM_UPDATE_TRIAL"
 _CONFIRMATION = "started"
 _LOG_TAIL_BYTES = 600
 
