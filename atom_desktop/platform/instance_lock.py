@@ -74,14 +74,25 @@ class InstanceLock:
             self._fd = None
 
 
+# Windows' file locks are mandatory: a lock over the JSON at the start of the
+# file would keep the second launch and the CLI from reading who holds it and
+# on which port. So the one locked byte lies far past any data (Windows locks
+# a range past the end of a file as well).
+_WINDOWS_LOCK_OFFSET = 1 << 30
+
+
 def _try_lock(fd: int) -> bool:
     if sys.platform == "win32":
         import msvcrt  # noqa: PLC0415
 
+        # msvcrt.locking locks from the current position.
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
+        finally:
+            os.lseek(fd, 0, os.SEEK_SET)
         return True
     else:  # not an early return: mypy checking for Windows would call this unreachable
         import fcntl  # noqa: PLC0415
