@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the packaging scripts: find a Python >= 3.11 and the packaging
 # environment's Python (build/packaging-venv, made by packaging/make_venv.py).
 # Works in bash on Linux, macOS and Windows (Git Bash, as on CI runners).
