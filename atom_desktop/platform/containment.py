@@ -45,6 +45,9 @@ WINDOWS_RUN_FLAGS = CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WIND
 class Container(Protocol):
     """What holds one run's processes."""
 
+    #: Whether it holds every process of the run, however it detached (a job does).
+    whole: bool
+
     def end(self) -> bool:
         """End every process it holds, now; False where it holds nothing (POSIX) or could not."""
         ...
@@ -73,6 +76,8 @@ class Containment(Protocol):
 class NoContainer:
     """Nothing held: the run's session and psutil do the work."""
 
+    whole = False
+
     def end(self) -> bool:
         """Nothing to end here."""
         return False
@@ -99,6 +104,8 @@ class SessionContainment:
 
 class JobContainer:
     """A run held in a Windows Job Object."""
+
+    whole = True
 
     def __init__(self, job: JobObject) -> None:
         self._job = job

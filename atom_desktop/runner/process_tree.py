@@ -111,6 +111,29 @@ def adopted_orphans(run_id: str, session_id: int, exclude: set[int]) -> set[Iden
     return found
 
 
+def marked_anywhere(run_id: str, session_id: int) -> set[Identity]:
+    """Every process, wherever it now is, still in the run's session or carrying its marker.
+
+    For a system where no one adopts a run's orphans for us (no subreaper:
+    macOS, the BSDs; Windows when its job could not be made): there an
+    orphan's parent is init or launchd, or nobody, so no walk from the
+    agent finds it. This looks at every process on the machine, so the
+    runner does it once per ending, not while the run goes on.
+    """
+    me = os.getpid()
+    found: set[Identity] = set()
+    for proc in psutil.process_iter():
+        with contextlib.suppress(OSError, psutil.Error):
+            if proc.pid == me:
+                continue
+            if (
+                process_control.session_of(proc.pid) == session_id
+                or proc.environ().get(RUN_MARKER) == run_id
+            ):
+                found |= descendants(proc.pid)
+    return found
+
+
 def alive(ident: Identity) -> psutil.Process | None:
     """The process if it still runs and is the same one (not a reused pid)."""
     try:

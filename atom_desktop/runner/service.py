@@ -154,6 +154,9 @@ class RunnerService:
         self._gate: asyncio.Condition | None = None
         self._watch_wakeup: asyncio.Event | None = None
         self._supervise = supervision_available()
+        # Whether the run's orphans become our children (Linux: a subreaper);
+        # set at the start. Elsewhere ending a run looks for them everywhere.
+        self._orphans_adopted = False
         # Sessions on POSIX, a Job Object per run on Windows.
         self._containment = choose_containment()
 
@@ -161,7 +164,8 @@ class RunnerService:
 
     async def async_start(self) -> None:
         """Adopt orphans from now on; end what a crash left running, mark it interrupted."""
-        if process_control.become_subreaper():
+        self._orphans_adopted = process_control.become_subreaper()
+        if self._orphans_adopted:
             logger.debug("The agent adopts orphaned descendants of its runs (subreaper)")
         await asyncio.to_thread(self._end_left_behind)
         interrupted = await asyncio.to_thread(self._runs().mark_interrupted)
@@ -721,7 +725,13 @@ class RunnerService:
         proc = run.proc
         if proc is None:
             return
-        known = await asyncio.to_thread(self._snapshot, run)
+        # Without a subreaper (macOS) or a job holding the run (Windows), an
+        # orphan that left the run's group is no one's child we can walk to:
+        # look at every process, once per ending.
+        everywhere = not self._orphans_adopted and not (
+            run.container is not None and run.container.whole
+        )
+        known = await asyncio.to_thread(self._snapshot, run, None, everywhere=everywhere)
         if only_leftovers and not process_tree.any_alive(known):
             return
         if run.container is not None:
@@ -738,8 +748,14 @@ class RunnerService:
             lambda: self._snapshot(run),
         )
 
-    def _snapshot(self, run: _Active, roots: set[int] | None = None) -> set[process_tree.Identity]:
-        """Everything the run is known to own now (blocking: psutil)."""
+    def _snapshot(
+        self, run: _Active, roots: set[int] | None = None, *, everywhere: bool = False
+    ) -> set[process_tree.Identity]:
+        """Everything the run is known to own now (blocking: psutil).
+
+        ``everywhere``: also every process on the machine that is in the
+        run's session or carries its marker (see process_tree.marked_anywhere).
+        """
         if run.proc is not None:
             # Under a supervisor, everything of the run is below it, whatever
             # it did to its session or environment; without one, a process
@@ -750,6 +766,8 @@ class RunnerService:
                 self._command_pid(run),
                 exclude=self._roots() if roots is None else roots,
             )
+            if everywhere:
+                run.known |= process_tree.marked_anywhere(run.record.id, self._command_pid(run))
             container = run.container  # once: the loop may let it go meanwhile
             if container is not None:
                 # Windows: the job's members, orphans included (no re-parenting there).

@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from atom_desktop.config.settings import Settings
+from atom_desktop.platform import process_control
 from atom_desktop.platform.containment import SessionContainment
 from atom_desktop.runner import service as runner_service
 from tests.integration.api.conftest import LiveAgent, live_agent
@@ -125,3 +126,35 @@ def test_a_run_that_cannot_be_contained_fails_saying_why(
     assert record["status"] == "failed"
     assert record["error"] == "could not start 'true': could not resume it"
     assert [name for name, _ in recording.calls] == ["contain"]
+
+
+@pytest.fixture
+def agent_without_subreaper(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LiveAgent]:
+    """An agent as on macOS: no supervisor, and the agent adopts no orphans."""
+    monkeypatch.setattr(runner_service, "supervision_available", lambda: False)
+    monkeypatch.setattr(process_control, "become_subreaper", lambda: False)
+    with live_agent(settings) as agent:
+        yield agent
+
+
+@pytest.mark.parametrize("ending", ["cancel", "normal end"], ids=["cancel", "normal-end"])
+def test_without_a_subreaper_a_process_that_left_the_session_ends_with_the_run(
+    agent_without_subreaper: LiveAgent, tmp_path: Path, ending: str
+) -> None:
+    escaped = _sleep(tmp_path)
+    main = escaped.replace("sleep 31", "sleep 32")
+    # setsid -f: a session of its own, its parent gone at once, so its new
+    # parent is init (launchd on macOS); it keeps the run's marker.
+    line = f"setsid -f {escaped}; " + (main if ending == "cancel" else "true")
+    with agent_without_subreaper.client() as client:
+        run_id = start(client, shell=line)["id"]
+        _wait_for_process(escaped)
+        if ending == "cancel":
+            _wait_for_process(main)
+            assert client.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        expected = {"cancel": "cancelled", "normal end": "succeeded"}
+        assert wait_done(client, run_id)["status"] == expected[ending]
+    assert _no_sleepers_left(escaped), f"{escaped} outlived its run"
+    assert _no_sleepers_left(main)
