@@ -243,6 +243,11 @@ def test_ending_the_job_ends_a_tree_of_three() -> None:
         assert container.end()
         assert _all_end(procs)
         assert chain.wait(timeout=30) == job_object.TERMINATED_EXIT_CODE
+        # Nothing is left in the job, not even a process that was being started.
+        deadline = time.monotonic() + 30
+        while container.members() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert container.members() == set()
     finally:
         container.close()
         if chain.poll() is None:
