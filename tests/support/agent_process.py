@@ -12,11 +12,17 @@ from pathlib import Path
 
 
 class AgentProcess:
-    """``python -m atom_desktop ARGS`` with stderr read line by line as it comes."""
+    """``python -m atom_desktop ARGS`` with stderr read line by line as it comes.
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    ``program`` starts another executable in its place (a built app).
+    """
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], program: list[str] | None = None
+    ) -> None:
+        program = program if program is not None else [sys.executable, "-m", "atom_desktop"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "atom_desktop", *args],
+            [*program, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -45,6 +46,32 @@ class XDisplay:
         """Ids of mapped windows whose title is exactly ``name``."""
         out = self.run("xdotool", "search", "--onlyvisible", "--name", f"^{name}$")
         return [int(line) for line in out.split()]
+
+    def quit_from_tray(self, tray_title: str) -> None:
+        """Open the tray icon's menu with a right click and choose its last item (Quit)."""
+        tree = self.run("xwininfo", "-root", "-tree")
+        # The icon is a small window of that title embedded in the tray host's
+        # panel: its line ends with its size, its offset in the panel (+0+0)
+        # and its place on the screen, e.g. "22x30+0+0  +1257+1".
+        icons = [
+            found.groups()
+            for line in tree.splitlines()
+            if f'"{tray_title}"' in line
+            and (found := re.search(r"(\d+)x(\d+)\+0\+0\s+\+(\d+)\+(\d+)\s*$", line))
+            and 1 < int(found[1]) < 64
+        ]
+        assert len(icons) == 1, f"no single tray icon titled {tray_title!r} in:\n{tree}"
+        width, height, x, y = (int(value) for value in icons[0])
+        shown = set(self.run("xdotool", "search", "--onlyvisible", "--name", "").split())
+        self.run("xdotool", "mousemove", str(x + width // 2), str(y + height // 2), "click", "3")
+        _wait_for(
+            lambda: (
+                set(self.run("xdotool", "search", "--onlyvisible", "--name", "").split()) - shown
+            ),
+            "the tray menu",
+        )
+        # Up in a menu just opened selects its last entry; Return chooses it.
+        self.run("xdotool", "key", "Up", "Return")
 
 
 def _wait_for(condition: object, what: str, timeout: float = 20) -> None:

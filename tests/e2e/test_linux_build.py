@@ -1,0 +1,181 @@
+"""The Linux build as a person gets it: unpacked from its tarball, no Python, a fresh home.
+
+``packaging/build-linux --reuse`` builds once per source tree (a few minutes
+the first time; every later run of the suite reuses it), under a file lock so
+parallel workers wait for one build instead of making two.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+import atom_desktop
+from tests.support.agent_process import AgentProcess
+from tests.support.ports import free_port
+from tests.support.x_display import XDisplay, running_display
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_DIR = ROOT / "build" / "linux"
+# What a shell line in these tests may call; deliberately no python.
+TOOLS = ("sh", "cat", "tr")
+
+
+@pytest.fixture(scope="session")
+def built_tarball() -> Path:
+    """The build of this source tree (made now, or reused), as its tarball."""
+    BUILD_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with (BUILD_DIR.parent / "linux.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            [str(ROOT / "packaging" / "build-linux"), "--reuse", "--out", str(BUILD_DIR)],
+            capture_output=True,
+            text=True,
+            timeout=840,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    executable = Path(done.stdout.strip().splitlines()[-1])
+    assert executable.is_file() and os.access(executable, os.X_OK)
+    tarballs = list(BUILD_DIR.glob(f"atom-desktop-{atom_desktop.__version__}-linux-*.tar.gz"))
+    assert len(tarballs) == 1, tarballs
+    return tarballs[0]
+
+
+@pytest.fixture(scope="module")
+def installed(built_tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tarball unpacked where a person would put it; the executable's path."""
+    place = tmp_path_factory.mktemp("apps")
+    with tarfile.open(built_tarball) as archive:
+        archive.extractall(place, filter="tar")
+    return place / "atom-desktop" / "atom-desktop"
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """A fresh home and a PATH with a few system tools and no Python or venv."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in TOOLS:
+        found = shutil.which(tool, path="/usr/bin:/bin")
+        assert found, tool
+        (tools / tool).symlink_to(found)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "PATH": str(tools), "LANG": "C.UTF-8"}
+    assert shutil.which("python3", path=env["PATH"]) is None
+    assert shutil.which("python", path=env["PATH"]) is None
+    return env
+
+
+def processes_from(folder: Path) -> list[psutil.Process]:
+    """Running processes whose executable lies in ``folder``."""
+    found = []
+    for proc in psutil.process_iter(["exe"]):
+        exe = proc.info["exe"] or ""
+        if exe.startswith(str(folder) + os.sep):
+            found.append(proc)
+    return found
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_build_prints_its_version_with_no_python_about(
+    installed: Path, clean_env: dict[str, str]
+) -> None:
+    done = subprocess.run(
+        [str(installed), "--version"],
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"atom-desktop {atom_desktop.__version__}"
+
+
+def test_the_build_serves_runs_supervised_commands_and_stops_clean(
+    installed: Path, clean_env: dict[str, str]
+) -> None:
+    port = free_port()
+    env = {**clean_env, "ATOM_PORT": str(port)}
+    agent = AgentProcess(["serve"], env, program=[str(installed)])
+    try:
+        agent.wait_for("agent running", timeout=60)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        health = httpx.get(f"{base}/health").json()
+        assert health["status"] == "ok"
+        assert health["version"] == atom_desktop.__version__
+        assert httpx.get(f"{base}/tasks").status_code == 401
+
+        # A command through the build's own client: it runs under the build's
+        # supervisor, and sees the environment the app was started with, not
+        # the bundle's library path.
+        line = "cat /proc/$PPID/cmdline | tr '\\0' ' '; echo; echo LD=${LD_LIBRARY_PATH-unset}"
+        done = subprocess.run(
+            [str(installed), "run", "--", "sh", "-c", line],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        parent, library_path = done.stdout.splitlines()
+        assert parent.startswith(f"{installed} --run-supervisor "), parent
+        assert library_path == "LD=unset"
+
+        assert agent.stop(signal.SIGTERM) == 0
+    finally:
+        agent.kill()
+    assert not listening(port)
+    assert processes_from(installed.parent) == []
+
+
+@pytest.fixture
+def display() -> Iterator[XDisplay]:
+    with running_display() as running:
+        yield running
+
+
+def test_the_build_paints_its_window_and_quit_from_the_tray_leaves_nothing(
+    installed: Path, clean_env: dict[str, str], display: XDisplay, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**clean_env, **display.env(), "ATOM_PORT": str(port), "ATOM_LOG_LEVEL": "INFO"}
+    app = AgentProcess([], env, program=[str(installed)])
+    try:
+        app.wait_for("Tray icon shown", timeout=60)
+        app.wait_for("agent running", timeout=60)
+        windows = display.visible_windows("ATOM Desktop")
+        assert len(windows) == 1
+        # Painted: the window holds text and icons, not one flat colour.
+        shot = tmp_path / "window.png"
+        display.run("import", "-window", str(windows[0]), str(shot))
+        colours = int(display.run("identify", "-format", "%k", str(shot)) or 0)
+        assert colours > 50, f"the window looks unpainted ({colours} colours)"
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200
+
+        display.quit_from_tray("ATOM Desktop")
+        assert app.wait(timeout=60) == 0, app.output
+    finally:
+        app.kill()
+    assert not listening(port)
+    assert processes_from(installed.parent) == []
