@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,15 @@ from atom_desktop.platform import process_control
 from atom_desktop.platform.containment import SessionContainment
 from atom_desktop.runner import service as runner_service
 from tests.integration.api.conftest import LiveAgent, live_agent
-from tests.integration.api.test_runs import _no_sleepers_left, _wait_for_process, start, wait_done
+from tests.integration.api.test_runs import (
+    PY,
+    _no_sleepers_left,
+    _wait_for_process,
+    start,
+    wait_done,
+)
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the runs are POSIX commands")
 
 
 class TreeContainer:
@@ -145,9 +155,15 @@ def test_without_a_subreaper_a_process_that_left_the_session_ends_with_the_run(
 ) -> None:
     escaped = _sleep(tmp_path)
     main = escaped.replace("sleep 31", "sleep 32")
-    # setsid -f: a session of its own, its parent gone at once, so its new
-    # parent is init (launchd on macOS); it keeps the run's marker.
-    line = f"setsid -f {escaped}; " + (main if ending == "cancel" else "true")
+    # A daemon's start (macOS has no setsid command): fork, the parent exits
+    # at once, the child takes a session of its own, so its new parent is
+    # init (launchd on macOS); it keeps the run's marker.
+    detach = (
+        "import os, sys; os.fork() and os._exit(0); os.setsid(); os.execvp('sleep', sys.argv[1:])"
+    )
+    line = f"{shlex.quote(PY)} -c {shlex.quote(detach)} {escaped}; " + (
+        main if ending == "cancel" else "true"
+    )
     with agent_without_subreaper.client() as client:
         run_id = start(client, shell=line)["id"]
         _wait_for_process(escaped)
