@@ -114,6 +114,7 @@ class UpdateService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._last_progress = 0.0
+        self._stopping = False
         #: The handover process once started (the app quits right after).
         self.handover_process: subprocess.Popen[bytes] | None = None
 
@@ -174,6 +175,8 @@ class UpdateService:
 
     async def async_stop(self) -> None:
         """Stop checking; a download in progress is abandoned (its partial file deleted)."""
+        # The download's thread cannot be cancelled; its next chunk sees this and ends it.
+        self._stopping = True
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -285,6 +288,8 @@ class UpdateService:
 
     def _progress(self, received: int, total: int) -> None:
         # Called on the download's thread; the bus is thread-safe.
+        if self._stopping:
+            raise UpdateError("The download was abandoned: the app is stopping.")
         now = time.monotonic()
         if received < total and now - self._last_progress < _PROGRESS_EVERY_S:
             return

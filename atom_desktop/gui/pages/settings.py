@@ -1,4 +1,4 @@
-"""Settings: API tokens, start at login, notifications, locations, encryption, API."""
+"""Settings: API tokens, start at login, notifications, updates, locations, encryption, API."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
+from atom_desktop.gui.pages.updates_box import UpdatesBox
 from atom_desktop.gui.preferences import Preferences
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
@@ -135,6 +136,9 @@ class SettingsPage(QWidget):
         sync_layout.addWidget(sync_note, 1)
         sync_layout.addWidget(self.open_sync_button)
 
+        # Updates: the opt-out (config.toml) and what the checks found.
+        self.updates = UpdatesBox(host, paths.config_file, settings.update_check)
+
         # Encryption
         self.key_storage = QLabel("—")
         self.keyring_backend = QLabel("—")
@@ -178,7 +182,7 @@ class SettingsPage(QWidget):
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.addWidget(self.message)
-        for box in (token_box, general, sync, api, encryption, locations):
+        for box in (token_box, general, self.updates, sync, api, encryption, locations):
             content_layout.addWidget(box)
         content_layout.addStretch(1)
         scroll = QScrollArea()
