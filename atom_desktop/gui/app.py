@@ -39,6 +39,7 @@ from atom_desktop.gui.quit_signals import quit_on_signals
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.gui.tray import Tray
 from atom_desktop.sync.service import SyncStatus
+from atom_desktop.updates.status import UpdateState, UpdateStatusChanged
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
@@ -260,6 +261,11 @@ class DesktopApp(QObject):
             )
         elif isinstance(payload, NotificationRequested):
             self._notify(payload.title, payload.message, failed=payload.level != "info")
+        elif isinstance(payload, UpdateStatusChanged) and payload.state == UpdateState.APPLYING:
+            # The agent hands over to a new version and stops; the window must go
+            # too, or the new version would wait for this process to end.
+            logger.info("Quitting for the update: %s", payload.message)
+            self.quit()
 
     def _notify(
         self, title: str, message: str, *, failed: bool = False, opens_approvals: bool = False

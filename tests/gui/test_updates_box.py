@@ -9,7 +9,7 @@ from atom_desktop.config.config_file import read_config_file
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.pages.updates_box import describe
-from atom_desktop.updates.status import UpdateState, UpdateStatus
+from atom_desktop.updates.status import UpdateState, UpdateStatus, UpdateStatusChanged
 
 
 def test_from_source_the_box_says_why_updates_are_off_and_saves_the_opt_out(
@@ -56,3 +56,25 @@ def test_install_now_is_offered_only_for_a_ready_update(qtbot: QtBot, desktop: D
     assert box.install_button.isEnabled()
     box.show_status(UpdateStatus(UpdateState.DEFERRED, "0.1.0", message="waiting"))
     assert not box.install_button.isEnabled()
+
+
+def test_the_window_quits_when_the_agent_hands_over_to_an_update(
+    qtbot: QtBot, desktop: DesktopApp
+) -> None:
+    runtime = desktop.host.runtime
+    assert runtime is not None
+    with qtbot.waitSignal(desktop.host.stopped, timeout=30_000):
+        # What the update service publishes just before it asks the agent to stop.
+        runtime.bus.publish(
+            UpdateStatusChanged(
+                state="applying",
+                message="Installing version 0.2.0; the app restarts.",
+                available="0.2.0",
+                received=0,
+                total=0,
+                runs_active=0,
+            )
+        )
+    assert desktop.quitting
+    assert not desktop.window.isVisible()
+    desktop.host.stop()
