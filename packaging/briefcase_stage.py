@@ -105,6 +105,18 @@ def metainfo_id(metainfo: Path) -> str:
     return found.strip()
 
 
+def _app_tables(name: str, table: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The app's table and its platform, format and vendor tables, with their names.
+
+    Document types are left out: their ``icon`` is theirs, not the app's.
+    """
+    found = [(f"[{name}]", table)]
+    for key, value in table.items():
+        if isinstance(value, dict) and key != "document_type":
+            found += _app_tables(f"{name}.{key}", value)
+    return found
+
+
 def load_briefcase_settings(config: Path) -> dict[str, Any]:
     """briefcase.toml, checked for the keys this script owns and for exactly one app."""
     try:
@@ -115,7 +127,7 @@ def load_briefcase_settings(config: Path) -> dict[str, Any]:
     if not isinstance(apps, dict) or len(apps) != 1:
         raise StageError(f"{config} must define exactly one [app.NAME] table")
     ((app_name, app),) = apps.items()
-    for scope, table in (("the top level", settings), (f"[app.{app_name}]", app)):
+    for scope, table in (("the top level", settings), *_app_tables(f"app.{app_name}", app)):
         taken = sorted(k for k in OWNED_KEYS if k in table)
         if taken:
             raise StageError(

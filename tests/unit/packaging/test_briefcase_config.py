@@ -222,6 +222,11 @@ BROKEN: dict[str, tuple[str, str, str]] = {
         "stage",
         "sets version in [app.desktop]",
     ),
+    "sets-sources-for-windows": (
+        "replace:[app.desktop.windows]\n=>[app.desktop.windows]\nsources = ['src/other']\n",
+        "stage",
+        "sets sources in [app.desktop.windows]",
+    ),
     "sets-requires": (
         "prepend:requires = ['requests']\n",
         "stage",
