@@ -27,6 +27,7 @@ from atom_desktop.updates.markers import HANDOVER_ENV
 # its window's first paint (see config/profile.py).
 if TYPE_CHECKING:
     from atom_desktop.config.settings import Settings
+    from atom_desktop.platform.launcher import LauncherEntry
 
 logger = logging.getLogger("atom_desktop")
 
@@ -114,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--uninstall-desktop-entry",
         action="store_true",
         help="take it out of the applications menu again (your data stays), then exit",
+    )
+    entry.add_argument(
+        "--uninstall",
+        action="store_true",
+        help="stop the agent, take the app out of the menu and start at login, say where "
+        "your data stays and how to remove the app, then exit",
     )
     _add_common(parser, None)
     _add_address(parser, None)
@@ -507,6 +514,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 - 
         return main_from_env()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.uninstall:
+        return _uninstall(parser, args)
     if args.install_desktop_entry or args.uninstall_desktop_entry:
         return _desktop_entry(parser, args)
     agent_side = args.command in (None, "serve")
@@ -722,6 +731,8 @@ def _desktop(args: argparse.Namespace) -> int:
             handed_over = _hand_over(loaded)
             if handed_over is not None:
                 return handed_over
+        if getattr(sys, "frozen", False):
+            _add_build_to_menu()
         from atom_desktop.gui.app import run_desktop  # noqa: PLC0415
 
         def load() -> Profile:
@@ -803,54 +814,28 @@ def _hand_over(profile: Profile) -> int | None:
 
 
 def _desktop_entry(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """``--install-desktop-entry`` / ``--uninstall-desktop-entry``: the applications menu entry."""
-    if args.command is not None or args.reset_data or args.background:
-        parser.error("--install-desktop-entry and --uninstall-desktop-entry go alone")
-    # Imported here: nothing else needs them, and none of them loads the agent.
-    import sysconfig  # noqa: PLC0415
+    """``--install-desktop-entry`` / ``--uninstall-desktop-entry``: the applications menu entry.
 
+    ``--uninstall`` also stops the profile's agent and start at login first.
+    """
+    if args.command is not None or args.reset_data or args.background:
+        parser.error("--install-desktop-entry, --uninstall-desktop-entry and --uninstall go alone")
+    # Imported here: nothing else needs it, and it does not load the agent.
     from atom_desktop.platform import launcher  # noqa: PLC0415
-    from atom_desktop.resource_files import (  # noqa: PLC0415
-        app_icon_paths,
-        desktop_entry_path,
-        resource_path,
-    )
 
     if not launcher.has_launcher_entry(sys.platform):
         print(launcher.no_launcher_entry_message(sys.platform))
+        if args.uninstall:
+            print(launcher.removed_message([], _kept_folders(args)))
         return 0
-    # This installation's own launcher, wherever it was started from (python -m
-    # included); an install without one (a bare checkout) starts as python -m.
-    program = _installed_launcher()
-    scripts = Path(sysconfig.get_path("scripts")) / PROG
-    if program is None and scripts.is_file():
-        program = str(scripts)
-    command = [program] if program else [sys.executable, "-m", "atom_desktop"]
     try:
-        sources = launcher.LauncherSources(
-            desktop_file=desktop_entry_path(),
-            icons=app_icon_paths(),
-            metainfo=resource_path(launcher.METAINFO_FILE_NAME),
-            command=command,
-        )
-        entry = launcher.LauncherEntry(
-            sources, data_home=launcher.xdg_data_home(Path.home(), os.environ)
-        )
+        entry = _launcher_entry()
         if args.install_desktop_entry:
             changed = entry.install()
             message = launcher.installed_message(entry, changed)
         else:
-            paths = locate_profile(_overrides(args)).paths
             changed = entry.uninstall()
-            message = launcher.removed_message(
-                changed,
-                {
-                    "data": paths.data_dir,
-                    "config": paths.config_dir,
-                    "logs": paths.log_dir,
-                    "cache": paths.cache_dir,
-                },
-            )
+            message = launcher.removed_message(changed, _kept_folders(args))
     except AtomError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -861,6 +846,94 @@ def _desktop_entry(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         for warning in entry.refresh_caches():
             print(f"{PROG}: {warning}", file=sys.stderr)
     return 0
+
+
+def _launcher_entry() -> LauncherEntry:
+    """The applications menu entry of this installation (Linux and the BSDs)."""
+    # Imported here: only the launcher entry's commands and a build's start need them.
+    import sysconfig  # noqa: PLC0415
+
+    from atom_desktop.platform import launcher  # noqa: PLC0415
+    from atom_desktop.resource_files import (  # noqa: PLC0415
+        app_icon_paths,
+        desktop_entry_path,
+        resource_path,
+    )
+
+    # This installation's own launcher, wherever it was started from (python -m
+    # included); an install without one (a bare checkout) starts as python -m.
+    program = _installed_launcher()
+    scripts = Path(sysconfig.get_path("scripts")) / PROG
+    if program is None and scripts.is_file():
+        program = str(scripts)
+    command = [program] if program else [sys.executable, "-m", "atom_desktop"]
+    sources = launcher.LauncherSources(
+        desktop_file=desktop_entry_path(),
+        icons=app_icon_paths(),
+        metainfo=resource_path(launcher.METAINFO_FILE_NAME),
+        command=command,
+    )
+    data_home = launcher.xdg_data_home(Path.home(), os.environ)
+    return launcher.LauncherEntry(sources, data_home=data_home)
+
+
+def _add_build_to_menu() -> None:
+    """A build (Linux, the BSDs) puts itself in the applications menu as it starts.
+
+    A person who unpacked a tarball has run no installer: this is what makes
+    the app appear in the launcher after the first double-click in a file
+    manager. It rewrites nothing when the entry is current, and it follows
+    the build when the folder moves. A failure is logged; the app starts.
+    """
+    from atom_desktop.platform import launcher  # noqa: PLC0415
+
+    if not launcher.has_launcher_entry(sys.platform):
+        return
+    try:
+        entry = _launcher_entry()
+        if entry.install():
+            logger.info("Added ATOM Desktop to the applications menu (%s)", entry.desktop_path)
+            for warning in entry.refresh_caches():
+                logger.warning("%s", warning)
+    except AtomError as exc:
+        logger.warning("Could not add ATOM Desktop to the applications menu: %s", exc)
+
+
+def _kept_folders(args: argparse.Namespace) -> dict[str, Path]:
+    """The profile's folders that an uninstall leaves in place, by what they hold."""
+    paths = locate_profile(_overrides(args)).paths
+    return {
+        "data": paths.data_dir,
+        "config": paths.config_dir,
+        "logs": paths.log_dir,
+        "cache": paths.cache_dir,
+    }
+
+
+def _uninstall(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--uninstall``: stop the agent, then start at login and the menu entry go; data stays."""
+    if args.command is not None or args.reset_data or args.background:
+        parser.error("--install-desktop-entry, --uninstall-desktop-entry and --uninstall go alone")
+    # Imported here: only the uninstall needs them.
+    from atom_desktop.client import uninstall  # noqa: PLC0415
+    from atom_desktop.platform.autostart import (  # noqa: PLC0415
+        autostart_for_this_system,
+        launch_command,
+    )
+
+    try:
+        paths = locate_profile(_overrides(args)).paths
+        print(uninstall.stopped_message(uninstall.stop_agent(paths.data_dir)))
+        autostart = autostart_for_this_system(launch_command(launcher=_installed_launcher()))
+        if autostart.is_enabled():
+            autostart.disable()
+            print(f"Turned off start at login ({autostart.describe()}).")
+    except AtomError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    code = _desktop_entry(parser, args)
+    print(uninstall.app_removal_hint())
+    return code
 
 
 def _installed_launcher() -> str | None:

@@ -1,0 +1,124 @@
+"""``atom-desktop --uninstall``: nothing of the app left running or listening, the data kept.
+
+An uninstall first ends the agent of the profile (the window's agent or a
+headless ``serve``) the way Quit does, so no run, port or lock outlives the
+app; then the launcher and start-at-login entries go. The user's data,
+settings and keyring entries stay: deleting them is a separate, deliberate
+step that the message spells out.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from atom_desktop.core.errors import AtomError
+from atom_desktop.platform.instance_lock import LOCK_FILE_NAME, AlreadyRunningError, InstanceLock
+
+#: How long the agent gets to stop as Quit stops it (runs cancelled, store closed).
+STOP_TIMEOUT_S = 60.0
+
+
+class UninstallError(AtomError):
+    """The uninstall could not leave the app stopped."""
+
+
+@dataclass(frozen=True)
+class StoppedAgent:
+    """The agent an uninstall ended: its pid and the port it listened on (if known)."""
+
+    pid: int
+    port: int | None
+
+
+def stop_agent(data_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> StoppedAgent | None:
+    """End the agent holding ``data_dir``'s lock; None when none runs.
+
+    The agent gets SIGTERM (on Windows, what psutil's terminate does), which
+    it handles as Quit. Its lock must be free afterwards: that, not the pid,
+    proves that nothing of it runs on, since a pid can be reused.
+    """
+    lock_path = data_dir / LOCK_FILE_NAME
+    if not lock_path.exists():
+        return None
+    holder = _lock_holder(lock_path)
+    if holder is None:
+        return None
+    pid, port = holder
+    try:
+        psutil.Process(pid).terminate()
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.AccessDenied as exc:
+        raise UninstallError(
+            f"Not allowed to stop the agent (PID {pid}): it runs as another user.",
+            hint="Stop it as that user, then run the uninstall again.",
+        ) from exc
+    # The lock, not the pid, says when the agent is gone: it is released when
+    # the process ends (even before its parent collects it), and a pid may be
+    # reused by then.
+    deadline = time.monotonic() + timeout_s
+    while _lock_holder(lock_path) is not None:
+        if time.monotonic() > deadline:
+            raise UninstallError(
+                f"The agent (PID {pid}) did not stop within {timeout_s:.0f} s.",
+                hint="Quit ATOM Desktop from its tray menu, then run the uninstall again.",
+            )
+        time.sleep(0.1)
+    if port is not None and _listening(port):
+        raise UninstallError(
+            f"Something still listens on port {port} after the agent (PID {pid}) stopped.",
+            hint=f"Find it with: ss -ltnp 'sport = :{port}' (or netstat on Windows).",
+        )
+    return StoppedAgent(pid, port)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _lock_holder(lock_path: Path) -> tuple[int, int | None] | None:
+    """The pid and port of the process holding ``lock_path``, or None if it is free."""
+    lock = InstanceLock(lock_path)
+    try:
+        lock.acquire({"pid": os.getpid(), "uninstalling": True})
+    except AlreadyRunningError as exc:
+        pid, port = exc.info.get("pid"), exc.info.get("port")
+        if not isinstance(pid, int):
+            raise UninstallError(
+                f"An ATOM Desktop agent holds {lock_path.parent}, but its lock file names no "
+                "process.",
+                hint="Quit ATOM Desktop from its tray menu, then run the uninstall again.",
+            ) from exc
+        return pid, port if isinstance(port, int) else None
+    lock.release()
+    return None
+
+
+def app_removal_hint(executable: Path | None = None) -> str:
+    """How to remove the program itself, as it was installed."""
+    if getattr(sys, "frozen", False):
+        folder = (executable or Path(sys.executable)).resolve().parent
+        if sys.platform == "win32":
+            return "Remove the app itself in Settings > Apps (its installer put it there)."
+        if sys.platform == "darwin":
+            return "Move the app itself to the Bin from Applications."
+        return f"To remove the app itself, delete its folder: rm -r {shlex.quote(str(folder))}"
+    return "To remove the app itself: pip uninstall atom-desktop (in the environment it runs from)."
+
+
+def stopped_message(stopped: StoppedAgent | None) -> str:
+    """What the uninstall says about the agent."""
+    if stopped is None:
+        return "No ATOM Desktop agent was running."
+    where = f"; nothing listens on port {stopped.port} any more" if stopped.port else ""
+    return f"Stopped the running agent (PID {stopped.pid}){where}."
