@@ -24,9 +24,10 @@ import pytest
 import atom_desktop
 from tests.support.agent_process import AgentProcess
 from tests.support.ports import free_port
+from tests.support.secret_service import SecretServiceSession
 from tests.support.x_display import XDisplay, running_display
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.keyring, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = ROOT / "build" / "linux"
@@ -112,10 +113,14 @@ def test_the_build_prints_its_version_with_no_python_about(
 
 
 def test_the_build_serves_runs_supervised_commands_and_stops_clean(
-    installed: Path, clean_env: dict[str, str]
+    installed: Path, clean_env: dict[str, str], secret_service: SecretServiceSession
 ) -> None:
     port = free_port()
-    env = {**clean_env, "ATOM_PORT": str(port)}
+    # A desktop session's keyring: the build finds its backend as the venv does.
+    session_bus = {
+        name: secret_service.env[name] for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")
+    }
+    env = {**clean_env, **session_bus, "ATOM_PORT": str(port)}
     agent = AgentProcess(["serve"], env, program=[str(installed)])
     try:
         agent.wait_for("agent running", timeout=60)
@@ -123,6 +128,7 @@ def test_the_build_serves_runs_supervised_commands_and_stops_clean(
         health = httpx.get(f"{base}/health").json()
         assert health["status"] == "ok"
         assert health["version"] == atom_desktop.__version__
+        assert health["key_storage"] == "keyring", health
         assert httpx.get(f"{base}/tasks").status_code == 401
 
         # A command through the build's own client: it runs under the build's
@@ -172,6 +178,10 @@ def test_the_build_paints_its_window_and_quit_from_the_tray_leaves_nothing(
         colours = int(display.run("identify", "-format", "%k", str(shot)) or 0)
         assert colours > 50, f"the window looks unpainted ({colours} colours)"
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200
+        # Started from the unpacked folder, the build put itself in the menu.
+        menu_entry = Path(env["HOME"]) / ".local/share/applications/atom-desktop.desktop"
+        assert f"Exec={installed}" in menu_entry.read_text(), menu_entry.read_text()
+        assert (Path(env["HOME"]) / ".local/share/icons/hicolor/scalable/apps").is_dir()
 
         display.quit_from_tray("ATOM Desktop")
         assert app.wait(timeout=60) == 0, app.output
@@ -179,3 +189,34 @@ def test_the_build_paints_its_window_and_quit_from_the_tray_leaves_nothing(
         app.kill()
     assert not listening(port)
     assert processes_from(installed.parent) == []
+
+
+def test_the_build_uninstalls_with_its_agent_running(
+    installed: Path, clean_env: dict[str, str]
+) -> None:
+    port = free_port()
+    env = {**clean_env, "ATOM_PORT": str(port)}
+    assert run_build(installed, env, "--install-desktop-entry").returncode == 0
+    agent = AgentProcess(["serve"], env, program=[str(installed)])
+    try:
+        agent.wait_for("agent running", timeout=60)
+
+        done = run_build(installed, env, "--uninstall")
+
+        assert done.returncode == 0, done.stderr
+        assert f"Stopped the running agent (PID {agent.proc.pid})" in done.stdout
+        assert agent.wait(timeout=30) == 0
+    finally:
+        agent.kill()
+    assert not listening(port)
+    assert processes_from(installed.parent) == []
+    assert not (Path(env["HOME"]) / ".local/share/applications/atom-desktop.desktop").exists()
+    assert (Path(env["HOME"]) / ".local/share/atom-desktop/atom.db").is_file()
+    assert f"delete its folder: rm -r {installed.parent}" in done.stdout
+
+
+def run_build(installed: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The built executable with ``args``, to the end."""
+    return subprocess.run(
+        [str(installed), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
