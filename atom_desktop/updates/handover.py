@@ -219,7 +219,8 @@ def _restart(
         )
     except OSError:
         return None
-    # Not waited for: it is the app now, and outlives this process.
+    # Never waited for: it is the app now and outlives this process. Marked as
+    # done so Popen does not warn that a child it dropped is still running.
     process.returncode = 0
     return process.pid
 
