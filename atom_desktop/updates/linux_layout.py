@@ -50,6 +50,20 @@ class LinuxLayout:
             return None
         return cls(version_dir.parent.parent)
 
+    @classmethod
+    def stable_program(cls, executable: Path) -> Path:
+        """The path that keeps starting the current version across updates.
+
+        For a program inside ``INSTALL_ROOT/versions/<version>`` that is
+        ``INSTALL_ROOT/current/atom-desktop`` (a menu entry or start-at-login
+        entry naming the versioned path would start an old version, and break
+        once that version is pruned); any other program is returned as it is.
+        """
+        layout = cls.of_executable(executable)
+        if layout is None:
+            return executable
+        return layout.current_link / executable.resolve().name
+
     def installed_version(self) -> str | None:
         """The version ``current`` points at."""
         try:

@@ -88,6 +88,9 @@ def test_linux_layout_is_found_from_the_running_program_only_in_place(tmp_path: 
     loose.parent.mkdir()
     loose.write_text("")
     assert LinuxLayout.of_executable(loose) is None
+    # What menu and start-at-login entries should name: the path that follows updates.
+    assert LinuxLayout.stable_program(program) == tmp_path / "install" / "current" / "atom-desktop"
+    assert LinuxLayout.stable_program(loose) == loose
 
 
 @pytest.mark.parametrize(
