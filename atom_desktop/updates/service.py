@@ -44,6 +44,8 @@ class UpdateTiming:
 
     first_check_s: float = 30.0
     interval_s: float = 24 * 3600.0
+    #: After a failed check (offline, server down, a refused manifest).
+    retry_s: float = 3600.0
     start_timeout_s: float = 60.0
     quit_timeout_s: float = 60.0
 
@@ -223,7 +225,11 @@ class UpdateService:
                 UpdateState.READY,
             ):
                 await self._async_check()
-            await self._async_sleep_or_wake(self._timing.interval_s)
+            failed = self._status.state is UpdateState.FAILED
+            timing = self._timing
+            await self._async_sleep_or_wake(
+                min(timing.retry_s, timing.interval_s) if failed else timing.interval_s
+            )
 
     async def _async_sleep_or_wake(self, seconds: float) -> None:
         assert self._check_now is not None
