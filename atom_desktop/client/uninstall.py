@@ -108,11 +108,15 @@ def app_removal_hint(executable: Path | None = None) -> str:
     """How to remove the program itself, as it was installed."""
     if getattr(sys, "frozen", False):
         folder = (executable or Path(sys.executable)).resolve().parent
+        # if/elif/else: mypy checks for one system and calls code after a
+        # return for another unreachable.
         if sys.platform == "win32":
-            return "Remove the app itself in Settings > Apps (its installer put it there)."
-        if sys.platform == "darwin":
-            return "Move the app itself to the Bin from Applications."
-        return f"To remove the app itself, delete its folder: rm -r {shlex.quote(str(folder))}"
+            hint = "Remove the app itself in Settings > Apps (its installer put it there)."
+        elif sys.platform == "darwin":
+            hint = "Move the app itself to the Bin from Applications."
+        else:
+            hint = f"To remove the app itself, delete its folder: rm -r {shlex.quote(str(folder))}"
+        return hint
     return "To remove the app itself: pip uninstall atom-desktop (in the environment it runs from)."
 
 

@@ -12,6 +12,8 @@ import contextlib
 import os
 import sys
 
+from atom_desktop.platform.errors import PlatformNotSupportedError
+
 # A WebSocket viewer of a flood cost the agent about a quarter less CPU per
 # chunk than with the default 64 KiB. 1 MiB measured the same; every pipe
 # counts against the user's pipe budget (fs/pipe-user-pages-soft, 64 MiB by
@@ -49,3 +51,25 @@ def linux_output_pipe() -> tuple[int, int]:
 def plain_output_pipe() -> tuple[int, int]:
     """A pipe of the system's own size (macOS, the BSDs, Windows)."""
     return os.pipe()
+
+
+def make_nonblocking(fd: int) -> None:
+    """Reads and writes on ``fd`` return at once instead of waiting (POSIX).
+
+    Python 3.11 cannot do this for a pipe on Windows: there the runner reads
+    pipes on threads (``runner/pipes.py``) and never calls this.
+    """
+    if sys.platform == "win32":
+        raise PlatformNotSupportedError(
+            "Non-blocking pipes need a POSIX system; on Windows the output is read on threads."
+        )
+    else:
+        os.set_blocking(fd, False)
+
+
+def read_into(fd: int, buffer: memoryview) -> int:
+    """Read from ``fd`` straight into ``buffer`` (no copy); the byte count, 0 at end of file."""
+    if sys.platform == "win32":
+        raise PlatformNotSupportedError("Reading into a buffer needs a POSIX system.")
+    else:
+        return os.readv(fd, [buffer])

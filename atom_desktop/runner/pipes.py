@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from atom_desktop.platform.pipes import make_nonblocking, read_into
 from atom_desktop.runner.output import CHUNK_BYTES
 
 logger = logging.getLogger(__name__)
@@ -143,12 +144,12 @@ class OutputReader:
         self._timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
         self.finished: asyncio.Future[None] = self._loop.create_future()
-        os.set_blocking(fd, False)
+        make_nonblocking(fd)
         self._loop.add_reader(fd, self._readable)
 
     def _readable(self) -> None:
         try:
-            count = os.readv(self._fd, [self._view[self._filled :]])
+            count = read_into(self._fd, self._view[self._filled :])
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:

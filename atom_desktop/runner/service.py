@@ -27,7 +27,7 @@ from atom_desktop.core.statuses import RunStatus
 from atom_desktop.platform import process_control
 from atom_desktop.platform.containment import Container, choose_containment
 from atom_desktop.platform.errors import PlatformNotSupportedError
-from atom_desktop.platform.pipes import output_pipe
+from atom_desktop.platform.pipes import make_nonblocking, output_pipe
 from atom_desktop.platform.terminal import open_pty, pty_environment
 from atom_desktop.runner import process_tree
 from atom_desktop.runner.environment import child_environment, user_shell
@@ -900,7 +900,7 @@ async def _write_all(fd: int, data: bytes, run_id: str) -> None:
     A terminal takes only a few KiB of input at a time: a write takes what
     fits and the rest waits until the descriptor is writable again.
     """
-    os.set_blocking(fd, False)  # never block the loop, whatever else set
+    make_nonblocking(fd)  # never block the loop, whatever else set
     loop = asyncio.get_running_loop()
     rest = memoryview(data)
     while rest:

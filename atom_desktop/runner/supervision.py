@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from atom_desktop.platform.pipes import make_nonblocking
+
 _SCRIPT = Path(__file__).with_name("supervisor.py")
 
 #: In a built app, which has no interpreter to run ``supervisor.py`` with, the
@@ -72,7 +74,7 @@ class SupervisorStatus:
         # Set by the first line: the command started (``command_pid``) or not.
         self.started = asyncio.Event()
         self.ended: asyncio.Future[CommandEnd] = loop.create_future()
-        os.set_blocking(fd, False)
+        make_nonblocking(fd)
         loop.add_reader(fd, self._readable)
 
     def _readable(self) -> None:

@@ -34,6 +34,11 @@ import sys
 import time
 from pathlib import Path
 
+# Linux only (prctl): the runner starts this nowhere else (runner/supervision.py).
+# As an assert at the top, it also tells a type checker run for another
+# system to skip the rest of the file.
+assert sys.platform.startswith("linux"), "the run supervisor needs Linux"
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _AGENT_GONE = signal.SIGUSR1
