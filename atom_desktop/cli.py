@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="take it out of the applications menu again (your data stays), then exit",
     )
     entry.add_argument(
+        "--install",
+        action="store_true",
+        help="Linux build: copy this app to ~/.local/lib/atom-desktop, where it updates "
+        "itself, and add it to the applications menu, then exit",
+    )
+    entry.add_argument(
         "--uninstall",
         action="store_true",
         help="stop the agent, take the app out of the menu and start at login, say where "
@@ -519,6 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 - 
     args = parser.parse_args(argv)
     if args.uninstall:
         return _uninstall(parser, args)
+    if args.install:
+        return _install(parser, args)
     if args.install_desktop_entry or args.uninstall_desktop_entry:
         return _desktop_entry(parser, args)
     agent_side = args.command in (None, "serve")
@@ -851,8 +859,12 @@ def _desktop_entry(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     return 0
 
 
-def _launcher_entry() -> LauncherEntry:
-    """The applications menu entry of this installation (Linux and the BSDs)."""
+def _launcher_entry(program: str | None = None) -> LauncherEntry:
+    """The applications menu entry of this installation (Linux and the BSDs).
+
+    ``program`` is the executable the entry starts; by default, the one this
+    process was started as.
+    """
     # Imported here: only the launcher entry's commands and a build's start need them.
     import sysconfig  # noqa: PLC0415
 
@@ -865,7 +877,7 @@ def _launcher_entry() -> LauncherEntry:
 
     # This installation's own launcher, wherever it was started from (python -m
     # included); an install without one (a bare checkout) starts as python -m.
-    program = _installed_launcher()
+    program = program or _installed_launcher()
     scripts = Path(sysconfig.get_path("scripts")) / PROG
     if program is None and scripts.is_file():
         program = str(scripts)
@@ -885,15 +897,23 @@ def _add_build_to_menu() -> None:
 
     A person who unpacked a tarball has run no installer: this is what makes
     the app appear in the launcher after the first double-click in a file
-    manager. It rewrites nothing when the entry is current, and it follows
-    the build when the folder moves. A failure is logged; the app starts.
+    manager. An installed build (``--install``) keeps its entry current; it
+    rewrites nothing when the entry already is. A failure is logged; the app
+    starts.
     """
     from atom_desktop.platform import launcher  # noqa: PLC0415
+    from atom_desktop.updates.linux_layout import LinuxLayout  # noqa: PLC0415
 
     if not launcher.has_launcher_entry(sys.platform):
         return
+    installed = LinuxLayout.of_executable(Path(sys.executable)) is not None
     try:
         entry = _launcher_entry()
+        # A copy outside the install layout (a tarball unpacked to try it)
+        # takes the menu entry only when there is none: it must not take it
+        # from the installed app, whose entry follows its updates.
+        if not installed and entry.desktop_path.exists():
+            return
         if entry.install():
             logger.info("Added ATOM Desktop to the applications menu (%s)", entry.desktop_path)
             for warning in entry.refresh_caches():
@@ -940,9 +960,54 @@ def _uninstall(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
 
 
 def _installed_launcher() -> str | None:
-    """The ``atom-desktop`` executable this was started as, if it was."""
+    """The ``atom-desktop`` executable this was started as, if it was.
+
+    For an installed build that is the path which keeps starting the current
+    version across updates, not the versioned folder it runs from.
+    """
+    from atom_desktop.updates.linux_layout import LinuxLayout  # noqa: PLC0415
+
     launcher = Path(sys.argv[0])
-    return str(launcher.resolve()) if launcher.name == PROG and launcher.exists() else None
+    if launcher.name != PROG or not launcher.exists():
+        return None
+    return str(LinuxLayout.stable_program(launcher.resolve()))
+
+
+def _install(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--install``: a Linux build copies itself into the layout it updates in."""
+    if args.command is not None or args.reset_data or args.background:
+        parser.error("--install goes alone")
+    if not (getattr(sys, "frozen", False) and sys.platform.startswith("linux")):
+        print(
+            f"{PROG}: --install is for the Linux build (packaging/build-linux). From a "
+            "checkout, ./scripts/start adds the app to the applications menu; on Windows and "
+            "macOS the installer does.",
+            file=sys.stderr,
+        )
+        return 2
+    from atom_desktop.updates.self_install import (  # noqa: PLC0415
+        default_install_root,
+        install_build,
+    )
+
+    root = default_install_root(Path.home())
+    unpacked = Path(sys.executable).resolve().parent
+    try:
+        program = install_build(Path(sys.executable), root, __version__)
+        entry = _launcher_entry(str(program))
+        changed = entry.install()
+    except AtomError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for warning in entry.refresh_caches() if changed else []:
+        print(f"{PROG}: {warning}", file=sys.stderr)
+    print(
+        f"Installed ATOM Desktop {__version__} in {root}: start it from the applications "
+        f"menu or as {program}. Updates are installed there.\n"
+        f"The folder this was started from is no longer needed: {unpacked}\n"
+        f"To remove it all again: {program} --uninstall"
+    )
+    return 0
 
 
 def _client_command(  # noqa: PLR0911 - one return per command family

@@ -21,6 +21,7 @@ import psutil
 
 from atom_desktop.core.errors import AtomError
 from atom_desktop.platform.instance_lock import LOCK_FILE_NAME, AlreadyRunningError, InstanceLock
+from atom_desktop.updates.linux_layout import LinuxLayout
 
 #: How long the agent gets to stop as Quit stops it (runs cancelled, store closed).
 STOP_TIMEOUT_S = 60.0
@@ -107,7 +108,10 @@ def _lock_holder(lock_path: Path) -> tuple[int, int | None] | None:
 def app_removal_hint(executable: Path | None = None) -> str:
     """How to remove the program itself, as it was installed."""
     if getattr(sys, "frozen", False):
-        folder = (executable or Path(sys.executable)).resolve().parent
+        program = (executable or Path(sys.executable)).resolve()
+        layout = LinuxLayout.of_executable(program)
+        # An installed build is the whole install root (every version, the link).
+        folder = layout.root if layout is not None else program.parent
         # if/elif/else: mypy checks for one system and calls code after a
         # return for another unreachable.
         if sys.platform == "win32":

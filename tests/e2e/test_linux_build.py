@@ -220,3 +220,46 @@ def run_build(installed: Path, env: dict[str, str], *args: str) -> subprocess.Co
     return subprocess.run(
         [str(installed), *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_the_build_installs_itself_where_it_can_update_and_uninstalls_from_there(
+    installed: Path, clean_env: dict[str, str]
+) -> None:
+    home = Path(clean_env["HOME"])
+    root = home / ".local/lib/atom-desktop"
+    current = root / "current" / "atom-desktop"
+
+    done = run_build(installed, clean_env, "--install")
+
+    assert done.returncode == 0, done.stderr
+    assert f"Installed ATOM Desktop {atom_desktop.__version__} in {root}" in done.stdout
+    assert current.resolve() == root / "versions" / atom_desktop.__version__ / "atom-desktop"
+    menu_entry = home / ".local/share/applications/atom-desktop.desktop"
+    assert f"Exec={current}" in menu_entry.read_text()
+    version = run_build(current, clean_env, "--version")
+    assert version.stdout.strip() == f"atom-desktop {atom_desktop.__version__}"
+
+    # Started through current, the copy knows it can update itself: what
+    # keeps it from checking is only that this build carries no update key.
+    port = free_port()
+    env = {**clean_env, "ATOM_PORT": str(port)}
+    agent = AgentProcess(["serve"], env, program=[str(current)])
+    try:
+        agent.wait_for("agent running", timeout=60)
+        token = run_build(current, env, "token", "show").stdout.strip()
+        status = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/updates",
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert status["message"] == "This build was made without an update key.", status
+
+        removed = run_build(current, env, "--uninstall")
+
+        assert removed.returncode == 0, removed.stderr
+        assert agent.wait(timeout=30) == 0
+    finally:
+        agent.kill()
+    assert not listening(port)
+    assert processes_from(root) == []
+    assert not menu_entry.exists()
+    assert f"delete its folder: rm -r {root}" in removed.stdout
