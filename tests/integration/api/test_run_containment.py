@@ -10,6 +10,7 @@ as it starts, ended through its container on cancel, and let go at its end.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shlex
 import sys
@@ -138,6 +139,35 @@ def test_a_run_that_cannot_be_contained_fails_saying_why(
     assert [name for name, _ in recording.calls] == ["contain"]
 
 
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
+
+
+@contextlib.contextmanager
+def not_a_subreaper() -> Iterator[None]:
+    """This process adopts no orphans while inside (Linux), as an agent on macOS.
+
+    The agent under test runs in this process, and an earlier test's agent
+    may have made it a child subreaper for good: an orphaned daemon would
+    then come back to it, where the runner finds it without the search these
+    tests are about.
+    """
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    flag = ctypes.c_int()
+    libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    check = ctypes.c_int(-1)
+    libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(check), 0, 0, 0)
+    assert check.value == 0, "could not stop being a child subreaper"
+    try:
+        yield
+    finally:
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, flag.value, 0, 0, 0)
+
+
 @pytest.fixture
 def agent_without_subreaper(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
@@ -145,8 +175,16 @@ def agent_without_subreaper(
     """An agent as on macOS: no supervisor, and the agent adopts no orphans."""
     monkeypatch.setattr(runner_service, "supervision_available", lambda: False)
     monkeypatch.setattr(process_control, "become_subreaper", lambda: False)
-    with live_agent(settings) as agent:
+    with not_a_subreaper(), live_agent(settings) as agent:
         yield agent
+
+
+def _end_sleepers(marker: str) -> None:
+    """Kill what a failed test left running under ``marker``."""
+    for proc in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(proc.info["cmdline"] or []):
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
 
 
 @pytest.mark.parametrize("ending", ["cancel", "normal end"], ids=["cancel", "normal-end"])
@@ -164,13 +202,17 @@ def test_without_a_subreaper_a_process_that_left_the_session_ends_with_the_run(
     line = f"{shlex.quote(PY)} -c {shlex.quote(detach)} {escaped}; " + (
         main if ending == "cancel" else "true"
     )
-    with agent_without_subreaper.client() as client:
-        run_id = start(client, shell=line)["id"]
-        _wait_for_process(escaped)
-        if ending == "cancel":
-            _wait_for_process(main)
-            assert client.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
-        expected = {"cancel": "cancelled", "normal end": "succeeded"}
-        assert wait_done(client, run_id)["status"] == expected[ending]
-    assert _no_sleepers_left(escaped), f"{escaped} outlived its run"
-    assert _no_sleepers_left(main)
+    try:
+        with agent_without_subreaper.client() as client:
+            run_id = start(client, shell=line)["id"]
+            _wait_for_process(escaped)
+            if ending == "cancel":
+                _wait_for_process(main)
+                assert client.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+            expected = {"cancel": "cancelled", "normal end": "succeeded"}
+            assert wait_done(client, run_id)["status"] == expected[ending]
+        assert _no_sleepers_left(escaped), f"{escaped} outlived its run"
+        assert _no_sleepers_left(main)
+    finally:
+        _end_sleepers(escaped)
+        _end_sleepers(main)
