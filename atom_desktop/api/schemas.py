@@ -166,10 +166,12 @@ class TokenCreated(TokenPublic):
 
 
 class AuditEntryPublic(BaseModel):
-    """One audited request."""
+    """One audited change: an API request (``actor`` "api", with its token's name)
+    or an action in the desktop window (``actor`` "window", no token)."""
 
     id: int
     at: datetime
+    actor: Literal["api", "window"]
     token_name: str | None
     action: str
     target: str | None

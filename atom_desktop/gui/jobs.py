@@ -4,6 +4,10 @@ Every function takes the runtime first (the shape :meth:`AgentHost.call`
 expects) and does its blocking work (the store, the keyring) in a worker
 thread, so the agent loop only schedules. The window never touches the
 database or subprocesses itself.
+
+Every change the window makes is written to the audit log here, with the
+actor ``window`` (the API writes its requests with the actor ``api``): a page
+that changes something calls a job of this module, never a service directly.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from atom_desktop.core.actors import Actor
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.statuses import RUN_FAILED
 from atom_desktop.store.errors import NotFoundError
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
     from atom_desktop.store.task_types import Task, TaskCreate, TaskFilter, TaskUpdate
     from atom_desktop.store.tokens import TokenRecord
 
+#: How an approval decided at the window names who decided it.
 WINDOW_ACTOR = "desktop app"
 
 P = ParamSpec("P")
@@ -45,6 +51,18 @@ async def _in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwa
     import asyncio  # noqa: PLC0415
 
     return await asyncio.to_thread(function, *args, **kwargs)
+
+
+async def _audit(runtime: Runtime, action: str, target: str | None, *, status: int = 200) -> None:
+    """Record a change the window made, once it is made (as the API records a request)."""
+    await _in_thread(
+        runtime.audit.record,
+        actor=Actor.WINDOW,
+        action=action,
+        target=target,
+        status=status,
+        result="ok",
+    )
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,9 @@ async def start_shell(runtime: Runtime, line: str) -> RunRecord:
         request = RunRequest(shell=line)
     except ValidationError as exc:
         raise AtomError(f"That command cannot run: {exc.errors()[0]['msg']}.") from None
-    return await runtime.runner.async_submit(request, source="ui", requester=None)
+    record = await runtime.runner.async_submit(request, source="ui", requester=None)
+    await _audit(runtime, "run.start", record.id, status=201)
+    return record
 
 
 async def rerun(runtime: Runtime, run_id: str) -> RunRecord:
@@ -107,17 +127,21 @@ async def rerun(runtime: Runtime, run_id: str) -> RunRecord:
         if old.argv is not None
         else RunRequest(shell=old.shell, cwd=old.cwd)
     )
-    return await runtime.runner.async_submit(request, source="ui", requester=None)
+    record = await runtime.runner.async_submit(request, source="ui", requester=None)
+    await _audit(runtime, "run.rerun", record.id, status=201)
+    return record
 
 
 async def cancel(runtime: Runtime, run_id: str) -> None:
     """Cancel a queued or running run."""
     await runtime.runner.async_cancel(run_id)
+    await _audit(runtime, "run.cancel", run_id)
 
 
 async def send_input(runtime: Runtime, run_id: str, text: str) -> None:
-    """Type a line into a running run's stdin."""
+    """Type a line into a running run's stdin (the text itself is not recorded)."""
     await runtime.runner.async_input(run_id, text.encode())
+    await _audit(runtime, "run.input", run_id)
 
 
 async def run_history(runtime: Runtime, limit: int = 200) -> list[RunRecord]:
@@ -131,6 +155,7 @@ async def set_paused(runtime: Runtime, paused: bool) -> bool:
         await runtime.runner.async_pause()
     else:
         await runtime.runner.async_resume()
+    await _audit(runtime, "runner.pause" if paused else "runner.resume", None)
     return runtime.runner.paused
 
 
@@ -145,17 +170,22 @@ async def list_tasks(runtime: Runtime, filters: TaskFilter, limit: int = 500) ->
 
 async def create_task(runtime: Runtime, data: TaskCreate) -> Task:
     """Store a new task."""
-    return await _in_thread(runtime.store.tasks.create, data)
+    task = await _in_thread(runtime.store.tasks.create, data)
+    await _audit(runtime, "task.create", task.id, status=201)
+    return task
 
 
 async def update_task(runtime: Runtime, task_id: str, changes: TaskUpdate) -> Task:
     """Change a task."""
-    return await _in_thread(runtime.store.tasks.update, task_id, changes)
+    task = await _in_thread(runtime.store.tasks.update, task_id, changes)
+    await _audit(runtime, "task.update", task_id)
+    return task
 
 
 async def delete_task(runtime: Runtime, task_id: str) -> None:
     """Delete a task."""
     await _in_thread(runtime.store.tasks.delete, task_id)
+    await _audit(runtime, "task.delete", task_id)
 
 
 # -- activity and settings -------------------------------------------------------------
@@ -174,28 +204,14 @@ async def list_tokens(runtime: Runtime) -> list[TokenRecord]:
 async def create_token(runtime: Runtime, name: str, scopes: list[str]) -> tuple[TokenRecord, str]:
     """Make a named token; the secret comes back once, to be shown once."""
     record, secret = await _in_thread(runtime.tokens.create, name, scopes)
-    await _in_thread(
-        runtime.audit.record,
-        token_name=WINDOW_ACTOR,
-        action="token.create",
-        target=record.id,
-        status=201,
-        result="ok",
-    )
+    await _audit(runtime, "token.create", record.id, status=201)
     return record, secret
 
 
 async def revoke_token(runtime: Runtime, token_id: str) -> TokenRecord:
     """Revoke a token; requests with it fail from now on."""
     record = await _in_thread(runtime.tokens.revoke, token_id)
-    await _in_thread(
-        runtime.audit.record,
-        token_name=WINDOW_ACTOR,
-        action="token.revoke",
-        target=token_id,
-        status=200,
-        result="ok",
-    )
+    await _audit(runtime, "token.revoke", token_id)
     return record
 
 
@@ -217,17 +233,6 @@ class PendingApproval:
 
     record: ApprovalRecord
     automation_name: str
-
-
-async def _audit(runtime: Runtime, action: str, target: str) -> None:
-    await _in_thread(
-        runtime.audit.record,
-        token_name=WINDOW_ACTOR,
-        action=action,
-        target=target,
-        status=200,
-        result="ok",
-    )
 
 
 async def list_automations(runtime: Runtime) -> list[AutomationState]:
@@ -290,7 +295,9 @@ async def automation_run(runtime: Runtime, run_id: str) -> AutomationRunRecord:
 
 async def cancel_automation_run(runtime: Runtime, run_id: str) -> AutomationRunRecord:
     """Cancel an automation run in progress (and its command)."""
-    return await runtime.automations.async_cancel_run(run_id)
+    record = await runtime.automations.async_cancel_run(run_id)
+    await _audit(runtime, "automation_run.cancel", run_id)
+    return record
 
 
 async def run_record(runtime: Runtime, run_id: str) -> RunRecord:

@@ -1,4 +1,9 @@
-"""The audit log of mutating API requests."""
+"""The audit log: every change made through the API or in the window.
+
+Each entry names its actor, the door the change came through: ``api`` (a
+request, with the name of its token) or ``window`` (a person at the desktop
+app, which has no token). Both are written by :meth:`AuditLog.record`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from atom_desktop.core.actors import Actor
 from atom_desktop.store.database import Database
 from atom_desktop.store.models import AuditRow
 
@@ -23,6 +29,7 @@ class AuditEntry:
     target: str | None
     status: int
     result: str
+    actor: Actor = Actor.API
 
 
 class AuditLog:
@@ -35,13 +42,21 @@ class AuditLog:
         self._clock = clock
 
     def record(
-        self, *, token_name: str | None, action: str, target: str | None, status: int, result: str
+        self,
+        *,
+        action: str,
+        target: str | None,
+        status: int,
+        result: str,
+        token_name: str | None = None,
+        actor: Actor = Actor.API,
     ) -> None:
-        """Append one entry."""
+        """Append one entry (``token_name`` is None for the window)."""
         with self._db.write() as session:
             session.add(
                 AuditRow(
                     at=self._clock(),
+                    actor=actor.value,
                     token_name=token_name,
                     action=action[:128],
                     target=None if target is None else target[:255],
@@ -57,6 +72,8 @@ class AuditLog:
             stmt = stmt.where(AuditRow.id < before)
         with self._db.read() as session:
             return [
-                AuditEntry(r.id, r.at, r.token_name, r.action, r.target, r.status, r.result)
+                AuditEntry(
+                    r.id, r.at, r.token_name, r.action, r.target, r.status, r.result, Actor(r.actor)
+                )
                 for r in session.scalars(stmt)
             ]

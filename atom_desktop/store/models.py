@@ -167,13 +167,14 @@ class ApiTokenRow(Base):
 
 
 class AuditRow(Base):
-    """One mutating API request and how it ended."""
+    """One change (an API request or an action in the window) and how it ended."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_at", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(16), server_default="api")
     token_name: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(128))
     target: Mapped[str | None] = mapped_column(String(255))

@@ -1,4 +1,4 @@
-"""``GET /api/v1/audit``: every mutating request (admin scope)."""
+"""``GET /api/v1/audit``: every change, through the API or the window (admin scope)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def list_audit(
         AuditEntryPublic(
             id=e.id,
             at=e.at,
+            actor=e.actor.value,
             token_name=e.token_name,
             action=e.action,
             target=e.target,

@@ -30,6 +30,14 @@ if TYPE_CHECKING:
 
 MAX_EVENTS = 500
 AUDIT_DELAY_MS = 500
+#: What the log holds, exactly (store/audit.py, api/app.py and gui/jobs.py write it).
+AUDIT_HEADER = (
+    "<b>Audit log</b> — every request to the API that could change something "
+    "(by the name of its token; refused and failed ones too), and every change made "
+    "in this window (by <i>window</i>): runs started, re-run, cancelled or typed into, "
+    "pause and resume, tasks, tokens, automations, approvals, sync and integrations. "
+    "Reads are not recorded, nor the text typed into a run."
+)
 
 
 class ActivityPage(QWidget):
@@ -52,9 +60,9 @@ class ActivityPage(QWidget):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(
-            QLabel("<b>Audit log</b> — every change made through the API or this window")
-        )
+        header = QLabel(AUDIT_HEADER)
+        header.setWordWrap(True)
+        top_layout.addWidget(header)
         top_layout.addWidget(self.audit, 1)
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
@@ -92,7 +100,7 @@ class ActivityPage(QWidget):
                 QTreeWidgetItem(
                     [
                         entry.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-                        entry.token_name or "—",
+                        _actor_text(entry),
                         entry.action,
                         entry.target or "",
                         str(entry.status),
@@ -115,3 +123,10 @@ class ActivityPage(QWidget):
 
     def _show_error(self, error: AtomError) -> None:
         self.message.show_error(str(error))
+
+
+def _actor_text(entry: AuditEntry) -> str:
+    """Who: the window, or the API request's token (none when it was refused for lack of one)."""
+    if entry.actor == "window":
+        return "window"
+    return entry.token_name or "API, no token"
