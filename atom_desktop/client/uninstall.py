@@ -42,9 +42,13 @@ class StoppedAgent:
 def stop_agent(data_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> StoppedAgent | None:
     """End the agent holding ``data_dir``'s lock; None when none runs.
 
-    The agent gets SIGTERM (on Windows, what psutil's terminate does), which
-    it handles as Quit. Its lock must be free afterwards: that, not the pid,
-    proves that nothing of it runs on, since a pid can be reused.
+    On Linux and macOS the agent gets SIGTERM, which it handles as Quit
+    (runs cancelled, store closed). On Windows psutil's terminate is
+    TerminateProcess, an abrupt end: the store's write-ahead log keeps what
+    was committed, and the next start marks unfinished runs as interrupted;
+    the Windows uninstaller (the MSI's) is the usual way there. Its lock must
+    be free afterwards: that, not the pid, proves that nothing of it runs on,
+    since a pid can be reused.
     """
     lock_path = data_dir / LOCK_FILE_NAME
     if not lock_path.exists():
