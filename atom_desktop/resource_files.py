@@ -70,6 +70,16 @@ def desktop_entry_path() -> Path:
     return resource_path(f"{APP_ID}.desktop")
 
 
+def translations_dir() -> Path:
+    """The folder of the compiled translations (``atom_desktop_<lang>.qm``).
+
+    It may be missing or empty (no translation ships yet): loading then
+    finds nothing and the window shows its English source strings.
+    """
+    root = files(RESOURCE_PACKAGE)
+    return Path(str(root)) / "translations"
+
+
 def app_icon_paths() -> list[Path]:
     """The application icon: the SVG, then one PNG per size in :data:`APP_ICON_SIZES`."""
     return [resource_path(f"icons/{APP_ID}.svg")] + [

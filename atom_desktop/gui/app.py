@@ -37,6 +37,7 @@ from atom_desktop.gui.main_window import MainWindow
 from atom_desktop.gui.preferences import Preferences
 from atom_desktop.gui.quit_signals import quit_on_signals
 from atom_desktop.gui.run_labels import run_command_text, short_command
+from atom_desktop.gui.translations import install_translations
 from atom_desktop.gui.tray import Tray
 from atom_desktop.sync.service import SyncStatus
 from atom_desktop.updates.status import UpdateState, UpdateStatusChanged
@@ -261,9 +262,9 @@ class DesktopApp(QObject):
             )
         elif isinstance(payload, NotificationRequested):
             self._notify(payload.title, payload.message, failed=payload.level != "info")
-        elif isinstance(payload, UpdateStatusChanged) and payload.state == UpdateState.APPLYING:
-            # The agent hands over to a new version and stops; the window must go
-            # too, or the new version would wait for this process to end.
+        elif isinstance(payload, UpdateStatusChanged) and payload.state == UpdateState.HANDING_OVER:
+            # The handover process runs (published only once it was started) and
+            # waits for this process to end; the window goes with the agent.
             logger.info("Quitting for the update: %s", payload.message)
             self.quit()
 
@@ -369,6 +370,8 @@ def run_desktop(
     app.setApplicationName("ATOM Desktop")
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
+    # Before any widget: its strings are translated as it is built.
+    install_translations(app)
     # Closing the window hides it; only Quit ends the app.
     app.setQuitOnLastWindowClosed(False)
     share_the_interpreter_with_the_window()

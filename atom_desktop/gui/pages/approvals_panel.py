@@ -64,22 +64,32 @@ class ApprovalsPanel(QWidget):
         self.table.setRootIsDecorated(False)
         self.table.setUniformRowHeights(True)
         self.table.setAlternatingRowColors(True)
-        self.table.setHeaderLabels(["Automation", "Command", "Step", "Asked", "Expires"])
+        self.table.setHeaderLabels(
+            [
+                self.tr("Automation"),
+                self.tr("Command"),
+                self.tr("Step"),
+                self.tr("Asked"),
+                self.tr("Expires"),
+            ]
+        )
         self.table.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.header().setStretchLastSection(False)
         for column, width in ((0, 180), (2, 50), (3, 160), (4, 110)):
             self.table.setColumnWidth(column, width)
-        self.table.setAccessibleName("Pending approvals")
-        self.empty = QLabel("No shell step is waiting for approval.")
+        self.table.setAccessibleName(self.tr("Pending approvals"))
+        self.empty = QLabel(self.tr("No shell step is waiting for approval."))
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.approve_button = QPushButton("Approve")
-        self.approve_button.setAccessibleName("Approve the selected command")
-        self.deny_button = QPushButton("Deny")
-        self.deny_button.setAccessibleName("Deny the selected command")
+        self.approve_button = QPushButton(self.tr("Approve"))
+        self.approve_button.setAccessibleName(self.tr("Approve the selected command"))
+        self.deny_button = QPushButton(self.tr("Deny"))
+        self.deny_button.setAccessibleName(self.tr("Deny the selected command"))
         self.message = ErrorLabel()
         hint = QLabel(
-            "Automations set to <i>ask</i> wait here before each shell command. "
-            "Approve only commands you recognise."
+            self.tr(
+                "Automations set to <i>ask</i> wait here before each shell command. "
+                "Approve only commands you recognise."
+            )
         )
         hint.setWordWrap(True)
 
@@ -134,7 +144,7 @@ class ApprovalsPanel(QWidget):
                 ]
             )
             item.setData(0, Qt.ItemDataRole.UserRole, record.id)
-            item.setToolTip(1, f"<pre>{html.escape(record.command)}</pre>")
+            item.setToolTip(1, self.tr("<pre>{0}</pre>").format(html.escape(record.command)))
             item.setToolTip(4, local_time(record.expires_at, seconds=True))
             self.table.addTopLevelItem(item)
             if record.id == selected:

@@ -77,12 +77,16 @@ class ItemList(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.stack.addWidget(self.empty)
         self.buttons = QHBoxLayout()
-        self.up = QPushButton("Up")
-        self.down = QPushButton("Down")
-        self.remove = QPushButton("Remove")
+        self.up = QPushButton(self.tr("Up"))
+        self.down = QPushButton(self.tr("Down"))
+        self.remove = QPushButton(self.tr("Remove"))
         for button, label in ((self.up, "up"), (self.down, "down")):
-            button.setAccessibleName(f"Move the selected {name.lower().rstrip('s')} {label}")
-        self.remove.setAccessibleName(f"Remove the selected {name.lower().rstrip('s')}")
+            button.setAccessibleName(
+                self.tr("Move the selected {0} {1}").format(name.lower().rstrip("s"), label)
+            )
+        self.remove.setAccessibleName(
+            self.tr("Remove the selected {0}").format(name.lower().rstrip("s"))
+        )
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -184,83 +188,87 @@ class AutomationEditor(QDialog):
     ) -> None:
         super().__init__(parent)
         self.automation_id = automation_id
-        self.setWindowTitle(f"Edit “{spec.name}”" if spec else "New automation")
+        self.setWindowTitle(
+            self.tr("Edit “{0}”").format(spec.name) if spec else self.tr("New automation")
+        )
         self.resize(860, 620)
         self._base: dict[str, Any] = {}
         self.tabs = QTabWidget()
 
         # General
         self.name = QLineEdit()
-        self.name.setAccessibleName("Name")
+        self.name.setAccessibleName(self.tr("Name"))
         self.description = QLineEdit()
-        self.description.setAccessibleName("Description")
-        self.enabled = QCheckBox("Enabled (its triggers fire)")
+        self.description.setAccessibleName(self.tr("Description"))
+        self.enabled = QCheckBox(self.tr("Enabled (its triggers fire)"))
         self.approval = choice_box(APPROVALS, "Shell steps")
         self.approval_timeout = NumberBox(1, 7 * 86400, decimals=0, suffix=" s", name="Wait")
         self.missed = choice_box(MISSED, "Missed times")
         self.grace = NumberBox(0, 86400, decimals=0, suffix=" s", name="Grace")
         self.overlap = choice_box(OVERLAPS, "Overlapping runs")
         self.timeout = NumberBox(0, 7 * 86400, decimals=0, suffix=" s", name="Run timeout")
-        self.timeout.setSpecialValueText("no limit")
-        self.notify_success = QCheckBox("when a run succeeds")
-        self.notify_failure = QCheckBox("when a run fails")
+        self.timeout.setSpecialValueText(self.tr("no limit"))
+        self.notify_success = QCheckBox(self.tr("when a run succeeds"))
+        self.notify_failure = QCheckBox(self.tr("when a run fails"))
         general, form = form_widget()
         form.setContentsMargins(12, 12, 12, 12)
-        form.addRow("&Name:", self.name)
-        form.addRow("&Description:", self.description)
+        form.addRow(self.tr("&Name:"), self.name)
+        form.addRow(self.tr("&Description:"), self.description)
         form.addRow("", self.enabled)
-        form.addRow("S&hell steps:", self.approval)
-        form.addRow("Wait for a decision:", self.approval_timeout)
-        form.addRow("&Missed times:", self.missed)
-        form.addRow("Late but on time within:", self.grace)
-        form.addRow("&Overlapping runs:", self.overlap)
-        form.addRow("&Timeout of a run:", self.timeout)
+        form.addRow(self.tr("S&hell steps:"), self.approval)
+        form.addRow(self.tr("Wait for a decision:"), self.approval_timeout)
+        form.addRow(self.tr("&Missed times:"), self.missed)
+        form.addRow(self.tr("Late but on time within:"), self.grace)
+        form.addRow(self.tr("&Overlapping runs:"), self.overlap)
+        form.addRow(self.tr("&Timeout of a run:"), self.timeout)
         notify_row = QHBoxLayout()
         notify_row.addWidget(self.notify_success)
         notify_row.addWidget(self.notify_failure)
         notify_row.addStretch(1)
-        form.addRow("Notify me:", notify_row)
-        self.tabs.addTab(general, "&General")
+        form.addRow(self.tr("Notify me:"), notify_row)
+        self.tabs.addTab(general, self.tr("&General"))
 
         # Triggers
         self.triggers = ItemList(
             "Triggers", "No triggers: it runs only by hand (Run now), from the tray or the API."
         )
-        add_schedule = QPushButton("Add schedule")
-        add_schedule.setAccessibleName("Add a schedule trigger")
-        add_files = QPushButton("Add file trigger")
-        add_files.setAccessibleName("Add a file trigger")
+        add_schedule = QPushButton(self.tr("Add schedule"))
+        add_schedule.setAccessibleName(self.tr("Add a schedule trigger"))
+        add_files = QPushButton(self.tr("Add file trigger"))
+        add_files.setAccessibleName(self.tr("Add a file trigger"))
         self.triggers.buttons.addWidget(add_schedule)
         self.triggers.buttons.addWidget(add_files)
         add_schedule.clicked.connect(lambda: self.add_trigger({"type": "cron"}))
         add_files.clicked.connect(
             lambda: self.add_trigger({"type": "file", "paths": [], "recursive": True})
         )
-        self.tabs.addTab(self.triggers, "T&riggers")
+        self.tabs.addTab(self.triggers, self.tr("T&riggers"))
 
         # Steps
         self.steps = ItemList("Steps", "No steps yet: add at least one.")
-        add_step = QPushButton("Add step")
-        add_step.setAccessibleName("Add a step")
+        add_step = QPushButton(self.tr("Add step"))
+        add_step.setAccessibleName(self.tr("Add a step"))
         menu = QMenu(add_step)
         for kind, label in STEP_TYPES:
             menu.addAction(label, functools.partial(self.add_step, {"type": kind}))
         add_step.setMenu(menu)
         self.steps.buttons.addWidget(add_step)
-        self.tabs.addTab(self.steps, "&Steps")
+        self.tabs.addTab(self.steps, self.tr("&Steps"))
 
         # JSON
         self.json_text = text_edit("", "Automation as JSON", code=True)
         json_page = QWidget()
         json_layout = QVBoxLayout(json_page)
         note = QLabel(
-            "The whole automation as JSON, as the API takes it. Changes here reach the "
-            "other tabs when you leave this one."
+            self.tr(
+                "The whole automation as JSON, as the API takes it. Changes here reach the "
+                "other tabs when you leave this one."
+            )
         )
         note.setWordWrap(True)
         json_layout.addWidget(note)
         json_layout.addWidget(self.json_text, 1)
-        self.json_index = self.tabs.addTab(json_page, "&JSON")
+        self.json_index = self.tabs.addTab(json_page, self.tr("&JSON"))
 
         self.error = ErrorLabel()
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

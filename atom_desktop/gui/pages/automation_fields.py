@@ -186,7 +186,7 @@ class TimeZoneBox(QComboBox):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.setCompleter(completer)
-        self.setAccessibleName("Time zone")
+        self.setAccessibleName(self.tr("Time zone"))
 
     def zone(self) -> str:
         """The zone as typed."""

@@ -129,11 +129,11 @@ class AutomationsPage(QWidget):
         self._history_owner: str | None = None  # whose history is shown
         self._pending_run: str | None = None  # a run started here: select it when it shows
 
-        self.new_button = QPushButton("New (Ctrl+N)")
-        self.edit_button = QPushButton("Edit")
-        self.run_button = QPushButton("Run now (Ctrl+R)")
-        self.enable_button = QPushButton("Disable")
-        self.delete_button = QPushButton("Delete")
+        self.new_button = QPushButton(self.tr("New (Ctrl+N)"))
+        self.edit_button = QPushButton(self.tr("Edit"))
+        self.run_button = QPushButton(self.tr("Run now (Ctrl+R)"))
+        self.enable_button = QPushButton(self.tr("Disable"))
+        self.delete_button = QPushButton(self.tr("Delete"))
         for button, name in (
             (self.new_button, "New automation"),
             (self.edit_button, "Edit the selected automation"),
@@ -148,16 +148,26 @@ class AutomationsPage(QWidget):
         self.table.setRootIsDecorated(False)
         self.table.setUniformRowHeights(True)
         self.table.setAlternatingRowColors(True)
-        self.table.setHeaderLabels(["Name", "State", "Next run", "Last result", "Triggers"])
+        self.table.setHeaderLabels(
+            [
+                self.tr("Name"),
+                self.tr("State"),
+                self.tr("Next run"),
+                self.tr("Last result"),
+                self.tr("Triggers"),
+            ]
+        )
         header = self.table.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
         for column, width in ((1, 110), (2, 210), (3, 250), (4, 200)):
             self.table.setColumnWidth(column, width)
-        self.table.setAccessibleName("Automations")
+        self.table.setAccessibleName(self.tr("Automations"))
         self.empty = QLabel(
-            "No automations yet. New (Ctrl+N) makes one: a schedule or a folder to watch, "
-            "and the steps to run."
+            self.tr(
+                "No automations yet. New (Ctrl+N) makes one: a schedule or a folder to watch, "
+                "and the steps to run."
+            )
         )
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -165,36 +175,44 @@ class AutomationsPage(QWidget):
         self.runs_tree = QTreeWidget()
         self.runs_tree.setRootIsDecorated(False)
         self.runs_tree.setUniformRowHeights(True)
-        self.runs_tree.setHeaderLabels(["Started", "Trigger", "Status", "Error"])
+        self.runs_tree.setHeaderLabels(
+            [self.tr("Started"), self.tr("Trigger"), self.tr("Status"), self.tr("Error")]
+        )
         self.runs_tree.setColumnWidth(0, 150)
         self.runs_tree.setColumnWidth(1, 70)
         self.runs_tree.setColumnWidth(2, 120)
-        self.runs_tree.setAccessibleName("Run history")
+        self.runs_tree.setAccessibleName(self.tr("Run history"))
         self.steps_tree = QTreeWidget()
         self.steps_tree.setRootIsDecorated(False)
         self.steps_tree.setUniformRowHeights(True)
-        self.steps_tree.setHeaderLabels(["#", "Step", "Status", "Result"])
+        self.steps_tree.setHeaderLabels(
+            [self.tr("#"), self.tr("Step"), self.tr("Status"), self.tr("Result")]
+        )
         self.steps_tree.setColumnWidth(0, 30)
         self.steps_tree.setColumnWidth(1, 110)
         self.steps_tree.setColumnWidth(2, 90)
-        self.steps_tree.setAccessibleName("Steps of the selected run")
-        self.run_label = QLabel("Select a run to see its steps.")
+        self.steps_tree.setAccessibleName(self.tr("Steps of the selected run"))
+        self.run_label = QLabel(self.tr("Select a run to see its steps."))
         self.run_label.setWordWrap(True)
-        self.open_output_button = QPushButton("Open output")
-        self.open_output_button.setAccessibleName("Open the step's command output in the Console")
-        self.cancel_run_button = QPushButton("Cancel run")
-        self.cancel_run_button.setAccessibleName("Cancel the selected run")
+        self.open_output_button = QPushButton(self.tr("Open output"))
+        self.open_output_button.setAccessibleName(
+            self.tr("Open the step's command output in the Console")
+        )
+        self.cancel_run_button = QPushButton(self.tr("Cancel run"))
+        self.cancel_run_button.setAccessibleName(self.tr("Cancel the selected run"))
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
-        self.details.setAccessibleName("Step details")
-        self.details.setPlaceholderText("The selected step's result and output")
+        self.details.setAccessibleName(self.tr("Step details"))
+        self.details.setPlaceholderText(self.tr("The selected step's result and output"))
         self.missed_tree = QTreeWidget()
         self.missed_tree.setRootIsDecorated(False)
         self.missed_tree.setUniformRowHeights(True)
-        self.missed_tree.setHeaderLabels(["Scheduled for", "Why", "What was done", "Noticed"])
+        self.missed_tree.setHeaderLabels(
+            [self.tr("Scheduled for"), self.tr("Why"), self.tr("What was done"), self.tr("Noticed")]
+        )
         for column, width in ((0, 170), (1, 200), (2, 200)):
             self.missed_tree.setColumnWidth(column, width)
-        self.missed_tree.setAccessibleName("Missed times")
+        self.missed_tree.setAccessibleName(self.tr("Missed times"))
         self.approvals = ApprovalsPanel(host)
 
         # Layout: buttons; the list over the details (history | missed).
@@ -223,8 +241,8 @@ class AutomationsPage(QWidget):
         history.setSizes([470, 470])
         self.detail_tabs = QTabWidget()
         self.detail_tabs.setDocumentMode(True)
-        self.detail_tabs.addTab(history, "History")
-        self.detail_tabs.addTab(self.missed_tree, "Missed times")
+        self.detail_tabs.addTab(history, self.tr("History"))
+        self.detail_tabs.addTab(self.missed_tree, self.tr("Missed times"))
 
         listing = QWidget()
         list_layout = QVBoxLayout(listing)
@@ -243,8 +261,8 @@ class AutomationsPage(QWidget):
         automations_layout.addWidget(self.message)
         automations_layout.addWidget(split, 1)
         self.sections = QTabWidget()
-        self.sections.addTab(automations, "Automations")
-        self.approvals_index = self.sections.addTab(self.approvals, "Approvals (0)")
+        self.sections.addTab(automations, self.tr("Automations"))
+        self.approvals_index = self.sections.addTab(self.approvals, self.tr("Approvals (0)"))
         QVBoxLayout(self).addWidget(self.sections)
 
         # Behaviour.
@@ -373,7 +391,9 @@ class AutomationsPage(QWidget):
         state = self.selected()
         for button in (self.edit_button, self.run_button, self.enable_button, self.delete_button):
             button.setEnabled(state is not None)
-        self.enable_button.setText("Disable" if state is None or state.record.enabled else "Enable")
+        self.enable_button.setText(
+            self.tr("Disable") if state is None or state.record.enabled else self.tr("Enable")
+        )
         if state is None:
             self._history_owner = None
             self._show_history(None)
@@ -445,7 +465,9 @@ class AutomationsPage(QWidget):
                 )
             )
         count = len(history.missed) if history else 0
-        self.detail_tabs.setTabText(1, f"Missed times ({count})" if count else "Missed times")
+        self.detail_tabs.setTabText(
+            1, self.tr("Missed times ({0})").format(count) if count else self.tr("Missed times")
+        )
         self._show_selected_run()
 
     def selected_run_id(self) -> str | None:
@@ -464,14 +486,18 @@ class AutomationsPage(QWidget):
         self.steps_tree.blockSignals(True)
         self.steps_tree.clear()
         if run is None:
-            self.run_label.setText("Select a run to see its steps.")
+            self.run_label.setText(self.tr("Select a run to see its steps."))
         else:
             ended = f", ended {local_time(run.ended_at, seconds=True)}" if run.ended_at else ""
             trigger = run.trigger or {}
             late = " (late)" if trigger.get("late") else ""
             self.run_label.setText(
-                f"<b>{html.escape(status_text(run.status))}</b> · {html.escape(run.trigger_kind)}"
-                f"{late} run{html.escape(ended)}"
+                self.tr("<b>{0}</b> · {1}{2} run{3}").format(
+                    html.escape(status_text(run.status)),
+                    html.escape(run.trigger_kind),
+                    late,
+                    html.escape(ended),
+                )
             )
             for step in run.steps:
                 item = QTreeWidgetItem(
@@ -596,9 +622,10 @@ class AutomationsPage(QWidget):
         if confirm:
             answer = QMessageBox.question(
                 self,
-                "Delete automation",
-                f"Delete “{state.record.name}” and its run history? "
-                "Runs in progress are cancelled.",
+                self.tr("Delete automation"),
+                self.tr("Delete “{0}” and its run history? Runs in progress are cancelled.").format(
+                    state.record.name
+                ),
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
@@ -654,7 +681,9 @@ class AutomationsPage(QWidget):
             self.refresh()
 
     def _on_pending(self, pending: dict[str, str]) -> None:
-        self.sections.setTabText(self.approvals_index, f"Approvals ({len(pending)})")
+        self.sections.setTabText(
+            self.approvals_index, self.tr("Approvals ({0})").format(len(pending))
+        )
 
     def _show_error(self, error: AtomError) -> None:
         self.message.show_error(str(error))

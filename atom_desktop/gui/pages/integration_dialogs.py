@@ -143,8 +143,11 @@ class ProviderDialog(QDialog):
         self.setWindowTitle(title)
         self.setMinimumWidth(480)
         summary = QLabel(
-            f"<b>{html.escape(provider.name)}</b>: {html.escape(provider.connects_by)}. "
-            f'<a href="{html.escape(provider.docs)}">Its documentation</a>'
+            self.tr('<b>{0}</b>: {1}. <a href="{2}">Its documentation</a>').format(
+                html.escape(provider.name),
+                html.escape(provider.connects_by),
+                html.escape(provider.docs),
+            )
         )
         summary.setWordWrap(True)
         summary.setTextFormat(Qt.TextFormat.RichText)
@@ -160,13 +163,13 @@ class ProviderDialog(QDialog):
             line = _line(f"{provider.name} {name}")
             example = provider.examples.get(name)
             if name == "issuer":
-                line.setPlaceholderText("https://login.example.com")
+                line.setPlaceholderText(self.tr("https://login.example.com"))
             elif example:
-                line.setPlaceholderText(f"as in {example}")
+                line.setPlaceholderText(self.tr("as in {0}").format(example))
             self.parameters[name] = line
             self.form.addRow(parameter_label(name), line)
         self.error = ErrorLabel()
-        self.error.setAccessibleName("Dialog error")
+        self.error.setAccessibleName(self.tr("Dialog error"))
         self.status = QLabel()
         self.status.setStyleSheet(NOTE_STYLE)
         self.status.hide()
@@ -273,19 +276,21 @@ class ConnectDialog(ProviderDialog):
         if ask_client:
             self.client_id.setText(provider.client_id or "")
             self.client_secret.setPlaceholderText(
-                "required" if provider.client_secret_required else "optional"
+                self.tr("required") if provider.client_secret_required else self.tr("optional")
             )
             # Read-only but selectable: it is copied into the provider's app settings.
             self.redirect = QLineEdit(REDIRECT_ADDRESS)
             self.redirect.setReadOnly(True)
-            self.redirect.setAccessibleName("Redirect address to register")
-            self.form.addRow("Redirect address:", self.redirect)
-            self.form.addRow("Client id:", self.client_id)
-            self.form.addRow("Client secret:", self.client_secret)
+            self.redirect.setAccessibleName(self.tr("Redirect address to register"))
+            self.form.addRow(self.tr("Redirect address:"), self.redirect)
+            self.form.addRow(self.tr("Client id:"), self.client_id)
+            self.form.addRow(self.tr("Client secret:"), self.client_secret)
             note = QLabel(
-                f"Register an app with {provider.name} with this redirect address (any port "
-                "on it), then enter its client id here. The id is kept in the config file, a "
-                "secret only in the OS keyring."
+                self.tr(
+                    "Register an app with {0} with this redirect address (any port on it), then "
+                    "enter its client id here. The id is kept in the config file, a secret only in"
+                    " the OS keyring."
+                ).format(provider.name)
             )
             note.setWordWrap(True)
             note.setStyleSheet(NOTE_STYLE)
@@ -341,8 +346,10 @@ class KeyDialog(ProviderDialog):
             self.secrets[name] = line
             self.form.addRow(labels.get(name, f"{name.capitalize()}:"), line)
         note = QLabel(
-            "The key is checked with the service before it is kept, in the OS keyring "
-            "(or, without one, the encrypted database)."
+            self.tr(
+                "The key is checked with the service before it is kept, in the OS keyring "
+                "(or, without one, the encrypted database)."
+            )
         )
         note.setWordWrap(True)
         note.setStyleSheet(NOTE_STYLE)

@@ -277,10 +277,10 @@ class IntegrationsPage(QWidget):
         self._pending_select: str | None = None
 
         self.message = ErrorLabel()
-        self.message.setAccessibleName("Integrations message")
+        self.message.setAccessibleName(self.tr("Integrations message"))
         self.notice = QLabel()
         self.notice.setWordWrap(True)
-        self.notice.setAccessibleName("Integrations notice")
+        self.notice.setAccessibleName(self.tr("Integrations notice"))
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notice.hide()
 
@@ -288,21 +288,28 @@ class IntegrationsPage(QWidget):
         self.attention = QLabel()
         self.attention.setWordWrap(True)
         self.attention.setStyleSheet(ALERT_STYLE)
-        self.attention.setAccessibleName("Accounts that need attention")
+        self.attention.setAccessibleName(self.tr("Accounts that need attention"))
         self.attention.hide()
         self.storage_note = QLabel()
         self.storage_note.setWordWrap(True)
         self.storage_note.setStyleSheet(WARNING_STYLE)
-        self.storage_note.setAccessibleName("Where tokens are kept")
+        self.storage_note.setAccessibleName(self.tr("Where tokens are kept"))
         self.storage_note.hide()
         self.table = QTreeWidget()
         self.table.setRootIsDecorated(False)
         self.table.setUniformRowHeights(True)
         self.table.setAlternatingRowColors(True)
         self.table.setHeaderLabels(
-            ["Service", "Account", "Status", "Last refresh", "Last check", "Last error"]
+            [
+                self.tr("Service"),
+                self.tr("Account"),
+                self.tr("Status"),
+                self.tr("Last refresh"),
+                self.tr("Last check"),
+                self.tr("Last error"),
+            ]
         )
-        self.table.setAccessibleName("Connected accounts")
+        self.table.setAccessibleName(self.tr("Connected accounts"))
         header = self.table.header()
         header.setStretchLastSection(True)
         for column, width in ((0, 140), (1, 150), (2, 130), (3, 125), (4, 125)):
@@ -310,27 +317,31 @@ class IntegrationsPage(QWidget):
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.setAccessibleName("The selected account's last error")
+        self.details.setAccessibleName(self.tr("The selected account's last error"))
         self.details.setStyleSheet("color: #c62828;")
         self.details.hide()
-        self.check_button = QPushButton("Check")
-        self.check_button.setAccessibleName("Check the selected account works")
-        self.check_button.setToolTip("Ask the service who the account is, to prove access works")
-        self.reconnect_button = QPushButton("Reconnect…")
-        self.reconnect_button.setAccessibleName("Sign in again to the selected account")
-        self.disconnect_button = QPushButton("Disconnect…")
-        self.disconnect_button.setAccessibleName("Disconnect the selected account")
+        self.check_button = QPushButton(self.tr("Check"))
+        self.check_button.setAccessibleName(self.tr("Check the selected account works"))
+        self.check_button.setToolTip(
+            self.tr("Ask the service who the account is, to prove access works")
+        )
+        self.reconnect_button = QPushButton(self.tr("Reconnect…"))
+        self.reconnect_button.setAccessibleName(self.tr("Sign in again to the selected account"))
+        self.disconnect_button = QPushButton(self.tr("Disconnect…"))
+        self.disconnect_button.setAccessibleName(self.tr("Disconnect the selected account"))
         self.empty = QLabel(
-            "<b>No accounts yet.</b> The services you connect are listed here, with their "
-            "status and when their tokens were last refreshed and checked. Pick one in the "
-            "catalogue below: <i>Connect</i> signs in with your browser, <i>Add key</i> keeps "
-            "a key you paste."
+            self.tr(
+                "<b>No accounts yet.</b> The services you connect are listed here, with their "
+                "status and when their tokens were last refreshed and checked. Pick one in the "
+                "catalogue below: <i>Connect</i> signs in with your browser, <i>Add key</i> keeps "
+                "a key you paste."
+            )
         )
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setAccessibleName("No accounts yet")
-        self.browse_button = QPushButton("Browse the catalogue")
-        self.browse_button.setAccessibleName("Browse the catalogue of services")
+        self.empty.setAccessibleName(self.tr("No accounts yet"))
+        self.browse_button = QPushButton(self.tr("Browse the catalogue"))
+        self.browse_button.setAccessibleName(self.tr("Browse the catalogue of services"))
         empty_row = QHBoxLayout()
         empty_row.addStretch(1)
         empty_row.addWidget(self.browse_button)
@@ -349,7 +360,7 @@ class IntegrationsPage(QWidget):
         self.account_buttons = QWidget()
         self.account_buttons.setLayout(account_buttons)
         account_buttons.setContentsMargins(0, 0, 0, 0)
-        accounts_box = QGroupBox("Connected accounts")
+        accounts_box = QGroupBox(self.tr("Connected accounts"))
         accounts_layout = QVBoxLayout(accounts_box)
         accounts_layout.addWidget(self.attention)
         accounts_layout.addWidget(self.storage_note)
@@ -360,14 +371,16 @@ class IntegrationsPage(QWidget):
 
         # Catalogue
         self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter by name, id or category (e.g. slack, files)")
-        self.filter.setAccessibleName("Filter the catalogue")
+        self.filter.setPlaceholderText(
+            self.tr("Filter by name, id or category (e.g. slack, files)")
+        )
+        self.filter.setAccessibleName(self.tr("Filter the catalogue"))
         self.filter.setClearButtonEnabled(True)
         self.catalogue = QTreeWidget()
         self.catalogue.setRootIsDecorated(False)
         self.catalogue.setItemsExpandable(False)
-        self.catalogue.setHeaderLabels(["Service", "How it connects", "", ""])
-        self.catalogue.setAccessibleName("Catalogue of services")
+        self.catalogue.setHeaderLabels([self.tr("Service"), self.tr("How it connects"), "", ""])
+        self.catalogue.setAccessibleName(self.tr("Catalogue of services"))
         catalogue_header = self.catalogue.header()
         catalogue_header.setStretchLastSection(False)
         catalogue_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -377,7 +390,7 @@ class IntegrationsPage(QWidget):
         self.no_match = QLabel()
         self.no_match.setStyleSheet(NOTE_STYLE)
         self.no_match.hide()
-        catalogue_box = QGroupBox("Catalogue")
+        catalogue_box = QGroupBox(self.tr("Catalogue"))
         catalogue_layout = QVBoxLayout(catalogue_box)
         catalogue_layout.addWidget(self.filter)
         catalogue_layout.addWidget(self.no_match)
@@ -527,16 +540,20 @@ class IntegrationsPage(QWidget):
         if stale:
             names = ", ".join(_account_name(a) for a in stale)
             self.attention.setText(
-                f"Reconnect needed: {names} no longer accepts the agent's access. Select it and "
-                "press Reconnect to sign in again."
+                self.tr(
+                    "Reconnect needed: {0} no longer accepts the agent's access. Select it and "
+                    "press Reconnect to sign in again."
+                ).format(names)
             )
         self.attention.setVisible(bool(stale))
         in_database = [a for a in accounts if a.token_storage == IN_DATABASE]
         if in_database:
             names = ", ".join(_account_name(a) for a in in_database)
             self.storage_note.setText(
-                "No OS keyring is usable on this computer, so the tokens and keys of "
-                f"{names} are kept in the encrypted database instead."
+                self.tr(
+                    "No OS keyring is usable on this computer, so the tokens and keys of {0} are "
+                    "kept in the encrypted database instead."
+                ).format(names)
             )
         self.storage_note.setVisible(bool(in_database))
 
@@ -564,7 +581,9 @@ class IntegrationsPage(QWidget):
         account = self.accounts.get(self.selected_id() or "")
         # The list cuts a long error short: the selected account's is here in full.
         if account is not None and account.last_error:
-            self.details.setText(f"{_account_name(account)}: {account.last_error}")
+            self.details.setText(
+                self.tr("{0}: {1}").format(_account_name(account), account.last_error)
+            )
         self.details.setVisible(account is not None and bool(account.last_error))
         idle = account is not None and not self._busy
         self.check_button.setEnabled(
@@ -574,9 +593,9 @@ class IntegrationsPage(QWidget):
         oauth = provider is not None and provider.is_oauth
         self.reconnect_button.setEnabled(idle and oauth)
         self.reconnect_button.setToolTip(
-            "Sign in again in the browser; the tokens are replaced when it completes"
+            self.tr("Sign in again in the browser; the tokens are replaced when it completes")
             if oauth or provider is None
-            else "A key is not signed in again: disconnect and add a new key"
+            else self.tr("A key is not signed in again: disconnect and add a new key")
         )
         self.disconnect_button.setEnabled(idle)
 
@@ -606,9 +625,11 @@ class IntegrationsPage(QWidget):
         if confirm:
             answer = QMessageBox.question(
                 self,
-                "Disconnect",
-                f"Disconnect {name}? The agent asks the service to revoke its access and "
-                "deletes the tokens kept here; automations that use it stop working.",
+                self.tr("Disconnect"),
+                self.tr(
+                    "Disconnect {0}? The agent asks the service to revoke its access and deletes "
+                    "the tokens kept here; automations that use it stop working."
+                ).format(name),
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
@@ -693,7 +714,7 @@ class IntegrationsPage(QWidget):
             for provider in members:
                 item = QTreeWidgetItem([provider.name, provider.connects_by, "", ""])
                 item.setData(0, Qt.ItemDataRole.UserRole, provider.id)
-                item.setToolTip(0, f"{provider.name} ({provider.id})")
+                item.setToolTip(0, self.tr("{0} ({1})").format(provider.name, provider.id))
                 item.setToolTip(1, provider.notes or provider.connects_by)
                 group.addChild(item)
                 self.catalogue.setItemWidget(item, 2, self._docs_link(provider))
@@ -706,18 +727,20 @@ class IntegrationsPage(QWidget):
         self.message.show_error(str(error))
 
     def _docs_link(self, provider: ProviderView) -> QLabel:
-        link = QLabel(f'<a href="{html.escape(provider.docs)}">Docs</a>')
+        link = QLabel(self.tr('<a href="{0}">Docs</a>').format(html.escape(provider.docs)))
         link.setTextFormat(Qt.TextFormat.RichText)
-        link.setAccessibleName(f"Documentation of {provider.name}")
+        link.setAccessibleName(self.tr("Documentation of {0}").format(provider.name))
         link.setToolTip(provider.docs)
         link.linkActivated.connect(lambda url: self.open_url(QUrl(url)))
         return link
 
     def _provider_button(self, provider: ProviderView) -> QPushButton:
-        button = QPushButton("Connect…" if provider.is_oauth else "Add key…")
+        button = QPushButton(self.tr("Connect…") if provider.is_oauth else self.tr("Add key…"))
         button.setObjectName(f"provider-{provider.id}")
         button.setAccessibleName(
-            f"Connect {provider.name}" if provider.is_oauth else f"Add a key for {provider.name}"
+            self.tr("Connect {0}").format(provider.name)
+            if provider.is_oauth
+            else self.tr("Add a key for {0}").format(provider.name)
         )
         if provider.is_oauth:
             button.clicked.connect(lambda: self.connect_provider(provider.id))
@@ -762,7 +785,9 @@ class IntegrationsPage(QWidget):
             group.setHidden(visible == 0)
             shown += visible
         if shown == 0 and self.providers:
-            self.no_match.setText(f"No service matches “{self.filter.text().strip()}”.")
+            self.no_match.setText(
+                self.tr("No service matches “{0}”.").format(self.filter.text().strip())
+            )
         self.no_match.setVisible(shown == 0 and bool(self.providers))
 
     def listed_providers(self) -> list[str]:

@@ -85,15 +85,23 @@ class SettingsPage(QWidget):
         # Tokens
         self.tokens = QTreeWidget()
         self.tokens.setRootIsDecorated(False)
-        self.tokens.setHeaderLabels(["Name", "Scopes", "Created", "Last used", "State"])
+        self.tokens.setHeaderLabels(
+            [
+                self.tr("Name"),
+                self.tr("Scopes"),
+                self.tr("Created"),
+                self.tr("Last used"),
+                self.tr("State"),
+            ]
+        )
         self.tokens.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.tokens.setAccessibleName("API tokens")
+        self.tokens.setAccessibleName(self.tr("API tokens"))
         self.tokens.setMinimumHeight(140)
-        self.new_token_button = QPushButton("New token…")
-        self.new_token_button.setAccessibleName("Create an API token")
-        self.revoke_button = QPushButton("Revoke")
-        self.revoke_button.setAccessibleName("Revoke the selected token")
-        token_box = QGroupBox("API tokens")
+        self.new_token_button = QPushButton(self.tr("New token…"))
+        self.new_token_button.setAccessibleName(self.tr("Create an API token"))
+        self.revoke_button = QPushButton(self.tr("Revoke"))
+        self.revoke_button.setAccessibleName(self.tr("Revoke the selected token"))
+        token_box = QGroupBox(self.tr("API tokens"))
         token_layout = QVBoxLayout(token_box)
         token_layout.addWidget(self.tokens)
         token_buttons = QHBoxLayout()
@@ -103,18 +111,18 @@ class SettingsPage(QWidget):
         token_layout.addLayout(token_buttons)
 
         # General
-        self.start_at_login = QCheckBox("Start ATOM Desktop when I log in (in the tray)")
-        self.start_at_login.setAccessibleName("Start at login")
+        self.start_at_login = QCheckBox(self.tr("Start ATOM Desktop when I log in (in the tray)"))
+        self.start_at_login.setAccessibleName(self.tr("Start at login"))
         self.start_at_login.setToolTip(start_at_login.describe())
-        self.notifications = QCheckBox("Notify me when a run finishes or fails")
-        self.notifications.setAccessibleName("Notifications")
-        general = QGroupBox("General")
+        self.notifications = QCheckBox(self.tr("Notify me when a run finishes or fails"))
+        self.notifications.setAccessibleName(self.tr("Notifications"))
+        general = QGroupBox(self.tr("General"))
         general_layout = QVBoxLayout(general)
         general_layout.addWidget(self.start_at_login)
         general_layout.addWidget(self.notifications)
 
         # Locations
-        locations = QGroupBox("Locations")
+        locations = QGroupBox(self.tr("Locations"))
         location_form = QFormLayout(locations)
         for label, path in (
             ("Data:", paths.data_dir),
@@ -124,14 +132,16 @@ class SettingsPage(QWidget):
             location_form.addRow(label, self._location_row(label, path))
 
         # Sync: set on its own page, with its status and conflicts.
-        self.open_sync_button = QPushButton("Open the Sync page…")
-        self.open_sync_button.setAccessibleName("Open the Sync page")
+        self.open_sync_button = QPushButton(self.tr("Open the Sync page…"))
+        self.open_sync_button.setAccessibleName(self.tr("Open the Sync page"))
         sync_note = QLabel(
-            "The sync server (its address, and its password in the OS keyring), the sync "
-            "status and the conflicts are on the Sync page."
+            self.tr(
+                "The sync server (its address, and its password in the OS keyring), the sync "
+                "status and the conflicts are on the Sync page."
+            )
         )
         sync_note.setWordWrap(True)
-        sync = QGroupBox("Sync")
+        sync = QGroupBox(self.tr("Sync"))
         sync_layout = QHBoxLayout(sync)
         sync_layout.addWidget(sync_note, 1)
         sync_layout.addWidget(self.open_sync_button)
@@ -142,10 +152,10 @@ class SettingsPage(QWidget):
         # Encryption
         self.key_storage = QLabel("—")
         self.keyring_backend = QLabel("—")
-        encryption = QGroupBox("Encryption")
+        encryption = QGroupBox(self.tr("Encryption"))
         encryption_form = QFormLayout(encryption)
-        encryption_form.addRow("Database key:", self.key_storage)
-        encryption_form.addRow("Keyring backend:", self.keyring_backend)
+        encryption_form.addRow(self.tr("Database key:"), self.key_storage)
+        encryption_form.addRow(self.tr("Keyring backend:"), self.keyring_backend)
 
         # API server (config.toml; takes effect at the next start)
         # The fields show what the config file says (the environment may
@@ -156,12 +166,12 @@ class SettingsPage(QWidget):
         self.port = QSpinBox()
         self.port.setRange(0, 65535)
         self.port.setValue(self._saved_port)
-        self.port.setAccessibleName("API port")
+        self.port.setAccessibleName(self.tr("API port"))
         self.origins = QLineEdit(", ".join(self._saved_origins))
-        self.origins.setPlaceholderText("none: browsers may not call the API")
-        self.origins.setAccessibleName("Allowed browser origins")
-        self.save_api = QPushButton("Save")
-        self.save_api.setAccessibleName("Save the API settings")
+        self.origins.setPlaceholderText(self.tr("none: browsers may not call the API"))
+        self.origins.setAccessibleName(self.tr("Allowed browser origins"))
+        self.save_api = QPushButton(self.tr("Save"))
+        self.save_api.setAccessibleName(self.tr("Save the API settings"))
         overridden = [n for n in ("ATOM_PORT", "ATOM_ALLOWED_ORIGINS") if os.environ.get(n)]
         note = "Changes to the port or the origins take effect after a restart."
         if overridden:
@@ -170,15 +180,15 @@ class SettingsPage(QWidget):
             )
         self.api_note = QLabel(note)
         self.api_note.setWordWrap(True)
-        api = QGroupBox("API server")
+        api = QGroupBox(self.tr("API server"))
         api_form = QFormLayout(api)
-        api_form.addRow("Port:", self.port)
-        api_form.addRow("Allowed origins:", self.origins)
+        api_form.addRow(self.tr("Port:"), self.port)
+        api_form.addRow(self.tr("Allowed origins:"), self.origins)
         api_form.addRow("", self.save_api)
         api_form.addRow(self.api_note)
 
         self.message = ErrorLabel()
-        self.message.setAccessibleName("Settings message")
+        self.message.setAccessibleName(self.tr("Settings message"))
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.addWidget(self.message)
@@ -205,8 +215,8 @@ class SettingsPage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         text = QLabel(str(path))
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        button = QPushButton("Open folder")
-        button.setAccessibleName(f"Open the {label.rstrip(':').lower()} folder")
+        button = QPushButton(self.tr("Open folder"))
+        button.setAccessibleName(self.tr("Open the {0} folder").format(label.rstrip(":").lower()))
         button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
         layout.addWidget(text, 1)
         layout.addWidget(button)
@@ -236,7 +246,7 @@ class SettingsPage(QWidget):
         key = runtime.store.key if runtime is not None else None
         if key is not None:
             self.key_storage.setText(key.describe())
-            self.keyring_backend.setText(key.keyring_backend or "none")
+            self.keyring_backend.setText(key.keyring_backend or self.tr("none"))
         self._host.call(jobs.list_tokens, self._show_tokens, self._error)
 
     def _show_tokens(self, records: list[TokenRecord]) -> None:
@@ -286,7 +296,9 @@ class SettingsPage(QWidget):
         token_id = str(item.data(0, Qt.ItemDataRole.UserRole))
         if confirm:
             answer = QMessageBox.question(
-                self, "Revoke token", f"Revoke “{item.text(0)}”? Programs using it stop working."
+                self,
+                self.tr("Revoke token"),
+                self.tr("Revoke “{0}”? Programs using it stop working.").format(item.text(0)),
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
@@ -323,16 +335,18 @@ class SettingsPage(QWidget):
         if origins != self._saved_origins:
             changes["allowed_origins"] = origins or None
         if not changes:
-            self.api_note.setText("Nothing changed.")
+            self.api_note.setText(self.tr("Nothing changed."))
             return
         try:
             update_config_file(self._host.paths.config_file, changes)
         except (AtomError, OSError) as exc:
-            self.api_note.setText(f"Not saved: {exc}")
+            self.api_note.setText(self.tr("Not saved: {0}").format(exc))
             return
         self._saved_port, self._saved_origins = self.port.value(), origins
         self.api_note.setText(
-            f"Saved to {self._host.paths.config_file}. Restart ATOM Desktop to use them."
+            self.tr("Saved to {0}. Restart ATOM Desktop to use them.").format(
+                self._host.paths.config_file
+            )
         )
 
     def _error(self, error: AtomError) -> None:

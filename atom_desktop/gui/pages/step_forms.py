@@ -43,13 +43,13 @@ class StepForm(QWidget):
     def __init__(self, data: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name = QLineEdit(str(data.get("name") or ""))
-        self.name.setPlaceholderText("optional; later steps can use ${steps.NAME.…}")
-        self.name.setAccessibleName("Step name")
-        self.continue_on_failure = QCheckBox("Go on with the next step if this one fails")
+        self.name.setPlaceholderText(self.tr("optional; later steps can use ${steps.NAME.…}"))
+        self.name.setAccessibleName(self.tr("Step name"))
+        self.continue_on_failure = QCheckBox(self.tr("Go on with the next step if this one fails"))
         self.continue_on_failure.setChecked(bool(data.get("continue_on_failure")))
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
-        self.form.addRow("&Name:", self.name)
+        self.form.addRow(self.tr("&Name:"), self.name)
         self._watch(self.name.textChanged, self.continue_on_failure.toggled)
 
     def finish(self) -> None:
@@ -87,26 +87,28 @@ class ShellStepForm(StepForm):
             code=True,
         )
         self.cwd = QLineEdit(str(data.get("cwd") or ""))
-        self.cwd.setPlaceholderText("your home folder")
-        self.cwd.setAccessibleName("Working directory")
+        self.cwd.setPlaceholderText(self.tr("your home folder"))
+        self.cwd.setAccessibleName(self.tr("Working directory"))
         env = data.get("env") or {}
         self.env = text_edit(
             "\n".join(f"{k}={v}" for k, v in env.items()), "Environment", "NAME=value per line"
         )
         self.env.setMaximumHeight(70)
         self.timeout = NumberBox(0, 7 * 86400, decimals=0, suffix=" s", name="Command timeout")
-        self.timeout.setSpecialValueText("no limit of its own")
+        self.timeout.setSpecialValueText(self.tr("no limit of its own"))
         self.timeout.setValue(float(data.get("timeout_s") or 0))
         hint = QLabel(
-            'Changed files arrive as "$@"; TRIGGER_KIND, TRIGGER_PAYLOAD and '
-            "PREVIOUS_STDOUT are in the environment."
+            self.tr(
+                'Changed files arrive as "$@"; TRIGGER_KIND, TRIGGER_PAYLOAD and '
+                "PREVIOUS_STDOUT are in the environment."
+            )
         )
         hint.setWordWrap(True)
-        self.form.addRow("&Command:", self.command)
+        self.form.addRow(self.tr("&Command:"), self.command)
         self.form.addRow("", hint)
-        self.form.addRow("&Directory:", self.cwd)
-        self.form.addRow("&Environment:", self.env)
-        self.form.addRow("&Timeout:", self.timeout)
+        self.form.addRow(self.tr("&Directory:"), self.cwd)
+        self.form.addRow(self.tr("&Environment:"), self.env)
+        self.form.addRow(self.tr("&Timeout:"), self.timeout)
         self.finish()
         self._watch(
             self.command.textChanged,
@@ -142,20 +144,29 @@ class HttpStepForm(StepForm):
     def __init__(self, data: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(data, parent)
         self.method = QComboBox()
-        self.method.addItems(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
+        self.method.addItems(
+            [
+                self.tr("GET"),
+                self.tr("POST"),
+                self.tr("PUT"),
+                self.tr("PATCH"),
+                self.tr("DELETE"),
+                self.tr("HEAD"),
+            ]
+        )
         self.method.setCurrentText(str(data.get("method") or "GET"))
-        self.method.setAccessibleName("Method")
+        self.method.setAccessibleName(self.tr("Method"))
         self.url = QLineEdit(str(data.get("url") or ""))
-        self.url.setPlaceholderText("https://example.com/hook?run=${run.id}")
-        self.url.setAccessibleName("Address")
+        self.url.setPlaceholderText(self.tr("https://example.com/hook?run=${run.id}"))
+        self.url.setAccessibleName(self.tr("Address"))
         headers = data.get("headers") or {}
         self.headers = text_edit(
             "\n".join(f"{k}: {v}" for k, v in headers.items()), "Headers", "Name: value per line"
         )
         self.headers.setMaximumHeight(70)
         self.body_kind = QComboBox()
-        self.body_kind.addItems(["No body", "Text", "JSON"])
-        self.body_kind.setAccessibleName("Body kind")
+        self.body_kind.addItems([self.tr("No body"), self.tr("Text"), self.tr("JSON")])
+        self.body_kind.setAccessibleName(self.tr("Body kind"))
         body = ""
         if data.get("json") is not None:
             self.body_kind.setCurrentIndex(2)
@@ -167,17 +178,17 @@ class HttpStepForm(StepForm):
         self.timeout = NumberBox(0.1, 600, suffix=" s", name="Request timeout")
         self.timeout.setValue(float(data.get("timeout_s") or 30))
         self.expect = QLineEdit(", ".join(str(s) for s in data.get("expect_status") or []))
-        self.expect.setPlaceholderText("any 2xx; or e.g. 200, 204")
-        self.expect.setAccessibleName("Expected statuses")
+        self.expect.setPlaceholderText(self.tr("any 2xx; or e.g. 200, 204"))
+        self.expect.setAccessibleName(self.tr("Expected statuses"))
         request = QHBoxLayout()
         request.addWidget(self.method)
         request.addWidget(self.url, 1)
         self.form.addRow(buddy("Re&quest:", self.url), request)
-        self.form.addRow("&Headers:", self.headers)
-        self.form.addRow("&Body:", self.body_kind)
+        self.form.addRow(self.tr("&Headers:"), self.headers)
+        self.form.addRow(self.tr("&Body:"), self.body_kind)
         self.form.addRow("", self.body)
-        self.form.addRow("&Timeout:", self.timeout)
-        self.form.addRow("S&uccess if:", self.expect)
+        self.form.addRow(self.tr("&Timeout:"), self.timeout)
+        self.form.addRow(self.tr("S&uccess if:"), self.expect)
         self.finish()
         self.body.setEnabled(self.body_kind.currentIndex() > 0)
         self.body_kind.currentIndexChanged.connect(lambda i: self.body.setEnabled(i > 0))
@@ -232,11 +243,11 @@ class NotifyStepForm(StepForm):
     def __init__(self, data: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(data, parent)
         self.title = QLineEdit(str(data.get("title") or ""))
-        self.title.setPlaceholderText("e.g. Backup of ${automation.name} done")
-        self.title.setAccessibleName("Notification title")
+        self.title.setPlaceholderText(self.tr("e.g. Backup of ${automation.name} done"))
+        self.title.setAccessibleName(self.tr("Notification title"))
         self.message = text_edit(str(data.get("message") or ""), "Notification message")
-        self.form.addRow("&Title:", self.title)
-        self.form.addRow("&Message:", self.message)
+        self.form.addRow(self.tr("&Title:"), self.title)
+        self.form.addRow(self.tr("&Message:"), self.message)
         self.finish()
         self._watch(self.title.textChanged, self.message.textChanged)
 
@@ -266,18 +277,18 @@ class TaskStepForm(StepForm):
     def __init__(self, data: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(data, parent)
         self.action = QComboBox()
-        self.action.addItem("Create a task", "create")
-        self.action.addItem("Update a task", "update")
+        self.action.addItem(self.tr("Create a task"), "create")
+        self.action.addItem(self.tr("Update a task"), "update")
         choose(self.action, data.get("action") or "create")
-        self.action.setAccessibleName("Task action")
+        self.action.setAccessibleName(self.tr("Task action"))
         self.task_id = QLineEdit(str(data.get("task_id") or ""))
-        self.task_id.setPlaceholderText("for updates: a task id or ${steps.NAME.task_id}")
-        self.task_id.setAccessibleName("Task id")
+        self.task_id.setPlaceholderText(self.tr("for updates: a task id or ${steps.NAME.task_id}"))
+        self.task_id.setAccessibleName(self.tr("Task id"))
         fields = data.get("fields") or {"title": "Follow up on ${automation.name}"}
         self.fields = text_edit(json.dumps(fields, indent=2), "Task fields", code=True)
-        self.form.addRow("&Action:", self.action)
-        self.form.addRow("Task &id:", self.task_id)
-        self.form.addRow("&Fields (JSON):", self.fields)
+        self.form.addRow(self.tr("&Action:"), self.action)
+        self.form.addRow(self.tr("Task &id:"), self.task_id)
+        self.form.addRow(self.tr("&Fields (JSON):"), self.fields)
         self.finish()
         self._watch(
             self.action.currentIndexChanged, self.task_id.textChanged, self.fields.textChanged

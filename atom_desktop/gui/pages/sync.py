@@ -205,14 +205,14 @@ class SyncPage(QWidget):
 
         # Status
         self.state_dot = QLabel("●")
-        self.state_dot.setAccessibleName("Sync state colour")
+        self.state_dot.setAccessibleName(self.tr("Sync state colour"))
         self.state_label = QLabel("—")
-        self.state_label.setAccessibleName("Sync state")
+        self.state_label.setAccessibleName(self.tr("Sync state"))
         font = self.state_label.font()
         font.setBold(True)
         self.state_label.setFont(font)
-        self.sync_now_button = QPushButton("Sync now")
-        self.sync_now_button.setAccessibleName("Sync now")
+        self.sync_now_button = QPushButton(self.tr("Sync now"))
+        self.sync_now_button.setAccessibleName(self.tr("Sync now"))
         self.sync_now_button.setEnabled(False)
         state_row = QHBoxLayout()
         state_row.addWidget(self.state_dot)
@@ -225,14 +225,14 @@ class SyncPage(QWidget):
         self.last_error_label = _value_label("Last sync error")
         self.last_error_label.setWordWrap(True)
         self.conflicts_label = _value_label("Open conflicts")
-        status_box = QGroupBox("Status")
+        status_box = QGroupBox(self.tr("Status"))
         status_form = QFormLayout(status_box)
         status_form.addRow(state_row)
-        status_form.addRow("Server:", self.server_label)
-        status_form.addRow("Waiting to be sent:", self.pending_label)
-        status_form.addRow("Last success:", self.last_success_label)
-        status_form.addRow("Last error:", self.last_error_label)
-        status_form.addRow("Conflicts:", self.conflicts_label)
+        status_form.addRow(self.tr("Server:"), self.server_label)
+        status_form.addRow(self.tr("Waiting to be sent:"), self.pending_label)
+        status_form.addRow(self.tr("Last success:"), self.last_success_label)
+        status_form.addRow(self.tr("Last error:"), self.last_error_label)
+        status_form.addRow(self.tr("Conflicts:"), self.conflicts_label)
 
         # Server
         self.connection = ConnectionForm(host)
@@ -240,8 +240,17 @@ class SyncPage(QWidget):
         # Conflicts
         self.conflicts = QTreeWidget()
         self.conflicts.setRootIsDecorated(False)
-        self.conflicts.setHeaderLabels(["What", "Kept here", "Made", "Lost to", "Now here", ""])
-        self.conflicts.setAccessibleName("Sync conflicts")
+        self.conflicts.setHeaderLabels(
+            [
+                self.tr("What"),
+                self.tr("Kept here"),
+                self.tr("Made"),
+                self.tr("Lost to"),
+                self.tr("Now here"),
+                "",
+            ]
+        )
+        self.conflicts.setAccessibleName(self.tr("Sync conflicts"))
         self.conflicts.setMinimumHeight(160)
         header = self.conflicts.header()
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -250,18 +259,20 @@ class SyncPage(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         self.conflicts_note = QLabel(
-            "A change made here that lost to a newer one from another device waits here. "
-            "Restore makes it the current version again (it wins at the next sync); "
-            "Dismiss keeps the other device's version."
+            self.tr(
+                "A change made here that lost to a newer one from another device waits here. "
+                "Restore makes it the current version again (it wins at the next sync); "
+                "Dismiss keeps the other device's version."
+            )
         )
         self.conflicts_note.setWordWrap(True)
-        conflicts_box = QGroupBox("Conflicts")
+        conflicts_box = QGroupBox(self.tr("Conflicts"))
         conflicts_layout = QVBoxLayout(conflicts_box)
         conflicts_layout.addWidget(self.conflicts_note)
         conflicts_layout.addWidget(self.conflicts)
 
         self.message = ErrorLabel()
-        self.message.setAccessibleName("Sync message")
+        self.message.setAccessibleName(self.tr("Sync message"))
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.addWidget(self.message)
@@ -327,19 +338,21 @@ class SyncPage(QWidget):
         status = overview.status
         self.status = status
         self._show_state(status.state)
-        self.server_label.setText(status.server or "none")
+        self.server_label.setText(status.server or self.tr("none"))
         if status.pending:
             oldest = f", the oldest from {_local(status.oldest_pending)}"
             plural = "s" if status.pending != 1 else ""
             self.pending_label.setText(
-                f"{status.pending} change{plural}{oldest if status.oldest_pending else ''}"
+                self.tr("{0} change{1}{2}").format(
+                    status.pending, plural, oldest if status.oldest_pending else ""
+                )
             )
         else:
-            self.pending_label.setText("nothing")
-        self.last_success_label.setText(_local(status.last_success) or "never")
-        self.last_error_label.setText(status.last_error or "none")
+            self.pending_label.setText(self.tr("nothing"))
+        self.last_success_label.setText(_local(status.last_success) or self.tr("never"))
+        self.last_error_label.setText(status.last_error or self.tr("none"))
         self.last_error_label.setStyleSheet("color: #c62828;" if status.last_error else "")
-        self.conflicts_label.setText(str(status.conflicts) if status.conflicts else "none")
+        self.conflicts_label.setText(str(status.conflicts) if status.conflicts else self.tr("none"))
         self._show_conflicts(overview.conflicts)
         self.status_loaded.emit(status)
 
@@ -367,7 +380,10 @@ class SyncPage(QWidget):
             item.setToolTip(1, view.kept)
             item.setToolTip(2, _local(view.made_at))
             item.setToolTip(
-                3, f"The version of device {view.winner_device}, {_local(view.winner_at)}"
+                3,
+                self.tr("The version of device {0}, {1}").format(
+                    view.winner_device, _local(view.winner_at)
+                ),
             )
             item.setToolTip(4, view.now)
             self.conflicts.addTopLevelItem(item)
@@ -382,13 +398,15 @@ class SyncPage(QWidget):
         cell = QWidget()
         row = QHBoxLayout(cell)
         row.setContentsMargins(2, 0, 2, 0)
-        restore = QPushButton("Restore")
-        restore.setAccessibleName(f"Restore conflict {view.id}")
+        restore = QPushButton(self.tr("Restore"))
+        restore.setAccessibleName(self.tr("Restore conflict {0}").format(view.id))
         restore.setEnabled(view.restore_blocked is None)
-        restore.setToolTip(view.restore_blocked or "Make this version the current one again")
-        dismiss = QPushButton("Dismiss")
-        dismiss.setAccessibleName(f"Dismiss conflict {view.id}")
-        dismiss.setToolTip("Keep the version that won")
+        restore.setToolTip(
+            view.restore_blocked or self.tr("Make this version the current one again")
+        )
+        dismiss = QPushButton(self.tr("Dismiss"))
+        dismiss.setAccessibleName(self.tr("Dismiss conflict {0}").format(view.id))
+        dismiss.setToolTip(self.tr("Keep the version that won"))
         restore.clicked.connect(lambda: self.restore(view.id))
         dismiss.clicked.connect(lambda: self.dismiss(view.id))
         row.addWidget(restore)

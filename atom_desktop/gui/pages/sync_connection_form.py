@@ -198,24 +198,24 @@ class ConnectionForm(QGroupBox):
         self._settings: ConnectionSettings | None = None
         self._busy = False
         self.url = QLineEdit()
-        self.url.setPlaceholderText("postgresql://ROLE@HOST:5432/DATABASE")
-        self.url.setAccessibleName("Sync server address")
+        self.url.setPlaceholderText(self.tr("postgresql://ROLE@HOST:5432/DATABASE"))
+        self.url.setAccessibleName(self.tr("Sync server address"))
         self.url.setClearButtonEnabled(True)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setAccessibleName("Sync server password")
-        self.test_button = QPushButton("Test connection")
-        self.test_button.setAccessibleName("Test the sync server")
-        self.connect_button = QPushButton("Connect")
-        self.connect_button.setAccessibleName("Connect to the sync server")
-        self.disconnect_button = QPushButton("Disconnect")
-        self.disconnect_button.setAccessibleName("Stop syncing and forget the server")
+        self.password.setAccessibleName(self.tr("Sync server password"))
+        self.test_button = QPushButton(self.tr("Test connection"))
+        self.test_button.setAccessibleName(self.tr("Test the sync server"))
+        self.connect_button = QPushButton(self.tr("Connect"))
+        self.connect_button.setAccessibleName(self.tr("Connect to the sync server"))
+        self.disconnect_button = QPushButton(self.tr("Disconnect"))
+        self.disconnect_button.setAccessibleName(self.tr("Stop syncing and forget the server"))
         self.result = QLabel()
         self.result.setWordWrap(True)
-        self.result.setAccessibleName("Connection test result")
+        self.result.setAccessibleName(self.tr("Connection test result"))
         self.result.hide()
         self.note = QLabel(
-            "The address is kept in the config file, the password in the OS keyring only."
+            self.tr("The address is kept in the config file, the password in the OS keyring only.")
         )
         self.note.setWordWrap(True)
         self.note.setStyleSheet(NOTE_STYLE)
@@ -226,8 +226,8 @@ class ConnectionForm(QGroupBox):
         buttons.addWidget(self.disconnect_button)
         buttons.addStretch(1)
         form = QFormLayout(self)
-        form.addRow("Address:", self.url)
-        form.addRow("Password:", self.password)
+        form.addRow(self.tr("Address:"), self.url)
+        form.addRow(self.tr("Password:"), self.password)
         form.addRow("", buttons)
         form.addRow(self.result)
         form.addRow(self.note)
@@ -257,20 +257,24 @@ class ConnectionForm(QGroupBox):
         if settings.url is not None and (not self.url.text() or self.from_environment):
             self.url.setText(settings.url)
         self.password.setPlaceholderText(
-            "kept in the keyring: leave empty to keep it"
+            self.tr("kept in the keyring: leave empty to keep it")
             if settings.password_saved
-            else "none kept: PGPASSWORD or ~/.pgpass may give it"
+            else self.tr("none kept: PGPASSWORD or ~/.pgpass may give it")
             if settings.url
             else ""
         )
         if self.from_environment:
             self.note.setText(
-                "ATOM_SYNC_URL is set in the environment: it decides the sync server, and "
-                "this form cannot change it. Unset it and restart to choose the server here."
+                self.tr(
+                    "ATOM_SYNC_URL is set in the environment: it decides the sync server, and "
+                    "this form cannot change it. Unset it and restart to choose the server here."
+                )
             )
         else:
             self.note.setText(
-                "The address is kept in the config file, the password in the OS keyring only."
+                self.tr(
+                    "The address is kept in the config file, the password in the OS keyring only."
+                )
             )
         self._update_buttons()
 
@@ -309,9 +313,11 @@ class ConnectionForm(QGroupBox):
         if confirm:
             answer = QMessageBox.question(
                 self,
-                "Disconnect",
-                "Stop syncing and forget the server and its password? Your data stays on "
-                "this computer; changes made meanwhile are sent when you connect again.",
+                self.tr("Disconnect"),
+                self.tr(
+                    "Stop syncing and forget the server and its password? Your data stays on "
+                    "this computer; changes made meanwhile are sent when you connect again."
+                ),
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return

@@ -33,16 +33,16 @@ class NewTokenDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("New API token")
+        self.setWindowTitle(self.tr("New API token"))
         self.name = QLineEdit()
-        self.name.setPlaceholderText("e.g. backup-script")
-        self.name.setAccessibleName("Token name")
+        self.name.setPlaceholderText(self.tr("e.g. backup-script"))
+        self.name.setAccessibleName(self.tr("Token name"))
         self.name.setMaxLength(64)
         self.scopes = {value: QCheckBox(label) for value, label in SCOPES}
         self.scopes["read"].setChecked(True)
         self.error = ErrorLabel()
         form = QFormLayout(self)
-        form.addRow("&Name:", self.name)
+        form.addRow(self.tr("&Name:"), self.name)
         for box in self.scopes.values():
             box.setAccessibleName(box.text())
             form.addRow("", box)
@@ -72,17 +72,19 @@ class TokenSecretDialog(QDialog):
 
     def __init__(self, name: str, secret: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Token created")
+        self.setWindowTitle(self.tr("Token created"))
         self.secret = QLineEdit(secret)
         self.secret.setReadOnly(True)
-        self.secret.setAccessibleName("Token secret")
+        self.secret.setAccessibleName(self.tr("Token secret"))
         self.secret.setMinimumWidth(420)
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setAccessibleName("Copy the token")
+        self.copy_button = QPushButton(self.tr("Copy"))
+        self.copy_button.setAccessibleName(self.tr("Copy the token"))
         self.copy_button.clicked.connect(self.copy)
         note = QLabel(
-            f"The token <b>{html.escape(name)}</b> was created. Copy it now: it is shown only "
-            "this once (only its hash is stored)."
+            self.tr(
+                "The token <b>{0}</b> was created. Copy it now: it is shown only this once (only "
+                "its hash is stored)."
+            ).format(html.escape(name))
         )
         note.setWordWrap(True)
         row = QHBoxLayout()
@@ -104,4 +106,4 @@ class TokenSecretDialog(QDialog):
     def copy(self) -> None:
         """Put the secret on the clipboard."""
         QGuiApplication.clipboard().setText(self.secret.text())
-        self.copy_button.setText("Copied")
+        self.copy_button.setText(self.tr("Copied"))

@@ -68,15 +68,17 @@ class TriggerForm(QWidget):
             ("file", "When files change"),
         ):
             self.type.addItem(label, kind)
-        self.type.setAccessibleName("Trigger type")
+        self.type.setAccessibleName(self.tr("Trigger type"))
 
         self.expression = QLineEdit()
         self.expression.setPlaceholderText("*/15 9-17 * * 1-5")
-        self.expression.setAccessibleName("Cron expression")
+        self.expression.setAccessibleName(self.tr("Cron expression"))
         monospace(self.expression)
         cron_help = QLabel(
-            "minute hour day month weekday (0 or 7 = Sunday); "
-            "a sixth field in front counts seconds."
+            self.tr(
+                "minute hour day month weekday (0 or 7 = Sunday); "
+                "a sixth field in front counts seconds."
+            )
         )
         cron_help.setWordWrap(True)
 
@@ -84,8 +86,8 @@ class TriggerForm(QWidget):
         self.unit = QComboBox()
         for label, _ in UNITS:
             self.unit.addItem(label)
-        self.unit.setAccessibleName("Interval unit")
-        self.has_start = QCheckBox("Starting at")
+        self.unit.setAccessibleName(self.tr("Interval unit"))
+        self.has_start = QCheckBox(self.tr("Starting at"))
         self.start = date_time_edit("Interval start")
         every_row = QHBoxLayout()
         every_row.addWidget(self.every, 1)
@@ -97,21 +99,23 @@ class TriggerForm(QWidget):
         self.at = date_time_edit("Date and time")
 
         self.paths = QPlainTextEdit()
-        self.paths.setPlaceholderText("One folder or file per line, e.g. /home/me/Downloads")
-        self.paths.setAccessibleName("Watched paths")
+        self.paths.setPlaceholderText(
+            self.tr("One folder or file per line, e.g. /home/me/Downloads")
+        )
+        self.paths.setAccessibleName(self.tr("Watched paths"))
         self.paths.setTabChangesFocus(True)
         self.paths.setMaximumHeight(90)
-        self.browse = QPushButton("Add folder…")
+        self.browse = QPushButton(self.tr("Add folder…"))
         self.include = QLineEdit()
-        self.include.setPlaceholderText("all files; or e.g. *.pdf, reports/**/*.csv")
-        self.include.setAccessibleName("Include globs")
+        self.include.setPlaceholderText(self.tr("all files; or e.g. *.pdf, reports/**/*.csv"))
+        self.include.setAccessibleName(self.tr("Include globs"))
         self.exclude = QLineEdit()
-        self.exclude.setPlaceholderText("e.g. *.tmp, .git/**")
-        self.exclude.setAccessibleName("Exclude globs")
+        self.exclude.setPlaceholderText(self.tr("e.g. *.tmp, .git/**"))
+        self.exclude.setAccessibleName(self.tr("Exclude globs"))
         self.events = {kind: QCheckBox(kind) for kind in FILE_EVENTS}
-        self.recursive = QCheckBox("Include sub-folders")
+        self.recursive = QCheckBox(self.tr("Include sub-folders"))
         self.debounce = NumberBox(0, 3600, suffix=" s", name="Debounce")
-        self.debounce.setSpecialValueText("default")
+        self.debounce.setSpecialValueText(self.tr("default"))
         self.debounce.setSingleStep(0.5)
         paths_row = QVBoxLayout()
         paths_row.addWidget(self.paths)
@@ -123,7 +127,7 @@ class TriggerForm(QWidget):
 
         self.zone = TimeZoneBox()
         self.preview = QLabel()
-        self.preview.setAccessibleName("Next fire times")
+        self.preview.setAccessibleName(self.tr("Next fire times"))
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.error = ErrorLabel()
@@ -131,7 +135,7 @@ class TriggerForm(QWidget):
         # One form; each kind shows its own rows (the others are hidden, not just empty).
         self.form = QFormLayout()
         self.form.setContentsMargins(0, 0, 0, 0)
-        self.form.addRow("&Type:", self.type)
+        self.form.addRow(self.tr("&Type:"), self.type)
         self._rows: dict[str, list[QWidget | QLayout]] = {kind: [] for kind in TRIGGER_TYPES}
         # (kinds, label, field, what the label's & key focuses when the field is a layout)
         rows: list[tuple[tuple[str, ...], str, QWidget | QLayout, QWidget | None]] = [
@@ -266,7 +270,9 @@ class TriggerForm(QWidget):
         self.preview_times = []
         self.error.hide()
         if self.kind() == "file":
-            self.preview.setText("Runs when matching files change (no schedule to preview).")
+            self.preview.setText(
+                self.tr("Runs when matching files change (no schedule to preview).")
+            )
             return
         try:
             schedule = _SCHEDULE.validate_python(self.to_dict())
@@ -281,7 +287,9 @@ class TriggerForm(QWidget):
         now = datetime.now(UTC)
         self.preview_times = next_fire_times(trigger, now, PREVIEW_COUNT)
         if not self.preview_times:
-            self.preview.setText("It will never fire: the time has passed or cannot occur.")
+            self.preview.setText(
+                self.tr("It will never fire: the time has passed or cannot occur.")
+            )
             return
         zone = self.zone.zone()
         rows = []
@@ -317,7 +325,7 @@ class TriggerForm(QWidget):
         self.changed.emit()
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Watch a folder")
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Watch a folder"))
         if folder:
             current = self.paths.toPlainText().rstrip("\n")
             self.paths.setPlainText(f"{current}\n{folder}".strip("\n"))
