@@ -9,21 +9,12 @@ to_shell_path() {
     if command -v cygpath >/dev/null 2>&1; then cygpath -u "$1"; else printf '%s\n' "$1"; fi
 }
 
-# The Python that makes virtual environments: $PYTHON, or the first of
-# python3.11 ... python on PATH that is 3.11 or newer ("python" is what
-# actions/setup-python puts on PATH on Windows).
+# The Python that makes virtual environments: scripts/lib/venv.sh's choice
+# ($PYTHON, else the newest python3.x on PATH that is 3.11 or newer).
+# shellcheck source=scripts/lib/venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/venv.sh"
 host_python() {
-    local candidate
-    for candidate in "${PYTHON:-}" python3.11 python3.12 python3.13 python3 python; do
-        [ -n "$candidate" ] || continue
-        command -v "$candidate" >/dev/null 2>&1 || continue
-        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    echo "packaging: needs Python 3.11 or newer; none was found (set PYTHON=/path/to/python3.11)" >&2
-    return 1
+    find_python
 }
 
 # The packaging environment's Python, making the environment when

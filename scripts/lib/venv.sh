@@ -4,7 +4,8 @@
 
 find_python() {
     local candidate
-    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    # "python" last: what actions/setup-python puts on PATH on Windows.
+    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3 python; do
         [ -n "$candidate" ] || continue
         command -v "$candidate" >/dev/null 2>&1 || continue
         if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
