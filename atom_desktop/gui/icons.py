@@ -6,7 +6,12 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-from atom_desktop.resource_files import TrayState, app_icon_paths, tray_icon_paths
+from atom_desktop.resource_files import (
+    TrayState,
+    app_icon_paths,
+    resource_path,
+    tray_icon_paths,
+)
 
 
 def app_icon() -> QIcon:
@@ -24,3 +29,42 @@ def _icon(files: list[Path]) -> QIcon:
     for file in files:
         icon.addFile(str(file))
     return icon
+
+
+#: The pages that have a navigation icon (``resources/icons/page-<name>-<light|dark>.svg``).
+PAGE_ICONS = (
+    "home",
+    "tasks",
+    "console",
+    "activity",
+    "settings",
+    "automations",
+    "sync",
+    "integrations",
+)
+
+#: The statuses that have an icon (``resources/icons/status-<status>-<light|dark>.svg``).
+STATUS_ICONS = ("running", "succeeded", "failed", "cancelled", "timed_out", "waiting_approval")
+
+
+def page_icon(page: str, *, dark: bool) -> QIcon:
+    """The navigation icon of ``page`` (a name in :data:`PAGE_ICONS`) for a light or dark
+    background. SVG, so it is sharp at every size and device pixel ratio."""
+    if page not in PAGE_ICONS:
+        raise ValueError(f"no icon for page {page!r}; known: {', '.join(PAGE_ICONS)}")
+    return _icon([resource_path(f"icons/page-{page}-{_variant(dark)}.svg")])
+
+
+def status_icon(status: str, *, dark: bool) -> QIcon:
+    """The icon of a run's status; statuses without one of their own (queued,
+    interrupted, skipped) borrow the nearest: running, failed, cancelled."""
+    status = {"queued": "running", "interrupted": "failed", "skipped": "cancelled"}.get(
+        status, status
+    )
+    if status not in STATUS_ICONS:
+        status = "cancelled"
+    return _icon([resource_path(f"icons/status-{status}-{_variant(dark)}.svg")])
+
+
+def _variant(dark: bool) -> str:
+    return "dark" if dark else "light"

@@ -16,21 +16,23 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 import shiboken6
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QStackedWidget,
-    QStyle,
     QWidget,
 )
 
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.icons import page_icon
 from atom_desktop.gui.pages.home import HomePage
 from atom_desktop.gui.preferences import Preferences
+from atom_desktop.gui.style import apply_style, current_theme
 
 if TYPE_CHECKING:
     from atom_desktop.gui.pages.activity import ActivityPage
@@ -45,16 +47,17 @@ logger = logging.getLogger(__name__)
 
 # New pages go at the end: their Ctrl+number shortcuts stay what people learned.
 PAGES = ("Home", "Tasks", "Console", "Activity", "Settings", "Automations", "Sync", "Integrations")
-ICONS = (
-    QStyle.StandardPixmap.SP_DirHomeIcon,
-    QStyle.StandardPixmap.SP_FileDialogDetailedView,
-    QStyle.StandardPixmap.SP_ComputerIcon,
-    QStyle.StandardPixmap.SP_FileDialogInfoView,
-    QStyle.StandardPixmap.SP_FileDialogContentsView,
-    QStyle.StandardPixmap.SP_BrowserReload,
-    QStyle.StandardPixmap.SP_DriveNetIcon,
-    QStyle.StandardPixmap.SP_FileLinkIcon,
-)
+# The rail's labels, marked for translation (PAGES stays the pages' stable names).
+PAGE_TITLES = {
+    "Home": QT_TRANSLATE_NOOP("MainWindow", "Home"),
+    "Tasks": QT_TRANSLATE_NOOP("MainWindow", "Tasks"),
+    "Console": QT_TRANSLATE_NOOP("MainWindow", "Console"),
+    "Activity": QT_TRANSLATE_NOOP("MainWindow", "Activity"),
+    "Settings": QT_TRANSLATE_NOOP("MainWindow", "Settings"),
+    "Automations": QT_TRANSLATE_NOOP("MainWindow", "Automations"),
+    "Sync": QT_TRANSLATE_NOOP("MainWindow", "Sync"),
+    "Integrations": QT_TRANSLATE_NOOP("MainWindow", "Integrations"),
+}
 
 
 PageT = TypeVar("PageT", bound=QWidget)
@@ -91,6 +94,12 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        # The look (light or dark palette) is settled before the first widget is
+        # built, here rather than in the app so every way of making the window
+        # (the app, the screenshots, the tests) gets the same one.
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_style(app)
         self.setWindowTitle("ATOM Desktop")
         self.resize(1100, 720)
         self._host = host
@@ -110,15 +119,19 @@ class MainWindow(QMainWindow):
         self.rail.setIconSize(QSize(20, 20))
         self.rail.setFixedWidth(150)
         self.rail.setFrameShape(QListWidget.Shape.NoFrame)
-        for index, (name, icon) in enumerate(zip(PAGES, ICONS, strict=True)):
-            item = QListWidgetItem(self.style().standardIcon(icon), name)
-            item.setToolTip(f"{name} (Ctrl+{index + 1})")
-            item.setSizeHint(QSize(140, 40))
+        self.rail.setSpacing(2)
+        for index, name in enumerate(PAGES):
+            title = QCoreApplication.translate("MainWindow", str(PAGE_TITLES[name]))
+            item = QListWidgetItem(title)
+            item.setToolTip(f"{title} (Ctrl+{index + 1})")
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, title)
+            item.setSizeHint(QSize(140, 38))
             self.rail.addItem(item)
             # A stand-in until the page is built (an empty area of the same place).
             self.pages.addWidget(QWidget())
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
             shortcut.activated.connect(lambda i=index: self.show_page(i))
+        self._paint_rail_icons()
         self.home = cast(HomePage, self._page("Home", lambda: HomePage(host)))
         self.rail.currentRowChanged.connect(self._on_row)
         central = QWidget()
@@ -255,6 +268,19 @@ class MainWindow(QMainWindow):
             logger.info("Window painted")
             self.first_painted.emit()
         return handled
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        """Redraw the rail's icons in the other ink when the desktop turns light or dark."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "rail"):
+            self._paint_rail_icons()
+
+    def _paint_rail_icons(self) -> None:
+        dark = current_theme(self).dark
+        for index, name in enumerate(PAGES):
+            item = self.rail.item(index)
+            if item is not None:
+                item.setIcon(page_icon(name.lower(), dark=dark))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Closing hides (the app decides whether that means quit)."""
