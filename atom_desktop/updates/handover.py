@@ -12,6 +12,7 @@ that starts next reads it (:func:`read_outcome`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -32,6 +33,8 @@ from atom_desktop.updates.markers import HANDOVER_ENV
 from atom_desktop.updates.trial import TrialOutcome, run_trial, start_detached
 
 PLAN_NAME = "handover-plan.json"
+#: create_time is computed from boot time and ticks; the same process may differ by this much.
+_CREATE_TIME_SLACK_S = 0.5
 OUTCOME_NAME = "update-outcome.json"
 
 Outcome = Literal["updated", "rolled_back", "not_applied"]
@@ -48,6 +51,12 @@ class HandoverPlan:
     args: list[str] = field(default_factory=list)
     start_timeout_s: float = 60.0
     quit_timeout_s: float = 60.0
+    #: When ``wait_pid`` started (psutil's create_time): a later process given
+    #: the same pid is not mistaken for the app.
+    wait_created: float | None = None
+    #: After ``quit_timeout_s``, how long the app is still waited for, to start it again once
+    #: it has gone (it quit for the handover, late).
+    restart_wait_s: float = 600.0
 
     def write(self, state_dir: Path) -> Path:
         """Save the plan in ``state_dir``; returns its path."""
@@ -98,44 +107,96 @@ def perform_handover(
     """Wait for the old app to quit, switch, start the new version on trial, roll back on failure.
 
     Returns the result (also saved in ``state_dir``) and the trial, whose
-    process is the app now running when the update succeeded.
+    process is the app now running when the update succeeded. Every step is
+    best-effort: whatever fails (an install error, a file system error, a
+    bug), an outcome is saved and, unless the new version runs, the previous
+    one is made current and started again.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
-    if plan.wait_pid is not None and not _gone(plan.wait_pid, plan.quit_timeout_s):
-        return _save(
-            state_dir,
-            "not_applied",
-            plan,
-            f"The running app (pid {plan.wait_pid}) did not quit within "
-            f"{plan.quit_timeout_s:g} s, so version {plan.version} was not applied; "
-            f"{plan.previous} stays installed.",
-        ), None
+    with contextlib.suppress(OSError):  # if it cannot be made, the trial fails and says why
+        state_dir.mkdir(parents=True, exist_ok=True)
+    if plan.wait_pid is not None and not _gone(
+        plan.wait_pid, plan.wait_created, plan.quit_timeout_s
+    ):
+        return _not_quit(plan, installer, state_dir, env), None
+    trial: TrialOutcome | None = None
     try:
         installer.activate(plan.version)
-    except InstallError as exc:
-        _restart(installer, plan, state_dir, env)
-        return _save(state_dir, "not_applied", plan, exc.message), None
-    trial = run_trial(
-        [str(installer.executable(plan.version)), *plan.args],
-        state_dir / f"trial-{plan.version}",
-        env=env,
-        timeout_s=plan.start_timeout_s,
-        log=state_dir / f"trial-{plan.version}.log",
-    )
+        trial = run_trial(
+            [str(installer.executable(plan.version)), *plan.args],
+            state_dir / f"trial-{plan.version}",
+            env=env,
+            timeout_s=plan.start_timeout_s,
+            log=state_dir / f"trial-{plan.version}.log",
+        )
+    except Exception as exc:  # any failure must end in the previous version
+        problems = [f"version {plan.version} could not be made current: {_say(exc)}"]
+        _make_current(installer, plan.previous, problems)
+        restarted = _restart(installer, plan, state_dir, env)
+        message = f"Version {plan.version} was not applied; {plan.previous} stays installed: "
+        return _save(state_dir, "not_applied", plan, message + "; ".join(problems), restarted), None
     if trial.started:
-        installer.prune({plan.version, plan.previous})
+        # Failures past this point leave the new version running: only tidying is left.
+        with contextlib.suppress(Exception):
+            installer.prune({plan.version, plan.previous})
         pid = trial.process.pid if trial.process is not None else None
         message = f"Updated from {plan.previous} to {plan.version}."
         return _save(state_dir, "updated", plan, message, pid), trial
-    installer.activate(plan.previous)
-    moved = installer.discard(plan.version)
+    problems = []
+    _make_current(installer, plan.previous, problems)
+    moved = None
+    try:
+        moved = installer.discard(plan.version)
+    except Exception as exc:  # the rollback goes on without it
+        problems.append(f"its files could not be moved aside: {_say(exc)}")
     restarted = _restart(installer, plan, state_dir, env)
     kept = f" Its files were moved to {moved}." if moved is not None else ""
+    trouble = f" Also: {'; '.join(problems)}." if problems else ""
     message = (
         f"Rolled back to {plan.previous}: version {plan.version} failed to start "
-        f"({trial.reason}).{kept}"
+        f"({trial.reason}).{kept}{trouble}"
     )
     return _save(state_dir, "rolled_back", plan, message, restarted), trial
+
+
+def _not_quit(
+    plan: HandoverPlan, installer: Installer, state_dir: Path, env: Mapping[str, str]
+) -> HandoverResult:
+    """The old app outlived its quit deadline: nothing is applied, and once it has
+    gone after all (within ``restart_wait_s``) it is started again."""
+    assert plan.wait_pid is not None
+    message = (
+        f"The running app (pid {plan.wait_pid}) did not quit within "
+        f"{plan.quit_timeout_s:g} s, so version {plan.version} was not applied; "
+        f"{plan.previous} stays installed."
+    )
+    result = _save(state_dir, "not_applied", plan, message)
+    if not _gone(plan.wait_pid, plan.wait_created, plan.restart_wait_s):
+        return result
+    return _save(state_dir, "not_applied", plan, message, _restart(installer, plan, state_dir, env))
+
+
+def _make_current(installer: Installer, version: str, problems: list[str]) -> None:
+    """Make ``version`` current again, tried twice; what failed is added to ``problems``."""
+    if installer.installed_version() == version:
+        return
+    error: Exception | None = None
+    for _ in range(2):
+        try:
+            installer.activate(version)
+        except Exception as exc:  # reported; the version is started anyway
+            error = exc
+        else:
+            return
+    problems.append(
+        f"{version} could not be made current again ({_say(error)}); it was started from its "
+        "own folder, and the menu entry may start the failed version until the next update"
+    )
+
+
+def _say(exc: BaseException | None) -> str:
+    if isinstance(exc, InstallError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
 
 
 def read_outcome(state_dir: Path, *, consume: bool = True) -> HandoverResult | None:
@@ -187,9 +248,16 @@ def main_from_env(environ: Mapping[str, str] | None = None) -> int:
     return 0 if result.outcome == "updated" else 1
 
 
-def _gone(pid: int, timeout_s: float) -> bool:
+def _gone(pid: int, created: float | None, timeout_s: float) -> bool:
+    """Whether process ``pid`` (started at ``created``) has ended, waiting up to ``timeout_s``.
+
+    A process with that pid but another start time is a new one that reused
+    the number: the app it named has gone.
+    """
     try:
         process = psutil.Process(pid)
+        if created is not None and abs(process.create_time() - created) > _CREATE_TIME_SLACK_S:
+            return True
     except psutil.NoSuchProcess:
         return True
     deadline = time.monotonic() + timeout_s
@@ -205,6 +273,14 @@ def _gone(pid: int, timeout_s: float) -> bool:
         time.sleep(0.05)
 
 
+def process_created(pid: int) -> float | None:
+    """When process ``pid`` started (as psutil tells it), for :attr:`HandoverPlan.wait_created`."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
 def _restart(
     installer: Installer, plan: HandoverPlan, state_dir: Path, env: Mapping[str, str]
 ) -> int | None:
@@ -217,7 +293,7 @@ def _restart(
             env,
             state_dir / f"restart-{plan.previous}.log",
         )
-    except OSError:
+    except (OSError, InstallError):
         return None
     # Never waited for: it is the app now and outlives this process. Marked as
     # done so Popen does not warn that a child it dropped is still running.
@@ -231,11 +307,15 @@ def _save(
     result = HandoverResult(
         outcome, plan.version, plan.previous, message, datetime.now(UTC).isoformat(), pid
     )
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / OUTCOME_NAME
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(asdict(result)), encoding="utf-8")
-    temp.replace(path)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path = state_dir / OUTCOME_NAME
+        temp = path.with_name(path.name + ".tmp")
+        temp.write_text(json.dumps(asdict(result)), encoding="utf-8")
+        temp.replace(path)
+    except OSError as exc:
+        # The handover's log (its stderr) keeps it; what has been done stands.
+        sys.stderr.write(f"The update's outcome could not be saved: {exc}. {message}\n")
     return result
 
 

@@ -92,17 +92,12 @@ class LinuxLayout:
         target = self.version_dir(version)
         if version == self.installed_version():
             raise InstallError(f"Version {version} is the installed one; nothing to unpack.")
-        self.versions_dir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=self.versions_dir, prefix=f".unpack-{version}-"))
+        scratch: Path | None = None
         try:
-            try:
-                with tarfile.open(artifact, "r:*") as archive:
-                    archive.extractall(scratch, filter="data")
-            except (tarfile.TarError, OSError) as exc:
-                raise InstallError(
-                    f"The verified build {artifact.name} could not be unpacked: {exc}. "
-                    "The installed app is unchanged."
-                ) from None
+            self.versions_dir.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(dir=self.versions_dir, prefix=f".unpack-{version}-"))
+            with tarfile.open(artifact, "r:*") as archive:
+                archive.extractall(scratch, filter="data")
             top = list(scratch.iterdir())
             if len(top) != 1 or not top[0].is_dir():
                 raise InstallError(
@@ -120,8 +115,14 @@ class LinuxLayout:
                 # An earlier, unfinished try at the same version (never current).
                 shutil.rmtree(target)
             top[0].rename(target)
+        except (tarfile.TarError, OSError) as exc:
+            raise InstallError(
+                f"The verified build {artifact.name} could not be unpacked into "
+                f"{self.versions_dir}: {exc}. The installed app is unchanged."
+            ) from None
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
 
     def activate(self, version: str) -> None:
         """Point ``current`` at ``version`` in one rename."""

@@ -25,7 +25,12 @@ from typing import Any
 
 from atom_desktop.core.events import Event, EventBus, RunChanged
 from atom_desktop.updates.errors import UpdateError
-from atom_desktop.updates.handover import HandoverPlan, launch_handover, read_outcome
+from atom_desktop.updates.handover import (
+    HandoverPlan,
+    launch_handover,
+    process_created,
+    read_outcome,
+)
 from atom_desktop.updates.linux_layout import LinuxLayout
 from atom_desktop.updates.manifest import Manifest
 from atom_desktop.updates.status import UpdateState, UpdateStatus, UpdateStatusChanged
@@ -110,6 +115,7 @@ class UpdateService:
         self._manifest: Manifest | None = None
         self._artifact: Path | None = None
         self._apply_wanted = False
+        self._applying = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._check_now: asyncio.Event | None = None
         self._runs_changed: asyncio.Event | None = None
@@ -222,6 +228,7 @@ class UpdateService:
             if self._status.state not in (
                 UpdateState.DEFERRED,
                 UpdateState.APPLYING,
+                UpdateState.HANDING_OVER,
                 UpdateState.READY,
             ):
                 await self._async_check()
@@ -311,6 +318,16 @@ class UpdateService:
                 loop.call_soon_threadsafe(changed.set)
 
     async def _async_try_apply(self) -> None:
+        # One apply at a time: "Install now" and the deferred wait can both get
+        # here, and each would pass the run count around the pause's await.
+        if self._applying.locked():
+            return
+        async with self._applying:
+            if self._status.state not in (UpdateState.READY, UpdateState.DEFERRED):
+                return  # applied, failed or handed over meanwhile
+            await self._async_try_apply_once()
+
+    async def _async_try_apply_once(self) -> None:
         active = self._runs.active()
         if active:
             self._defer(active)
@@ -327,11 +344,20 @@ class UpdateService:
             return
         try:
             await self._async_hand_over()
-        except UpdateError as exc:
+        except Exception as exc:
+            if isinstance(exc, UpdateError):
+                message = str(exc)
+                logger.warning("The update was not installed: %s", message)
+            else:
+                logger.exception("The update was not installed")
+                message = (
+                    f"The update could not be installed ({type(exc).__name__}: {exc}); "
+                    "the installed app is unchanged. Details are in the log."
+                )
             self._apply_wanted = False
             if not was_paused:
                 await self._runs.resume()
-            self._set(state=UpdateState.FAILED, message=str(exc), runs_active=0)
+            self._set(state=UpdateState.FAILED, message=message, runs_active=0)
 
     def _defer(self, active: int) -> None:
         runs = "run is" if active == 1 else "runs are"
@@ -368,24 +394,33 @@ class UpdateService:
         self._set(
             state=UpdateState.APPLYING,
             runs_active=0,
-            message=f"Installing version {manifest.version}; the app restarts.",
+            message=f"Installing version {manifest.version}; the app restarts when it is ready.",
         )
         await asyncio.to_thread(updater.prepare, manifest, artifact)
-        handover = self._handover
+        handover, layout = self._handover, self._layout
+        # What current names is what a rollback restores (the running copy may differ).
+        previous = await asyncio.to_thread(layout.installed_version) or self._status.installed
         plan = HandoverPlan(
-            install_root=str(self._layout.root),
+            install_root=str(layout.root),
             version=manifest.version,
-            previous=self._status.installed,
+            previous=previous,
             wait_pid=handover.pid,
+            wait_created=await asyncio.to_thread(process_created, handover.pid),
             args=handover.app_args,
             start_timeout_s=self._timing.start_timeout_s,
             quit_timeout_s=self._timing.quit_timeout_s,
         )
         try:
             self.handover_process = await asyncio.to_thread(
-                launch_handover, plan, self._layout.root / ".update", handover.program, handover.env
+                launch_handover, plan, layout.root / ".update", handover.program, handover.env
             )
         except OSError as exc:
             raise UpdateError(f"The update could not be handed over: {exc}.") from None
+        # Only now may the app quit: an app that quits earlier ends this coroutine
+        # (and the unpacking) before the handover runs, and the update is lost.
+        self._set(
+            state=UpdateState.HANDING_OVER,
+            message=f"Restarting in version {manifest.version}.",
+        )
         logger.info("Handing over to version %s; quitting", manifest.version)
         handover.quit()

@@ -26,8 +26,10 @@ class UpdateState(enum.StrEnum):
     READY = "ready"
     #: Install asked for while runs are active; applied when they end.
     DEFERRED = "deferred"
-    #: The app is handing over to the new version and quits.
+    #: The new version is being unpacked beside this one; the app still runs.
     APPLYING = "applying"
+    #: The handover process runs and this app quits now (the window quits on this state).
+    HANDING_OVER = "handing_over"
     #: The last step failed or was refused; ``message`` says why. The app is unchanged.
     FAILED = "failed"
     #: The last update did not start and the previous version was restored.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+
+import psutil
 
 
 def stop_process(
@@ -17,3 +21,25 @@ def stop_process(
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def stop_pid(pid: int | None, timeout: float = 10) -> None:
+    """End a process known only by its pid (one a test's code started detached), if it runs.
+
+    SIGTERM, then SIGKILL after ``timeout``; reaped here if it became this
+    process's child (a test process may be a subreaper).
+    """
+    if pid is None:
+        return
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.terminate()
+    _, alive = psutil.wait_procs([process], timeout=timeout)
+    for rest in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            rest.kill()
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

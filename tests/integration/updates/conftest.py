@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from atom_desktop.updates.build_info import UpdateSource
 from atom_desktop.updates.linux_layout import LinuxLayout
+from atom_desktop.updates.trial import end_tree
 from atom_desktop.updates.updater import Updater
 from tests.support.update_builds import (
     Behaviour,
@@ -63,11 +66,40 @@ class UpdateLab:
         return body
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[UpdateLab]:
+@contextmanager
+def update_lab(tmp_path: Path) -> Iterator[UpdateLab]:
+    """Version 0.1.0 installed under ``tmp_path``, a new key, and a server, until the block ends."""
     root = tmp_path / "install"
     install_version(root, INSTALLED)
     layout = LinuxLayout(root)
     layout.activate(INSTALLED)
     with update_server() as server:
         yield UpdateLab(root, layout, tmp_path / "cache", Ed25519PrivateKey.generate(), server)
+
+
+@contextmanager
+def running_version(lab: UpdateLab, version: str = INSTALLED) -> Iterator[subprocess.Popen[bytes]]:
+    """``version`` running (the app that asks for the update); ended when the block ends."""
+    process = subprocess.Popen(
+        [str(lab.layout.executable(version))],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        end_tree(process)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[UpdateLab]:
+    with update_lab(tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+def old_app(lab: UpdateLab) -> Iterator[subprocess.Popen[bytes]]:
+    """The installed version running, as the app that asks for the update."""
+    with running_version(lab) as process:
+        yield process

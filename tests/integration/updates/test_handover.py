@@ -9,11 +9,11 @@ starts.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -29,6 +29,7 @@ from atom_desktop.updates.handover import (
 )
 from atom_desktop.updates.trial import TrialOutcome, end_tree
 from tests.integration.updates.conftest import INSTALLED, UpdateLab
+from tests.support.processes import stop_pid
 from tests.support.update_builds import tree_fingerprint
 
 
@@ -38,38 +39,6 @@ def _prepared(lab: UpdateLab, version: str, behaviour: str) -> None:
     manifest = updater.check()
     assert manifest is not None
     updater.prepare(manifest, updater.download(manifest))
-
-
-def _stop_pid(pid: int | None) -> None:
-    """End a process the handover started (it outlives the handover by design)."""
-    if pid is None:
-        return
-    try:
-        process = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return
-    process.terminate()
-    _, alive = psutil.wait_procs([process], timeout=10)
-    for rest in alive:
-        rest.kill()
-    # Reap it if it became our child (this process may be a subreaper).
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-@pytest.fixture
-def old_app(lab: UpdateLab) -> Iterator[subprocess.Popen[bytes]]:
-    """The installed version, running as the app that asks for the update."""
-    process = subprocess.Popen(
-        [str(lab.layout.executable(INSTALLED))],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        end_tree(process)
 
 
 def _plan(
@@ -142,7 +111,7 @@ def test_a_version_that_fails_to_start_is_rolled_back(
         # The previous version was started again in place of the one that quit.
         assert result.pid is not None and psutil.pid_exists(result.pid)
     finally:
-        _stop_pid(result.pid)
+        stop_pid(result.pid)
 
 
 def test_the_handover_process_switches_after_the_app_quits(
@@ -171,16 +140,123 @@ def test_the_handover_process_switches_after_the_app_quits(
         assert result.pid is not None and psutil.pid_exists(result.pid)
     finally:
         end_tree(helper)
-        _stop_pid(result.pid if result is not None else None)
+        stop_pid(result.pid if result is not None else None)
 
 
 def test_an_app_that_does_not_quit_is_not_switched_under(
     lab: UpdateLab, old_app: subprocess.Popen[bytes]
 ) -> None:
     _prepared(lab, "0.2.0", "starts")
-    plan = HandoverPlan(str(lab.root), "0.2.0", INSTALLED, old_app.pid, quit_timeout_s=0.5)
+    plan = HandoverPlan(
+        str(lab.root), "0.2.0", INSTALLED, old_app.pid, quit_timeout_s=0.5, restart_wait_s=0.2
+    )
     result, trial = perform_handover(plan, lab.layout, state_dir_of(lab.root), dict(os.environ))
     assert trial is None
     assert result.outcome == "not_applied"
     assert "did not quit" in result.message
     assert lab.layout.installed_version() == INSTALLED
+
+
+def test_a_switch_that_fails_restarts_the_previous_version_and_says_why(
+    lab: UpdateLab, old_app: subprocess.Popen[bytes]
+) -> None:
+    _prepared(lab, "0.2.0", "starts")
+    # The switch's temporary link cannot be made: a directory holds its name.
+    (lab.root / f".current-{os.getpid()}" / "in-the-way").mkdir(parents=True)
+    old_app.terminate()
+    result, trial = perform_handover(
+        _plan(lab, "0.2.0", old_app.pid), lab.layout, state_dir_of(lab.root), dict(os.environ)
+    )
+    try:
+        assert trial is None
+        assert result.outcome == "not_applied"
+        assert result.message.startswith("Version 0.2.0 was not applied; 0.1.0 stays installed")
+        assert "could not be made current" in result.message
+        assert read_outcome(state_dir_of(lab.root)) == result
+        assert lab.layout.installed_version() == INSTALLED
+        assert result.pid is not None and psutil.pid_exists(result.pid)  # started again
+    finally:
+        stop_pid(result.pid)
+
+
+def test_a_rollback_whose_files_cannot_be_moved_aside_still_restores_the_previous_version(
+    lab: UpdateLab, old_app: subprocess.Popen[bytes]
+) -> None:
+    _prepared(lab, "0.2.0", "crashes")
+    (lab.root / "failed").write_text("not a folder", encoding="utf-8")
+    old_app.terminate()
+    result, trial = perform_handover(
+        _plan(lab, "0.2.0", old_app.pid, timeout_s=10),
+        lab.layout,
+        state_dir_of(lab.root),
+        dict(os.environ),
+    )
+    try:
+        assert result.outcome == "rolled_back"
+        assert "exited with code 3" in result.message
+        assert "its files could not be moved aside" in result.message
+        assert lab.layout.installed_version() == INSTALLED
+        assert read_outcome(state_dir_of(lab.root)) == result
+        assert result.pid is not None and psutil.pid_exists(result.pid)
+    finally:
+        _finish(trial)
+        stop_pid(result.pid)
+
+
+def test_a_reused_pid_is_not_taken_for_the_app(
+    lab: UpdateLab, old_app: subprocess.Popen[bytes]
+) -> None:
+    """The app has gone and another process got its pid: the handover does not wait for it."""
+    _prepared(lab, "0.2.0", "starts")
+    started = psutil.Process(old_app.pid).create_time()
+    plan = HandoverPlan(
+        str(lab.root),
+        "0.2.0",
+        INSTALLED,
+        old_app.pid,
+        quit_timeout_s=60,
+        wait_created=started - 100,
+    )
+    result, trial = perform_handover(plan, lab.layout, state_dir_of(lab.root), dict(os.environ))
+    try:
+        assert result.outcome == "updated", result.message
+    finally:
+        _finish(trial)
+
+
+def test_an_app_that_quits_late_is_started_again(
+    lab: UpdateLab, old_app: subprocess.Popen[bytes]
+) -> None:
+    _prepared(lab, "0.2.0", "starts")
+    state = state_dir_of(lab.root)
+    plan = HandoverPlan(
+        str(lab.root),
+        "0.2.0",
+        INSTALLED,
+        old_app.pid,
+        args=["serve"],
+        quit_timeout_s=0.3,
+        wait_created=psutil.Process(old_app.pid).create_time(),
+        restart_wait_s=60,
+    )
+    with ThreadPoolExecutor(1) as pool:
+        done = pool.submit(perform_handover, plan, lab.layout, state, dict(os.environ))
+        try:
+            # Past the quit deadline the outcome is saved; the app then quits after all.
+            deadline = time.monotonic() + 30
+            while read_outcome(state, consume=False) is None and not done.done():
+                assert time.monotonic() < deadline, "no outcome saved"
+                time.sleep(0.02)
+        finally:
+            old_app.terminate()
+            old_app.wait(10)
+        result, trial = done.result(60)
+    try:
+        assert trial is None
+        assert result.outcome == "not_applied"
+        assert "did not quit within 0.3 s" in result.message
+        assert lab.layout.installed_version() == INSTALLED
+        assert result.pid is not None and psutil.pid_exists(result.pid)  # started again
+        assert read_outcome(state) == result
+    finally:
+        stop_pid(result.pid)
