@@ -225,11 +225,11 @@ class UpdateService:
         assert self._check_now is not None
         await self._async_sleep_or_wake(self._timing.first_check_s)
         while True:
-            if self._status.state not in (
+            # Also while an update is ready: a newer release replaces it.
+            if not self._applying.locked() and self._status.state not in (
                 UpdateState.DEFERRED,
                 UpdateState.APPLYING,
                 UpdateState.HANDING_OVER,
-                UpdateState.READY,
             ):
                 await self._async_check()
             failed = self._status.state is UpdateState.FAILED
@@ -247,11 +247,14 @@ class UpdateService:
     async def _async_check(self) -> None:
         updater = self._updater
         assert updater is not None
+        # A ready update stays installable when this check fails or offers nothing newer.
+        ready = self._ready_update()
         self._set(state=UpdateState.CHECKING, received=0, total=0)
         try:
             manifest = await asyncio.to_thread(updater.check)
             now = datetime.now(UTC)
             if manifest is None:
+                self._manifest = self._artifact = None
                 self._set(
                     state=UpdateState.UP_TO_DATE,
                     message=f"Version {self._status.installed} is the newest.",
@@ -259,6 +262,10 @@ class UpdateService:
                     notes=None,
                     checked_at=now,
                 )
+                return
+            if ready is not None and ready[0].version == manifest.version:
+                self._set(checked_at=now)
+                self._set_ready(*ready)
                 return
             if self._failed_here(manifest.version):
                 self._set(
@@ -281,18 +288,36 @@ class UpdateService:
             await asyncio.to_thread(updater.forget_downloads, artifact)
         except UpdateError as exc:
             logger.warning("Update check failed: %s", exc)
-            self._set(state=UpdateState.FAILED, message=str(exc))
+            self._check_failed(str(exc), ready)
             return
         except Exception:
             logger.exception("Update check failed")
-            self._set(state=UpdateState.FAILED, message="The update check failed (see the log).")
+            self._check_failed("The update check failed (see the log).", ready)
             return
+        self._set_ready(manifest, artifact)
+
+    def _ready_update(self) -> tuple[Manifest, Path] | None:
+        manifest, artifact = self._manifest, self._artifact
+        if self._status.state is UpdateState.READY and manifest and artifact:
+            return manifest, artifact
+        return None
+
+    def _set_ready(self, manifest: Manifest, artifact: Path, note: str = "") -> None:
         self._manifest, self._artifact = manifest, artifact
         self._set(
             state=UpdateState.READY,
-            message=f"Version {manifest.version} is downloaded and verified; install it now "
-            "or at the next start.",
+            available=manifest.version,
+            notes=manifest.notes,
+            message=f"Version {manifest.version} is downloaded and verified; "
+            f"Install now restarts the app in it.{note}",
         )
+
+    def _check_failed(self, message: str, ready: tuple[Manifest, Path] | None) -> None:
+        if ready is not None and ready[1].is_file():
+            self._set_ready(*ready, note=f" (The last check failed: {message})")
+            return
+        self._manifest = self._artifact = None
+        self._set(state=UpdateState.FAILED, message=message)
 
     def _failed_here(self, version: str) -> bool:
         if self._layout is None or not self._layout.failed_dir.is_dir():

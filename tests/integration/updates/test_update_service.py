@@ -301,3 +301,37 @@ def test_two_applies_at_once_hand_over_once(
         unsubscribe()
         _on_agent(agent, service.async_stop())
         stop_pid(result.pid if result is not None else None)
+
+
+def test_check_now_while_an_update_is_ready_finds_a_newer_one(
+    lab: UpdateLab, agent: LiveAgent
+) -> None:
+    lab.release("0.2.0", "starts")
+    service = _service(lab, agent, None)
+    _on_agent(agent, service.async_start())
+    try:
+        _until(lambda: service.status.state is UpdateState.READY, "the download")
+        assert service.status.message == (
+            "Version 0.2.0 is downloaded and verified; Install now restarts the app in it."
+        )
+
+        # A check that fails keeps the ready update installable.
+        del lab.server.files["/stable/manifest.json"]
+        _on_agent(agent, service.async_check_now())
+        _until(
+            lambda: "The last check failed" in (service.status.message or ""),
+            "the failed check",
+            timeout=20,
+        )
+        assert _state(service) is UpdateState.READY
+        assert service.status.available == "0.2.0"
+
+        lab.release("0.3.0", "starts")
+        _on_agent(agent, service.async_check_now())
+        _until(lambda: service.status.available == "0.3.0", "the newer release", timeout=20)
+        _until(lambda: service.status.state is UpdateState.READY, "its download")
+        assert service.status.message is not None and "Version 0.3.0" in service.status.message
+        # Only the newer build is kept.
+        assert sorted(p.name for p in lab.cache.iterdir()) == ["atom-desktop-0.3.0.tar.gz"]
+    finally:
+        _on_agent(agent, service.async_stop())
