@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -20,19 +20,20 @@ from urllib.parse import urlsplit
 import httpx
 
 from atom_desktop.updates.errors import DownloadRefusedError, UpdateError
-from atom_desktop.updates.manifest import PlatformBuild
+from atom_desktop.updates.manifest import PlatformBuild, check_url
 from atom_desktop.updates.signature import MAX_DOCUMENT_BYTES
 
 Progress = Callable[[int, int], None]
 _CHUNK = 256 * 1024
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_MAX_REDIRECTS = 5
 
 
 def fetch_manifest(url: str, client: httpx.Client | None = None) -> bytes:
     """The signed manifest document's bytes (at most its size limit)."""
     with _client(client) as http:
         try:
-            with http.stream("GET", url) as response:
+            with _get(http, url) as response:
                 _check_status(response, url)
                 body = bytearray()
                 for chunk in response.iter_bytes():
@@ -96,7 +97,7 @@ def _stream(
     write = out.write
     with _client(client) as http:
         try:
-            with http.stream("GET", build.url) as response:
+            with _get(http, build.url) as response:
                 _check_status(response, build.url)
                 announced = response.headers.get("content-length")
                 if announced is not None and announced.isdigit() and int(announced) > build.size:
@@ -139,7 +140,38 @@ def _truncated(received: int, size: int) -> str:
 def _client(client: httpx.Client | None) -> httpx.Client | contextlib.nullcontext[httpx.Client]:
     if client is not None:
         return contextlib.nullcontext(client)
-    return httpx.Client(timeout=_TIMEOUT, follow_redirects=True, trust_env=False)
+    return httpx.Client(timeout=_TIMEOUT, trust_env=False)
+
+
+@contextlib.contextmanager
+def _get(http: httpx.Client, url: str) -> Iterator[httpx.Response]:
+    """GET ``url``, following redirects only to addresses an update may come from.
+
+    Every redirect's target passes the same check as the manifest's own
+    addresses (https, or http to a loopback host), so a redirect cannot take
+    a download to plain http elsewhere.
+    """
+    for _ in range(_MAX_REDIRECTS + 1):
+        with http.stream("GET", url, follow_redirects=False) as response:
+            target = response.next_request
+            if not response.is_redirect or target is None:
+                yield response
+                return
+        next_url = str(target.url)
+        try:
+            check_url(next_url)
+        except ValueError as exc:
+            raise UpdateError(
+                f"The update server at {url} redirected to {next_url}; the redirect was "
+                f"refused: {exc}. Nothing was downloaded from there.",
+                hint="Check the update address or the mirror's redirects.",
+            ) from None
+        url = next_url
+    raise UpdateError(
+        f"The update server redirected more than {_MAX_REDIRECTS} times; "
+        f"the last address was {url}.",
+        hint="Check the update address or the mirror's redirects.",
+    )
 
 
 def _check_status(response: httpx.Response, url: str) -> None:

@@ -23,6 +23,8 @@ class UpdateServer:
 
     port: int
     files: dict[str, Served] = field(default_factory=dict)
+    #: Paths answered with a 302 to the address given.
+    redirects: dict[str, str] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -40,6 +42,13 @@ def update_server() -> Iterator[UpdateServer]:
 
         def do_GET(self) -> None:
             state.requests.append(self.path)
+            location = state.redirects.get(self.path)
+            if location is not None:
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             served = state.files.get(self.path)
             if served is None:
                 self.send_error(404)

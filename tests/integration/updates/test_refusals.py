@@ -18,7 +18,7 @@ from atom_desktop.updates.errors import DownloadRefusedError, ManifestRefusedErr
 from atom_desktop.updates.signature import key_id
 from tests.integration.updates.conftest import UpdateLab
 from tests.support.update_builds import build_tarball, manifest_text, signed, tree_fingerprint
-from tests.support.update_server import Served
+from tests.support.update_server import Served, update_server
 
 MANIFEST = "/stable/manifest.json"
 BUILD = "/builds/atom-desktop-0.2.0-linux-x86_64.tar.gz"
@@ -77,6 +77,17 @@ def _not_a_manifest(lab: UpdateLab) -> None:
     lab.server.files[MANIFEST] = Served(b"<html>captive portal</html>")
 
 
+def _redirect_to_plain_http(lab: UpdateLab) -> None:
+    # The build's address is genuine; the server sends the download elsewhere, unencrypted.
+    lab.release("0.2.0")
+    lab.server.redirects[BUILD] = "http://updates.example.invalid/atom-desktop.tar.gz"
+
+
+def _redirect_with_a_password(lab: UpdateLab) -> None:
+    lab.release("0.2.0")
+    lab.server.redirects[MANIFEST] = f"http://user:secret@127.0.0.1:{lab.server.port}/m.json"
+
+
 CASES: dict[str, tuple[Callable[[UpdateLab], None], type[UpdateError], str]] = {
     "tampered-manifest": (_tampered_manifest, ManifestRefusedError, "signature does not match"),
     "wrong-signature": (_wrong_signature, ManifestRefusedError, "signature does not match"),
@@ -86,6 +97,8 @@ CASES: dict[str, tuple[Callable[[UpdateLab], None], type[UpdateError], str]] = {
     "oversized-download": (_oversized_download, DownloadRefusedError, "the signed manifest says"),
     "downgrade": (_downgrade, ManifestRefusedError, "downgrades are refused"),
     "not-a-manifest": (_not_a_manifest, ManifestRefusedError, "not a signed manifest"),
+    "redirect-to-plain-http": (_redirect_to_plain_http, UpdateError, "the redirect was refused"),
+    "redirect-with-a-password": (_redirect_with_a_password, UpdateError, "user name or password"),
 }
 
 
@@ -134,6 +147,18 @@ def test_a_genuine_update_is_downloaded_verified_and_unpacked_beside_the_app(
     requests = len(lab.server.requests)
     assert updater.download(manifest) == artifact
     assert len(lab.server.requests) == requests
+
+
+def test_a_redirect_to_another_loopback_server_is_followed(lab: UpdateLab) -> None:
+    body = lab.release("0.2.0")
+    with update_server() as mirror:
+        mirror.files[BUILD] = Served(body)
+        lab.server.redirects[BUILD] = mirror.url(BUILD)
+        updater = lab.updater()
+        manifest = updater.check()
+        assert manifest is not None
+        assert updater.download(manifest).read_bytes() == body
+        assert mirror.requests == [BUILD]
 
 
 def test_the_same_version_is_up_to_date(lab: UpdateLab) -> None:
