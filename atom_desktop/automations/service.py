@@ -54,6 +54,7 @@ from atom_desktop.core.events import (
 )
 from atom_desktop.core.redaction import MASK
 from atom_desktop.core.statuses import AutomationRunStatus
+from atom_desktop.core.tally import Tally
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.automation_runs import ApprovalRecord, AutomationRunRecord
 from atom_desktop.store.automations import AutomationRecord, MissedTime
@@ -151,6 +152,10 @@ class AutomationService:
         self._accepting = False
         self._armed = asyncio.Event()
         self._arming: asyncio.Task[None] | None = None
+        #: Fires since the start, by trigger kind (the metrics read these).
+        self.fires: dict[str, int] = {}
+        #: How late each scheduled fire was handled, in seconds.
+        self.fire_lateness = Tally()
 
     # -- service ------------------------------------------------------------------------
 
@@ -701,6 +706,7 @@ class AutomationService:
         kind = str(trigger["kind"])
         if not self._accepting:
             raise AutomationError("The agent is stopping and starts no automation runs.")
+        self._count_fire(kind, trigger)
         if kind == "file" and self._runner.paused:
             return await self._skipped(automation_id, kind, trigger, "The agent was paused.")
         if spec.overlap == "skip" and not queue and self._active[automation_id]:
@@ -738,6 +744,13 @@ class AutomationService:
         )
         self._tasks[run.id] = (automation_id, task)
         return run
+
+    def _count_fire(self, kind: str, trigger: dict[str, Any]) -> None:
+        """Count a fire, and how late a scheduled one is (its time is the one it was due)."""
+        self.fires[kind] = self.fires.get(kind, 0) + 1
+        if kind == "schedule":
+            late = (self._clock() - datetime.fromisoformat(str(trigger["time"]))).total_seconds()
+            self.fire_lateness.observe(max(0.0, late))
 
     async def _execute(self, ctx: RunContext, *, queue: bool) -> str:
         try:

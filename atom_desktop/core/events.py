@@ -199,6 +199,12 @@ class EventBus:
         with self._lock:
             return self._next_id - 1
 
+    @property
+    def subscriber_count(self) -> int:
+        """How many listeners are subscribed now."""
+        with self._lock:
+            return len(self._subscriptions)
+
     def subscribe(self, listener: Listener, *kinds: str) -> Unsubscribe:
         """Call ``listener`` for every event (or only for ``kinds``).
 

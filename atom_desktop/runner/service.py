@@ -159,6 +159,10 @@ class RunnerService:
         self._orphans_adopted = False
         # Sessions on POSIX, a Job Object per run on Windows.
         self._containment = choose_containment()
+        #: Runs that reached each status since the start (the metrics read it).
+        self.status_counts: dict[str, int] = {}
+        #: Output bytes read from every run since the start, by stream.
+        self.output_bytes: dict[str, int] = {"stdout": 0, "stderr": 0}
 
     # -- service -----------------------------------------------------------------
 
@@ -592,6 +596,7 @@ class RunnerService:
             run.stdout_bytes += len(data)
         else:
             run.stderr_bytes += len(data)
+        self.output_bytes[stream] = self.output_bytes.get(stream, 0) + len(data)
         run.log.add(chunk)
         for viewer in tuple(run.viewers):
             viewer.offer(chunk)
@@ -876,7 +881,18 @@ class RunnerService:
         """Whether the run is queued or running."""
         return run_id in self._active
 
+    @property
+    def running_count(self) -> int:
+        """Runs holding a slot (running, or ending)."""
+        return self._running
+
+    @property
+    def queued_count(self) -> int:
+        """Runs waiting for a slot or for the runner to resume."""
+        return max(0, len(self._active) - self._running)
+
     def _publish(self, run_id: str, status: RunStatus) -> None:
+        self.status_counts[status] = self.status_counts.get(status, 0) + 1
         self._bus.publish(RunChanged(run_id=run_id, status=status))
 
 

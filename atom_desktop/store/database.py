@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from atom_desktop.config.database_files import START_FRESH
 from atom_desktop.core.hlc import wall_ms
+from atom_desktop.core.tally import Tally
 from atom_desktop.store.engine import DBAPIConnection, build_engine, connect
 from atom_desktop.store.errors import (
     DatabaseCorruptError,
@@ -84,6 +85,11 @@ class Database:
             db.close()
             raise
         return db
+
+    @property
+    def write_waits(self) -> Tally:
+        """How long each write waited for its turn at the writer (seconds)."""
+        return self._turns.waits
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -21,6 +21,7 @@ import time
 import traceback
 from collections import deque
 
+from atom_desktop.core.tally import Tally
 from atom_desktop.store.engine import DBAPIConnection
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ class FairLock:
         self._guard = threading.Lock()
         self._held = False
         self._waiters: deque[threading.Event] = deque()
+        #: Seconds each acquisition waited for its turn (0 when free); the
+        #: metrics read it. Written under ``_guard`` or by the turn's holder.
+        self.waits = Tally()
 
     @property
     def waiting(self) -> int:
@@ -48,10 +52,14 @@ class FairLock:
         with self._guard:
             if not self._held:
                 self._held = True
+                self.waits.observe(0.0)
                 return
             turn = threading.Event()
             self._waiters.append(turn)
+        began = time.monotonic()
         turn.wait()  # the releaser handed the lock over: it stays held
+        # Only the holder records now: one writer at a time.
+        self.waits.observe(time.monotonic() - began)
 
     def release(self) -> None:
         """Pass the lock to the longest waiter, or free it."""
