@@ -34,6 +34,8 @@ class Principal:
     token_id: str
     name: str
     scopes: frozenset[str]
+    #: The owner token (the window's and the command line's): its own rate limit.
+    owner: bool = False
 
     def allows(self, scope: str) -> bool:
         """``admin`` includes every other scope."""
@@ -96,7 +98,7 @@ class TokenAuthority:
             if record is None or not hmac.compare_digest(record.token_hash, digest):
                 return None
             self._used[record.id] = datetime.now(UTC)
-        return Principal(record.id, record.name, record.scopes)
+        return Principal(record.id, record.name, record.scopes, record.kind == "owner")
 
     def set_owner(self, secret: str) -> None:
         """Install the owner token (all scopes)."""

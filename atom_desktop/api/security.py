@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atom_desktop.api.auth import Principal, TokenAuthority
 from atom_desktop.api.errors import error_body
+from atom_desktop.api.rate_limit import Limited, RateLimiter
 
 PUBLIC = "public"
 #: Key in a route's ``openapi_extra`` naming the scope it needs.
@@ -248,6 +249,10 @@ class RouteTable:
             self._seen[key] = found
         return found
 
+    def templates(self) -> frozenset[str]:
+        """Every route template in the table (the metrics' route labels)."""
+        return frozenset(rule.template for rule in self._rules)
+
     def methods_at(self, path: str) -> list[str]:
         """Every HTTP method some route serves at ``path``, sorted: a 405's ``Allow``.
 
@@ -278,6 +283,8 @@ class Refusal:
 PREFLIGHT = object()
 
 AuditHook = Callable[[Scope, Principal | None, int], Awaitable[None]]
+#: Told of the first refused request of each burst (``Limited.first``).
+LimitHook = Callable[[Scope, Principal | None, Limited], Awaitable[None]]
 
 
 class SecurityMiddleware:
@@ -298,8 +305,12 @@ class SecurityMiddleware:
         authority: TokenAuthority,
         routes: RouteTable,
         audit: AuditHook | None = None,
+        limiter: RateLimiter | None = None,
+        on_limited: LimitHook | None = None,
     ) -> None:
         self.app = app
+        self._limiter = limiter
+        self._on_limited = on_limited
         self._routes = routes
         self._config = config
         self._authority = authority
@@ -307,7 +318,9 @@ class SecurityMiddleware:
         # Compared with the raw header, so a request is not decoded to check it.
         self._hosts = host_bytes(config.hosts)
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    def __call__(  # noqa: PLR0911 - one return per outcome, in order
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> Awaitable[None]:
         """ASGI entry point (ASGI 3, though not a coroutine function: see the class)."""
         kind = scope["type"]
         if kind == "websocket":
@@ -317,6 +330,16 @@ class SecurityMiddleware:
         method = scope["method"]
         headers = checked_headers(scope["headers"])
         outcome = self._authorize(scope, headers, websocket=False)
+        limiter = self._limiter
+        if limiter is not None:
+            # Before a refusal too: a caller guessing tokens runs out of
+            # requests like any other caller without a valid one.
+            caller = _caller(outcome)
+            limited = limiter.check(caller, method, scope.get("atom_route", ""))
+            if limited is not None:
+                return self._too_many(
+                    scope, send, limited, caller=caller, headers=headers, outcome=outcome
+                )
         if isinstance(outcome, Refusal):
             return self._refuse(scope, send, outcome, method)
         origin_values = headers.get(b"origin")
@@ -383,6 +406,14 @@ class SecurityMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The handshake passes the same checks; the app then accepts or not."""
         outcome = self._authorize(scope, checked_headers(scope["headers"]), websocket=True)
+        limiter = self._limiter
+        if limiter is not None:
+            caller = _caller(outcome)
+            limited = limiter.check(caller, "WEBSOCKET", scope.get("atom_route", ""))
+            if limited is not None:
+                await self._limited_burst(scope, caller, limited)
+                await self._websocket_too_many(scope, send, limited)
+                return
         if isinstance(outcome, Refusal):
             # Closing before accept makes the server answer the handshake with 403.
             await send({"type": "websocket.close", "code": 1008, "reason": outcome.code})
@@ -424,6 +455,52 @@ class SecurityMiddleware:
                 403, "scope_required", f"The token lacks the '{required}' scope.", principal
             )
         return principal
+
+    async def _too_many(
+        self,
+        scope: Scope,
+        send: Send,
+        limited: Limited,
+        *,
+        caller: Principal | None,
+        headers: dict[bytes, list[bytes]],
+        outcome: object,
+    ) -> None:
+        """429, with CORS headers if the Origin passed (a browser may then read why)."""
+        origin_values = headers.get(b"origin")
+        origin = None
+        if origin_values and not isinstance(outcome, Refusal):
+            origin = origin_values[0].decode("latin-1")
+        added = (*_response_headers(scope["path"], origin), *limited.headers())
+        await self._limited_burst(scope, caller, limited)
+        await _send_error(send, 429, "too_many_requests", limited.message(), added=added)
+
+    @staticmethod
+    async def _websocket_too_many(scope: Scope, send: Send, limited: Limited) -> None:
+        """A handshake answered 429 where the server can send an HTTP answer to one."""
+        if "websocket.http.response" not in (scope.get("extensions") or {}):
+            # 1013: try again later. The server answers the handshake 403.
+            await send({"type": "websocket.close", "code": 1013, "reason": "too_many_requests"})
+            return
+        body = error_body("too_many_requests", limited.message())
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *API_HEADERS,
+            *limited.headers(),
+        ]
+        await send({"type": "websocket.http.response.start", "status": 429, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+
+    async def _limited_burst(
+        self, scope: Scope, caller: Principal | None, limited: Limited
+    ) -> None:
+        """Tell the hook of a burst's first refusal (once a burst, not per request).
+
+        Before the answer: once a client has its first 429, the burst is on
+        record (the later ones of the burst write nothing)."""
+        if limited.first and self._on_limited is not None:
+            await self._on_limited(scope, caller, limited)
 
     async def _refuse(self, scope: Scope, send: Send, refusal: Refusal, method: str) -> None:
         await _send_error(send, refusal.status, refusal.code, refusal.message)
@@ -508,12 +585,29 @@ def adding_headers(send: Send, added: tuple[tuple[bytes, bytes], ...]) -> Send:
     return send_with_headers
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+def _caller(outcome: object) -> Principal | None:
+    """Whose bucket a request takes from: a verified token's, or the shared one (None)."""
+    if isinstance(outcome, Principal):
+        return outcome
+    if isinstance(outcome, Refusal):
+        # A valid token lacking the scope is still its holder's request.
+        return outcome.principal
+    return None
+
+
+async def _send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    added: tuple[tuple[bytes, bytes], ...] = API_HEADERS,
+) -> None:
     body = error_body(code, message)
     all_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        *API_HEADERS,
+        *added,
     ]
     if status == 401:
         all_headers.append((b"www-authenticate", b"Bearer"))

@@ -114,6 +114,48 @@ class Settings(BaseSettings):
         default=10_000, ge=10, le=10_000_000, description="Automation runs kept at most."
     )
 
+    # Token buckets (api/rate_limit.py): each allows ``burst`` requests at
+    # once and refills at the rate. Every request takes from its token's
+    # bucket (one bucket for all requests without a valid token); with a
+    # named token, starting a run and making a token also take from a
+    # tighter bucket of their own.
+    rate_limits: bool = Field(
+        default=True, description="Answer 429 to requests past the limits below."
+    )
+    rate_owner_per_s: float = Field(
+        default=200, gt=0, le=1_000_000, description="Requests a second, owner token."
+    )
+    rate_owner_burst: int = Field(
+        default=2000, ge=1, le=10_000_000, description="Requests at once, owner token."
+    )
+    rate_token_per_s: float = Field(
+        default=20, gt=0, le=1_000_000, description="Requests a second, each named token."
+    )
+    rate_token_burst: int = Field(
+        default=200, ge=1, le=10_000_000, description="Requests at once, each named token."
+    )
+    rate_anonymous_per_s: float = Field(
+        default=50,
+        gt=0,
+        le=1_000_000,
+        description="Requests a second, all requests without a valid token together.",
+    )
+    rate_anonymous_burst: int = Field(
+        default=500, ge=1, le=10_000_000, description="Requests at once, without a valid token."
+    )
+    rate_run_starts_per_min: float = Field(
+        default=120, gt=0, le=1_000_000, description="POST /runs a minute, per named token."
+    )
+    rate_run_starts_burst: int = Field(
+        default=30, ge=1, le=10_000_000, description="POST /runs at once, per named token."
+    )
+    rate_token_creations_per_min: float = Field(
+        default=6, gt=0, le=1_000_000, description="POST /tokens a minute, per named token."
+    )
+    rate_token_creations_burst: int = Field(
+        default=10, ge=1, le=10_000_000, description="POST /tokens at once, per named token."
+    )
+
     update_check: bool = Field(
         default=True,
         description="Check for signed updates at start and daily (built apps only).",
