@@ -30,6 +30,7 @@ from atom_desktop.updates.errors import InstallError
 from atom_desktop.updates.installer import Installer
 from atom_desktop.updates.linux_layout import LinuxLayout
 from atom_desktop.updates.markers import HANDOVER_ENV
+from atom_desktop.updates.ownership import check_private, make_state_dir
 from atom_desktop.updates.trial import TrialOutcome, run_trial, start_detached
 
 PLAN_NAME = "handover-plan.json"
@@ -59,8 +60,8 @@ class HandoverPlan:
     restart_wait_s: float = 600.0
 
     def write(self, state_dir: Path) -> Path:
-        """Save the plan in ``state_dir``; returns its path."""
-        state_dir.mkdir(parents=True, exist_ok=True)
+        """Save the plan in ``state_dir`` (made private to this user); returns its path."""
+        make_state_dir(state_dir)
         path = state_dir / PLAN_NAME
         temp = path.with_name(path.name + ".tmp")
         temp.write_text(json.dumps(asdict(self)), encoding="utf-8")
@@ -112,8 +113,8 @@ def perform_handover(
     bug), an outcome is saved and, unless the new version runs, the previous
     one is made current and started again.
     """
-    with contextlib.suppress(OSError):  # if it cannot be made, the trial fails and says why
-        state_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError, InstallError):  # else the trial fails and says why
+        make_state_dir(state_dir)
     if plan.wait_pid is not None and not _gone(
         plan.wait_pid, plan.wait_created, plan.quit_timeout_s
     ):
@@ -237,15 +238,37 @@ def launch_handover(
 
 
 def main_from_env(environ: Mapping[str, str] | None = None) -> int:
-    """Run the handover whose plan ``ATOM_UPDATE_HANDOVER`` names; the process exit code."""
+    """Run the handover whose plan ``ATOM_UPDATE_HANDOVER`` names; the process exit code.
+
+    The plan is followed only from a state folder and an install root that
+    no one but this user can change (:mod:`atom_desktop.updates.ownership`);
+    otherwise nothing is done and the exit code is 2.
+    """
     env = dict(os.environ if environ is None else environ)
     plan_path = Path(env.pop(HANDOVER_ENV))
-    plan = HandoverPlan.read(plan_path)
+    try:
+        plan = _trusted_plan(plan_path)
+    except (InstallError, OSError, ValueError, TypeError) as exc:
+        text = str(exc) if isinstance(exc, InstallError) else f"{type(exc).__name__}: {exc}"
+        sys.stderr.write(f"The update handover did not run: {text}\n")
+        return 2
     root = Path(plan.install_root)
     result, trial = perform_handover(plan, installer_for(root), state_dir_of(root), env)
     plan_path.unlink(missing_ok=True)
     del trial  # the new version runs on in its own session; this process only started it
     return 0 if result.outcome == "updated" else 1
+
+
+def _trusted_plan(plan_path: Path) -> HandoverPlan:
+    """The plan at ``plan_path``, if its folder, itself and its install root are the user's only."""
+    check_private(plan_path.parent, "The update state folder")
+    check_private(plan_path, "The update plan")
+    plan = HandoverPlan.read(plan_path)
+    root = Path(plan.install_root)
+    if state_dir_of(root).resolve() != plan_path.parent.resolve():
+        raise InstallError(f"The update plan {plan_path} names another install ({root}).")
+    check_private(root, "The install folder")
+    return plan
 
 
 def _gone(pid: int, created: float | None, timeout_s: float) -> bool:

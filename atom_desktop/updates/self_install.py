@@ -46,7 +46,9 @@ def install_build(executable: Path, root: Path, version: str) -> Path:
     if layout.installed_version() == version and (target / EXECUTABLE_NAME).is_file():
         return layout.current_link / EXECUTABLE_NAME
     try:
-        layout.versions_dir.mkdir(parents=True, exist_ok=True)
+        # Not writable by group or others whatever the umask: updates are refused there.
+        root.mkdir(mode=0o755, parents=True, exist_ok=True)
+        layout.versions_dir.mkdir(mode=0o755, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(dir=layout.versions_dir, prefix=f".copy-{version}-"))
         try:
             copy = scratch / "app"

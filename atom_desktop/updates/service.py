@@ -30,9 +30,11 @@ from atom_desktop.updates.handover import (
     launch_handover,
     process_created,
     read_outcome,
+    state_dir_of,
 )
 from atom_desktop.updates.linux_layout import LinuxLayout
 from atom_desktop.updates.manifest import Manifest
+from atom_desktop.updates.ownership import check_private, make_state_dir
 from atom_desktop.updates.status import UpdateState, UpdateStatus, UpdateStatusChanged
 from atom_desktop.updates.updater import Updater
 
@@ -164,7 +166,7 @@ class UpdateService:
             logger.info("Updates are off: %s", self._status.message)
             return
         if self._layout is not None:
-            outcome = await asyncio.to_thread(read_outcome, self._layout.root / ".update")
+            outcome = await asyncio.to_thread(read_outcome, state_dir_of(self._layout.root))
             if outcome is not None:
                 state = {
                     "updated": UpdateState.UPDATED,
@@ -421,6 +423,7 @@ class UpdateService:
             runs_active=0,
             message=f"Installing version {manifest.version}; the app restarts when it is ready.",
         )
+        await asyncio.to_thread(_check_install_is_private, self._layout.root)
         await asyncio.to_thread(updater.prepare, manifest, artifact)
         handover, layout = self._handover, self._layout
         # What current names is what a rollback restores (the running copy may differ).
@@ -437,7 +440,7 @@ class UpdateService:
         )
         try:
             self.handover_process = await asyncio.to_thread(
-                launch_handover, plan, layout.root / ".update", handover.program, handover.env
+                launch_handover, plan, state_dir_of(layout.root), handover.program, handover.env
             )
         except OSError as exc:
             raise UpdateError(f"The update could not be handed over: {exc}.") from None
@@ -449,3 +452,9 @@ class UpdateService:
         )
         logger.info("Handing over to version %s; quitting", manifest.version)
         handover.quit()
+
+
+def _check_install_is_private(root: Path) -> None:
+    """InstallError unless only this user can change the install and its handover state."""
+    check_private(root, "The install folder")
+    make_state_dir(state_dir_of(root))

@@ -101,7 +101,8 @@ def run_trial(
         return TrialOutcome(False, f"it could not be started: {exc}")
     deadline = time.monotonic() + timeout_s
     while True:
-        if confirmed_pid(trial_file) is not None:
+        confirmed = confirmed_pid(trial_file)
+        if confirmed is not None and _is_within(confirmed, process.pid):
             return TrialOutcome(True, "it started", process)
         code = process.poll()
         if code is not None:
@@ -113,6 +114,20 @@ def run_trial(
             reason = f"it did not confirm its start within {timeout_s:g} s"
             return TrialOutcome(False, reason + _tail(log), process)
         time.sleep(poll_s)
+
+
+def _is_within(pid: int, root_pid: int) -> bool:
+    """Whether ``pid`` is ``root_pid`` or one of the processes it started.
+
+    Only the version on trial may confirm its start; a confirmation written
+    by any other process (in the trial's name) is ignored.
+    """
+    if pid == root_pid:
+        return True
+    try:
+        return any(parent.pid == root_pid for parent in psutil.Process(pid).parents())
+    except psutil.Error:
+        return False
 
 
 def end_tree(process: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:

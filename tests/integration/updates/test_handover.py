@@ -10,6 +10,7 @@ starts.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -27,7 +28,14 @@ from atom_desktop.updates.handover import (
     read_outcome,
     state_dir_of,
 )
-from atom_desktop.updates.trial import TrialOutcome, end_tree
+from atom_desktop.updates.markers import HANDOVER_ENV, TRIAL_ENV
+from atom_desktop.updates.trial import (
+    TrialOutcome,
+    confirm_trial,
+    confirmed_pid,
+    end_tree,
+    run_trial,
+)
 from tests.integration.updates.conftest import INSTALLED, UpdateLab
 from tests.support.processes import stop_pid
 from tests.support.update_builds import tree_fingerprint
@@ -260,3 +268,71 @@ def test_an_app_that_quits_late_is_started_again(
         assert read_outcome(state) == result
     finally:
         stop_pid(result.pid)
+
+
+def test_the_state_folder_is_private_to_the_user(lab: UpdateLab) -> None:
+    state = state_dir_of(lab.root)
+    _plan(lab, "0.2.0", None).write(state)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    # One made before (or by hand) with a wider mode is tightened.
+    state.chmod(0o755)
+    _plan(lab, "0.2.0", None).write(state)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize(
+    ("loosened", "words"),
+    [(".update", "The update state folder"), ("", "The install folder")],
+    ids=["state-folder", "install-folder"],
+)
+def test_a_handover_refuses_a_plan_others_could_have_changed(
+    lab: UpdateLab, loosened: str, words: str
+) -> None:
+    _prepared(lab, "0.2.0", "starts")
+    state = state_dir_of(lab.root)
+    plan_path = _plan(lab, "0.2.0", None).write(state)
+    (lab.root / loosened).chmod(0o777)
+    before = tree_fingerprint(lab.root)
+    done = subprocess.run(
+        handover_program(frozen=False, executable=Path(sys.executable)),
+        env={**os.environ, HANDOVER_ENV: str(plan_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "The update handover did not run" in done.stderr
+    assert words in done.stderr and "can be changed by other users" in done.stderr
+    assert "chmod go-w" in done.stderr
+    assert lab.layout.installed_version() == INSTALLED
+    assert tree_fingerprint(lab.root) == before
+    assert read_outcome(state) is None
+
+
+def test_a_confirmation_from_another_process_does_not_pass_the_trial(tmp_path: Path) -> None:
+    # The program on trial says nothing; another process writes a confirmation in its name.
+    program = tmp_path / "silent"
+    program.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n", encoding="utf-8")
+    program.chmod(0o755)
+    trial_file = tmp_path / "trial"
+    with ThreadPoolExecutor(1) as pool:
+        done = pool.submit(
+            run_trial,
+            [str(program)],
+            trial_file,
+            env=dict(os.environ),
+            timeout_s=3,
+            log=tmp_path / "trial.log",
+        )
+        # Once the program runs (its log is opened as it starts; the trial file was cleared).
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "trial.log").exists():
+            assert time.monotonic() < deadline, "the trial did not start"
+            time.sleep(0.02)
+        confirm_trial({TRIAL_ENV: str(trial_file)})  # this process's pid
+        outcome = done.result(30)
+    assert confirmed_pid(trial_file) == os.getpid()
+    assert not outcome.started
+    assert "did not confirm its start within 3 s" in outcome.reason
+    assert outcome.process is not None and outcome.process.poll() is not None

@@ -335,3 +335,24 @@ def test_check_now_while_an_update_is_ready_finds_a_newer_one(
         assert sorted(p.name for p in lab.cache.iterdir()) == ["atom-desktop-0.3.0.tar.gz"]
     finally:
         _on_agent(agent, service.async_stop())
+
+
+def test_an_install_others_could_change_is_not_updated(
+    lab: UpdateLab, agent: LiveAgent, old_app: subprocess.Popen[bytes]
+) -> None:
+    lab.release("0.2.0", "starts")
+    service = _service(lab, agent, old_app)
+    _on_agent(agent, service.async_start())
+    try:
+        _until(lambda: service.status.state is UpdateState.READY, "the download")
+        lab.root.chmod(0o775)
+        status = _on_agent(agent, service.async_apply())
+        assert status.state is UpdateState.FAILED
+        assert status.message is not None
+        assert f"The install folder {lab.root} can be changed by other users" in status.message
+        assert "chmod go-w" in status.message
+        assert not agent.runtime.runner.paused
+        assert _handover(service) is None
+        assert not lab.layout.version_dir("0.2.0").exists()  # nothing unpacked
+    finally:
+        _on_agent(agent, service.async_stop())

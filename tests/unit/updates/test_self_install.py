@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 
 from atom_desktop.updates.errors import InstallError
 from atom_desktop.updates.linux_layout import LinuxLayout
+from atom_desktop.updates.ownership import check_private
 from atom_desktop.updates.self_install import default_install_root, install_build
 
 
@@ -85,3 +88,19 @@ def test_a_root_that_cannot_be_made_says_what_to_do(tmp_path: Path) -> None:
 
 def test_the_default_root_is_the_users_own(tmp_path: Path) -> None:
     assert default_install_root(tmp_path) == tmp_path / ".local/lib/atom-desktop"
+
+
+def test_the_install_folder_is_not_writable_by_the_group_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    # Updates refuse a root others can change; a common umask (002) must not make one.
+    program = unpacked_build(tmp_path / "Downloads", "0.3.0 here")
+    root = tmp_path / "lib" / "atom-desktop"
+    old = os.umask(0o002)
+    try:
+        install_build(program, root, "0.3.0")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o755
+    assert stat.S_IMODE((root / "versions").stat().st_mode) == 0o755
+    check_private(root, "The install folder")
