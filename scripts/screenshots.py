@@ -258,6 +258,8 @@ def capture(
     window.resize(1180, 720)
     window.move(40, 50)
     window.home.refresh()
+    window.activateWindow()  # in front, so the notification shows in the window
+    until(window.isActiveWindow, "the window in front")
     desktop.tray.notify("Run failed (exit 1)", "for i in 1 2 3; do printf …", failed=True)
     shot("home")
     desktop.tray.icon.hide()  # hides the notification bubble with it
@@ -271,7 +273,7 @@ def capture(
             for j in range(window.console.history.count())
             if record_text in window.console.history.item(j).toolTip()
         )
-        window.console.open_run(item.data(256), item.toolTip())
+        window.console.open_run(item.data(256), window.console.history.command_of(item))
         del i
     window.show_page(2)
     wait(800)

@@ -52,7 +52,14 @@ def page_icon(page: str, *, dark: bool) -> QIcon:
     background. SVG, so it is sharp at every size and device pixel ratio."""
     if page not in PAGE_ICONS:
         raise ValueError(f"no icon for page {page!r}; known: {', '.join(PAGE_ICONS)}")
-    return _icon([resource_path(f"icons/page-{page}-{_variant(dark)}.svg")])
+    icon = _icon([resource_path(f"icons/page-{page}-{_variant(dark)}.svg")])
+    # Selected, the icon sits on the accent colour, whose text is light in the
+    # light theme and dark in the dark one: the other variant's ink.
+    icon.addFile(
+        str(resource_path(f"icons/page-{page}-{_variant(not dark)}.svg")),
+        mode=QIcon.Mode.Selected,
+    )
+    return icon
 
 
 def status_icon(status: str, *, dark: bool) -> QIcon:

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QLayout, QWidget
+
+LayoutT = TypeVar("LayoutT", bound=QLayout)
 
 
 class Spacing(IntEnum):
@@ -160,10 +163,11 @@ def current_theme(widget: QWidget | None = None) -> Theme:
     return theme_for(palette.color(QPalette.ColorRole.Base).lightness() < 128)
 
 
-def page_margins(layout: QLayout) -> None:
-    """The margins and spacing every page uses around its content."""
+def page_margins(layout: LayoutT) -> LayoutT:
+    """Give ``layout`` the margins and spacing every page uses around its content; returns it."""
     layout.setContentsMargins(Spacing.L, Spacing.L, Spacing.L, Spacing.L)
     layout.setSpacing(Spacing.M)
+    return layout
 
 
 def heading(text: str, parent: QWidget | None = None, *, level: int = 1) -> QLabel:

@@ -16,9 +16,11 @@ from atom_desktop.core.events import (
     SyncStatusChanged,
 )
 from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED
-from atom_desktop.gui.icons import tray_icon
+from atom_desktop.gui.icons import app_icon, page_icon, status_icon, tray_icon
 from atom_desktop.gui.pages.sync import TROUBLE, state_words, sync_line
 from atom_desktop.gui.run_labels import run_command_text, short_command
+from atom_desktop.gui.style import current_theme
+from atom_desktop.gui.toast import ToastBar
 from atom_desktop.resource_files import TrayState
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
@@ -42,15 +44,16 @@ class Tray(QObject):
         super().__init__(parent)
         self.icon = QSystemTrayIcon(self)
         self.menu = QMenu(parent)
-        self.menu.setAccessibleName("ATOM Desktop tray menu")
-        self.open_action = QAction("Open ATOM Desktop", self.menu)
-        self.quick_run_action = QAction("Quick run…", self.menu)
-        self.approvals_action = QAction("Approvals (0)", self.menu)
-        self.pause_action = QAction("Pause agent", self.menu)
-        self.sync_action = QAction("Sync: off", self.menu)
-        self.quit_action = QAction("Quit", self.menu)
-        self.runs_menu = QMenu("Running", self.menu)
-        self.automations_menu = QMenu("Run automation", self.menu)
+        self.menu.setAccessibleName(self.tr("ATOM Desktop tray menu"))
+        self.open_action = QAction(app_icon(), self.tr("Open ATOM Desktop"), self.menu)
+        self.quick_run_action = QAction(self.tr("Quick run…"), self.menu)
+        self.approvals_action = QAction(self.tr("Approvals (0)"), self.menu)
+        self.pause_action = QAction(self.tr("Pause agent"), self.menu)
+        self.sync_action = QAction(self.tr("Sync: off"), self.menu)
+        self.quit_action = QAction(self.tr("Quit"), self.menu)
+        self.runs_menu = QMenu(self.tr("Running"), self.menu)
+        self.automations_menu = QMenu(self.tr("Run automation"), self.menu)
+        self._paint_menu_icons()
         self.menu.addAction(self.open_action)
         self.menu.addAction(self.quick_run_action)
         self.menu.addAction(self.approvals_action)
@@ -106,6 +109,15 @@ class Tray(QObject):
             return "paused"
         return "running" if self.running else "idle"
 
+    def _paint_menu_icons(self) -> None:
+        # The menu's icons are the window's: the same drawings for the same things.
+        dark = current_theme(self.menu).dark
+        self.quick_run_action.setIcon(page_icon("console", dark=dark))
+        self.approvals_action.setIcon(status_icon("waiting_approval", dark=dark))
+        self.automations_menu.setIcon(page_icon("automations", dark=dark))
+        self.runs_menu.setIcon(status_icon("running", dark=dark))
+        self.sync_action.setIcon(page_icon("sync", dark=dark))
+
     def update(self) -> None:
         """Bring icon, tooltip and menu in line with the state."""
         state = self.state()
@@ -140,8 +152,14 @@ class Tray(QObject):
         self.runs_menu.setTitle(f"Running ({len(self.running)})")
         self.runs_menu.setEnabled(bool(self.running))
         for run_id, command in self.running.items():
-            sub = self.runs_menu.addMenu(short_command(command, 40))
-            cancel = sub.addAction("Cancel")
+            sub = self.runs_menu.addMenu(
+                status_icon("running", dark=current_theme(self.menu).dark),
+                short_command(command, 40),
+            )
+            sub.setToolTip(command)
+            cancel = sub.addAction(
+                status_icon("cancelled", dark=current_theme(self.menu).dark), self.tr("Cancel")
+            )
             cancel.triggered.connect(lambda _=False, r=run_id: self.cancel_requested.emit(r))
 
     def set_runs(self, records: list[RunRecord]) -> None:
@@ -207,7 +225,15 @@ class Tray(QObject):
         """A desktop notification (through the tray, where there is one).
 
         Clicking it opens the window, or the approvals inbox with ``opens_approvals``.
+        While the window is in front, it shows in the window's status bar
+        instead, where it covers none of the window's controls.
         """
+        window = self.parent()
+        if isinstance(window, QWidget) and window.isVisible() and window.isActiveWindow():
+            toasts = window.findChild(ToastBar)
+            if toasts is not None:
+                toasts.show_toast(title, message, failed=failed)
+                return
         if self.available() and self.icon.isVisible():
             self._message_opens_approvals = opens_approvals
             kind = (

@@ -116,12 +116,12 @@ def test_a_command_shows_stdout_and_styled_stderr(qtbot: QtBot, desktop: Desktop
     home.run_command()
     qtbot.waitUntil(lambda: desktop.window.page_name() == "Console", timeout=WAIT_MS)
     tab = current_tab(desktop)
-    qtbot.waitUntil(lambda: tab.status.text().startswith("failed"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.status.status == "failed", timeout=WAIT_MS)
     text = tab.view.plain_text()
     assert "hello out" in text
     assert "red err" in text
     assert "\x1b" not in text  # escapes are rendered, never shown
-    assert "(exit 3)" in tab.status.text()
+    assert "(exit 3)" in tab.detail.text()
     assert not tab.cancel_button.isEnabled()
 
 
@@ -133,7 +133,7 @@ def test_cancel_a_running_command(qtbot: QtBot, desktop: DesktopApp) -> None:
     tab = current_tab(desktop)
     qtbot.waitUntil(lambda: "started" in tab.view.plain_text(), timeout=WAIT_MS)
     tab.cancel_button.click()
-    qtbot.waitUntil(lambda: tab.status.text().startswith("cancelled"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.status.status == "cancelled", timeout=WAIT_MS)
 
 
 def test_stdin_reaches_the_command(qtbot: QtBot, desktop: DesktopApp) -> None:
@@ -142,7 +142,7 @@ def test_stdin_reaches_the_command(qtbot: QtBot, desktop: DesktopApp) -> None:
     home.run_command()
     qtbot.waitUntil(lambda: desktop.window.console.tabs.count() == 1, timeout=WAIT_MS)
     tab = current_tab(desktop)
-    qtbot.waitUntil(lambda: tab.status.text().startswith("running"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.status.status == "running", timeout=WAIT_MS)
     tab.stdin.setText("typed here")
     tab.stdin.returnPressed.emit()
     qtbot.waitUntil(lambda: "got:typed here" in tab.view.plain_text(), timeout=WAIT_MS)
@@ -327,7 +327,7 @@ def test_the_window_never_stalls_during_a_100_mb_flood(qtbot: QtBot, desktop: De
     # From the first output on (opening a tab is not the flood).
     qtbot.waitUntil(lambda: tab.view.line_count() > 0, timeout=WAIT_MS)
     watchdog.start()
-    qtbot.waitUntil(lambda: tab.status.text().startswith("succeeded"), timeout=120_000)
+    qtbot.waitUntil(lambda: tab.status.status == "succeeded", timeout=120_000)
     watchdog.stop()
     assert len(watchdog.gaps) > 20  # the loop kept ticking throughout
     # What the Qt thread can answer for (time the OS or the VM kept a runnable
@@ -371,13 +371,13 @@ def test_a_tab_closed_and_reopened_at_once_shows_the_whole_output_once(
     home.run_command()
     qtbot.waitUntil(lambda: console.tabs.count() == 1, timeout=WAIT_MS)
     first = current_tab(desktop)
-    qtbot.waitUntil(lambda: first.status.text().startswith("succeeded"), timeout=60_000)
+    qtbot.waitUntil(lambda: first.status.status == "succeeded", timeout=60_000)
     run_id, command = first.run_id, first.command
     console.close_tab(0)
     again = console.open_run(run_id, command)
     console.close_tab(0)
     again = console.open_run(run_id, command)
-    qtbot.waitUntil(lambda: again.status.text().startswith("succeeded"), timeout=60_000)
+    qtbot.waitUntil(lambda: again.status.status == "succeeded", timeout=60_000)
     again.view.flush()
     lines = again.view.plain_text().splitlines()
     assert lines[0] == "1"

@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -26,10 +26,13 @@ from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED, RunStatus
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.console_view import ConsoleView
+from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.run_feed import RunFeed
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.gui.run_list import RunList
+from atom_desktop.gui.status_chip import StatusChip, status_colours
+from atom_desktop.gui.style import Spacing, current_theme, heading, page_margins
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
@@ -57,32 +60,37 @@ class RunTab(QWidget):
         self.token = 0  # the RunFeed follow showing this tab's output
         self.finished = False
         self.view = ConsoleView(self)
-        self.status = QLabel("starting…")
-        self.status.setAccessibleName("Run status")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAccessibleName("Cancel the run")
-        self.rerun_button = QPushButton("Re-run")
-        self.rerun_button.setAccessibleName("Run the same command again")
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setAccessibleName("Copy the output")
+        self.status = StatusChip("queued")
+        # The exit code or signal, beside the chip.
+        self.detail = QLabel()
+        self.detail.setAccessibleName(self.tr("How the run ended"))
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setAccessibleName(self.tr("Cancel the run"))
+        self.rerun_button = QPushButton(self.tr("Re-run"))
+        self.rerun_button.setAccessibleName(self.tr("Run the same command again"))
+        self.copy_button = QPushButton(self.tr("Copy"))
+        self.copy_button.setAccessibleName(self.tr("Copy the output"))
         self.find_box = QLineEdit()
-        self.find_box.setPlaceholderText("Find (Ctrl+F, Enter for next)")
-        self.find_box.setAccessibleName("Find in output")
+        self.find_box.setPlaceholderText(self.tr("Find (Ctrl+F, Enter for next)"))
+        self.find_box.setAccessibleName(self.tr("Find in output"))
         self.find_box.setClearButtonEnabled(True)
-        self.follow = QCheckBox("Follow")
+        self.follow = QCheckBox(self.tr("Follow"))
         self.follow.setChecked(True)
-        self.follow.setAccessibleName("Follow the end of the output")
+        self.follow.setAccessibleName(self.tr("Follow the end of the output"))
         self.stdin = QLineEdit()
-        self.stdin.setPlaceholderText("Type input for the command and press Enter")
-        self.stdin.setAccessibleName("Standard input")
+        self.stdin.setPlaceholderText(self.tr("Type input for the command and press Enter"))
+        self.stdin.setAccessibleName(self.tr("Standard input"))
 
         title = QLabel(f"<b>{html.escape(short_command(command, 100))}</b>")
         title.setToolTip(command)
+        title.setAccessibleName(command)
         # Long commands must not widen the window: the label gives way.
         title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        heading = QHBoxLayout()
-        heading.addWidget(title, 1)
-        heading.addWidget(self.status)
+        top_row = QHBoxLayout()
+        top_row.setSpacing(Spacing.S)
+        top_row.addWidget(self.status)
+        top_row.addWidget(title, 1)
+        top_row.addWidget(self.detail)
         tools = QHBoxLayout()
         tools.addWidget(self.cancel_button)
         tools.addWidget(self.rerun_button)
@@ -92,8 +100,9 @@ class RunTab(QWidget):
         tools.addWidget(self.follow)
         self.find_box.setMinimumWidth(200)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addLayout(heading)
+        layout.setContentsMargins(0, Spacing.S, 0, 0)
+        layout.setSpacing(Spacing.S)
+        layout.addLayout(top_row)
         layout.addLayout(tools)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.stdin)
@@ -114,7 +123,15 @@ class RunTab(QWidget):
         """Find the next match of the find box's text."""
         text = self.find_box.text()
         found = bool(text) and self.view.find(text)
-        self.find_box.setStyleSheet("" if found or not text else "background: #ffd6d6;")
+        # Not found: the box takes the failed chip's colours (light or dark).
+        palette = self.find_box.palette()
+        if found or not text:
+            palette = self.palette()
+        else:
+            background, foreground = status_colours("failed", dark=current_theme(self).dark)
+            palette.setColor(QPalette.ColorRole.Base, background)
+            palette.setColor(QPalette.ColorRole.Text, foreground)
+        self.find_box.setPalette(palette)
         return found
 
     def set_status(self, status: str, detail: str = "") -> None:
@@ -122,7 +139,8 @@ class RunTab(QWidget):
         if self.finished:
             return  # a late, older view of the run (e.g. the history) changes nothing
         self.finished = status in RUN_FINISHED
-        self.status.setText(f"{status} {detail}".strip())
+        self.status.set_status(status)
+        self.detail.setText(detail)
         active = status not in RUN_FINISHED
         self.cancel_button.setEnabled(active)
         self.stdin.setEnabled(active)
@@ -135,6 +153,8 @@ class RunTab(QWidget):
 class ConsolePage(QWidget):
     """Tabs of runs (live or reopened) and a history list."""
 
+    run_command_requested = Signal()  # an empty state's "Run a command"
+
     def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._host = host
@@ -143,19 +163,37 @@ class ConsolePage(QWidget):
         self.tabs.setTabsClosable(True)
         self.tabs.setDocumentMode(True)
         self.tabs.setAccessibleName("Runs")
-        self.history = RunList("Run history")
-        self.history.setMinimumWidth(220)
-        self.history.setToolTip("Double-click or Enter reopens a run's output")
-        self.empty = QLabel("No run open. Run a command from Home, or reopen one from the history.")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
+        self.history = RunList(self.tr("Run history"))
+        self.history.setMinimumWidth(260)
+        self.history.setToolTip(self.tr("Double-click or Enter reopens a run's output"))
+        self.history_empty = EmptyState(
+            self.tr("No runs yet"),
+            self.tr(
+                "Every command run from Home, the tray, the API or an automation is listed "
+                "here, newest first. Enter reopens its output."
+            ),
+            action=self.tr("Run a command"),
+        )
+        self.history_stack = EmptyStateStack(self.history, self.history_empty)
+        self.history_stack.follow(self.history.model())
+        self.empty = EmptyState(
+            self.tr("No run open"),
+            self.tr(
+                "A run's output shows here live, in colour, with Find and Cancel. "
+                "Run a command, or reopen one from the history."
+            ),
+            action=self.tr("Run a command"),
+        )
+        for empty in (self.history_empty, self.empty):
+            empty.action_requested.connect(self.run_command_requested)
         self.message = ErrorLabel()
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("History"))
-        left_layout.addWidget(self.history, 1)
+        left_layout.setSpacing(Spacing.S)
+        left_layout.addWidget(heading(self.tr("History"), level=2))
+        left_layout.addWidget(self.history_stack, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -166,8 +204,8 @@ class ConsolePage(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([240, 760])
-        QVBoxLayout(self).addWidget(splitter)
+        splitter.setSizes([360, 640])
+        page_margins(QVBoxLayout(self)).addWidget(splitter)
         self._update_empty()
 
         self.tabs.tabCloseRequested.connect(self.close_tab)
