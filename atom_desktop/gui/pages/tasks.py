@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -24,8 +23,13 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.column_sizing import fit_columns
+from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
-from atom_desktop.gui.pages.task_dialog import PRIORITIES, STATUSES, TaskDialog
+from atom_desktop.gui.pages.task_dialog import PRIORITIES, TaskDialog
+from atom_desktop.gui.relative_time import set_time_cell
+from atom_desktop.gui.status_chip import StatusChipDelegate, set_status_cell
+from atom_desktop.gui.style import page_margins
 from atom_desktop.store.task_types import Task, TaskFilter, TaskStatus, TaskUpdate
 
 SEARCH_DELAY_MS = 200
@@ -36,7 +40,8 @@ FILTERS: list[tuple[str, tuple[TaskStatus, ...] | None]] = [
     ("Done", ("done",)),
     ("All", None),
 ]
-STATUS_LABELS = dict(STATUSES)
+STATUS_COLUMN = 1
+DUE_COLUMN = 3
 
 
 class TasksPage(QWidget):
@@ -69,9 +74,29 @@ class TasksPage(QWidget):
         self.table.setRootIsDecorated(False)
         self.table.setUniformRowHeights(True)
         self.table.setAlternatingRowColors(True)
-        self.table.setHeaderLabels(["Title", "Status", "Priority", "Due", "Tags"])
-        self.table.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.setAccessibleName("Tasks")
+        self.table.setHeaderLabels(
+            [
+                self.tr("Title"),
+                self.tr("Status"),
+                self.tr("Priority"),
+                self.tr("Due"),
+                self.tr("Tags"),
+            ]
+        )
+        self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusChipDelegate(self.table))
+        # Every column as wide as its content; the title takes what is left.
+        fit_columns(self.table, elastic=0)
+        self.table.setAccessibleName(self.tr("Tasks"))
+        self.empty = EmptyState(
+            self.tr("No tasks yet"),
+            self.tr(
+                "Tasks you add here, from the API or from an automation's steps are listed "
+                "with their status, priority and due date."
+            ),
+            action=self.tr("Add a task"),
+        )
+        self.empty.action_requested.connect(self._empty_action)
+        self.stack = EmptyStateStack(self.table, self.empty)
         self.message = ErrorLabel()
 
         bar = QHBoxLayout()
@@ -80,10 +105,10 @@ class TasksPage(QWidget):
         bar.addWidget(self.new_button)
         bar.addWidget(self.complete_button)
         bar.addWidget(self.delete_button)
-        layout = QVBoxLayout(self)
+        layout = page_margins(QVBoxLayout(self))
         layout.addLayout(bar)
         layout.addWidget(self.message)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.stack, 1)
 
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -129,16 +154,20 @@ class TasksPage(QWidget):
         selected = self.selected_id()
         self._tasks = {t.id: t for t in tasks}
         self.table.clear()
+        now = datetime.now(UTC)
         for task in tasks:
             item = QTreeWidgetItem(
                 [
                     task.title,
-                    STATUS_LABELS.get(task.status, task.status),
+                    "",
                     PRIORITIES[task.priority] if task.priority else "",
-                    _local(task.due_at),
+                    "",
                     " ".join(task.tags),
                 ]
             )
+            item.setToolTip(0, task.title)
+            set_status_cell(item, STATUS_COLUMN, task.status)
+            set_time_cell(item, DUE_COLUMN, task.due_at, now)
             item.setData(0, Qt.ItemDataRole.UserRole, task.id)
             if task.status == "done":
                 font = item.font(0)
@@ -150,8 +179,42 @@ class TasksPage(QWidget):
         first = self.table.topLevelItem(0)
         if self.table.currentItem() is None and first is not None:
             self.table.setCurrentItem(first)
+        self._show_empty(not tasks)
         self.message.hide()
         self.loaded.emit(len(tasks))
+
+    def _filtered(self) -> bool:
+        return bool(self.search.text().strip()) or self.filter.currentIndex() not in (0, 4)
+
+    def _show_empty(self, empty: bool) -> None:
+        # No task at all asks for one; none matching offers to widen the search.
+        if empty and self._filtered():
+            self.empty.title.setText(self.tr("No tasks match"))
+            self.empty.text.setText(
+                self.tr("No task has this text or status. Clear the search to see them all.")
+            )
+            button_text = self.tr("Clear the search")
+        else:
+            self.empty.title.setText(self.tr("No tasks yet"))
+            self.empty.text.setText(
+                self.tr(
+                    "Tasks you add here, from the API or from an automation's steps are "
+                    "listed with their status, priority and due date."
+                )
+            )
+            button_text = self.tr("Add a task")
+        if self.empty.button is not None:
+            self.empty.button.setText(button_text)
+            self.empty.button.setAccessibleName(button_text)
+        self.stack.set_empty(empty)
+
+    def _empty_action(self) -> None:
+        if self._filtered():
+            self.search.clear()
+            self.filter.setCurrentIndex(0)
+            self.refresh()
+        else:
+            self.new_task()
 
     def selected_id(self) -> str | None:
         """The id of the selected task, if any."""
@@ -214,7 +277,3 @@ class TasksPage(QWidget):
 
     def _show_error(self, error: AtomError) -> None:
         self.message.show_error(str(error))
-
-
-def _local(when: datetime | None) -> str:
-    return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
