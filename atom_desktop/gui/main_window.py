@@ -33,6 +33,7 @@ from atom_desktop.gui.icons import page_icon
 from atom_desktop.gui.pages.home import HomePage
 from atom_desktop.gui.preferences import Preferences
 from atom_desktop.gui.style import apply_style, current_theme
+from atom_desktop.gui.toast import ToastBar
 
 if TYPE_CHECKING:
     from atom_desktop.gui.pages.activity import ActivityPage
@@ -105,8 +106,8 @@ class MainWindow(QMainWindow):
         self._host = host
         self._builders: dict[str, Callable[[], QWidget]] = {
             "Tasks": lambda: _tasks_page(host),
-            "Console": lambda: _console_page(host),
-            "Activity": lambda: _activity_page(host),
+            "Console": lambda: _console_page(host, self.focus_quick_command),
+            "Activity": lambda: _activity_page(host, self.focus_quick_command),
             "Settings": lambda: _settings_page(host, preferences, start_at_login, self.show_sync),
             "Automations": lambda: _automations_page(host, self.show_run),
             "Sync": lambda: _sync_page(host),
@@ -144,11 +145,15 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._painted_once = False
         self._building = False
-        self.statusBar().showMessage("Starting the agent…")
+        # Notifications while the window is in front: in the status bar, over no control.
+        self.toasts = ToastBar()
+        self.statusBar().addPermanentWidget(self.toasts)
+        self.statusBar().showMessage(self.tr("Starting the agent…"))
         self.show_page(0)
 
         self.home.run_started.connect(self.show_run)
         self.home.open_run.connect(self.show_run)
+        self.home.open_automations.connect(lambda: self.show_page(PAGES.index("Automations")))
         host.started.connect(lambda: self.statusBar().showMessage("Agent running", 5000))
         host.failed.connect(lambda message: self.statusBar().showMessage(message))
         # Activity lists the agent's events from its very start, so it is built
@@ -229,6 +234,11 @@ class MainWindow(QMainWindow):
         self.console.open_run(run_id, command)
         self.show_page(PAGES.index("Console"))
 
+    def focus_quick_command(self) -> None:
+        """Show Home with the cursor in its quick command box (empty states' "Run a command")."""
+        self.show_page(PAGES.index("Home"))
+        self.home.command.setFocus()
+
     def show_approvals(self) -> None:
         """Show the approvals inbox of the Automations page."""
         self.show_page(PAGES.index("Automations"))
@@ -297,16 +307,20 @@ def _tasks_page(host: AgentHost) -> QWidget:
     return TasksPage(host)
 
 
-def _console_page(host: AgentHost) -> QWidget:
+def _console_page(host: AgentHost, run_command: Callable[[], None]) -> QWidget:
     from atom_desktop.gui.pages.console import ConsolePage  # noqa: PLC0415
 
-    return ConsolePage(host)
+    page = ConsolePage(host)
+    page.run_command_requested.connect(run_command)
+    return page
 
 
-def _activity_page(host: AgentHost) -> QWidget:
+def _activity_page(host: AgentHost, run_command: Callable[[], None]) -> QWidget:
     from atom_desktop.gui.pages.activity import ActivityPage  # noqa: PLC0415
 
-    return ActivityPage(host)
+    page = ActivityPage(host)
+    page.run_command_requested.connect(run_command)
+    return page
 
 
 def _settings_page(
