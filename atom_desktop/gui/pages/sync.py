@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from atom_desktop.core.actors import Actor
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event, SyncStatusChanged
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.error_label import ErrorLabel
-from atom_desktop.gui.jobs import WINDOW_ACTOR
 from atom_desktop.gui.pages.sync_connection_form import ConnectionForm
 
 # Types only: sync and the store load psycopg and SQLAlchemy on the agent thread.
@@ -144,7 +144,7 @@ async def _audit(runtime: Runtime, action: str, target: str) -> None:
 
     await asyncio.to_thread(
         runtime.audit.record,
-        token_name=WINDOW_ACTOR,
+        actor=Actor.WINDOW,
         action=action,
         target=target,
         status=200,

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from atom_desktop.core.actors import Actor
 from atom_desktop.core.errors import AtomError
 from atom_desktop.gui.agent_host import AgentHost
-from atom_desktop.gui.jobs import WINDOW_ACTOR
 
 # Types only: sync loads psycopg, which the window's first paint need not wait for.
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ async def _audit(runtime: Runtime, action: str, target: str | None) -> None:
 
     await asyncio.to_thread(
         runtime.audit.record,
-        token_name=WINDOW_ACTOR,
+        actor=Actor.WINDOW,
         action=action,
         target=target,
         status=200,
