@@ -143,7 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_address(serve, argparse.SUPPRESS)
     _add_reset(serve, argparse.SUPPRESS)
     _add_client_commands(commands)
+    _add_doctor(commands)
     return parser
+
+
+def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = _client_parser(
+        commands,
+        "doctor",
+        "check this machine and profile (keyring, database, data folder, port, agent, ...) "
+        "and say what to do; exit 1 if anything is wrong",
+    )
+    # The doctor's own child, which starts Qt where a failure cannot take the doctor down.
+    doctor.add_argument("--probe-qt", action="store_true", help=argparse.SUPPRESS)
 
 
 def _client_parser(
@@ -541,12 +553,17 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911, PLR0912 - 
         hold_collection()  # only where an agent starts: client commands may run for hours
     if args.command is None and has_display():
         return _desktop(args)
+    if args.command == "doctor" and args.probe_qt:
+        from atom_desktop.gui.qt_probe import probe  # noqa: PLC0415 - only this child loads Qt
+
+        return probe()
     if args.command == "sync" and args.sync_action == "server":
         return _sync_server(args)
     if args.command == "sync" and args.sync_action in ("connect", "test", "disconnect"):
         return _sync_connection(args)
     try:
-        profile = load_profile(_overrides(args))
+        # The doctor only looks: a data folder that cannot be made is one of its findings.
+        profile = load_profile(_overrides(args), make_dirs=args.command != "doctor")
     except AtomError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -680,6 +697,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _dispatch(
     args: argparse.Namespace, settings: Settings, paths: AppPaths, redactor: Redactor
 ) -> int:
+    if args.command == "doctor":
+        from atom_desktop.client.doctor_command import doctor  # noqa: PLC0415
+
+        return doctor(settings, paths, redactor, as_json=args.json, out=sys.stdout)
     if args.command in (
         "status",
         "token",

@@ -43,8 +43,11 @@ class Profile:
     redactor: Redactor
 
 
-def load_profile(overrides: Mapping[str, Any]) -> Profile:
-    """Load and validate the settings, make the directories; ConfigError/AtomError if not."""
+def load_profile(overrides: Mapping[str, Any], *, make_dirs: bool = True) -> Profile:
+    """Load and validate the settings, make the directories; ConfigError/AtomError if not.
+
+    ``make_dirs=False`` (the doctor, which only looks) leaves the directories as they are.
+    """
     from atom_desktop.config.settings import load_settings  # noqa: PLC0415 - see the module
 
     settings = load_settings(overrides)
@@ -56,7 +59,8 @@ def load_profile(overrides: Mapping[str, Any]) -> Profile:
         data_dir=settings.data_dir, config_dir=settings.config_dir, log_dir=settings.log_dir
     )
     try:
-        paths.ensure()
+        if make_dirs:
+            paths.ensure()
     except OSError as exc:
         raise AtomError(f"Cannot create the data directories: {exc}") from None
     return Profile(settings, paths, redactor)
