@@ -263,6 +263,7 @@ def capture(
     desktop.tray.notify("Run failed (exit 1)", "for i in 1 2 3; do printf …", failed=True)
     shot("home")
     desktop.tray.icon.hide()  # hides the notification bubble with it
+    window.toasts.hide()  # and the window's own, shown while it is in front
     desktop.tray.icon.show()
     window.show_page(1)
     window.tasks.refresh()

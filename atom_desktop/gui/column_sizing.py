@@ -15,7 +15,17 @@ Usage::
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTreeView
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QTreeView,
+)
+
+from atom_desktop.gui.style import Spacing
 
 
 def header_of(view: QAbstractItemView) -> QHeaderView:
@@ -27,11 +37,27 @@ def header_of(view: QAbstractItemView) -> QHeaderView:
     raise TypeError(f"{type(view).__name__} has no column header")
 
 
+class ColumnGapDelegate(QStyledItemDelegate):
+    """The stock delegate with a gap after each cell, so columns sized to their
+    content do not run into each other."""
+
+    def sizeHint(  # noqa: N802 - Qt's name
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        """The content's size plus the gap."""
+        size = super().sizeHint(option, index)
+        return QSize(size.width() + Spacing.M, size.height())
+
+
 def fit_columns(view: QAbstractItemView, *, elastic: int | None = None) -> None:
     """Size ``view``'s columns to their content; ``elastic`` (default: the last) stretches.
 
-    Stays true as rows change: the header re-measures by itself.
+    Stays true as rows change: the header re-measures by itself. Cells drawn by
+    the stock delegate get a gap after them (columns with a delegate of their
+    own keep it).
     """
+    if type(view.itemDelegate()) is QStyledItemDelegate:
+        view.setItemDelegate(ColumnGapDelegate(view))
     header = header_of(view)
     count = header.count()
     if count == 0:

@@ -11,10 +11,12 @@ The full text stays in the model; give the item a tooltip with it.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyleOptionViewItem
+
+from atom_desktop.gui.column_sizing import ColumnGapDelegate
 
 
-class MiddleElideDelegate(QStyledItemDelegate):
+class MiddleElideDelegate(ColumnGapDelegate):
     """Draws its cells' text elided in the middle (``start…end``) when it does not fit."""
 
     def initStyleOption(  # noqa: N802 - Qt's name

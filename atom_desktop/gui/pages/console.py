@@ -140,7 +140,8 @@ class RunTab(QWidget):
             return  # a late, older view of the run (e.g. the history) changes nothing
         self.finished = status in RUN_FINISHED
         self.status.set_status(status)
-        self.detail.setText(detail)
+        # "Succeeded" says exit 0 already; other endings say how they ended.
+        self.detail.setText("" if status == RunStatus.SUCCEEDED else detail)
         active = status not in RUN_FINISHED
         self.cancel_button.setEnabled(active)
         self.stdin.setEnabled(active)

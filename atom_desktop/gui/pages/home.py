@@ -103,6 +103,7 @@ class HomePage(QWidget):
             lambda item, _previous: self.rerun_button.setEnabled(item is not None)
         )
         self.rerun_button.setEnabled(False)
+        self.rerun_button.hide()  # until there is a failure to run again
         self.cards: dict[str, EmptyStateStack] = {}
         grid = QGridLayout()
         grid.setSpacing(Spacing.M)
@@ -266,6 +267,7 @@ class HomePage(QWidget):
             self.cards[key].set_empty(not runs)
         if self.failure_list.count() and self.failure_list.currentItem() is None:
             self.failure_list.setCurrentRow(0)
+        self.rerun_button.setVisible(bool(view.failures))
 
     def _show_extras(self, extras: DashboardExtras) -> None:
         now = datetime.now(UTC)
