@@ -242,6 +242,12 @@ def capture(
     desktop.preferences.notifications = False
     desktop.start(lambda: profile)
     until(lambda: desktop.host.is_running, "the agent")
+    window = desktop.window
+    window.resize(1180, 720)
+    window.move(40, 50)
+    # A new profile's Home: every card says what will appear and how.
+    window.home.refresh()
+    shot("home-new")
     due = datetime.now(UTC) + timedelta(days=2)
     for task in (
         TaskCreate(title="Rotate the backup keys", priority=3, due_at=due, tags=["ops"]),
@@ -254,9 +260,6 @@ def capture(
     for command in DEMO_COMMANDS:
         desktop.host.call(functools.partial(jobs.start_shell, line=command))
     wait(1500)
-    window = desktop.window
-    window.resize(1180, 720)
-    window.move(40, 50)
     window.home.refresh()
     window.activateWindow()  # in front, so the notification shows in the window
     until(window.isActiveWindow, "the window in front")
