@@ -68,6 +68,8 @@ class Health(BaseModel):
     uptime_s: float
     key_storage: str | None
     keyring_backend: str | None
+    #: Where the key is, in the words the window and ``status`` use (no paths here).
+    key_where: str | None = None
 
 
 class Status(BaseModel):

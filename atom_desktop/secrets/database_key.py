@@ -9,6 +9,16 @@ and an existing database is never met with a fresh key (which would make a
 new, empty database look like the user's data was gone). A key record
 without its database means the database went missing: that is refused too,
 and :func:`set_aside` is the deliberate way to start again.
+
+When the keyring would have to prompt first (its default keyring does not
+exist yet, or is locked), the policy asks its :data:`KeyStorageAsk` (the
+window) whether to use the keyring, which then prompts, or a key file. The
+question waits for the person on this (worker) thread only; with no one to
+ask (``serve``), the keyring counts as unusable and nothing prompts.
+
+:meth:`DatabaseKey.describe` and :attr:`DatabaseKey.warning` are the one
+wording of "where is my key": the log, ``/health``, ``status``, Home and
+Settings all show them.
 """
 
 from __future__ import annotations
@@ -19,8 +29,10 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +42,7 @@ from atom_desktop.config.settings import Settings
 from atom_desktop.core.private_file import create_private, replace_private
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.secrets.errors import SecretsError
-from atom_desktop.secrets.keyring_vault import KeyringStatus, KeyringVault
+from atom_desktop.secrets.keyring_vault import KeyringState, KeyringStatus, KeyringVault
 from atom_desktop.secrets.profile import profile_id
 
 logger = logging.getLogger(__name__)
@@ -59,14 +71,76 @@ class DatabaseKey:
     keyring_backend: str | None = None
     key_file: Path | None = None
     warning: str | None = None
+    #: Why the key is in a file (``storage == "file"``), in words for a person.
+    reason: str | None = None
 
     def describe(self) -> str:
-        """Where the key is kept, for a person (no secret in it)."""
+        """Where the key is kept, for a person (no secret in it): the one wording."""
         if self.storage == "environment":
             return "environment variable ATOM_ENCRYPTION_KEY"
         if self.storage == "keyring":
             return f"OS keyring ({self.keyring_backend})"
-        return f"key file {self.key_file} (no usable OS keyring)"
+        why = f": {self.reason}" if self.reason else ""
+        return f"key file {self.key_file}, not in an OS keyring{why}"
+
+    def summary(self) -> str:
+        """:meth:`describe` without paths, for ``/health`` (which needs no token)."""
+        if self.storage == "file":
+            why = f": {self.reason}" if self.reason else ""
+            return f"key file, not in an OS keyring{why}"
+        return self.describe()
+
+
+class KeyChoice(StrEnum):
+    """The person's answer when the keyring would have to prompt first."""
+
+    KEYRING = "keyring"  # let the keyring prompt (make or unlock it), then keep the key there
+    FILE = "file"  # keep the key in a 0600 file, with the warning
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStorageQuestion:
+    """What the window asks before the keyring prompts (no secret in it)."""
+
+    status: KeyringStatus
+    key_file: Path
+    #: False when only the keyring will do (its key is there, or ATOM_KEY_STORAGE=keyring).
+    file_allowed: bool
+    #: Why the last try with the keyring did not make it usable (None on the first ask).
+    last_try: str | None = None
+
+    def text(self) -> str:
+        """The question, for a person."""
+        if self.status.state is KeyringState.NOT_SET_UP:
+            what = (
+                "Your OS keyring has no default keyring yet. ATOM Desktop keeps the key "
+                "that encrypts your data there; making the keyring asks you to choose its password."
+            )
+        else:
+            what = (
+                "Your OS keyring is locked. ATOM Desktop keeps the key that encrypts your data "
+                "there; unlocking it asks for its password."
+            )
+        if not self.file_allowed:
+            what += " This database's key can only come from the keyring."
+        if self.last_try:
+            what = f"The keyring is still not usable ({self.last_try}). {what}"
+        return what
+
+    def file_warning(self) -> str:
+        """What keeping the key in a file means."""
+        return (
+            f"The key would be kept in the file {self.key_file} (readable by your user only). "
+            "Anyone who can read that file, or a backup of it, can read your data."
+        )
+
+
+#: Asks the person; called on a worker thread, blocks until answered, raises
+#: SecretsError if the app stops meanwhile.
+KeyStorageAsk = Callable[[KeyStorageQuestion], KeyChoice]
+#: Why a key is in a file, for :attr:`DatabaseKey.reason`.
+CHOSEN_FILE = "you chose a key file when the keyring asked for a password at first start"
+KEPT_FILE = "it has been kept there since this database was made"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +151,9 @@ class KeyRecord:
     keyring_backend: str | None
     check: str
     created_at: str
+    #: Why the key is in a file, as said when the database was made (so every start
+    #: says the same, whatever the keyring does since).
+    reason: str | None = None
 
 
 class DatabaseKeyPolicy:
@@ -87,12 +164,18 @@ class DatabaseKeyPolicy:
     """
 
     def __init__(
-        self, settings: Settings, paths: AppPaths, vault: KeyringVault, redactor: Redactor
+        self,
+        settings: Settings,
+        paths: AppPaths,
+        vault: KeyringVault,
+        redactor: Redactor,
+        ask: KeyStorageAsk | None = None,
     ) -> None:
         self._settings = settings
         self._paths = paths
         self._vault = vault
         self._redactor = redactor
+        self._ask = ask
 
     @property
     def record_path(self) -> Path:
@@ -138,6 +221,7 @@ class DatabaseKeyPolicy:
             and record.storage == db_key.storage
             and record.keyring_backend == db_key.keyring_backend
             and record.check == key_check(db_key.key)
+            and record.reason == db_key.reason
         ):
             return
         data = {
@@ -146,6 +230,8 @@ class DatabaseKeyPolicy:
             "check": key_check(db_key.key),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        if db_key.reason is not None:
+            data["reason"] = db_key.reason
         replace_private(self.record_path, json.dumps(data, indent=2) + "\n")
 
     # -- the situations -------------------------------------------------------
@@ -180,7 +266,7 @@ class DatabaseKeyPolicy:
                 hint=f"Set ATOM_ENCRYPTION_KEY to that key again. {untouched}",
             )
         if record.storage == "keyring":
-            status = self._vault.probe()
+            status, _ = self._settle(self._vault.probe(), file_allowed=False)
             if not status.usable:
                 raise SecretsError(
                     f"The key of {db} is kept in the OS keyring ({record.keyring_backend}), "
@@ -218,7 +304,7 @@ class DatabaseKeyPolicy:
                 "ATOM_KEY_STORAGE=keyring does not allow key files.",
                 hint="Unset ATOM_KEY_STORAGE to keep using the file. " + untouched,
             )
-        return self._file_key(key, self._vault.probe())
+        return self._file_key(key, record.reason or KEPT_FILE)
 
     def _unrecorded(self) -> DatabaseKey:
         # A database without a record (the record was deleted or never
@@ -230,7 +316,7 @@ class DatabaseKeyPolicy:
                 return DatabaseKey(key, "keyring", keyring_backend=status.backend)
         key = self._read_key_file()
         if key is not None and self._settings.key_storage == "auto":
-            return self._file_key(key, status)
+            return self._file_key(key, KEPT_FILE)
         raise SecretsError(
             f"The database {self._paths.database} exists, but no key for it was found "
             f"({status.explain()}; no key file at {self.key_file_path}).",
@@ -238,7 +324,15 @@ class DatabaseKeyPolicy:
         )
 
     def _new(self) -> DatabaseKey:
-        status = self._vault.probe()
+        status, chose_file = self._settle(
+            self._vault.probe(), file_allowed=self._settings.key_storage == "auto"
+        )
+        if chose_file:
+            key = self._read_key_file()
+            if key is None:
+                key = secrets.token_bytes(_KEY_BYTES)
+                self._write_key_file(key)
+            return self._file_key(key, CHOSEN_FILE)
         if status.usable:
             key = self._parse(self._vault.get(KEY_ENTRY), f"keyring entry {self._vault.service}")
             if key is None:
@@ -259,17 +353,32 @@ class DatabaseKeyPolicy:
         if key is None:
             key = secrets.token_bytes(_KEY_BYTES)
             self._write_key_file(key)
-        return self._file_key(key, status)
+        return self._file_key(key, f"when this database was made, {status.explain()}")
 
     # -- helpers ------------------------------------------------------------------
 
-    def _file_key(self, key: bytes, status: KeyringStatus) -> DatabaseKey:
+    def _settle(self, status: KeyringStatus, *, file_allowed: bool) -> tuple[KeyringStatus, bool]:
+        """Ask the person while the keyring would prompt: its status then, and
+        whether they chose a key file. Nothing prompts unless they chose the keyring."""
+        last_try: str | None = None
+        while status.needs_prompt and self._ask is not None:
+            choice = self._ask(
+                KeyStorageQuestion(status, self.key_file_path, file_allowed, last_try)
+            )
+            if choice is KeyChoice.FILE and file_allowed:
+                logger.info("Key storage: a key file, as chosen in the window")
+                return status, True
+            logger.info("Key storage: the OS keyring, as chosen in the window; it prompts now")
+            status = self._vault.unlock_with_prompt()
+            last_try = None if status.usable else status.explain()
+        return status, False
+
+    def _file_key(self, key: bytes, reason: str) -> DatabaseKey:
         warning = (
-            f"The database key is kept in the file {self.key_file_path}, not in an OS keyring, "
-            f"because {status.explain()}. Anyone who can read that file can read your data. "
-            "Start or unlock a keyring, or set ATOM_KEY_STORAGE=keyring to refuse key files."
+            f"The database key is kept in the file {self.key_file_path}, not in an OS keyring "
+            f"({reason}). Anyone who can read that file can read your data."
         )
-        return DatabaseKey(key, "file", key_file=self.key_file_path, warning=warning)
+        return DatabaseKey(key, "file", key_file=self.key_file_path, warning=warning, reason=reason)
 
     def _check(self, key: bytes, record: KeyRecord, where: str) -> None:
         if record.check != key_check(key):
@@ -303,6 +412,7 @@ class DatabaseKeyPolicy:
                 keyring_backend=data.get("keyring_backend"),
                 check=data["check"],
                 created_at=data.get("created_at", ""),
+                reason=data.get("reason"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SecretsError(

@@ -4,6 +4,13 @@ Each keyring call can cost a D-Bus round trip (~15 ms), so values are cached
 in memory after the first read. ``keyrings.alt`` backends keep secrets as
 plaintext files: never counted as a keyring, and never chosen unless the user
 named one (then it is reported as plaintext).
+
+The probe never prompts. A Secret Service (gnome-keyring, KWallet) whose
+default keyring does not exist yet, or is locked, would answer the first read
+with a password prompt of its own and hold the caller until the person
+answers it; the probe looks first, reports ``NOT_SET_UP`` or ``LOCKED``, and
+leaves the prompt to :meth:`KeyringVault.unlock_with_prompt`, called only
+when the person has asked for the keyring.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ class KeyringState(enum.Enum):
     AVAILABLE = "available"
     MISSING = "missing"
     LOCKED = "locked"
+    #: A Secret Service without a default keyring: making one asks for a new password.
+    NOT_SET_UP = "not set up"
     PLAINTEXT = "plaintext"
 
 
@@ -48,10 +57,21 @@ class KeyringStatus:
         """True when secrets can be stored in a real, unlocked keyring."""
         return self.state is KeyringState.AVAILABLE
 
+    @property
+    def needs_prompt(self) -> bool:
+        """True when the keyring becomes usable once the person answers its own prompt."""
+        return self.state in (KeyringState.LOCKED, KeyringState.NOT_SET_UP)
+
     def explain(self) -> str:
         """Why the keyring is not usable, in words for a person."""
+        extra = f" ({self.detail})" if self.detail else ""
         if self.state is KeyringState.LOCKED:
-            return f"the OS keyring ({self.backend}) is locked"
+            return f"the OS keyring ({self.backend}) is locked{extra}"
+        if self.state is KeyringState.NOT_SET_UP:
+            return (
+                f"the OS keyring ({self.backend}) has no default keyring yet; making one asks "
+                f"for a new password{extra}"
+            )
         if self.state is KeyringState.PLAINTEXT:
             return f"the keyring backend {self.backend} stores secrets as plaintext"
         if self.state is KeyringState.MISSING:
@@ -64,6 +84,43 @@ def backend_name(backend: keyring.backend.KeyringBackend) -> str:
     """``module.Class`` of a backend, e.g. ``keyring.backends.SecretService.Keyring``."""
     cls = type(backend)
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _secret_service_state(backend: keyring.backend.KeyringBackend) -> KeyringState | None:
+    """LOCKED or NOT_SET_UP when reading would make a Secret Service prompt; else None.
+
+    Only looks: ``secretstorage.get_default_collection`` (what keyring calls)
+    would create a missing default collection, and keyring then unlocks a
+    locked one, each with a prompt that holds the caller.
+    """
+    if type(backend).__module__ != "keyring.backends.SecretService":
+        return None
+    import secretstorage  # noqa: PLC0415 - present wherever this backend is
+    from secretstorage.exceptions import (  # noqa: PLC0415
+        ItemNotFoundException,
+        SecretStorageException,
+    )
+
+    try:
+        connection = secretstorage.dbus_init()
+    except SecretStorageException:
+        return None  # no Secret Service: the read that follows says so
+    try:
+        preferred = getattr(backend, "preferred_collection", None)
+        try:
+            collection = (
+                secretstorage.Collection(connection, preferred)
+                if preferred
+                else secretstorage.collection.get_collection_by_alias(connection, "default")
+            )
+            locked = collection.is_locked()
+        except ItemNotFoundException:
+            return KeyringState.NOT_SET_UP
+        except SecretStorageException:
+            return None
+        return KeyringState.LOCKED if locked else None
+    finally:
+        connection.close()
 
 
 def _is_plaintext(backend: keyring.backend.KeyringBackend) -> bool:
@@ -155,13 +212,49 @@ class KeyringVault:
         if type(backend).__module__ in ("keyring.backends.fail", "keyring.backends.null"):
             return KeyringStatus(KeyringState.MISSING, name, "no recommended backend")
         try:
+            waiting = _secret_service_state(backend)
+        except Exception as exc:  # D-Bus can fail in many ways; the read below reports it
+            logger.debug("Looking at the Secret Service failed: %s", exc)
+            waiting = None
+        if waiting is not None:
+            return KeyringStatus(waiting, name)
+        status, value = self._read_probe(backend, name)
+        if status.usable:
+            self._cache[self._probe_entry] = value  # under self._lock (probe holds it)
+        return status
+
+    def _read_probe(
+        self, backend: keyring.backend.KeyringBackend, name: str
+    ) -> tuple[KeyringStatus, str | None]:
+        try:
             value = backend.get_password(self._service, self._probe_entry)
         except keyring.errors.KeyringLocked:
-            return KeyringStatus(KeyringState.LOCKED, name)
+            return KeyringStatus(KeyringState.LOCKED, name, "the prompt was dismissed"), None
+        except keyring.errors.InitError as exc:
+            # Secret Service: making the default keyring failed, e.g. its prompt was cancelled.
+            return KeyringStatus(KeyringState.NOT_SET_UP, name, str(exc).rstrip(".")), None
         except Exception as exc:
-            return KeyringStatus(KeyringState.MISSING, name, f"{type(exc).__name__}: {exc}")
-        self._cache[self._probe_entry] = value  # under self._lock (probe holds it)
-        return KeyringStatus(KeyringState.AVAILABLE, name)
+            return KeyringStatus(KeyringState.MISSING, name, f"{type(exc).__name__}: {exc}"), None
+        return KeyringStatus(KeyringState.AVAILABLE, name), value
+
+    def unlock_with_prompt(self) -> KeyringStatus:
+        """Read the keyring, letting it prompt (create or unlock); the new status.
+
+        Blocks until the person answers the keyring's own prompt: call it off
+        the window's thread and off the event loop, and only when asked to.
+        """
+        try:
+            backend = self._get_backend()
+        except Exception as exc:
+            status = KeyringStatus(KeyringState.MISSING, "none", str(exc))
+        else:
+            status, value = self._read_probe(backend, backend_name(backend))
+        with self._lock:
+            self._status = status
+            if status.usable:
+                self._cache[self._probe_entry] = value
+        logger.info("Keyring after its prompt: %s", status.explain())
+        return status
 
     def get(self, entry: str) -> str | None:
         """The secret stored under ``entry``, or None when there is none."""

@@ -2,6 +2,13 @@
 
 Both daemons run as our children in a throwaway HOME, so the tests never touch
 the user's real keyring, and both are stopped (and waited for) afterwards.
+
+``login_keyring=False`` gives a first login's state: no default collection,
+so the first real read makes gnome-keyring ask for a new keyring's password.
+With ``prompter_display`` the bus starts the real prompter (gcr-prompter, GTK)
+on that X display when a prompt is due, and :func:`answer_prompt` types into
+it as a person would; without it, every prompt is dismissed at once (nothing
+provides the prompter).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from keyring.backends import SecretService
 
 from tests.support.processes import stop_process
@@ -31,6 +39,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <type>session</type>
   <listen>unix:dir={runtime_dir}</listen>
   <auth>EXTERNAL</auth>
+  {service_dir}
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -61,6 +70,33 @@ class SecretServiceSession:
             secretstorage.get_default_collection(conn).lock()
         finally:
             conn.close()
+
+    def has_default_collection(self) -> bool:
+        """Whether a default keyring exists (looked up without creating one)."""
+        import secretstorage  # noqa: PLC0415
+
+        conn = secretstorage.dbus_init()
+        try:
+            secretstorage.collection.get_collection_by_alias(conn, "default")
+        except secretstorage.exceptions.ItemNotFoundException:
+            return False
+        finally:
+            conn.close()
+        return True
+
+    def stored(self, service: str, entry: str) -> str | None:
+        """A secret as the keyring holds it (read without any prompt: it must be unlocked)."""
+        import secretstorage  # noqa: PLC0415
+
+        conn = secretstorage.dbus_init()
+        try:
+            collection = secretstorage.collection.get_collection_by_alias(conn, "default")
+            assert not collection.is_locked()
+            for item in collection.search_items({"service": service, "username": entry}):
+                return item.get_secret().decode()
+        finally:
+            conn.close()
+        return None
 
 
 def _wait_until_serving(deadline: float) -> None:
@@ -93,9 +129,76 @@ def _wait_until_serving(deadline: float) -> None:
     raise RuntimeError(f"gnome-keyring did not come up on the session bus: {last}")
 
 
+def _wait_until_answering(deadline: float) -> None:
+    """Wait until gnome-keyring answers on the bus (it has no default collection)."""
+    import secretstorage  # noqa: PLC0415
+
+    last = "not asked yet"
+    while time.monotonic() < deadline:
+        try:
+            conn = secretstorage.dbus_init()
+        except secretstorage.exceptions.SecretServiceNotAvailableException as exc:
+            last = str(exc)
+        else:
+            try:
+                # Lists without creating anything; fails until the daemon owns its name.
+                list(secretstorage.get_all_collections(conn))
+                try:
+                    secretstorage.collection.get_collection_by_alias(conn, "default")
+                except secretstorage.exceptions.ItemNotFoundException:
+                    return
+                raise RuntimeError("a default collection exists in a fresh keyring home")
+            except secretstorage.exceptions.SecretStorageException as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            finally:
+                conn.close()
+        time.sleep(0.05)
+    raise RuntimeError(f"gnome-keyring did not come up on the session bus: {last}")
+
+
+PROMPTER = "/usr/libexec/gcr-prompter"
+# Started by the bus when gnome-keyring first needs a prompt, as on a desktop:
+# gcr-prompter quits after a few seconds without one, so it cannot be started
+# ahead of time.
+PROMPTER_SERVICE = f"""[D-BUS Service]
+Name=org.gnome.keyring.SystemPrompter
+Exec={PROMPTER}
+"""
+
+
+def answer_prompt(display: str, password: str | None, timeout: float = 30) -> None:
+    """Answer gnome-keyring's prompt on ``display``: a new keyring's password
+    (typed twice), or Cancel when ``password`` is None."""
+    env = {**os.environ, "DISPLAY": display}
+    deadline = time.monotonic() + timeout
+    while True:
+        found = subprocess.run(
+            ["xdotool", "search", "--onlyvisible", "--class", "gcr-prompter"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.split()
+        if found:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("no keyring prompt appeared")
+        time.sleep(0.05)
+    # The prompt grabs the keyboard, so typed keys reach it without a window manager.
+    keys = ["key", "Escape"] if password is None else []
+    if password is not None:
+        keys = ["type", password, "key", "Tab", "type", password, "key", "Return"]
+    while keys:
+        verb, arg, *keys = keys
+        subprocess.run(["xdotool", verb, arg], env=env, check=True, timeout=10)
+
+
 @contextmanager
-def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
-    """Start dbus-daemon and gnome-keyring-daemon; stop them on exit."""
+def running_secret_service(
+    home: Path, *, login_keyring: bool = True, prompter_display: str | None = None
+) -> Iterator[SecretServiceSession]:
+    """Start dbus-daemon and gnome-keyring-daemon (and the prompter); stop them on exit."""
     for tool in ("dbus-daemon", "gnome-keyring-daemon"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is missing; ./scripts/test installs it")
@@ -113,12 +216,23 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
     }
     env.pop("DISPLAY", None)
     config = home / "bus.conf"
-    config.write_text(BUS_CONFIG.format(runtime_dir=runtime_dir))
+    service_dir = ""
+    bus_env = env
+    if prompter_display is not None:
+        if not Path(PROMPTER).exists():
+            raise RuntimeError(f"{PROMPTER} is missing; ./scripts/test installs gcr")
+        services = home / "dbus-services"
+        services.mkdir(exist_ok=True)
+        (services / "org.gnome.keyring.SystemPrompter.service").write_text(PROMPTER_SERVICE)
+        service_dir = f"<servicedir>{services}</servicedir>"
+        # What the bus starts inherits its environment: the prompter's display.
+        bus_env = {**env, "DISPLAY": prompter_display, "NO_AT_BRIDGE": "1"}
+    config.write_text(BUS_CONFIG.format(runtime_dir=runtime_dir, service_dir=service_dir))
     bus = subprocess.Popen(
         ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env=env,
+        env=bus_env,
         text=True,
     )
     assert bus.stdout is not None
@@ -131,8 +245,9 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
         raise RuntimeError("dbus-daemon printed no address")
     env["DBUS_SESSION_BUS_ADDRESS"] = address
     daemon_log = (home / "gnome-keyring.log").open("w")
+    unlock = ["--unlock"] if login_keyring else []
     daemon = subprocess.Popen(
-        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        ["gnome-keyring-daemon", "--foreground", *unlock, "--components=secrets"],
         stdin=subprocess.PIPE,
         stdout=daemon_log,
         stderr=subprocess.STDOUT,
@@ -141,14 +256,18 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
     )
     daemon_log.close()
     assert daemon.stdin is not None
-    daemon.stdin.write(PASSWORD)
+    if login_keyring:
+        daemon.stdin.write(PASSWORD)
     daemon.stdin.close()
     saved = {k: os.environ.get(k) for k in ("DBUS_SESSION_BUS_ADDRESS", "XDG_DATA_HOME")}
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
     os.environ["XDG_DATA_HOME"] = env["XDG_DATA_HOME"]
     try:
         try:
-            _wait_until_serving(time.monotonic() + 20)
+            if login_keyring:
+                _wait_until_serving(time.monotonic() + 20)
+            else:
+                _wait_until_answering(time.monotonic() + 20)
         except RuntimeError as exc:
             log = (home / "gnome-keyring.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{exc}\ngnome-keyring-daemon said:\n{log}") from None
@@ -159,6 +278,11 @@ def running_secret_service(home: Path) -> Iterator[SecretServiceSession]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        # A prompter the bus started is the bus's child: stopped first, and waited for.
+        started_by_bus = psutil.Process(bus.pid).children() if bus.poll() is None else []
+        for child in started_by_bus:
+            child.terminate()
+        psutil.wait_procs(started_by_bus, timeout=10)
         for proc in (daemon, bus):
             stop_process(proc)
         if bus.stdout is not None:

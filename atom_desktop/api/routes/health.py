@@ -22,6 +22,7 @@ async def health(request: Request) -> Health:
         uptime_s=round(agent.uptime_s, 3),
         key_storage=key.storage if key else None,
         keyring_backend=key.keyring_backend if key else None,
+        key_where=key.summary() if key else None,
     )
 
 

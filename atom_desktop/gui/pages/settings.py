@@ -246,7 +246,9 @@ class SettingsPage(QWidget):
         key = runtime.store.key if runtime is not None else None
         if key is not None:
             self.key_storage.setText(key.describe())
-            self.keyring_backend.setText(key.keyring_backend or self.tr("none"))
+            self.keyring_backend.setText(
+                key.keyring_backend or self.tr("— (the key is not in an OS keyring)")
+            )
         self._host.call(jobs.list_tokens, self._show_tokens, self._error)
 
     def _show_tokens(self, records: list[TokenRecord]) -> None:

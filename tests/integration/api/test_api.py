@@ -32,7 +32,17 @@ def test_health_has_no_secrets_and_names_the_key_storage(agent: LiveAgent) -> No
         body = client.get("/api/v1/health").json()
     assert body["status"] == "ok"
     assert body["key_storage"] == "file"
-    assert set(body) == {"status", "version", "uptime_s", "key_storage", "keyring_backend"}
+    assert set(body) == {
+        "status",
+        "version",
+        "uptime_s",
+        "key_storage",
+        "keyring_backend",
+        "key_where",
+    }
+    # Home, Settings, the log and `status` say it in the same words, with the path.
+    assert body["key_where"].startswith("key file, not in an OS keyring: ")
+    assert "/" not in body["key_where"]
     assert agent.owner_token not in json.dumps(body)
 
 
