@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from atom_desktop.config.config_file import ENV_PREFIX, config_file_path
 from atom_desktop.core.errors import ConfigError
+from atom_desktop.core.update_address import check_url
 
 _SECRET_FIELDS = frozenset({"encryption_key", "api_token", "sync_url", "integrations"})
 # Settings that say where the config file is cannot come from that file.
@@ -180,17 +181,7 @@ class Settings(BaseSettings):
     @field_validator("update_url")
     @classmethod
     def _check_update_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        parts = urlsplit(value)
-        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-        if parts.username or not (
-            (parts.scheme == "https" and parts.hostname) or (parts.scheme == "http" and loopback)
-        ):
-            raise ValueError(
-                "must be an https:// address (plain http only to 127.0.0.1 or localhost)"
-            )
-        return value
+        return value if value is None else check_url(value)
 
     @field_validator("encryption_key")
     @classmethod

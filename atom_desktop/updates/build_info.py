@@ -12,13 +12,12 @@ to serve manifests signed by the build's key.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from atom_desktop.updates.manifest import check_url
+from atom_desktop.core.update_address import check_url
 from atom_desktop.updates.signature import public_key_from_text
 
 BUILD_INFO_NAME = "build-info.json"
@@ -47,11 +46,6 @@ def build_info_candidates(executable: Path) -> list[Path]:
     """Where a build keeps ``build-info.json``, for the executable ``executable``."""
     folder = executable.parent
     return [folder / BUILD_INFO_NAME, folder.parent / "Resources" / BUILD_INFO_NAME]
-
-
-def running_from_source() -> bool:
-    """True unless this is a frozen build (PyInstaller, Briefcase)."""
-    return not getattr(sys, "frozen", False)
 
 
 def load_update_source(  # noqa: PLR0911 - one per reason updates are off

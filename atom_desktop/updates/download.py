@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from atom_desktop.core.update_address import check_url
 from atom_desktop.updates.errors import DownloadRefusedError, UpdateError
-from atom_desktop.updates.manifest import PlatformBuild, check_url
+from atom_desktop.updates.manifest import PlatformBuild
 from atom_desktop.updates.signature import MAX_DOCUMENT_BYTES
 
 Progress = Callable[[int, int], None]

@@ -15,31 +15,22 @@ installed until the next update succeeds, so it can be switched back to.
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import tarfile
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from atom_desktop.updates.errors import InstallError
+from atom_desktop.updates.side_by_side import SideBySide
 from atom_desktop.updates.version import is_release
 
 #: The program in a build's folder that starts the app.
 EXECUTABLE_NAME = "atom-desktop"
-#: Failed versions kept for a look at what went wrong; older ones are deleted.
-FAILED_KEPT = 2
 
 
-class LinuxLayout:
+class LinuxLayout(SideBySide):
     """An install root holding ``versions/``, ``current`` and ``failed/``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.versions_dir = root / "versions"
-        self.current_link = root / "current"
-        self.failed_dir = root / "failed"
 
     @classmethod
     def of_executable(cls, executable: Path) -> LinuxLayout | None:
@@ -63,21 +54,6 @@ class LinuxLayout:
         if layout is None:
             return executable
         return layout.current_link / executable.resolve().name
-
-    def installed_version(self) -> str | None:
-        """The version ``current`` points at."""
-        try:
-            target = self.current_link.readlink()
-        except OSError:
-            return None
-        name = target.name
-        return name if is_release(name) else None
-
-    def version_dir(self, version: str) -> Path:
-        """Where ``version`` is installed."""
-        if not is_release(version):
-            raise InstallError(f"{version!r} is not a release number; nothing was installed.")
-        return self.versions_dir / version
 
     def executable(self, version: str) -> Path:
         """The program that starts ``version``."""
@@ -128,30 +104,4 @@ class LinuxLayout:
         """Point ``current`` at ``version`` in one rename."""
         if not self.executable(version).is_file():
             raise InstallError(f"Version {version} is not installed in {self.versions_dir}.")
-        temp = self.root / f".current-{os.getpid()}"
-        temp.unlink(missing_ok=True)
-        temp.symlink_to(Path("versions") / version)
-        temp.replace(self.current_link)
-
-    def discard(self, version: str) -> Path | None:
-        """Move ``version`` to ``failed/`` (never the current one); the newest few are kept."""
-        source = self.version_dir(version)
-        if version == self.installed_version() or not source.exists():
-            return None
-        self.failed_dir.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = self.failed_dir / f"{version}-{stamp}"
-        source.rename(target)
-        kept = sorted(self.failed_dir.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in kept[FAILED_KEPT:]:
-            shutil.rmtree(old, ignore_errors=True)
-        return target
-
-    def prune(self, keep: set[str]) -> None:
-        """Delete versions other than ``keep`` and the current one, and unpack leftovers."""
-        if not self.versions_dir.is_dir():
-            return
-        keep = keep | {v for v in [self.installed_version()] if v is not None}
-        for entry in self.versions_dir.iterdir():
-            if entry.name not in keep:
-                shutil.rmtree(entry, ignore_errors=True)
+        self.switch_current(version)

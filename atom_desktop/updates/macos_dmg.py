@@ -11,43 +11,24 @@ not run on macOS.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from atom_desktop.updates.commands import CommandRunner, run_command
 from atom_desktop.updates.errors import InstallError
-from atom_desktop.updates.version import is_release
+from atom_desktop.updates.side_by_side import SideBySide
 
 APP_NAME = "ATOM Desktop.app"
 EXECUTABLE_IN_APP = Path("Contents") / "MacOS" / "ATOM Desktop"
 
 
-class MacDmgInstaller:
+class MacDmgInstaller(SideBySide):
     """Installs DMG builds side by side under ``root`` and switches ``current``."""
 
     def __init__(self, root: Path, run: CommandRunner = run_command) -> None:
-        self.root = root
-        self.versions_dir = root / "versions"
-        self.current_link = root / "current"
-        self.failed_dir = root / "failed"
+        super().__init__(root)
         self._run = run
-
-    def installed_version(self) -> str | None:
-        """The version ``current`` points at."""
-        try:
-            name = self.current_link.readlink().name
-        except OSError:
-            return None
-        return name if is_release(name) else None
-
-    def version_dir(self, version: str) -> Path:
-        """Where ``version`` is installed."""
-        if not is_release(version):
-            raise InstallError(f"{version!r} is not a release number.")
-        return self.versions_dir / version
 
     def prepare_commands(self, artifact: Path, version: str, mount: Path) -> list[list[str]]:
         """The attach, copy and detach calls that install ``artifact`` as ``version``."""
@@ -90,10 +71,7 @@ class MacDmgInstaller:
         """Point ``current`` (and the app link beside it) at ``version`` in one rename."""
         if not (self.version_dir(version) / APP_NAME).exists():
             raise InstallError(f"Version {version} is not installed in {self.versions_dir}.")
-        temp = self.root / f".current-{os.getpid()}"
-        temp.unlink(missing_ok=True)
-        temp.symlink_to(Path("versions") / version)
-        temp.replace(self.current_link)
+        self.switch_current(version)
         app_link = self.root / APP_NAME
         if not app_link.is_symlink():
             app_link.unlink(missing_ok=True)
@@ -102,23 +80,3 @@ class MacDmgInstaller:
     def executable(self, version: str) -> Path:
         """The program inside ``version``'s bundle."""
         return self.version_dir(version) / APP_NAME / EXECUTABLE_IN_APP
-
-    def discard(self, version: str) -> Path | None:
-        """Move a failed version to ``failed/``."""
-        source = self.version_dir(version)
-        if version == self.installed_version() or not source.exists():
-            return None
-        self.failed_dir.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = self.failed_dir / f"{version}-{stamp}"
-        source.rename(target)
-        return target
-
-    def prune(self, keep: set[str]) -> None:
-        """Delete versions other than ``keep`` and the current one."""
-        if not self.versions_dir.is_dir():
-            return
-        keep = keep | {v for v in [self.installed_version()] if v is not None}
-        for entry in self.versions_dir.iterdir():
-            if entry.name not in keep:
-                shutil.rmtree(entry, ignore_errors=True)

@@ -10,33 +10,15 @@ from __future__ import annotations
 import platform
 import sys
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from atom_desktop.core.update_address import check_url
 from atom_desktop.updates.version import Release
 
 #: Builds are single files of at most this size; more is a mistake or an attack.
 MAX_BUILD_BYTES = 2 * 1024**3
-#: Hosts that may serve a manifest or build over plain http (tests, local mirrors).
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
 PlatformName = Literal["linux-x86_64", "windows-x86_64", "macos-arm64"]
-
-
-def check_url(url: str) -> str:
-    """Return ``url`` if it is https, or http to a loopback host; else raise ValueError."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        raise ValueError("an update address must not carry a user name or password")
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-        return url
-    raise ValueError(
-        f"{url!r} is not an allowed update address: use https (plain http only to "
-        "127.0.0.1 or localhost, for a local mirror)"
-    )
 
 
 class PlatformBuild(BaseModel):
@@ -87,3 +69,11 @@ def this_platform() -> PlatformName | None:
     if sys.platform == "darwin" and machine == "arm64":
         return "macos-arm64"
     return None
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """What is wrong with a manifest, one "field: problem" after another."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or 'manifest'}: {error['msg']}"
+        for error in exc.errors()
+    )

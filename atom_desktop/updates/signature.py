@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from atom_desktop.updates.errors import ManifestRefusedError
-from atom_desktop.updates.manifest import Manifest
+from atom_desktop.updates.manifest import Manifest, validation_problems
 
 #: A signed manifest larger than this is refused before it is parsed.
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -134,10 +134,7 @@ def verify_document(data: bytes, key: Ed25519PublicKey) -> Manifest:
     try:
         return Manifest.model_validate_json(document.signed)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'manifest'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = validation_problems(exc)
         raise ManifestRefusedError(
             f"The update manifest is signed but not valid ({problems}); it was refused."
         ) from None

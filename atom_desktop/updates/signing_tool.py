@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from atom_desktop.core.private_file import create_private
 from atom_desktop.updates.errors import UpdateError
+from atom_desktop.updates.manifest import validation_problems
 from atom_desktop.updates.signature import (
     key_id,
     private_key_from_text,
@@ -137,10 +138,7 @@ def _sign(manifest: Path, key: Ed25519PrivateKey, output: Path | None) -> int:
     try:
         document = sign_manifest(text, key)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'manifest'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = validation_problems(exc)
         raise UpdateError(
             f"The manifest {manifest} is not valid, so it was not signed: {problems}."
         ) from None

@@ -145,6 +145,22 @@ def test_linux_keeps_only_the_newest_failed_versions(tmp_path: Path) -> None:
     assert kept == ["0.2.1", "0.2.2"]
 
 
+def test_macos_moves_failed_versions_aside_as_linux_does(tmp_path: Path) -> None:
+    root = tmp_path / "Applications"
+    installer = MacDmgInstaller(root)
+    for version in ("0.1.0", "0.2.0", "0.2.1", "0.2.2"):
+        (root / "versions" / version / APP_NAME).mkdir(parents=True)
+    installer.activate("0.1.0")
+    assert installer.discard("0.1.0") is None  # never the current one
+    for version in ("0.2.0", "0.2.1", "0.2.2"):
+        moved = installer.discard(version)
+        assert moved is not None and moved.parent == root / "failed"
+    kept = sorted(p.name.split("-")[0] for p in (root / "failed").iterdir())
+    assert kept == ["0.2.1", "0.2.2"]
+    installer.prune({"0.1.0"})
+    assert [p.name for p in (root / "versions").iterdir()] == ["0.1.0"]
+
+
 # -- Windows (MSI) ------------------------------------------------------------------------
 
 

@@ -10,8 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
+from atom_desktop.core.update_address import check_url
 from atom_desktop.updates.errors import ManifestRefusedError
-from atom_desktop.updates.manifest import Manifest, check_url
+from atom_desktop.updates.manifest import Manifest
 from atom_desktop.updates.signature import (
     key_id,
     public_key_from_text,
