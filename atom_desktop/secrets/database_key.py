@@ -139,7 +139,7 @@ class KeyStorageQuestion:
 #: SecretsError if the app stops meanwhile.
 KeyStorageAsk = Callable[[KeyStorageQuestion], KeyChoice]
 #: Why a key is in a file, for :attr:`DatabaseKey.reason`.
-CHOSEN_FILE = "you chose a key file when the keyring asked for a password at first start"
+CHOSEN_FILE = "chosen at first start"
 KEPT_FILE = "it has been kept there since this database was made"
 
 
