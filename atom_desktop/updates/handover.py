@@ -115,6 +115,26 @@ def perform_handover(
     """
     with contextlib.suppress(OSError, InstallError):  # else the trial fails and says why
         make_state_dir(state_dir)
+    try:
+        return _perform(plan, installer, state_dir, env)
+    except Exception as exc:  # a last resort: the steps below catch what they expect
+        problems: list[str] = []
+        _make_current(installer, plan.previous, problems)
+        restarted = _restart(installer, plan, state_dir, env)
+        trouble = f" Also: {'; '.join(problems)}." if problems else ""
+        message = (
+            f"The update handover failed ({_say(exc)}); version {plan.version} was not "
+            f"applied and {plan.previous} stays installed.{trouble}"
+        )
+        return _save(state_dir, "not_applied", plan, message, restarted), None
+
+
+def _perform(
+    plan: HandoverPlan,
+    installer: Installer,
+    state_dir: Path,
+    env: Mapping[str, str],
+) -> tuple[HandoverResult, TrialOutcome | None]:
     if plan.wait_pid is not None and not _gone(
         plan.wait_pid, plan.wait_created, plan.quit_timeout_s
     ):
@@ -130,7 +150,7 @@ def perform_handover(
             log=state_dir / f"trial-{plan.version}.log",
         )
     except Exception as exc:  # any failure must end in the previous version
-        problems = [f"version {plan.version} could not be made current: {_say(exc)}"]
+        problems: list[str] = [f"version {plan.version} could not be made current: {_say(exc)}"]
         _make_current(installer, plan.previous, problems)
         restarted = _restart(installer, plan, state_dir, env)
         message = f"Version {plan.version} was not applied; {plan.previous} stays installed: "
@@ -281,7 +301,8 @@ def _gone(pid: int, created: float | None, timeout_s: float) -> bool:
         process = psutil.Process(pid)
         if created is not None and abs(process.create_time() - created) > _CREATE_TIME_SLACK_S:
             return True
-    except psutil.NoSuchProcess:
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        # Not there, or another user's process: the app (this user's) has gone.
         return True
     deadline = time.monotonic() + timeout_s
     while True:
