@@ -208,6 +208,19 @@ class SgrTracker:
     def __init__(self, memo_size: int = 4096) -> None:
         self._memo: dict[tuple[SgrState, tuple[str, ...]], SgrState] = {}
         self._memo_size = memo_size
+        # One object per distinct state: the ring keeps a state per line, and
+        # a named tuple stays tracked by the garbage collector (unlike a plain
+        # tuple of numbers), so every copy kept makes each full collection
+        # longer. Output with varied colours folds to equal states often.
+        self._states: dict[SgrState, SgrState] = {DEFAULT_STATE: DEFAULT_STATE}
+
+    def _one(self, state: SgrState) -> SgrState:
+        found = self._states.get(state)
+        if found is None:
+            if len(self._states) >= self._memo_size:
+                self._states = {DEFAULT_STATE: DEFAULT_STATE}
+            self._states[state] = found = state
+        return found
 
     def advance(self, state: SgrState, text: str) -> SgrState:
         """The state after ``text`` (any length, any number of lines), given the state before."""
@@ -224,11 +237,11 @@ class SgrTracker:
         if not params:
             return state
         if len(params) > _MEMO_KEY_MAX:
-            return _fold_from_last_reset(state, params)
+            return self._one(_fold_from_last_reset(state, params))
         key = (state, tuple(params))
         found = self._memo.get(key)
         if found is None:
-            found = _fold_from_last_reset(state, params)
+            found = self._one(_fold_from_last_reset(state, params))
             if len(self._memo) >= self._memo_size:
                 self._memo.clear()
             self._memo[key] = found
@@ -258,8 +271,62 @@ def _expand_tabs(text: str, column: int) -> str:
     return (" " * offset + text).expandtabs(TAB_WIDTH)[offset:]
 
 
+# Any control character (ESC included) other than tab and newline: a line
+# whose text between its SGR sequences has none is parsed by the fast path.
+_ANY_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# SGR folds seen at paint, by (state, parameters): coloured output repeats
+# the same few, so painting a screen of new rows is mostly dictionary hits.
+_APPLIED: dict[tuple[SgrState, str], SgrState] = {}
+_APPLIED_MAX: Final = 4096
+
+
+def _apply_memoised(state: SgrState, params: str) -> SgrState:
+    key = (state, params)
+    found = _APPLIED.get(key)
+    if found is None:
+        found = apply_sgr(state, params)
+        if len(_APPLIED) >= _APPLIED_MAX:
+            _APPLIED.clear()
+        _APPLIED[key] = found
+    return found
+
+
 def parse_line(line: str, state: SgrState) -> ParsedLine:
     """Split a raw line into styled runs, starting from ``state`` (the state at its start)."""
+    if "\x1b" not in line and not _ANY_CONTROL.search(line):
+        text = line.expandtabs(TAB_WIDTH) if "\t" in line else line
+        return ParsedLine(text, (Run(0, text, state),) if text else (), state)
+    pieces = _SGR.split(line)
+    # pieces alternate: text, SGR parameters, text, ... If the text left
+    # between the SGR sequences holds no other escape or control character,
+    # the runs are those texts; painting a screen of new coloured rows (a
+    # flood) costs one C-level split per row instead of a regex match and a
+    # Python call per sequence.
+    if _ANY_CONTROL.search("".join(pieces[::2])):
+        return _parse_general(line, state)
+    runs: list[Run] = []
+    shown: list[str] = []
+    column = 0
+    for index in range(0, len(pieces), 2):
+        if index:
+            state = _apply_memoised(state, pieces[index - 1])
+        text = pieces[index]
+        if not text:
+            continue
+        if "\t" in text:
+            text = _expand_tabs(text, column)
+        if runs and runs[-1].state == state:
+            last = runs[-1]
+            runs[-1] = Run(last.column, last.text + text, state)
+        else:
+            runs.append(Run(column, text, state))
+        shown.append(text)
+        column += len(text)
+    return ParsedLine("".join(shown), tuple(runs), state)
+
+
+def _parse_general(line: str, state: SgrState) -> ParsedLine:
+    """:func:`parse_line` for a line with escapes other than SGR or stray control characters."""
     runs: list[Run] = []
     column = 0
     position = 0

@@ -12,6 +12,7 @@ from atom_desktop.gui.ansi import (
     Run,
     SgrState,
     SgrTracker,
+    _parse_general,
     apply_sgr,
     display_text,
     fold_sgr,
@@ -189,6 +190,40 @@ def test_runs_cover_the_shown_text_exactly(line: str, state: SgrState) -> None:
     assert "\x1b" not in parsed.text
 
 
+# Lines a coloured flood is made of: text and SGR only (the parser's fast path).
+_sgr_lines = st.lists(
+    st.sampled_from(
+        [
+            "a",
+            "word ",
+            "\t",
+            "\x1b[0m",
+            "\x1b[m",
+            "\x1b[1m",
+            "\x1b[31m",
+            "\x1b[22m",
+            "\x1b[38;5;200m",
+            "\x1b[48;2;1;2;3m",
+            "\x1b[38:2::4:5:6m",
+            "\x1b[7m",
+            "\x1b[32m",
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@given(line=st.one_of(_sgr_lines, _lines), state=_states)
+@example(line="", state=DEFAULT_STATE)
+@example(line="\x1b[31m\x1b[0m\x1b[31mred", state=DEFAULT_STATE)
+@example(line="a\x1b[1m\x1b[22mb", state=RED)
+def test_the_fast_parser_gives_what_the_general_one_gives(line: str, state: SgrState) -> None:
+    # Lines of text and SGR only take a shortcut at paint; it must find the
+    # same runs, shown text and end state as the full tokenizer.
+    assert parse_line(line, state) == _parse_general(line, state)
+    assert parse_line(line, state) == parse_line(line, state)  # and from the memo
+
+
 @pytest.mark.parametrize(
     ("raw", "shown"),
     [
@@ -242,3 +277,14 @@ def test_the_parse_cache_returns_what_parsing_returns_and_stays_bounded() -> Non
         line = f"\x1b[3{number % 8}mline {number}"
         assert cache.get(line, DEFAULT_STATE) == parse_line(line, DEFAULT_STATE)
     assert len(cache._young) + len(cache._old) <= 8
+
+
+def test_the_tracker_keeps_one_object_per_distinct_state() -> None:
+    # The ring keeps a state per line; equal states are one object, so lines
+    # of varied colours do not each add an object for the collector to scan.
+    tracker = SgrTracker()
+    lines = [f"\x1b[0m\x1b[3{n % 3}m{n}" for n in range(300)]
+    lines += [f"\x1b[{30 + n % 3}mx\x1b[1m\x1b[22m" for n in range(300)]
+    states, _ = tracker.line_states(lines, DEFAULT_STATE)
+    assert len({id(state) for state in states}) == len(set(states)) == 4
+    assert states[1:4] == [SgrState(fg=0), SgrState(fg=1), SgrState(fg=2)]
