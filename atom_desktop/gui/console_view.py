@@ -14,7 +14,10 @@ The design is the one RECIPES.md measured as the only one faster than xterm:
   their effect on the open partial line and on the SGR state is kept, which
   is exactly what ingesting them and evicting their lines would leave.
 * Painting turns SGR into colours only for the visible rows (memoised), and
-  layout plus repaint run at most ~60 times a second.
+  layout plus repaint run at most ~60 times a second. While output arrives,
+  a frame is painted a band of rows per turn of the Qt loop, and an ingest
+  slice after a paint is shorter by what the paint took, so neither one
+  long paint nor a paint plus a slice holds the loop for a frame's time.
 
 Threading: every method is for the Qt (GUI) thread. Feed it through queued
 signals; hand over text as it comes (chunks, not lines).
@@ -72,13 +75,26 @@ MAX_LINE_CHARS: Final = 8192
 # A larger append is queued as pieces of this size, so one ingest step is
 # bounded whatever the caller hands over.
 PIECE_CHARS: Final = 64 * 1024
+# Ingest takes at most this much of a queued piece at a time (cut after a
+# newline), then looks at the clock: 64 KiB of densely coloured lines costs
+# more than a whole slice to fold, so a piece taken whole overran its slice.
+STEP_CHARS: Final = 8 * 1024
 # Queued text beyond this is skipped as it arrives, when what follows it
 # fills the ring anyway (normally ingest does that, in its slices).
 MAX_BACKLOG_CHARS: Final = 64 * 1024 * 1024
-# Ingest runs in slices of this long, then lets the Qt loop run.
-INGEST_SLICE_S: Final = 0.006
+# Ingest runs in slices of at most this long, then lets the Qt loop run. A
+# turn of the loop may also paint: a slice after a paint is shorter by what
+# the paint took, never shorter than MIN_SLICE_S (so ingest always gets on).
+# Paint and slice together then stay well inside one 60 Hz frame.
+INGEST_SLICE_S: Final = 0.004
+MIN_SLICE_S: Final = 0.001
 # Layout and repaint at most this often (~60 Hz).
 FRAME_MS: Final = 16
+# A frame drawn while output arrives is painted this many rows per turn of
+# the Qt loop: a screen of new, densely coloured rows costs several
+# milliseconds to draw, too long to be one uninterrupted block. The bands
+# show the rows the frame was laid out with, so they join up.
+BAND_ROWS: Final = 8
 
 # Left gutter: the stderr marker bar, then a little padding before the text.
 MARKER_WIDTH: Final = 3
@@ -251,10 +267,26 @@ class _OutputRing:
             elif kind == NOTICE:
                 self._add_notice(text)
             else:
+                if len(text) > STEP_CHARS:
+                    text = self._take_step(kind, text)
                 self._add_text(kind, text)
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         return bool(pending)
+
+    def _take_step(self, kind: int, text: str) -> str:
+        """Keep about STEP_CHARS of ``text`` (up to a newline) and queue the rest first again."""
+        cut = text.rfind("\n", 0, STEP_CHARS) + 1
+        if cut <= 0:
+            # One long line: any cut works, the open line joins the pieces
+            # (and _set_open cuts it into rows outside escape sequences).
+            cut = STEP_CHARS
+        rest = text[cut:]
+        newlines = rest.count("\n")
+        self._pending.appendleft((kind, rest, newlines))
+        self._pending_newlines += newlines
+        self.pending_chars += len(rest)
+        return text[:cut]
 
     # -- ingest ----------------------------------------------------------------------------
 
@@ -361,6 +393,16 @@ class ConsoleView(QAbstractScrollArea):
         self._updating_scrollbars = False
         self._selection: _Selection | None = None
         self._dragging = False
+        # Before setFont: its FontChange event lays out, which stops bands.
+        self._band_timer = QTimer(self)
+        self._band_timer.setSingleShot(True)
+        self._band_timer.setInterval(0)
+        self._band_timer.timeout.connect(self._paint_next_band)
+        # Absolute row at the top of the frame being painted in bands (None:
+        # paint from the scroll bar, as any other repaint does).
+        self._band_top: int | None = None
+        self._next_band = 0  # first viewport row of the next band
+        self._painting_s = 0.0  # seconds spent painting since the last ingest slice
 
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._metrics = self._measure()
@@ -375,7 +417,7 @@ class ConsoleView(QAbstractScrollArea):
         self._frame_timer = QTimer(self)
         self._frame_timer.setSingleShot(True)
         self._frame_timer.setInterval(FRAME_MS)
-        self._frame_timer.timeout.connect(self._layout)
+        self._frame_timer.timeout.connect(self._frame)
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -420,7 +462,9 @@ class ConsoleView(QAbstractScrollArea):
             self._ingest_timer.start()
 
     def _ingest_slice(self) -> None:
-        if not self._ring.ingest(time.perf_counter() + INGEST_SLICE_S):
+        budget = max(MIN_SLICE_S, INGEST_SLICE_S - self._painting_s)
+        self._painting_s = 0.0
+        if not self._ring.ingest(time.perf_counter() + budget):
             self._ingest_timer.stop()
         if not self._frame_timer.isActive():
             self._frame_timer.start()
@@ -562,8 +606,35 @@ class ConsoleView(QAbstractScrollArea):
         finally:
             self._updating_scrollbars = False
 
+    def _frame(self) -> None:
+        """The ~60 Hz frame while output arrives: fit the scroll bars, repaint in bands."""
+        self._fit_scrollbars()
+        self._band_top = self._ring.first + self.verticalScrollBar().value()
+        self._next_band = 0
+        self._paint_next_band()
+
+    def _paint_next_band(self) -> None:
+        if self._band_top is None:
+            return
+        line_height = self._metrics[0]
+        viewport = self.viewport()
+        top = self._next_band * line_height
+        self._next_band += BAND_ROWS
+        viewport.update(0, top, viewport.width(), BAND_ROWS * line_height)
+        if self._next_band * line_height < viewport.height():
+            self._band_timer.start()
+
+    def _stop_bands(self) -> None:
+        self._band_top = None
+        self._band_timer.stop()
+
     def _layout(self) -> None:
-        """Fit the scroll bars to the rows and repaint (the ~60 Hz frame)."""
+        """Fit the scroll bars to the rows and repaint all of it now."""
+        self._fit_scrollbars()
+        self._stop_bands()
+        self.viewport().update()
+
+    def _fit_scrollbars(self) -> None:
         ring = self._ring
         _, _, cell = self._metrics
         page = self._page_rows()
@@ -585,7 +656,6 @@ class ConsoleView(QAbstractScrollArea):
             hbar.setRange(0, max(0, GUTTER + (ring.max_columns + 1) * cell - width))
         finally:
             self._updating_scrollbars = False
-        self.viewport().update()
 
     def _on_scrolled(self, value: int) -> None:
         if self._updating_scrollbars:
@@ -599,6 +669,9 @@ class ConsoleView(QAbstractScrollArea):
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt's name)
         """Repaint from the scroll bars' positions (nothing is cached on screen)."""
         del dx, dy
+        if self._updating_scrollbars:
+            return  # the view moved them, and repaints as it sees fit
+        self._stop_bands()
         self.viewport().update()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
@@ -648,6 +721,11 @@ class ConsoleView(QAbstractScrollArea):
         found = self._fonts.get(key)
         if found is None:
             found = QFont(self.font())
+            # Console text needs no kerning or ligatures, and shaping every
+            # run is most of what drawing a row costs: with it, a screen of
+            # new coloured rows took longer to paint than one 60 Hz frame.
+            # Scripts that need shaping to be drawn correctly still get it.
+            found.setStyleStrategy(QFont.StyleStrategy.PreferNoShaping)
             found.setBold(bold)
             found.setItalic(italic)
             found.setUnderline(underline)
@@ -685,11 +763,13 @@ class ConsoleView(QAbstractScrollArea):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
         """Paint the visible rows only."""
+        started = time.perf_counter()
         painter = QPainter(self.viewport())
         try:
             self._paint(painter, event)
         finally:
             painter.end()
+            self._painting_s += time.perf_counter() - started
 
     def _paint(self, painter: QPainter, event: QPaintEvent) -> None:
         ring = self._ring
@@ -701,11 +781,17 @@ class ConsoleView(QAbstractScrollArea):
         highlight = palette.color(QPalette.ColorRole.Highlight)
         highlighted_text = palette.color(QPalette.ColorRole.HighlightedText)
         top = self.verticalScrollBar().value()
+        if self._band_top is not None:
+            # Lines evicted since the frame was laid out would shift the
+            # later bands against the earlier ones.
+            top = max(0, self._band_top - ring.first)
         shift = self.horizontalScrollBar().value()
         low = max(0, (shift - GUTTER) // cell)
         high = (shift + width) // cell + 1
         first = top + max(0, area.top()) // line_height
         last = min(ring.row_count(), top + area.bottom() // line_height + 1)
+        font: QFont | None = None
+        colour: QColor | None = None
         for index in range(first, last):
             y = (index - top) * line_height
             text, kind, state = ring.row(index)
@@ -727,8 +813,14 @@ class ConsoleView(QAbstractScrollArea):
                     background = highlight if is_selected else style.background
                     if background is not None:
                         painter.fillRect(x, y, (b - a) * cell, line_height, background)
-                    painter.setFont(style.font)
-                    painter.setPen(highlighted_text if is_selected else style.foreground)
+                    # Runs of a row mostly share font and pen: set them only on a change.
+                    if style.font is not font:
+                        font = style.font
+                        painter.setFont(font)
+                    pen = highlighted_text if is_selected else style.foreground
+                    if pen is not colour:
+                        colour = pen
+                        painter.setPen(pen)
                     painter.drawText(x, y + ascent, run.text[a - run.column : b - run.column])
             if selected is not None and selected[1] > len(parsed.text):
                 # Show that the line's end (or an empty line) is selected too.

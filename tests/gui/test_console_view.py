@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import gc
+import itertools
 import os
 import subprocess
 import time
@@ -12,11 +13,19 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QSocketNotifier, Qt, QTimer
-from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from atom_desktop.gui.console_view import GUTTER, MARKER_WIDTH, ConsoleView
+from atom_desktop.gui.console_view import (
+    BAND_ROWS,
+    GUTTER,
+    INGEST_SLICE_S,
+    MARKER_WIDTH,
+    MIN_SLICE_S,
+    STEP_CHARS,
+    ConsoleView,
+)
 from tests.support.qt_watchdog import QtLoopWatchdog
 
 LIGHT = ("#ffffff", "#000000")
@@ -448,6 +457,80 @@ def test_many_wrapped_void_calls_do_not_crash(view: ConsoleView) -> None:
 
 
 # -- keeping the Qt loop responsive ------------------------------------------------------------
+
+
+def test_a_large_piece_is_ingested_in_steps_with_nothing_lost(qtbot: QtBot) -> None:
+    view = ConsoleView()
+    qtbot.addWidget(view)
+    lines = [f"\x1b[3{n % 8}mline {n}\x1b[0m \x1b[1mbold" for n in range(5_000)]
+    text = "\n".join(lines) + "\n" + "x" * (3 * STEP_CHARS) + "\x1b[32mgreen"
+    view.append(text)
+    ring = view._ring
+    # A deadline already past: one step is taken, not the whole piece.
+    assert ring.ingest(0.0)
+    assert 0 < ring.row_count() <= STEP_CHARS // len(lines[0])
+    assert 0 < view.backlog() < len(text)
+    # Later steps pick up where it stopped: every line, in order, with colours.
+    shown = view.plain_text().split("\n")
+    assert shown[: len(lines)] == [f"line {n} bold" for n in range(5_000)]
+    assert "".join(shown[len(lines) :]) == "x" * (3 * STEP_CHARS) + "green"
+    assert view.styled_runs(1)[0].foreground != view.styled_runs(2)[0].foreground
+    assert view.styled_runs(view.line_count() - 1)[-1].text == "green"
+
+
+def test_while_output_arrives_a_frame_is_painted_in_bands(view: ConsoleView, qtbot: QtBot) -> None:
+    # (top, bottom, absolute row at the top) of each paint.
+    painted: list[tuple[int, int, int]] = []
+    original = view._paint
+
+    def record(painter: QPainter, event: QPaintEvent) -> None:
+        top = -1 if view._band_top is None else view._band_top
+        painted.append((event.rect().top(), event.rect().bottom(), top))
+        original(painter, event)
+
+    view._paint = record  # type: ignore[method-assign]
+    qtbot.waitExposed(view)
+    view.flush()
+    painted.clear()
+    view.append("".join(f"\x1b[3{n % 8}mline {n}\x1b[0m\n" for n in range(20_000)))
+    qtbot.waitUntil(lambda: view.backlog() == 0 and len(painted) > 1)
+    qtbot.wait(100)  # the last frame's bands
+    height = view.viewport().height()
+    banded = [(top, bottom) for top, bottom, at in painted if at >= 0]
+    assert len(banded) > 1
+    assert max(bottom - top + 1 for top, bottom in banded) <= BAND_ROWS * view._metrics[0]
+    assert BAND_ROWS * view._metrics[0] < height
+    # The last frame's bands tile the viewport and show the same rows: the
+    # newest, as a view following the output does.
+    last = painted[-1][2]
+    bands = sorted((top, bottom) for top, bottom, at in painted if at == last)
+    assert bands[0][0] == 0
+    assert bands[-1][1] >= height - 1
+    assert all(b[0] <= a[1] + 1 for a, b in itertools.pairwise(bands))
+    bar = view.verticalScrollBar()
+    assert last == view._ring.first + bar.value() and bar.value() == bar.maximum()
+
+
+def test_an_ingest_slice_after_a_paint_is_shorter(view: ConsoleView) -> None:
+    deadlines: list[float] = []
+    ring = view._ring
+
+    def ingest(deadline: float | None) -> bool:
+        assert deadline is not None
+        deadlines.append(deadline - time.perf_counter())
+        return True
+
+    ring.ingest = ingest  # type: ignore[method-assign]
+    view._painting_s = 0.0  # no paint since the last slice
+    view._ingest_slice()
+    view._painting_s = 0.0025  # a paint ran in this turn of the loop
+    view._ingest_slice()
+    view._painting_s = 1.0
+    view._ingest_slice()
+    full, after_paint, after_long_paint = deadlines
+    assert full <= INGEST_SLICE_S
+    assert after_paint <= INGEST_SLICE_S - 0.0025 < full
+    assert 0 < after_long_paint <= MIN_SLICE_S
 
 
 class _PipeReader:
