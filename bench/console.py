@@ -1,7 +1,9 @@
 """Console benchmark: a flood of output into our ConsoleView against xterm, same display.
 
-For each workload (plain lines, and lines with SGR colours: 16-colour,
-256-colour and 24-bit), a file of --mib MiB is shown, launch to exit, by:
+For each workload (plain lines; lines with SGR colours in four repeating
+patterns: 16-colour, 256-colour and 24-bit; and ``ansi-random``, coloured
+lines drawn at random from --seed, see RandomAnsi), a file of --mib MiB is
+shown, launch to exit, by:
 
     (a) ATOM: a fresh process (``python -m bench.console --viewer FILE``)
         that opens a ConsoleView window of 120x40 cells, starts ``cat FILE``
@@ -9,14 +11,17 @@ For each workload (plain lines, and lines with SGR colours: 16-colour,
         decodes it with an incremental UTF-8 decoder (errors="replace") and
         appends it, exactly as a run's output reaches the view; it exits once
         the last byte is ingested and painted. It also records the Qt loop's
-        stalls: the gaps between the ticks of a 10 ms timer during the ingest.
+        stalls: the gaps between the ticks of a 10 ms timer during the ingest
+        (target: p99 <= 16 ms, one frame at 60 Hz), and the CPU time its Qt
+        thread ran in each gap: on a machine shared with other work, a long
+        gap in which the thread mostly did not run was not the view's.
     (b) xterm: ``xterm -geometry 120x40 -e cat FILE``.
 
 Both run on the same Xvfb display, which this script starts (and a private
 session D-Bus, so Qt's autolaunched one does not outlive the run). The runs
 alternate, their order swapping every round; figures are medians of the rounds.
 
-    .venv/bin/python -m bench.console [--mib 200] [--rounds 3]
+    .venv/bin/python -m bench.console [--mib 200] [--rounds 3] [--seed 7]
 
 Needs Xvfb and xterm: ``apt-get install -y --no-install-recommends xvfb xterm``.
 scripts/test does not install xterm: this is a benchmark, not a test.
@@ -31,6 +36,7 @@ import itertools
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -51,7 +57,9 @@ COLUMNS = 120
 ROWS = 40
 READ_BYTES = 65536
 TICK_MS = 10
-WORKLOADS = ("plain", "ansi")
+# One frame at 60 Hz: the Qt loop's stalls during ingest stay within it.
+STALL_P99_MS = 16
+WORKLOADS = ("plain", "ansi", "ansi-random")
 
 
 # -- the data --------------------------------------------------------------------------------
@@ -75,20 +83,78 @@ def _ansi_line(n: int) -> str:
     return _plain_line(n)
 
 
+class RandomAnsi:
+    """Coloured lines drawn at random: a second coloured workload, built unlike ``_ansi_line``.
+
+    ``_ansi_line`` repeats four patterns and resets after every coloured
+    word. Real tools differ, so this one mixes what they do at random (from a
+    fixed seed, so every run sees the same file): lines of 0 to 300 or so
+    characters, 0 to 12 SGR changes each (basic, bright, 256-colour and
+    24-bit colours, attributes, partial resets), state often carried from
+    one line into the next, an occasional long line of several thousand
+    characters, and bursts of lines with no colour at all.
+    """
+
+    _WORDS = (
+        "build", "test", "ok", "warning:", "error:", "src/atom/core.py", "[1/42]", "->",
+        "passed", "failed", "0.003s", "compiling", "linking", "GET", "/api/v1/runs", "200",
+    )  # fmt: skip
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)
+
+    def _sgr(self) -> str:
+        pick = self._random.randrange(12)
+        n = self._random.randrange(256)
+        if pick < 3:
+            return f"\x1b[{30 + n % 8}m"
+        if pick == 3:
+            return f"\x1b[{90 + n % 8};{40 + n % 8}m"
+        if pick == 4:
+            return f"\x1b[38;5;{n}m"
+        if pick == 5:
+            return f"\x1b[48;5;{n}m"
+        if pick == 6:
+            return f"\x1b[38;2;{n};{255 - n};{n // 2}m"
+        if pick == 7:
+            return f"\x1b[{self._random.choice((1, 2, 3, 4, 7, 9))}m"
+        if pick == 8:
+            return f"\x1b[{self._random.choice((22, 23, 24, 27, 39, 49))}m"
+        if pick == 9:
+            return "\x1b[m"
+        return "\x1b[0m"
+
+    def __call__(self, n: int) -> str:
+        rnd = self._random
+        if rnd.random() < 0.2:
+            return f"{n} " + " ".join(rnd.choices(self._WORDS, k=rnd.randrange(1, 12))) + "\n"
+        words = rnd.randrange(1, 400 if rnd.random() < 0.01 else 40)
+        parts = [str(n)]
+        for _ in range(words):
+            if rnd.random() < 0.3:
+                parts.append(self._sgr())
+            parts.append(rnd.choice(self._WORDS) + " ")
+        if rnd.random() < 0.6:
+            parts.append("\x1b[0m")
+        return "".join(parts) + "\n"
+
+
 def write_flood(path: Path, mib: int, line: Callable[[int], str]) -> tuple[int, str]:
-    """Write about ``mib`` MiB of numbered lines; return the byte count and the last line."""
+    """Write about ``mib`` MiB of numbered lines; return the byte count and the last line shown."""
     target = mib * 1024 * 1024
     written = 0
     n = 0
     last = ""
     with path.open("wb") as out:
         while written < target:
-            batch = "".join(line(n + i) for i in range(50_000)).encode()
+            # Each line made once: a generator may draw at random.
+            lines = [line(n + i) for i in range(50_000)]
+            batch = "".join(lines).encode()
             out.write(batch)
             written += len(batch)
             n += 50_000
-            last = line(n - 1)
-    return written, last.rstrip("\n")
+            last = lines[-1]
+    return written, display_text(last.rstrip("\n"))
 
 
 # -- (a) the viewer process -----------------------------------------------------------------
@@ -114,10 +180,18 @@ def viewer(path: Path) -> None:
     gc.freeze()
 
     ticks: list[float] = []
+    # The Qt thread's CPU time at each tick: a gap the thread spent mostly
+    # not running was the machine's doing (other processes), not the view's.
+    cpu: list[float] = []
+
+    def tick() -> None:
+        ticks.append(time.perf_counter())
+        cpu.append(time.thread_time())
+
     watchdog = QTimer()
     watchdog.setTimerType(Qt.TimerType.PreciseTimer)
     watchdog.setInterval(TICK_MS)
-    watchdog.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    watchdog.timeout.connect(tick)
 
     proc = subprocess.Popen(["cat", str(path)], stdout=subprocess.PIPE)
     assert proc.stdout is not None
@@ -137,8 +211,8 @@ def viewer(path: Path) -> None:
         except BlockingIOError:
             return
         if not got:
-            started = time.perf_counter()
-            ticks.append(started)
+            tick()
+            started = ticks[0]
             watchdog.start()
         got += len(data)
         if data:
@@ -154,7 +228,7 @@ def viewer(path: Path) -> None:
         finisher.stop()
         view.flush()
         view.viewport().repaint()
-        ticks.append(time.perf_counter())
+        tick()
         watchdog.stop()
         app.quit()
 
@@ -163,6 +237,7 @@ def viewer(path: Path) -> None:
     app.exec()
     proc.wait()
     gaps = sorted((b - a) * 1000 for a, b in itertools.pairwise(ticks))
+    ran = sorted((b - a) * 1000 for a, b in itertools.pairwise(cpu))
     last = view.plain_text().rsplit("\n", 1)[-1]
     result = {
         "bytes": got,
@@ -170,6 +245,7 @@ def viewer(path: Path) -> None:
         "stall_p50_ms": statistics.median(gaps),
         "stall_p99_ms": gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))],
         "stall_max_ms": gaps[-1],
+        "stall_cpu_p99_ms": ran[min(len(ran) - 1, int(len(ran) * 0.99))],
         "lines": view.line_count(),
         # Lines the view never built because what followed them filled the
         # ring anyway (0 when ingest keeps pace with the pipe).
@@ -260,6 +336,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--mib", type=int, default=200, help="MiB of output per workload")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7, help="seed of the ansi-random workload")
     parser.add_argument("--viewer", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.viewer is not None:
@@ -271,7 +348,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-console-") as work:
         files: dict[str, tuple[Path, int, str]] = {}
-        for name, line in (("plain", _plain_line), ("ansi", _ansi_line)):
+        makers: dict[str, Callable[[int], str]] = {
+            "plain": _plain_line,
+            "ansi": _ansi_line,
+            "ansi-random": RandomAnsi(args.seed),
+        }
+        for name, line in makers.items():
             path = Path(work) / f"{name}.txt"
             size, last = write_flood(path, args.mib, line)
             files[name] = (path, size, last)
@@ -307,21 +389,22 @@ def main() -> None:
     print()
     print(
         "| workload | xterm s | ATOM s | xterm MB/s | ATOM MB/s | ATOM vs xterm "
-        "| stall p99 ms | stall max ms | target |"
+        "| stall p99 ms | stall max ms | CPU in gap p99 ms | target |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in WORKLOADS:
         size = files[name][1]
         ours = statistics.median(atom[name])
         theirs = statistics.median(xterm[name])
         p99 = statistics.median(float(r["stall_p99_ms"]) for r in stalls[name])
         worst = statistics.median(float(r["stall_max_ms"]) for r in stalls[name])
+        ran = statistics.median(float(r["stall_cpu_p99_ms"]) for r in stalls[name])
         ratio = theirs / ours
-        met = "met" if ratio >= 1.0 and p99 <= 50 else "**missed**"
+        met = "met" if ratio >= 1.0 and p99 <= STALL_P99_MS else "**missed**"
         print(
             f"| {name} | {theirs:.1f} | {ours:.1f} | {size / theirs / 1e6:.1f} "
-            f"| {size / ours / 1e6:.1f} | {ratio:.2f}x | {p99:.1f} | {worst:.1f} "
-            f"| >= 1.0x, p99 <= 50 ms: {met} |"
+            f"| {size / ours / 1e6:.1f} | {ratio:.2f}x | {p99:.1f} | {worst:.1f} | {ran:.1f} "
+            f"| >= 1.0x, p99 <= {STALL_P99_MS} ms: {met} |"
         )
     print()
     for name in WORKLOADS:
@@ -330,6 +413,9 @@ def main() -> None:
         print(
             f"{name}: ATOM ingest alone (first byte to last painted) {ingest:.1f} s, "
             f"lines skipped unbuilt: {skipped}; "
+            f"stall p99 per run {[round(float(r['stall_p99_ms']), 1) for r in stalls[name]]} ms, "
+            f"max {[round(float(r['stall_max_ms']), 1) for r in stalls[name]]} ms, "
+            f"CPU in gap p99 {[round(float(r['stall_cpu_p99_ms']), 1) for r in stalls[name]]} ms; "
             f"runs ATOM {[round(x, 1) for x in atom[name]]} s, "
             f"xterm {[round(x, 1) for x in xterm[name]]} s"
         )
