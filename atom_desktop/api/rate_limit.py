@@ -1,9 +1,12 @@
 """Rate limits: a token bucket per API token, and one for requests without a token.
 
-Every request takes one from its caller's bucket: the owner token's (large,
-the window's and the command line's), each named token's, or the one bucket
-shared by every request that carries no valid token (``/health``, the OAuth
-callback, refusals). With a named token, starting a run and making a token
+Every request that passes the security checks takes one from its caller's
+bucket, before its handler runs: the owner token's (large, the window's and
+the command line's), each named token's, or the one bucket shared by the
+requests that need no token (``/health``, the OAuth callback, the docs). A
+request the checks refuse (no token, a wrong one, a foreign Host or Origin)
+takes nothing: it is answered as cheaply as a 429 would be, and is told
+what is wrong. With a named token, starting a run and making a token
 also take one from a tighter bucket of their own. The owner token is the
 person at the machine (the window, the command line): one large bucket for
 everything, which the window's own use never empties. A request that finds a bucket empty
@@ -37,7 +40,7 @@ COSTLY_ROUTES = {
     ("POST", "/api/v1/runs"): RUN_STARTS,
     ("POST", "/api/v1/tokens"): TOKEN_CREATIONS,
 }
-#: The key of the bucket shared by every request without a valid token.
+#: The key of the bucket shared by the requests that need no token.
 ANONYMOUS = ""
 #: Buckets remembered at most: one per token and kind, so only a caller
 #: making tokens could grow them (and that has its own limit); a full table

@@ -330,16 +330,6 @@ class SecurityMiddleware:
         method = scope["method"]
         headers = checked_headers(scope["headers"])
         outcome = self._authorize(scope, headers, websocket=False)
-        limiter = self._limiter
-        if limiter is not None:
-            # Before a refusal too: a caller guessing tokens runs out of
-            # requests like any other caller without a valid one.
-            caller = _caller(outcome)
-            limited = limiter.check(caller, method, scope.get("atom_route", ""))
-            if limited is not None:
-                return self._too_many(
-                    scope, send, limited, caller=caller, headers=headers, outcome=outcome
-                )
         if isinstance(outcome, Refusal):
             return self._refuse(scope, send, outcome, method)
         origin_values = headers.get(b"origin")
@@ -347,6 +337,13 @@ class SecurityMiddleware:
         if outcome is PREFLIGHT:
             return _send_preflight(send, origin or "")
         principal = outcome if isinstance(outcome, Principal) else None
+        limiter = self._limiter
+        if limiter is not None:
+            # Only what passed the checks: a refusal is answered here, as
+            # cheaply as a 429 would be, and says what is wrong.
+            limited = limiter.check(principal, method, scope["atom_route"])
+            if limited is not None:
+                return self._too_many(scope, send, limited, principal, origin)
         if principal is not None:
             scope.setdefault("state", {})["principal"] = principal
         added = _response_headers(scope["path"], origin)
@@ -406,18 +403,18 @@ class SecurityMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The handshake passes the same checks; the app then accepts or not."""
         outcome = self._authorize(scope, checked_headers(scope["headers"]), websocket=True)
-        limiter = self._limiter
-        if limiter is not None:
-            caller = _caller(outcome)
-            limited = limiter.check(caller, "WEBSOCKET", scope.get("atom_route", ""))
-            if limited is not None:
-                await self._limited_burst(scope, caller, limited)
-                await self._websocket_too_many(scope, send, limited)
-                return
         if isinstance(outcome, Refusal):
             # Closing before accept makes the server answer the handshake with 403.
             await send({"type": "websocket.close", "code": 1008, "reason": outcome.code})
             return
+        limiter = self._limiter
+        if limiter is not None:
+            principal = outcome if isinstance(outcome, Principal) else None
+            limited = limiter.check(principal, "WEBSOCKET", scope["atom_route"])
+            if limited is not None:
+                await self._limited_burst(scope, principal, limited)
+                await self._websocket_too_many(scope, send, limited)
+                return
         if isinstance(outcome, Principal):
             scope.setdefault("state", {})["principal"] = outcome
         await self.app(scope, receive, send)
@@ -461,18 +458,12 @@ class SecurityMiddleware:
         scope: Scope,
         send: Send,
         limited: Limited,
-        *,
-        caller: Principal | None,
-        headers: dict[bytes, list[bytes]],
-        outcome: object,
+        principal: Principal | None,
+        origin: str | None,
     ) -> None:
-        """429, with CORS headers if the Origin passed (a browser may then read why)."""
-        origin_values = headers.get(b"origin")
-        origin = None
-        if origin_values and not isinstance(outcome, Refusal):
-            origin = origin_values[0].decode("latin-1")
+        """429, with CORS headers for an allowed Origin (a browser may then read why)."""
         added = (*_response_headers(scope["path"], origin), *limited.headers())
-        await self._limited_burst(scope, caller, limited)
+        await self._limited_burst(scope, principal, limited)
         await _send_error(send, 429, "too_many_requests", limited.message(), added=added)
 
     @staticmethod
@@ -583,16 +574,6 @@ def adding_headers(send: Send, added: tuple[tuple[bytes, bytes], ...]) -> Send:
         return send(message)
 
     return send_with_headers
-
-
-def _caller(outcome: object) -> Principal | None:
-    """Whose bucket a request takes from: a verified token's, or the shared one (None)."""
-    if isinstance(outcome, Principal):
-        return outcome
-    if isinstance(outcome, Refusal):
-        # A valid token lacking the scope is still its holder's request.
-        return outcome.principal
-    return None
 
 
 async def _send_error(

@@ -117,7 +117,7 @@ class Settings(BaseSettings):
 
     # Token buckets (api/rate_limit.py): each allows ``burst`` requests at
     # once and refills at the rate. Every request takes from its token's
-    # bucket (one bucket for all requests without a valid token); with a
+    # bucket (one bucket for all requests that need no token); with a
     # named token, starting a run and making a token also take from a
     # tighter bucket of their own.
     rate_limits: bool = Field(
@@ -139,10 +139,13 @@ class Settings(BaseSettings):
         default=50,
         gt=0,
         le=1_000_000,
-        description="Requests a second, all requests without a valid token together.",
+        description="Requests a second, all requests that need no token together.",
     )
     rate_anonymous_burst: int = Field(
-        default=500, ge=1, le=10_000_000, description="Requests at once, without a valid token."
+        default=500,
+        ge=1,
+        le=10_000_000,
+        description="Requests at once, requests that need no token.",
     )
     rate_run_starts_per_min: float = Field(
         default=120, gt=0, le=1_000_000, description="POST /runs a minute, per named token."

@@ -77,13 +77,15 @@ def test_limits_are_per_token(limited: LiveAgent) -> None:
 
 
 def test_requests_without_a_token_share_one_bucket(limited: LiveAgent) -> None:
-    """/health, the OAuth callback, a bad token: all take from the same bucket."""
+    """/health and the OAuth callback take from the same bucket; a refusal takes nothing."""
     with httpx.Client(base_url=limited.base_url) as anonymous:
         assert [r.status_code for r in burst(anonymous, 3, "/api/v1/health")] == [200] * 3
         assert anonymous.get("/api/v1/health").status_code == 429
         assert anonymous.get("/oauth/callback").status_code == 429
+        # Refused by the checks, and told why: not a 429.
         guessing = anonymous.get("/api/v1/tasks", headers={"Authorization": "Bearer atom_x"})
-        assert guessing.status_code == 429
+        assert guessing.status_code == 403
+        assert anonymous.get("/api/v1/tasks").status_code == 401
     with limited.client() as owner:
         assert owner.get("/api/v1/tasks").status_code == 200
 
@@ -102,7 +104,7 @@ def test_token_creation_has_its_own_tighter_bucket(limited: LiveAgent) -> None:
 
 
 def test_the_websocket_handshake_is_limited(limited: LiveAgent) -> None:
-    token = limited.make_token("read")
+    token = limited.make_token("read", "run")  # what a run's WebSocket needs
     with limited.client(token) as client:
         assert burst(client, 5)[-1].status_code == 429
     url = limited.base_url.replace("http://", "ws://") + "/api/v1/runs/none/ws"
