@@ -18,6 +18,11 @@ python -m bench.api_server agent PORT DIR [--twin LAYER=PORT ...]
       checks   the real one, as the agent's own app has it; costs are
                measured twin against twin, and the agent's own app against
                this twin shows the method's own error
+      no-ops   the real one without the operations layers: no rate limiter
+               in it and no request metrics around it, to measure what the
+               two cost together (against ``checks``, which has both)
+    The agent runs with limits no benchmark reaches (:data:`BENCH_LIMITS`):
+    every request still takes from its bucket, none is refused.
     Twins are compared in one process because two processes of the same
     server can differ by 10% for their whole life (memory layout, hash
     seeds), more than the layer costs.
@@ -180,19 +185,30 @@ class HeadersOnly:
         return self.app(scope, receive, self.adding_headers(send, self.headers))
 
 
-LAYERS = ("none", "headers", "checks")
+LAYERS = ("none", "headers", "checks", "no-ops")
+#: Rate limits far above any load here: the buckets do their work on every
+#: request (what is measured) and never refuse one (wrk counts a 429 as an error).
+BENCH_LIMITS = {
+    "rate_owner_per_s": 1_000_000,
+    "rate_owner_burst": 10_000_000,
+    "rate_anonymous_per_s": 1_000_000,
+    "rate_anonymous_burst": 10_000_000,
+}
 
 
 def twin_app(agent: Any, layer: str, port: int) -> Any:
     """A second app over ``agent`` for ``port``, its security middleware being ``layer``.
 
     ``none`` leaves the middleware out, ``headers`` puts :class:`HeadersOnly`
-    in its place, ``checks`` keeps it (answering to the twin's own port).
+    in its place, ``checks`` keeps it (answering to the twin's own port);
+    ``no-ops`` keeps it without its rate limiter and leaves the request
+    metrics out. Every other layer keeps the request metrics.
     """
     # Here, not at the top: the bare server must not load the agent's modules.
     from starlette.middleware import Middleware  # noqa: PLC0415
 
     from atom_desktop.api.app import create_app  # noqa: PLC0415
+    from atom_desktop.api.request_metrics import RequestMetrics  # noqa: PLC0415
     from atom_desktop.api.security import (  # noqa: PLC0415
         SecurityConfig,
         SecurityMiddleware,
@@ -202,6 +218,8 @@ def twin_app(agent: Any, layer: str, port: int) -> Any:
     app = create_app(agent)
     stack = []
     for middleware in app.user_middleware:
+        if middleware.cls is cast(Any, RequestMetrics) and layer == "no-ops":
+            continue
         if middleware.cls is cast(Any, SecurityMiddleware):
             if layer == "none":
                 continue
@@ -209,6 +227,8 @@ def twin_app(agent: Any, layer: str, port: int) -> Any:
             config = kwargs["config"]
             assert isinstance(config, SecurityConfig)
             kwargs["config"] = dataclasses.replace(config, hosts=allowed_hosts(port))
+            if layer == "no-ops":
+                kwargs["limiter"] = None
             cls = HeadersOnly if layer == "headers" else SecurityMiddleware
             middleware = Middleware(cls, **kwargs)  # noqa: PLW2901
         stack.append(middleware)
@@ -252,7 +272,9 @@ def run_agent(port: int, root: Path, twins: list[tuple[str, int]]) -> None:
     from atom_desktop.runtime import Runtime  # noqa: PLC0415
 
     os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    settings = Settings(data_dir=root / "data", config_dir=root / "config", port=port)
+    settings = Settings(
+        data_dir=root / "data", config_dir=root / "config", port=port, **BENCH_LIMITS
+    )
     Runtime(settings).serve()
 
 
