@@ -188,7 +188,7 @@ class HeadersOnly:
 LAYERS = ("none", "headers", "checks", "no-ops")
 #: Rate limits far above any load here: the buckets do their work on every
 #: request (what is measured) and never refuse one (wrk counts a 429 as an error).
-BENCH_LIMITS = {
+BENCH_LIMITS: dict[str, Any] = {
     "rate_owner_per_s": 1_000_000,
     "rate_owner_burst": 10_000_000,
     "rate_anonymous_per_s": 1_000_000,
