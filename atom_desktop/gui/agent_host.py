@@ -6,7 +6,10 @@ of its own. The window talks to it only through :class:`AgentHost`:
 - :meth:`AgentHost.call` runs a coroutine on the agent loop and hands its
   result (or error) to a callback on the Qt thread;
 - every event of the agent's bus arrives as the ``agent_event`` signal, on the Qt
-  thread (Qt queues signals emitted from another thread).
+  thread (Qt queues signals emitted from another thread);
+- when the keyring would prompt before the database key can be kept there,
+  the agent's start waits for the person's answer (``key_storage_asked``),
+  on its own thread: the window stays live and shows the question.
 
 Nothing here blocks the Qt thread: even importing and building the runtime
 happens on the agent thread, so the window shows before the agent is up.
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import shiboken6
@@ -26,6 +31,7 @@ from atom_desktop.agent_thread import AgentCallbacks, AgentThread
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.profile import Profile
 from atom_desktop.core.errors import AtomError
+from atom_desktop.secrets.errors import SecretsError
 
 # asyncio (about 40 ms to import) is first needed on the agent thread, after
 # the window's first paint: imported there, and for types only here.
@@ -36,11 +42,20 @@ if TYPE_CHECKING:
 
     from atom_desktop.config.settings import Settings
     from atom_desktop.runtime import Runtime
+    from atom_desktop.secrets.database_key import KeyChoice, KeyStorageQuestion
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Job = Callable[["Runtime"], Coroutine[Any, Any, T]]
+
+
+@dataclass(frozen=True)
+class KeyStorageRequest:
+    """The key storage question, and where its answer goes ("keyring" or "file")."""
+
+    question: KeyStorageQuestion
+    answer: concurrent.futures.Future[str]
 
 
 class AgentHost(QObject):
@@ -51,6 +66,7 @@ class AgentHost(QObject):
     failed = Signal(str)  # why the agent could not start (a message for a person)
     stopped = Signal()
     agent_event = Signal(object)  # atom_desktop.core.events.Event
+    key_storage_asked = Signal(object)  # KeyStorageRequest; answer it from the Qt thread
     _finished = Signal(object, object, object)  # callback, result, error
 
     def __init__(
@@ -68,12 +84,15 @@ class AgentHost(QObject):
             self._make_runtime,
             AgentCallbacks(
                 started=self.started.emit,
-                failed=lambda exc: self.failed.emit(_describe(exc)),
+                failed=self._on_failed,
                 stopped=self.stopped.emit,
                 event=self.agent_event.emit,
             ),
         )
         self._finished.connect(self._deliver)
+        self._questions: set[concurrent.futures.Future[str]] = set()
+        self._questions_lock = threading.Lock()
+        self._stop_requested = False
 
     # -- life -----------------------------------------------------------------------
 
@@ -134,11 +153,50 @@ class AgentHost(QObject):
 
     def request_stop(self) -> None:
         """Ask the agent to stop (runs are cancelled and recorded); ``stopped`` follows."""
+        self._cancel_questions()
         self._agent.request_stop()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop the agent and wait for its thread to end."""
+        self._cancel_questions()
         self._agent.stop(timeout)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        # A start ended by Quit (e.g. while the key question was open) is no failure to show.
+        if self._stop_requested:
+            logger.warning("The agent did not start: %s", _describe(exc))
+            return
+        self.failed.emit(_describe(exc))
+
+    def _cancel_questions(self) -> None:
+        # A start waiting for the person ends (with an error) rather than wait forever.
+        with self._questions_lock:
+            self._stop_requested = True
+            pending, self._questions = self._questions, set()
+        for answer in pending:
+            answer.cancel()
+
+    def _ask_key_storage(self, question: KeyStorageQuestion) -> KeyChoice:
+        """Show the question in the window and wait for the answer (on the store's thread)."""
+        from atom_desktop.secrets.database_key import KeyChoice  # noqa: PLC0415 - loaded here
+
+        answer: concurrent.futures.Future[str] = concurrent.futures.Future()
+        with self._questions_lock:
+            # Under the lock: a stop asked for just before would find nothing to cancel.
+            if self._stop_requested:
+                answer.cancel()
+            self._questions.add(answer)
+        logger.info("Asking in the window where to keep the database key: %s", question.text())
+        self.key_storage_asked.emit(KeyStorageRequest(question, answer))
+        try:
+            return KeyChoice(answer.result())
+        except concurrent.futures.CancelledError:
+            raise SecretsError(
+                "ATOM Desktop was stopped while it asked where to keep the database key."
+            ) from None
+        finally:
+            with self._questions_lock:
+                self._questions.discard(answer)
 
     def _make_runtime(self) -> Runtime:
         # Imported here, on the agent thread: the API stack takes a good part
@@ -153,6 +211,8 @@ class AgentHost(QObject):
             keyring_backend=self._keyring_backend,
         )
         runtime.window_attached = True
+        # A keyring that would prompt first is asked about in the window.
+        runtime.store.key_policy.ask = self._ask_key_storage
         return runtime
 
     # -- calls --------------------------------------------------------------------------

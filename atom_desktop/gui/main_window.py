@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.icons import page_icon
+from atom_desktop.gui.key_storage_question import KeyStorageQuestion
 from atom_desktop.gui.pages.home import HomePage
 from atom_desktop.gui.preferences import Preferences
 from atom_desktop.gui.style import apply_style, current_theme
@@ -163,6 +164,8 @@ class MainWindow(QMainWindow):
         host.starting.connect(lambda: self.page("Activity"))
         host.when_started(self.build_pages_soon)
         host.failed.connect(self.build_pages_soon)  # Settings may be what fixes it
+        # The agent's start asks here, after the first paint, if the keyring must prompt.
+        self.key_question = KeyStorageQuestion(host, self)
 
     # -- pages ----------------------------------------------------------------------------
 

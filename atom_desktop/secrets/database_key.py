@@ -175,7 +175,9 @@ class DatabaseKeyPolicy:
         self._paths = paths
         self._vault = vault
         self._redactor = redactor
-        self._ask = ask
+        #: Who to ask when the keyring would prompt first: the desktop window sets it
+        #: before the agent starts; ``serve`` has no one to ask.
+        self.ask = ask
 
     @property
     def record_path(self) -> Path:
@@ -361,8 +363,8 @@ class DatabaseKeyPolicy:
         """Ask the person while the keyring would prompt: its status then, and
         whether they chose a key file. Nothing prompts unless they chose the keyring."""
         last_try: str | None = None
-        while status.needs_prompt and self._ask is not None:
-            choice = self._ask(
+        while status.needs_prompt and self.ask is not None:
+            choice = self.ask(
                 KeyStorageQuestion(status, self.key_file_path, file_allowed, last_try)
             )
             if choice is KeyChoice.FILE and file_allowed:

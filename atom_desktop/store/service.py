@@ -47,6 +47,11 @@ class StoreService:
         self.key: DatabaseKey | None = None
 
     @property
+    def key_policy(self) -> DatabaseKeyPolicy:
+        """Finds the database key at the start (the window sets who it may ask)."""
+        return self._key_policy
+
+    @property
     def database(self) -> Database:
         """The open database (only between start and stop)."""
         if self._db is None:

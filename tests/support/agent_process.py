@@ -48,6 +48,10 @@ class AgentProcess:
             self.output += text.decode(errors="replace") + "\n"
         return True
 
+    def read_output(self, timeout: float) -> bool:
+        """Take in what the program wrote within ``timeout``; False once its output ended."""
+        return self._read_some(timeout)
+
     def wait_for(self, needle: str, timeout: float = 30) -> None:
         """Block until ``needle`` appears in the output; fail with the output if it does not."""
         deadline = time.monotonic() + timeout
