@@ -23,12 +23,15 @@ from atom_desktop.api.auth import TokenAuthority, TokenService
 from atom_desktop.api.routes.oauth_callback import CALLBACK_PATH
 from atom_desktop.api.server import ApiService
 from atom_desktop.automations.service import AutomationService, AutomationSettings
+from atom_desktop.config.logging_setup import LOG_FILE_NAME
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import AgentStateChanged, EventBus
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.core.service import Service
+from atom_desktop.diagnostics import edges
+from atom_desktop.diagnostics.reports import REPORTS_DIR_NAME, ErrorReports
 from atom_desktop.integrations.clients import ClientSettings
 from atom_desktop.integrations.service import IntegrationService
 from atom_desktop.platform import stop_signals
@@ -70,6 +73,13 @@ class Runtime:
             data_dir=settings.data_dir, config_dir=settings.config_dir, log_dir=settings.log_dir
         )
         self.redactor = redactor or Redactor()
+        # Unexpected failures the services log become reports (diagnostics/edges.py).
+        self.error_reports = ErrorReports(
+            self.paths.data_dir / REPORTS_DIR_NAME,
+            self.redactor,
+            log_file=self.paths.log_dir / LOG_FILE_NAME,
+        )
+        self._report_handler: edges.ReportingHandler | None = None
         self.bus = EventBus()
         self.ids = IdFactory()
         # The database key is the first secret the start reads.
@@ -203,12 +213,14 @@ class Runtime:
         self._set_state("starting")
         try:
             self.paths.ensure()
+            self._report_handler = edges.attach(self.error_reports)
             for service in self.services:
                 try:
                     await service.async_start()
                 except BaseException:
                     self._set_state("failed")
                     await self._async_stop_started()
+                    self._detach_reports()
                     raise
                 self._started.append(service)
             self.started_at = time.monotonic()
@@ -232,8 +244,14 @@ class Runtime:
             return
         self._set_state("stopping")
         await self._async_stop_started()
+        self._detach_reports()
         self._set_state("stopped")
         logger.info("Agent stopped")
+
+    def _detach_reports(self) -> None:
+        handler, self._report_handler = self._report_handler, None
+        if handler is not None:
+            edges.detach(handler)
 
     async def _async_stop_started(self) -> None:
         deadline = time.monotonic() + self.settings.shutdown_timeout_s
