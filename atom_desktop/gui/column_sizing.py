@@ -15,10 +15,13 @@ Usage::
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHeaderView,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
@@ -47,6 +50,30 @@ class ColumnGapDelegate(QStyledItemDelegate):
         """The content's size plus the gap."""
         size = super().sizeHint(option, index)
         return QSize(size.width() + Spacing.M, size.height())
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        """As usual; a right-aligned cell (a number) keeps the gap on its right."""
+        alignment = index.data(Qt.ItemDataRole.TextAlignmentRole)
+        value = getattr(alignment, "value", alignment)
+        if not isinstance(value, int) or not value & Qt.AlignmentFlag.AlignRight.value:
+            super().paint(painter, option, index)
+            return
+        # The cell's background and selection over its whole width, then the
+        # text in all but the gap.
+        background = QStyleOptionViewItem(option)
+        self.initStyleOption(background, index)
+        background.text = ""
+        widget = background.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, background, painter, widget)
+        text = QStyleOptionViewItem(option)
+        text.rect = option.rect.adjusted(0, 0, -Spacing.M, 0)
+        super().paint(painter, text, index)
 
 
 def fit_columns(view: QAbstractItemView, *, elastic: int | None = None) -> None:

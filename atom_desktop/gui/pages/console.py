@@ -163,7 +163,7 @@ class ConsolePage(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setTabsClosable(True)
         self.tabs.setDocumentMode(True)
-        self.tabs.setAccessibleName("Runs")
+        self.tabs.setAccessibleName(self.tr("Runs"))
         self.history = RunList(self.tr("Run history"))
         self.history.setMinimumWidth(260)
         self.history.setToolTip(self.tr("Double-click or Enter reopens a run's output"))

@@ -52,7 +52,7 @@ class HomePage(QWidget):
     def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._host = host
-        self.state_label = QLabel("Starting the agent…")
+        self.state_label = QLabel(self.tr("Starting the agent…"))
         self.api_label = QLabel("—")
         self.api_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.key_label = QLabel("—")
@@ -69,19 +69,21 @@ class HomePage(QWidget):
         status = QGroupBox(self.tr("Agent"))
         form = QFormLayout(status)
         form.setHorizontalSpacing(Spacing.L)
-        form.addRow("State:", self.state_label)
-        form.addRow("API:", self.api_label)
+        form.addRow(self.tr("State:"), self.state_label)
+        form.addRow(self.tr("API:"), self.api_label)
         form.addRow("Database key:", self.key_label)
         form.addRow("", self.key_warning)
-        form.addRow("Open tasks:", self.tasks_label)
+        form.addRow(self.tr("Open tasks:"), self.tasks_label)
 
         self.command = QLineEdit()
-        self.command.setPlaceholderText("Type a shell command and press Enter, e.g. ls -l ~")
-        self.command.setAccessibleName("Quick command")
-        self.run_button = QPushButton("Run")
-        self.run_button.setAccessibleName("Run the quick command")
+        self.command.setPlaceholderText(
+            self.tr("Type a shell command and press Enter, e.g. ls -l ~")
+        )
+        self.command.setAccessibleName(self.tr("Quick command"))
+        self.run_button = QPushButton(self.tr("Run"))
+        self.run_button.setAccessibleName(self.tr("Run the quick command"))
         self.command_error = ErrorLabel()
-        quick = QGroupBox("Quick command")
+        quick = QGroupBox(self.tr("Quick command"))
         quick_layout = QVBoxLayout(quick)
         row = QHBoxLayout()
         row.addWidget(self.command, 1)
@@ -230,7 +232,7 @@ class HomePage(QWidget):
         """Run what is in the quick command box."""
         line = self.command.text().strip()
         if not line:
-            self._show_command_error("Type a command first.")
+            self._show_command_error(self.tr("Type a command first."))
             return
         self.command_error.hide()
         self.run_button.setEnabled(False)
@@ -250,7 +252,9 @@ class HomePage(QWidget):
         self.command_error.show_error(message)
 
     def _show(self, view: jobs.AgentOverview) -> None:
-        self.state_label.setText("Paused: queued runs wait" if view.paused else "Running")
+        self.state_label.setText(
+            self.tr("Paused: queued runs wait") if view.paused else self.tr("Running")
+        )
         self.api_label.setText(view.api_url)
         self.key_label.setText(view.key_storage or "—")
         self.key_warning.setVisible(bool(view.key_warning))
@@ -303,9 +307,9 @@ class HomePage(QWidget):
             self._refresh_timer.start()
 
     def _on_failed(self, message: str) -> None:
-        self.state_label.setText("Could not start")
+        self.state_label.setText(self.tr("Could not start"))
         self.key_warning.setText(message)
         self.key_warning.show()
 
     def _on_error(self, error: AtomError) -> None:
-        self.state_label.setText(f"Unavailable: {error}")
+        self.state_label.setText(self.tr("Unavailable: %1").replace("%1", str(error)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -33,12 +33,12 @@ from atom_desktop.gui.style import page_margins
 from atom_desktop.store.task_types import Task, TaskFilter, TaskStatus, TaskUpdate
 
 SEARCH_DELAY_MS = 200
-FILTERS: list[tuple[str, tuple[TaskStatus, ...] | None]] = [
-    ("Open", ("todo", "doing")),
-    ("To do", ("todo",)),
-    ("Doing", ("doing",)),
-    ("Done", ("done",)),
-    ("All", None),
+FILTERS: list[tuple[object, tuple[TaskStatus, ...] | None]] = [
+    (QT_TRANSLATE_NOOP("TasksPage", "Open"), ("todo", "doing")),
+    (QT_TRANSLATE_NOOP("TasksPage", "To do"), ("todo",)),
+    (QT_TRANSLATE_NOOP("TasksPage", "Doing"), ("doing",)),
+    (QT_TRANSLATE_NOOP("TasksPage", "Done"), ("done",)),
+    (QT_TRANSLATE_NOOP("TasksPage", "All"), None),
 ]
 STATUS_COLUMN = 1
 DUE_COLUMN = 3
@@ -56,18 +56,18 @@ class TasksPage(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search titles and notes (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName("Search tasks")
+        self.search.setAccessibleName(self.tr("Search tasks"))
         self.filter = QComboBox()
         for label, _ in FILTERS:
-            self.filter.addItem(label)
-        self.filter.setAccessibleName("Show tasks")
+            self.filter.addItem(self.tr(str(label)))
+        self.filter.setAccessibleName(self.tr("Show tasks"))
         self.new_button = QPushButton("New (Ctrl+N)")
         self.complete_button = QPushButton("Complete (Ctrl+D)")
-        self.delete_button = QPushButton("Delete")
+        self.delete_button = QPushButton(self.tr("Delete"))
         for button, name in (
-            (self.new_button, "New task"),
-            (self.complete_button, "Complete the selected task"),
-            (self.delete_button, "Delete the selected task"),
+            (self.new_button, self.tr("New task")),
+            (self.complete_button, self.tr("Complete the selected task")),
+            (self.delete_button, self.tr("Delete the selected task")),
         ):
             button.setAccessibleName(name)
         self.table = QTreeWidget()
@@ -266,7 +266,9 @@ class TasksPage(QWidget):
             return
         title = self._tasks[task_id].title if task_id in self._tasks else task_id
         if confirm:
-            answer = QMessageBox.question(self, "Delete task", f"Delete “{title}”?")
+            answer = QMessageBox.question(
+                self, self.tr("Delete task"), self.tr("Delete “%1”?").replace("%1", title)
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self._host.call(lambda rt: jobs.delete_task(rt, task_id), None, self._show_error)
