@@ -94,7 +94,9 @@ def test_create_preview_run_toggle_and_delete(qtbot: QtBot, desktop: DesktopApp)
     qtbot.waitUntil(lambda: row(page, "Say hello") is not None, timeout=WAIT_MS)
     item = row(page, "Say hello")
     assert item is not None and item.text(1) == "On"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d \(in \d+ (s|min)\)", item.text(2)), item.text(2)
+    # Relative, with the exact time in the tooltip.
+    assert re.fullmatch(r"in a moment|in \d+ min", item.text(2)), item.text(2)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}", item.toolTip(2))
     assert item.text(3) == "never run"
     assert item.text(4) == "cron */5 * * * *"
     selected = page.selected()
@@ -102,12 +104,12 @@ def test_create_preview_run_toggle_and_delete(qtbot: QtBot, desktop: DesktopApp)
 
     # Run now: the run shows in the history with its step's result and output.
     page.run_selected()
-    qtbot.waitUntil(lambda: column(page.runs_tree, 2) == ["succeeded"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: column(page.runs_tree, 2) == ["Succeeded"], timeout=WAIT_MS)
     assert column(page.runs_tree, 1) == ["manual"]
-    qtbot.waitUntil(lambda: column(page.steps_tree, 2) == ["succeeded"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: column(page.steps_tree, 2) == ["Succeeded"], timeout=WAIT_MS)
     assert column(page.steps_tree, 3) == ["exit 0"]
     assert "hello-from-automation" in page.details.toPlainText()
-    qtbot.waitUntil(lambda: cell(page, "Say hello", 3).startswith("succeeded"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: cell(page, "Say hello", 3).startswith("Succeeded"), timeout=WAIT_MS)
 
     # Its output opens in the Console.
     assert page.open_output_button.isEnabled()
@@ -125,7 +127,7 @@ def test_create_preview_run_toggle_and_delete(qtbot: QtBot, desktop: DesktopApp)
     assert menu.isEnabled()
     menu.actions()[0].trigger()
     qtbot.waitUntil(
-        lambda: column(page.runs_tree, 2) == ["succeeded", "succeeded"], timeout=WAIT_MS
+        lambda: column(page.runs_tree, 2) == ["Succeeded", "Succeeded"], timeout=WAIT_MS
     )
 
     # Disable, enable, delete.
@@ -144,7 +146,7 @@ def test_create_preview_run_toggle_and_delete(qtbot: QtBot, desktop: DesktopApp)
     again.name.setText("Say hello twice")
     again._accept_if_valid()
     qtbot.waitUntil(lambda: row(page, "Say hello twice") is not None, timeout=WAIT_MS)
-    assert column(page.runs_tree, 2) == ["succeeded", "succeeded"]  # its history stays
+    assert column(page.runs_tree, 2) == ["Succeeded", "Succeeded"]  # its history stays
 
     page.delete_selected(confirm=False)
     qtbot.waitUntil(lambda: page.table.topLevelItemCount() == 0, timeout=WAIT_MS)
@@ -187,7 +189,7 @@ def test_an_approval_waits_in_the_inbox_and_the_tray(
     assert desktop.tray.approvals_action.isVisible()
     assert "1 approval waiting" in desktop.tray.icon.toolTip()
     assert ("Approval needed: echo approved-ran", "Approve or deny it in ATOM Desktop.") in notes
-    qtbot.waitUntil(lambda: column(page.runs_tree, 2) == ["waiting for approval"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: column(page.runs_tree, 2) == ["Waiting for approval"], timeout=WAIT_MS)
 
     # The tray's entry opens the window on the inbox.
     desktop.window.show_page(0)
@@ -196,7 +198,7 @@ def test_an_approval_waits_in_the_inbox_and_the_tray(
     assert page.sections.currentIndex() == page.approvals_index
 
     inbox.decide_selected(approve=True)
-    qtbot.waitUntil(lambda: column(page.runs_tree, 2) == ["succeeded"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: column(page.runs_tree, 2) == ["Succeeded"], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: inbox.table.topLevelItemCount() == 0, timeout=WAIT_MS)
     assert not inbox.empty.isHidden()
     assert not desktop.tray.approvals_action.isVisible()
@@ -214,8 +216,8 @@ def test_an_approval_waits_in_the_inbox_and_the_tray(
     page.run_selected()
     qtbot.waitUntil(lambda: inbox.table.topLevelItemCount() == 1, timeout=WAIT_MS)
     inbox.decide_selected(approve=False)
-    qtbot.waitUntil(lambda: column(page.runs_tree, 2)[:1] == ["failed"], timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: column(page.steps_tree, 2) == ["denied"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: column(page.runs_tree, 2)[:1] == ["Failed"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: column(page.steps_tree, 2) == ["Denied"], timeout=WAIT_MS)
     assert "not approved: denied by desktop app" in column(page.steps_tree, 3)[0]
     assert not page.open_output_button.isEnabled()
 

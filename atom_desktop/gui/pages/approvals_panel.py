@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTreeWidget,
@@ -21,11 +20,18 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.column_sizing import fit_columns
+from atom_desktop.gui.elide_delegate import MiddleElideDelegate
+from atom_desktop.gui.empty_state import EmptyState
 from atom_desktop.gui.error_label import ErrorLabel
+from atom_desktop.gui.number_cells import set_number_cell
+from atom_desktop.gui.relative_time import set_time_cell
 from atom_desktop.gui.run_labels import short_command
 
 REFRESH_DELAY_MS = 150
 TICK_MS = 15_000  # "expires in" counts down between reloads
+#: The column that takes the width left over, elided in the middle.
+COMMAND_COLUMN = 1
 
 
 def local_time(when: datetime | None, *, seconds: bool = False) -> str:
@@ -55,6 +61,8 @@ class ApprovalsPanel(QWidget):
     """Pending approvals, oldest deadline first, with Approve and Deny."""
 
     pending_changed = Signal(object)  # dict: approval id -> command (the tray shows it)
+    #: The empty state's button: approvals come from automations set to ask.
+    new_automation_requested = Signal()
 
     def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,13 +81,19 @@ class ApprovalsPanel(QWidget):
                 self.tr("Expires"),
             ]
         )
-        self.table.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.header().setStretchLastSection(False)
-        for column, width in ((0, 180), (2, 50), (3, 160), (4, 110)):
-            self.table.setColumnWidth(column, width)
+        # The command keeps its start and end when cut; the other columns fit their content.
+        self.table.setItemDelegateForColumn(COMMAND_COLUMN, MiddleElideDelegate(self.table))
+        fit_columns(self.table, elastic=COMMAND_COLUMN)
         self.table.setAccessibleName(self.tr("Pending approvals"))
-        self.empty = QLabel(self.tr("No shell step is waiting for approval."))
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty = EmptyState(
+            self.tr("No command is waiting for approval"),
+            self.tr(
+                "An automation whose shell steps are set to ask waits here before each "
+                "command, until you approve or deny it. Set this in an automation's editor."
+            ),
+            action=self.tr("New automation"),
+        )
+        self.empty.action_requested.connect(self.new_automation_requested)
         self.approve_button = QPushButton(self.tr("Approve"))
         self.approve_button.setAccessibleName(self.tr("Approve the selected command"))
         self.deny_button = QPushButton(self.tr("Deny"))
@@ -138,11 +152,13 @@ class ApprovalsPanel(QWidget):
                 [
                     entry.automation_name,
                     short_command(record.command, 200),
-                    str(record.step + 1),
-                    local_time(record.created_at, seconds=True),
+                    "",
+                    "",
                     time_until(record.expires_at, now),
                 ]
             )
+            set_number_cell(item, 2, record.step + 1)
+            set_time_cell(item, 3, record.created_at, now)
             item.setData(0, Qt.ItemDataRole.UserRole, record.id)
             item.setToolTip(1, self.tr("<pre>{0}</pre>").format(html.escape(record.command)))
             item.setToolTip(4, local_time(record.expires_at, seconds=True))

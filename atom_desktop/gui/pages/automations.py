@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QColor, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
@@ -28,9 +27,15 @@ from atom_desktop.core.events import AutomationChanged, AutomationRunChanged, Ev
 from atom_desktop.core.statuses import AUTOMATION_RUN_ENDED, AUTOMATION_RUN_FAILED
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.column_sizing import fit_columns
+from atom_desktop.gui.elide_delegate import MiddleElideDelegate
+from atom_desktop.gui.empty_state import EmptyState
 from atom_desktop.gui.error_label import ErrorLabel
-from atom_desktop.gui.pages.approvals_panel import ApprovalsPanel, local_time, time_until
+from atom_desktop.gui.number_cells import set_number_cell
+from atom_desktop.gui.pages.approvals_panel import ApprovalsPanel, local_time
+from atom_desktop.gui.relative_time import absolute_time, relative_time, set_time_cell
 from atom_desktop.gui.run_labels import run_command_text, short_command
+from atom_desktop.gui.status_chip import StatusChipDelegate, set_status_cell, status_text
 
 # Types only: the store and the scheduler load on the agent thread, not before the window.
 if TYPE_CHECKING:
@@ -45,12 +50,8 @@ TICK_MS = 30_000  # next-run times and "in 5 min" stay current while the page is
 # A step's result can also be "denied" (its command was refused).
 FAILED_STEP = frozenset({*AUTOMATION_RUN_FAILED, "denied"})
 RED = QColor("#c62828")
-STATUS_TEXT = {"waiting_approval": "waiting for approval", "timed_out": "timed out"}
-
-
-def status_text(status: str) -> str:
-    """A run or step status as a person reads it."""
-    return STATUS_TEXT.get(status, status)
+#: The automations table's columns that are not plain text.
+NEXT_RUN_COLUMN, LAST_RESULT_COLUMN, TRIGGERS_COLUMN = 2, 3, 4
 
 
 def trigger_summary(spec: AutomationSpec) -> str:
@@ -135,11 +136,11 @@ class AutomationsPage(QWidget):
         self.enable_button = QPushButton(self.tr("Disable"))
         self.delete_button = QPushButton(self.tr("Delete"))
         for button, name in (
-            (self.new_button, "New automation"),
-            (self.edit_button, "Edit the selected automation"),
-            (self.run_button, "Run the selected automation now"),
-            (self.enable_button, "Enable or disable the selected automation"),
-            (self.delete_button, "Delete the selected automation"),
+            (self.new_button, self.tr("New automation")),
+            (self.edit_button, self.tr("Edit the selected automation")),
+            (self.run_button, self.tr("Run the selected automation now")),
+            (self.enable_button, self.tr("Enable or disable the selected automation")),
+            (self.delete_button, self.tr("Delete the selected automation")),
         ):
             button.setAccessibleName(name)
         self.message = ErrorLabel()
@@ -157,20 +158,20 @@ class AutomationsPage(QWidget):
                 self.tr("Triggers"),
             ]
         )
-        header = self.table.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setStretchLastSection(False)
-        for column, width in ((1, 110), (2, 210), (3, 250), (4, 200)):
-            self.table.setColumnWidth(column, width)
+        self.table.setItemDelegateForColumn(LAST_RESULT_COLUMN, StatusChipDelegate(self.table))
+        self.table.setItemDelegateForColumn(TRIGGERS_COLUMN, MiddleElideDelegate(self.table))
+        fit_columns(self.table, elastic=TRIGGERS_COLUMN)
         self.table.setAccessibleName(self.tr("Automations"))
-        self.empty = QLabel(
+        self.empty = EmptyState(
+            self.tr("No automations yet"),
             self.tr(
-                "No automations yet. New (Ctrl+N) makes one: a schedule or a folder to watch, "
-                "and the steps to run."
-            )
+                "An automation runs steps (commands, web requests, notifications) on a "
+                "schedule, when files change, or when you ask. Each one is listed here with "
+                "its next run and its last result."
+            ),
+            action=self.tr("New automation (Ctrl+N)"),
         )
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
+        self.empty.action_requested.connect(self.new_automation)
 
         self.runs_tree = QTreeWidget()
         self.runs_tree.setRootIsDecorated(False)
@@ -178,9 +179,8 @@ class AutomationsPage(QWidget):
         self.runs_tree.setHeaderLabels(
             [self.tr("Started"), self.tr("Trigger"), self.tr("Status"), self.tr("Error")]
         )
-        self.runs_tree.setColumnWidth(0, 150)
-        self.runs_tree.setColumnWidth(1, 70)
-        self.runs_tree.setColumnWidth(2, 120)
+        self.runs_tree.setItemDelegateForColumn(2, StatusChipDelegate(self.runs_tree))
+        fit_columns(self.runs_tree)
         self.runs_tree.setAccessibleName(self.tr("Run history"))
         self.steps_tree = QTreeWidget()
         self.steps_tree.setRootIsDecorated(False)
@@ -188,9 +188,8 @@ class AutomationsPage(QWidget):
         self.steps_tree.setHeaderLabels(
             [self.tr("#"), self.tr("Step"), self.tr("Status"), self.tr("Result")]
         )
-        self.steps_tree.setColumnWidth(0, 30)
-        self.steps_tree.setColumnWidth(1, 110)
-        self.steps_tree.setColumnWidth(2, 90)
+        self.steps_tree.setItemDelegateForColumn(2, StatusChipDelegate(self.steps_tree))
+        fit_columns(self.steps_tree)
         self.steps_tree.setAccessibleName(self.tr("Steps of the selected run"))
         self.run_label = QLabel(self.tr("Select a run to see its steps."))
         self.run_label.setWordWrap(True)
@@ -210,10 +209,10 @@ class AutomationsPage(QWidget):
         self.missed_tree.setHeaderLabels(
             [self.tr("Scheduled for"), self.tr("Why"), self.tr("What was done"), self.tr("Noticed")]
         )
-        for column, width in ((0, 170), (1, 200), (2, 200)):
-            self.missed_tree.setColumnWidth(column, width)
+        fit_columns(self.missed_tree, elastic=2)
         self.missed_tree.setAccessibleName(self.tr("Missed times"))
         self.approvals = ApprovalsPanel(host)
+        self.approvals.new_automation_requested.connect(self.new_automation)
 
         # Layout: buttons; the list over the details (history | missed).
         bar = QHBoxLayout()
@@ -326,12 +325,10 @@ class AutomationsPage(QWidget):
         now = datetime.now(UTC)
         for state in states:
             item = QTreeWidgetItem(self._columns(state, now))
+            self._decorate(item, state)
             item.setData(0, Qt.ItemDataRole.UserRole, state.record.id)
             item.setToolTip(0, state.spec.description or state.record.name)
             item.setToolTip(4, item.text(4))
-            last = state.last_run
-            if last is not None and last.status in AUTOMATION_RUN_FAILED:
-                item.setForeground(3, QBrush(RED))
             if not state.record.enabled:
                 for column in range(2):
                     item.setForeground(column, self.palette().placeholderText())
@@ -358,15 +355,27 @@ class AutomationsPage(QWidget):
         if not record.enabled:
             next_run = "—"
         elif state.next_fire_at is not None:
-            next_run = f"{local_time(state.next_fire_at)} ({time_until(state.next_fire_at, now)})"
+            next_run = relative_time(state.next_fire_at, now)
         elif any(t.type == "file" for t in spec.triggers):
             next_run = "when files change"
         else:
             next_run = "by hand only"
-        result = "never run"
-        if last is not None:
-            result = f"{status_text(last.status)} · {local_time(last.created_at)}"
+        result = "never run" if last is None else status_text(last.status)
         return [record.name, on, next_run, result, trigger_summary(spec)]
+
+    @staticmethod
+    def _decorate(item: QTreeWidgetItem, state: AutomationState) -> None:
+        """Chip for the last result, exact times in the tooltips."""
+        last = state.last_run
+        if state.record.enabled and state.next_fire_at is not None:
+            item.setToolTip(NEXT_RUN_COLUMN, absolute_time(state.next_fire_at))
+        if last is not None:
+            set_status_cell(item, LAST_RESULT_COLUMN, last.status)
+            item.setToolTip(
+                LAST_RESULT_COLUMN,
+                f"{status_text(last.status)}, {relative_time(last.created_at)} "
+                f"({absolute_time(last.created_at)})",
+            )
 
     def selected_id(self) -> str | None:
         """The id of the selected automation, if any."""
@@ -433,18 +442,11 @@ class AutomationsPage(QWidget):
         self.runs_tree.blockSignals(True)
         self.runs_tree.clear()
         for run in runs:
-            item = QTreeWidgetItem(
-                [
-                    local_time(run.created_at, seconds=True),
-                    run.trigger_kind,
-                    status_text(run.status),
-                    run.error or "",
-                ]
-            )
+            item = QTreeWidgetItem(["", run.trigger_kind, "", run.error or ""])
+            set_time_cell(item, 0, run.created_at)
+            set_status_cell(item, 2, run.status)
             item.setData(0, Qt.ItemDataRole.UserRole, run.id)
             item.setToolTip(3, run.error or "")
-            if run.status in AUTOMATION_RUN_FAILED:
-                item.setForeground(2, QBrush(RED))
             self.runs_tree.addTopLevelItem(item)
             if run.id == selected_run:
                 self.runs_tree.setCurrentItem(item)
@@ -500,17 +502,10 @@ class AutomationsPage(QWidget):
                 )
             )
             for step in run.steps:
-                item = QTreeWidgetItem(
-                    [
-                        str(int(step.get("index", 0)) + 1),
-                        step_label(step),
-                        status_text(str(step.get("status"))),
-                        step_result(step),
-                    ]
-                )
+                item = QTreeWidgetItem(["", step_label(step), "", step_result(step)])
+                set_number_cell(item, 0, int(step.get("index", 0)) + 1)
+                set_status_cell(item, 2, str(step.get("status")))
                 item.setToolTip(3, step_result(step))
-                if step.get("status") in FAILED_STEP:
-                    item.setForeground(2, QBrush(RED))
                 self.steps_tree.addTopLevelItem(item)
             chosen = self.steps_tree.topLevelItem(max(0, selected_step))
             failed = next(

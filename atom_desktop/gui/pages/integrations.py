@@ -40,6 +40,7 @@ from atom_desktop.core.actors import Actor
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event, IntegrationChanged
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.column_sizing import fit_columns
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.integration_dialogs import (
     ClientEntry,
@@ -48,6 +49,7 @@ from atom_desktop.gui.pages.integration_dialogs import (
     ProviderDialog,
     ProviderView,
 )
+from atom_desktop.gui.relative_time import absolute_time, relative_time
 from atom_desktop.integrations.catalogue import GENERIC_OIDC
 
 # Types only: the service loads httpx and authlib on the agent thread.
@@ -310,10 +312,8 @@ class IntegrationsPage(QWidget):
             ]
         )
         self.table.setAccessibleName(self.tr("Connected accounts"))
-        header = self.table.header()
-        header.setStretchLastSection(True)
-        for column, width in ((0, 140), (1, 150), (2, 130), (3, 125), (4, 125)):
-            self.table.setColumnWidth(column, width)
+        # Each column as wide as its content; the last error takes what is left.
+        fit_columns(self.table)
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -494,7 +494,7 @@ class IntegrationsPage(QWidget):
         provider = self.providers.get(account.provider)
         by_key = provider is not None and not provider.is_oauth
         if account.refreshed_at is not None:
-            refreshed = _local(account.refreshed_at)
+            refreshed = relative_time(account.refreshed_at)
         else:
             refreshed = "—" if by_key else "never"
         return [
@@ -502,11 +502,13 @@ class IntegrationsPage(QWidget):
             account.account or "—",
             status_words(account.status),
             refreshed,
-            _local(account.checked_at) or "not yet",
+            relative_time(account.checked_at) or "not yet",
             account.last_error or "",
         ]
 
     def _decorate(self, item: QTreeWidgetItem, account: Account) -> None:
+        item.setToolTip(3, absolute_time(account.refreshed_at))
+        item.setToolTip(4, absolute_time(account.checked_at))
         colour = STATUS_COLOURS.get(account.status)
         if colour is not None:
             item.setForeground(2, _brush(colour))

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -33,14 +32,21 @@ from atom_desktop.config.settings import split_origins
 from atom_desktop.core.errors import AtomError
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.column_sizing import fit_columns
+from atom_desktop.gui.empty_state import EmptyState
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.pages.updates_box import UpdatesBox
 from atom_desktop.gui.preferences import Preferences
+from atom_desktop.gui.relative_time import set_time_cell
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
     from atom_desktop.store.tokens import TokenRecord
+
+
+#: The token table's column that takes the width left over.
+SCOPES_COLUMN = 1
 
 
 class StartAtLogin(Protocol):
@@ -94,9 +100,23 @@ class SettingsPage(QWidget):
                 self.tr("State"),
             ]
         )
-        self.tokens.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # Every column as wide as its content; the scopes take what is left.
+        fit_columns(self.tokens, elastic=SCOPES_COLUMN)
         self.tokens.setAccessibleName(self.tr("API tokens"))
-        self.tokens.setMinimumHeight(140)
+        self.tokens.setMinimumHeight(self.fontMetrics().height() * 6)
+        # The owner token (the command line's, made at first start) is always listed;
+        # what is "empty" is a list without any token a person made.
+        self.tokens_empty = EmptyState(
+            self.tr("No tokens of your own yet"),
+            self.tr(
+                "The owner token above is the atom command line's on this computer. Scripts "
+                "and the ATOM web app should each get their own token, with only the access "
+                "they need, so it can be revoked alone. New token makes one; it is listed here."
+            ),
+            action=self.tr("New token…"),
+        )
+        self.tokens_empty.hide()
+        self.tokens_empty.action_requested.connect(self.new_token)
         self.new_token_button = QPushButton(self.tr("New token…"))
         self.new_token_button.setAccessibleName(self.tr("Create an API token"))
         self.revoke_button = QPushButton(self.tr("Revoke"))
@@ -104,6 +124,7 @@ class SettingsPage(QWidget):
         token_box = QGroupBox(self.tr("API tokens"))
         token_layout = QVBoxLayout(token_box)
         token_layout.addWidget(self.tokens)
+        token_layout.addWidget(self.tokens_empty)
         token_buttons = QHBoxLayout()
         token_buttons.addWidget(self.new_token_button)
         token_buttons.addWidget(self.revoke_button)
@@ -253,18 +274,21 @@ class SettingsPage(QWidget):
 
     def _show_tokens(self, records: list[TokenRecord]) -> None:
         self.tokens.clear()
+        self.tokens_empty.setVisible(not any(r.kind != "owner" for r in records))
         for record in records:
             item = QTreeWidgetItem(
                 [
                     record.name,
                     " ".join(sorted(record.scopes)),
-                    record.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-                    record.last_used_at.astimezone().strftime("%Y-%m-%d %H:%M")
-                    if record.last_used_at
-                    else "never",
-                    "active" if record.active else "revoked",
+                    "",
+                    "",
+                    self.tr("active") if record.active else self.tr("revoked"),
                 ]
             )
+            set_time_cell(item, 2, record.created_at)
+            set_time_cell(item, 3, record.last_used_at)
+            if record.last_used_at is None:
+                item.setText(3, self.tr("never"))
             item.setData(0, Qt.ItemDataRole.UserRole, record.id)
             item.setData(1, Qt.ItemDataRole.UserRole, record.kind)
             item.setDisabled(not record.active)

@@ -32,6 +32,7 @@ from atom_desktop.core.actors import Actor
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event, SyncStatusChanged
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.sync_connection_form import ConnectionForm
 
@@ -269,7 +270,19 @@ class SyncPage(QWidget):
         conflicts_box = QGroupBox(self.tr("Conflicts"))
         conflicts_layout = QVBoxLayout(conflicts_box)
         conflicts_layout.addWidget(self.conflicts_note)
-        conflicts_layout.addWidget(self.conflicts)
+        self.conflicts_empty = EmptyState(
+            self.tr("No conflicts"),
+            self.tr(
+                "When a change made here loses to a newer change of the same task or "
+                "automation from another device, it waits here to be restored or dismissed. "
+                "Conflicts can only happen once a sync server is set."
+            ),
+            action=self.tr("Set the sync server"),
+        )
+        self.conflicts_empty.action_requested.connect(self._edit_server)
+        self.conflicts_stack = EmptyStateStack(self.conflicts, self.conflicts_empty)
+        self.conflicts_stack.follow(self.conflicts.model())
+        conflicts_layout.addWidget(self.conflicts_stack)
 
         self.message = ErrorLabel()
         self.message.setAccessibleName(self.tr("Sync message"))
@@ -389,10 +402,11 @@ class SyncPage(QWidget):
             self.conflicts.addTopLevelItem(item)
             self.conflicts.setItemWidget(item, 5, self._conflict_buttons(view))
         self.conflicts_note.setVisible(bool(conflicts))
-        if not conflicts:
-            empty = QTreeWidgetItem(["", "No open conflicts."])
-            empty.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.conflicts.addTopLevelItem(empty)
+
+    def _edit_server(self) -> None:
+        """The cursor in the server's address, where sync is set up."""
+        self.connection.url.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.connection.url.selectAll()
 
     def _conflict_buttons(self, view: ConflictView) -> QWidget:
         cell = QWidget()
