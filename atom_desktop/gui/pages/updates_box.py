@@ -51,21 +51,21 @@ class UpdatesBox(QGroupBox):
         super().__init__("Updates", parent)
         self._host = host
         self._config_file = config_file
-        self.check = QCheckBox("Check for updates at start and once a day")
-        self.check.setAccessibleName("Check for updates")
+        self.check = QCheckBox(self.tr("Check for updates at start and once a day"))
+        self.check.setAccessibleName(self.tr("Check for updates"))
         self.check.setChecked(check)
         self.status = QLabel("—")
         self.status.setWordWrap(True)
-        self.status.setAccessibleName("Update status")
+        self.status.setAccessibleName(self.tr("Update status"))
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.hide()
-        self.check_now_button = QPushButton("Check now")
-        self.check_now_button.setAccessibleName("Check for updates now")
-        self.install_button = QPushButton("Install now")
-        self.install_button.setAccessibleName("Install the downloaded update now")
+        self.check_now_button = QPushButton(self.tr("Check now"))
+        self.check_now_button.setAccessibleName(self.tr("Check for updates now"))
+        self.install_button = QPushButton(self.tr("Install now"))
+        self.install_button.setAccessibleName(self.tr("Install the downloaded update now"))
         self.install_button.setToolTip(
-            "Waits for active runs to end, then restarts ATOM Desktop in the new version"
+            self.tr("Waits for active runs to end, then restarts ATOM Desktop in the new version")
         )
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -123,9 +123,11 @@ class UpdatesBox(QGroupBox):
         try:
             update_config_file(self._config_file, {"update_check": checked})
         except (AtomError, OSError) as exc:
-            self.note.setText(f"Not saved: {exc}")
+            self.note.setText(self.tr("Not saved: {0}").format(exc))
             return
-        self.note.setText(f"Saved to {self._config_file}; used from the next start.")
+        self.note.setText(
+            self.tr("Saved to {0}; used from the next start.").format(self._config_file)
+        )
 
     def _error(self, error: AtomError) -> None:
         self.note.setText(str(error))
