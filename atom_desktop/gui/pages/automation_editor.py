@@ -191,7 +191,8 @@ class AutomationEditor(QDialog):
         self.setWindowTitle(
             self.tr("Edit “{0}”").format(spec.name) if spec else self.tr("New automation")
         )
-        self.resize(860, 620)
+        line = self.fontMetrics().height()  # sizes follow the system font
+        self.resize(line * 50, line * 36)
         self._base: dict[str, Any] = {}
         self.tabs = QTabWidget()
 

@@ -141,7 +141,7 @@ class ProviderDialog(QDialog):
         super().__init__(parent)
         self.provider = provider
         self.setWindowTitle(title)
-        self.setMinimumWidth(480)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 68)
         summary = QLabel(
             self.tr('<b>{0}</b>: {1}. <a href="{2}">Its documentation</a>').format(
                 html.escape(provider.name),

@@ -386,7 +386,7 @@ class IntegrationsPage(QWidget):
         catalogue_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for column in (2, 3):
             catalogue_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.catalogue.setColumnWidth(0, 190)
+        self.catalogue.setColumnWidth(0, self.fontMetrics().averageCharWidth() * 27)
         self.no_match = QLabel()
         self.no_match.setStyleSheet(NOTE_STYLE)
         self.no_match.hide()

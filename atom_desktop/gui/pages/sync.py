@@ -125,7 +125,9 @@ async def sync_overview(runtime: Runtime) -> SyncOverview:
 
 async def sync_now(runtime: Runtime) -> int:
     """Ask for a full sync now; SyncOffError when no server is configured."""
-    return await runtime.sync.async_run_now()
+    started = await runtime.sync.async_run_now()
+    await _audit(runtime, "sync.run", None)
+    return started
 
 
 async def restore_conflict(runtime: Runtime, conflict_id: int) -> None:
@@ -140,7 +142,7 @@ async def dismiss_conflict(runtime: Runtime, conflict_id: int) -> None:
     await _audit(runtime, "sync.conflict.dismiss", str(conflict_id))
 
 
-async def _audit(runtime: Runtime, action: str, target: str) -> None:
+async def _audit(runtime: Runtime, action: str, target: str | None) -> None:
     import asyncio  # noqa: PLC0415
 
     await asyncio.to_thread(
@@ -252,7 +254,7 @@ class SyncPage(QWidget):
             ]
         )
         self.conflicts.setAccessibleName(self.tr("Sync conflicts"))
-        self.conflicts.setMinimumHeight(160)
+        self.conflicts.setMinimumHeight(self.fontMetrics().height() * 9)
         header = self.conflicts.header()
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)

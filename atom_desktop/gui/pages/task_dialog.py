@@ -37,7 +37,7 @@ class TaskDialog(QDialog):
     def __init__(self, task: Task | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Edit task") if task else self.tr("New task"))
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 65)
         self._task = task
         self.title = QLineEdit(task.title if task else "")
         self.title.setAccessibleName(self.tr("Title"))

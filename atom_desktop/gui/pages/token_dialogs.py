@@ -76,7 +76,7 @@ class TokenSecretDialog(QDialog):
         self.secret = QLineEdit(secret)
         self.secret.setReadOnly(True)
         self.secret.setAccessibleName(self.tr("Token secret"))
-        self.secret.setMinimumWidth(420)
+        self.secret.setMinimumWidth(self.fontMetrics().averageCharWidth() * 60)
         self.copy_button = QPushButton(self.tr("Copy"))
         self.copy_button.setAccessibleName(self.tr("Copy the token"))
         self.copy_button.clicked.connect(self.copy)

@@ -1,0 +1,163 @@
+"""Text follows the system font and icons stay sharp on HiDPI screens.
+
+- Every widget of every page keeps a point-sized font (never pixels), so a
+  larger system font makes all text larger; on the pages built from the app
+  font, no text is smaller than it; table rows are as tall as their text.
+- Every icon the window draws, asked for at a device pixel ratio of 2, comes
+  back with twice the pixels (drawn from the SVG), not a small bitmap that
+  the screen would blow up. A window under ``QT_SCALE_FACTOR=2`` draws its
+  rail icons that way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QFont, QIcon
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from atom_desktop.gui.app import DesktopApp
+from atom_desktop.gui.icons import PAGE_ICONS, STATUS_ICONS, app_icon, page_icon, status_icon
+from atom_desktop.gui.main_window import PAGES
+from atom_desktop.resource_files import TRAY_STATES
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The pages of this module's concern whose text all comes from the app font.
+FONT_PAGES = ("Settings", "Automations", "Sync", "Integrations")
+BIG_POINTS = 19.0
+
+
+@pytest.fixture
+def big_system_font(qapp: QApplication) -> Iterator[float]:
+    """The desktop's font made much larger (as a person with low vision sets it)."""
+    before = QFont(qapp.font())
+    font = QFont(before)
+    font.setPointSizeF(BIG_POINTS)
+    qapp.setFont(font)
+    yield BIG_POINTS
+    qapp.setFont(before)
+
+
+def widgets(page: QWidget) -> list[QWidget]:
+    return [page, *page.findChildren(QWidget)]
+
+
+def test_no_widget_has_a_pixel_sized_font(
+    qtbot: QtBot, big_system_font: float, desktop: DesktopApp
+) -> None:
+    window = desktop.window
+    pixel_sized = [
+        f"{name}: {type(w).__name__} {w.accessibleName()!r}"
+        for name in PAGES
+        for w in widgets(window.page(name))
+        if w.font().pixelSize() != -1
+    ]
+    assert pixel_sized == []
+
+
+@pytest.mark.parametrize("name", FONT_PAGES, ids=[p.lower() for p in FONT_PAGES])
+def test_text_grows_with_the_system_font(
+    qtbot: QtBot, big_system_font: float, desktop: DesktopApp, name: str
+) -> None:
+    window = desktop.window
+    window.show()
+    qtbot.waitExposed(window)
+    page = window.page(name)
+    window.show_page(PAGES.index(name))
+    smaller = [
+        f"{type(w).__name__} {w.accessibleName()!r} at {w.font().pointSizeF()} pt"
+        for w in widgets(page)
+        if w.font().pointSizeF() < big_system_font - 0.01
+    ]
+    assert smaller == []
+    for view in page.findChildren(QAbstractItemView):
+        model = view.model()
+        if model is None or model.rowCount() == 0 or not view.isVisible():
+            continue
+        row = view.visualRect(model.index(0, 0)).height()
+        assert row >= view.fontMetrics().height(), f"{view.accessibleName()} rows cut text"
+
+
+def icons() -> dict[str, QIcon]:
+    found = {"app": app_icon()}
+    for dark in (False, True):
+        shade = "dark" if dark else "light"
+        found |= {f"page-{p}-{shade}": page_icon(p, dark=dark) for p in PAGE_ICONS}
+        found |= {f"status-{s}-{shade}": status_icon(s, dark=dark) for s in STATUS_ICONS}
+    return found
+
+
+@pytest.mark.parametrize("size", [16, 20, 24, 32], ids=lambda s: f"{s}px")
+def test_icons_are_drawn_at_twice_the_pixels_for_a_ratio_of_two(
+    qapp: QApplication, size: int
+) -> None:
+    blurry = []
+    for name, icon in icons().items():
+        pixmap = icon.pixmap(QSize(size, size), 2.0)
+        if pixmap.width() < 2 * size and pixmap.height() < 2 * size:
+            blurry.append(f"{name}: {pixmap.width()}x{pixmap.height()}")
+    assert blurry == [], "these icons would be scaled up from a smaller bitmap"
+
+
+@pytest.mark.parametrize("state", TRAY_STATES)
+def test_tray_icons_are_sharp_at_a_ratio_of_two(qapp: QApplication, state: str) -> None:
+    from atom_desktop.gui.icons import tray_icon  # noqa: PLC0415
+
+    pixmap = tray_icon(state).pixmap(QSize(22, 22), 2.0)  # type: ignore[arg-type]
+    assert max(pixmap.width(), pixmap.height()) >= 44
+
+
+SCALED_WINDOW = textwrap.dedent(
+    """
+    import sys
+    import keyring.backends.fail
+    from PySide6.QtCore import QSize
+    from PySide6.QtWidgets import QApplication
+    from atom_desktop.gui.agent_host import AgentHost
+    from atom_desktop.gui.main_window import MainWindow
+    from atom_desktop.gui.preferences import Preferences
+    from tests.gui.conftest import linux_autostart
+    from pathlib import Path
+
+    app = QApplication([])
+    tmp = Path(sys.argv[1])
+    host = AgentHost(None, keyring_backend=keyring.backends.fail.Keyring())
+    window = MainWindow(host, Preferences.load(tmp), linux_autostart(tmp))
+    window.show()
+    app.processEvents()
+    ratio = window.devicePixelRatioF()
+    rail = window.rail
+    size = rail.iconSize()
+    for row in range(rail.count()):
+        pixmap = rail.item(row).icon().pixmap(size, ratio)
+        print(row, ratio, size.width(), pixmap.width(), pixmap.devicePixelRatio())
+    """
+)
+
+
+def test_a_window_at_scale_factor_two_draws_sharp_rail_icons(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", SCALED_WINDOW, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert len(rows) == len(PAGES)
+    for _, ratio, logical, pixels, pixmap_ratio in rows:
+        assert float(ratio) == 2.0
+        assert int(pixels) == 2 * int(logical), "a rail icon is a bitmap scaled up"
+        assert float(pixmap_ratio) == 2.0
