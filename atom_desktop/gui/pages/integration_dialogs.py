@@ -16,7 +16,7 @@ import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -269,7 +269,13 @@ class ConnectDialog(ProviderDialog):
         ask_client: bool,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(provider, f"Connect {provider.name}", "Connect", open_url, parent)
+        super().__init__(
+            provider,
+            QCoreApplication.translate("ConnectDialog", "Connect {0}").format(provider.name),
+            QCoreApplication.translate("ConnectDialog", "Connect"),
+            open_url,
+            parent,
+        )
         self.client_id = _line(f"{provider.name} client id")
         self.client_secret = _line(f"{provider.name} client secret", secret=True)
         self.ask_client = ask_client
@@ -335,7 +341,13 @@ class KeyDialog(ProviderDialog):
         open_url: Callable[[QUrl], object],
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(provider, f"Add {provider.name}", "Add key", open_url, parent)
+        super().__init__(
+            provider,
+            QCoreApplication.translate("KeyDialog", "Add {0}").format(provider.name),
+            QCoreApplication.translate("KeyDialog", "Add key"),
+            open_url,
+            parent,
+        )
         labels = SECRET_LABELS.get(provider.auth, {})
         self.secrets: dict[str, QLineEdit] = {}
         for name in provider.needed:

@@ -35,6 +35,7 @@ from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.sync_connection_form import ConnectionForm
+from atom_desktop.gui.relative_time import absolute_time, relative_time
 
 # Types only: sync and the store load psycopg and SQLAlchemy on the agent thread.
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ STATE_COLOURS = {
 TROUBLE = frozenset({"offline", "error"})
 #: How many open conflicts the page lists (the newest).
 CONFLICT_LIMIT = 200
-#: Times in the conflict list (seconds are in the tooltips).
-SHORT_TIME = "%Y-%m-%d %H:%M"
 #: Events arriving together cause one read.
 REFRESH_DELAY_MS = 100
 
@@ -353,7 +352,7 @@ class SyncPage(QWidget):
         self._show_state(status.state)
         self.server_label.setText(status.server or self.tr("none"))
         if status.pending:
-            oldest = f", the oldest from {_local(status.oldest_pending)}"
+            oldest = f", the oldest {relative_time(status.oldest_pending)}"
             plural = "s" if status.pending != 1 else ""
             self.pending_label.setText(
                 self.tr("{0} change{1}{2}").format(
@@ -362,7 +361,9 @@ class SyncPage(QWidget):
             )
         else:
             self.pending_label.setText(self.tr("nothing"))
-        self.last_success_label.setText(_local(status.last_success) or self.tr("never"))
+        self.last_success_label.setText(relative_time(status.last_success) or self.tr("never"))
+        self.last_success_label.setToolTip(absolute_time(status.last_success))
+        self.pending_label.setToolTip(absolute_time(status.oldest_pending))
         self.last_error_label.setText(status.last_error or self.tr("none"))
         self.last_error_label.setStyleSheet("color: #c62828;" if status.last_error else "")
         self.conflicts_label.setText(str(status.conflicts) if status.conflicts else self.tr("none"))
@@ -383,19 +384,21 @@ class SyncPage(QWidget):
                 [
                     view.entity.capitalize(),
                     view.kept,
-                    _local(view.made_at, SHORT_TIME),
-                    f"device {view.winner_device[:8]}, {_local(view.winner_at, SHORT_TIME)}",
+                    relative_time(view.made_at),
+                    self.tr("device {0}, {1}").format(
+                        view.winner_device[:8], relative_time(view.winner_at)
+                    ),
                     view.now,
                     "",
                 ]
             )
             item.setData(0, Qt.ItemDataRole.UserRole, view.id)
             item.setToolTip(1, view.kept)
-            item.setToolTip(2, _local(view.made_at))
+            item.setToolTip(2, absolute_time(view.made_at))
             item.setToolTip(
                 3,
                 self.tr("The version of device {0}, {1}").format(
-                    view.winner_device, _local(view.winner_at)
+                    view.winner_device, absolute_time(view.winner_at)
                 ),
             )
             item.setToolTip(4, view.now)
@@ -480,9 +483,3 @@ def _value_label(name: str) -> QLabel:
     label.setAccessibleName(name)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
-
-
-def _local(when: datetime | None, form: str = "%Y-%m-%d %H:%M:%S") -> str:
-    if when is None:
-        return ""
-    return when.astimezone().strftime(form)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -193,7 +193,7 @@ class ConnectionForm(QGroupBox):
     changed = Signal()
 
     def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
-        super().__init__("Server", parent)
+        super().__init__(QCoreApplication.translate("ConnectionForm", "Server"), parent)
         self._host = host
         self._settings: ConnectionSettings | None = None
         self._busy = False

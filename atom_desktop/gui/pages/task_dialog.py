@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QDateTime, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,8 +22,20 @@ from PySide6.QtWidgets import (
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.store.task_types import Task, TaskCreate, TaskUpdate
 
-PRIORITIES = ["None", "Low", "Medium", "High"]
-STATUSES = [("todo", "To do"), ("doing", "Doing"), ("done", "Done"), ("cancelled", "Cancelled")]
+# Marked for translation here, translated where shown (a translator loaded after
+# import still applies).
+PRIORITIES = [
+    str(QT_TRANSLATE_NOOP("TaskDialog", "None")),
+    str(QT_TRANSLATE_NOOP("TaskDialog", "Low")),
+    str(QT_TRANSLATE_NOOP("TaskDialog", "Medium")),
+    str(QT_TRANSLATE_NOOP("TaskDialog", "High")),
+]
+STATUSES = [
+    ("todo", str(QT_TRANSLATE_NOOP("TaskDialog", "To do"))),
+    ("doing", str(QT_TRANSLATE_NOOP("TaskDialog", "Doing"))),
+    ("done", str(QT_TRANSLATE_NOOP("TaskDialog", "Done"))),
+    ("cancelled", str(QT_TRANSLATE_NOOP("TaskDialog", "Cancelled"))),
+]
 
 
 def parse_tags(text: str) -> list[str]:
@@ -46,11 +58,11 @@ class TaskDialog(QDialog):
         self.notes.setTabChangesFocus(True)
         self.status = QComboBox()
         for value, label in STATUSES:
-            self.status.addItem(label, value)
+            self.status.addItem(self.tr(label), value)
         self.status.setCurrentIndex(max(0, self.status.findData(task.status if task else "todo")))
         self.status.setAccessibleName(self.tr("Status"))
         self.priority = QComboBox()
-        self.priority.addItems(PRIORITIES)
+        self.priority.addItems([self.tr(p) for p in PRIORITIES])
         self.priority.setCurrentIndex(task.priority if task else 0)
         self.priority.setAccessibleName(self.tr("Priority"))
         self.has_due = QCheckBox(self.tr("Due"))

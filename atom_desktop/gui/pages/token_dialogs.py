@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -20,11 +21,15 @@ from PySide6.QtWidgets import (
 
 from atom_desktop.gui.error_label import ErrorLabel
 
+# Marked for translation here, translated where shown.
 SCOPES = [
-    ("read", "read: look at tasks, runs, events"),
-    ("run", "run: start and cancel commands"),
-    ("automate", "automate: change tasks and automations"),
-    ("admin", "admin: manage tokens, read the audit log"),
+    ("read", str(QT_TRANSLATE_NOOP("NewTokenDialog", "read: look at tasks, runs, events"))),
+    ("run", str(QT_TRANSLATE_NOOP("NewTokenDialog", "run: start and cancel commands"))),
+    (
+        "automate",
+        str(QT_TRANSLATE_NOOP("NewTokenDialog", "automate: change tasks and automations")),
+    ),
+    ("admin", str(QT_TRANSLATE_NOOP("NewTokenDialog", "admin: manage tokens, read the audit log"))),
 ]
 
 
@@ -38,7 +43,7 @@ class NewTokenDialog(QDialog):
         self.name.setPlaceholderText(self.tr("e.g. backup-script"))
         self.name.setAccessibleName(self.tr("Token name"))
         self.name.setMaxLength(64)
-        self.scopes = {value: QCheckBox(label) for value, label in SCOPES}
+        self.scopes = {value: QCheckBox(self.tr(label)) for value, label in SCOPES}
         self.scopes["read"].setChecked(True)
         self.error = ErrorLabel()
         form = QFormLayout(self)
