@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,32 @@ def test_the_handler_reports_logged_exceptions_only(tmp_path: Path, redactor: Re
     assert len(summaries) == 1
     assert summaries[0].where.startswith("atom_desktop.test.edges:test_the_handler")
     assert SECRET not in json.dumps(ReportFolder(tmp_path / "reports").read(summaries[0].id))
+
+
+def test_a_thread_that_dies_of_an_exception_is_reported_once(
+    tmp_path: Path, redactor: Redactor
+) -> None:
+    reports = ErrorReports(tmp_path / "reports", redactor)
+    original = threading.excepthook
+    passed_on: list[str] = []
+    # What was there before still sees the exception (here in place of pytest's own).
+    threading.excepthook = lambda args: passed_on.append(str(args.exc_value))
+    before = threading.excepthook
+    handler = edges.attach(reports)
+    try:
+
+        def work() -> None:
+            raise OSError(f"the worker failed with {SECRET}")
+
+        thread = threading.Thread(target=work, name="atom-test-worker")
+        thread.start()
+        thread.join()
+    finally:
+        edges.detach(handler)
+        after = threading.excepthook
+        threading.excepthook = original
+    assert after is before
+    assert passed_on == [f"the worker failed with {SECRET}"]
+    (summary,) = ReportFolder(tmp_path / "reports").summaries()
+    assert summary.what == "OSError: the worker failed with ***"
+    assert summary.where == "thread atom-test-worker"
