@@ -50,6 +50,7 @@ from atom_desktop.gui.pages.integration_dialogs import (
     ProviderView,
 )
 from atom_desktop.gui.relative_time import absolute_time, relative_time
+from atom_desktop.gui.style import current_theme
 from atom_desktop.integrations.catalogue import GENERIC_OIDC
 
 # Types only: the service loads httpx and authlib on the agent thread.
@@ -729,7 +730,14 @@ class IntegrationsPage(QWidget):
         self.message.show_error(str(error))
 
     def _docs_link(self, provider: ProviderView) -> QLabel:
-        link = QLabel(self.tr('<a href="{0}">Docs</a>').format(html.escape(provider.docs)))
+        # The theme's accent, named in the link: rich text otherwise keeps the link
+        # colour of the palette it was first laid out with (dark blue on dark).
+        accent = current_theme(self).colours.accent
+        link = QLabel(
+            self.tr('<a href="{0}" style="color: {1}">Docs</a>').format(
+                html.escape(provider.docs), accent
+            )
+        )
         link.setTextFormat(Qt.TextFormat.RichText)
         link.setAccessibleName(self.tr("Documentation of {0}").format(provider.name))
         link.setToolTip(provider.docs)
