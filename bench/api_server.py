@@ -18,9 +18,9 @@ python -m bench.api_server agent PORT DIR [--twin LAYER=PORT ...]
       checks   the real one, as the agent's own app has it; costs are
                measured twin against twin, and the agent's own app against
                this twin shows the method's own error
-      no-ops   the real one without the operations layers: no rate limiter
-               in it and no request metrics around it, to measure what the
-               two cost together (against ``checks``, which has both)
+      no-ops   the real one without its rate limiter and request metrics,
+               to measure what the two cost together (against ``checks``,
+               which has both)
     The agent runs with limits no benchmark reaches (:data:`BENCH_LIMITS`):
     every request still takes from its bucket, none is refused.
     Twins are compared in one process because two processes of the same
@@ -201,14 +201,12 @@ def twin_app(agent: Any, layer: str, port: int) -> Any:
 
     ``none`` leaves the middleware out, ``headers`` puts :class:`HeadersOnly`
     in its place, ``checks`` keeps it (answering to the twin's own port);
-    ``no-ops`` keeps it without its rate limiter and leaves the request
-    metrics out. Every other layer keeps the request metrics.
+    ``no-ops`` keeps it without its rate limiter and request metrics.
     """
     # Here, not at the top: the bare server must not load the agent's modules.
     from starlette.middleware import Middleware  # noqa: PLC0415
 
     from atom_desktop.api.app import create_app  # noqa: PLC0415
-    from atom_desktop.api.request_metrics import RequestMetrics  # noqa: PLC0415
     from atom_desktop.api.security import (  # noqa: PLC0415
         SecurityConfig,
         SecurityMiddleware,
@@ -218,8 +216,6 @@ def twin_app(agent: Any, layer: str, port: int) -> Any:
     app = create_app(agent)
     stack = []
     for middleware in app.user_middleware:
-        if middleware.cls is cast(Any, RequestMetrics) and layer == "no-ops":
-            continue
         if middleware.cls is cast(Any, SecurityMiddleware):
             if layer == "none":
                 continue
@@ -228,7 +224,7 @@ def twin_app(agent: Any, layer: str, port: int) -> Any:
             assert isinstance(config, SecurityConfig)
             kwargs["config"] = dataclasses.replace(config, hosts=allowed_hosts(port))
             if layer == "no-ops":
-                kwargs["limiter"] = None
+                kwargs["limiter"] = kwargs["metrics"] = None
             cls = HeadersOnly if layer == "headers" else SecurityMiddleware
             middleware = Middleware(cls, **kwargs)  # noqa: PLW2901
         stack.append(middleware)

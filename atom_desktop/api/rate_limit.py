@@ -40,8 +40,6 @@ COSTLY_ROUTES = {
     ("POST", "/api/v1/runs"): RUN_STARTS,
     ("POST", "/api/v1/tokens"): TOKEN_CREATIONS,
 }
-#: The key of the bucket shared by the requests that need no token.
-ANONYMOUS = ""
 #: Buckets remembered at most: one per token and kind, so only a caller
 #: making tokens could grow them (and that has its own limit); a full table
 #: starts over (every bucket full again).
@@ -155,42 +153,55 @@ class RateLimiter:
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self._clock = clock
-        self._buckets: dict[tuple[str, str], Bucket] = {}
+        # Every request looks up one bucket: by token id, or the shared one
+        # directly (``/health``'s). The tighter buckets are looked up by
+        # (token id, kind) for the few routes that have them.
+        self._anonymous = Bucket(limits.anonymous, clock())
+        self._requests: dict[str, Bucket] = {}
+        self._costly: dict[tuple[str, str], Bucket] = {}
         #: Refusals so far, by bucket kind (for the metrics).
         self.refused: dict[str, int] = dict.fromkeys((REQUESTS, RUN_STARTS, TOKEN_CREATIONS), 0)
 
     def check(self, principal: Principal | None, method: str, route: str) -> Limited | None:
         """Take this request from its buckets; None if it may go on."""
         now = self._clock()
-        key = ANONYMOUS if principal is None else principal.token_id
-        bucket = self._buckets.get((key, REQUESTS))
-        if bucket is None:
-            bucket = self._new(key, REQUESTS, self._limit(principal, REQUESTS), now)
-        if not bucket.take(now):
+        if principal is None:
+            bucket = self._anonymous
+        else:
+            found = self._requests.get(principal.token_id)
+            bucket = found if found is not None else self._new_requests(principal, now)
+        # Bucket.take, written out: this runs on every request.
+        level = bucket.level + (now - bucket.updated) * bucket.per_s
+        bucket.updated = now
+        if level < 1:
+            bucket.level = level
             return self._refuse(bucket, REQUESTS)
-        kind = COSTLY_ROUTES.get((method, route))
-        if kind is None or principal is None or principal.owner:
+        bucket.level = (level if level < bucket.burst else bucket.burst) - 1
+        bucket.refusing = False
+        if method != "POST" or principal is None or principal.owner:
             return None
-        costly = self._buckets.get((key, kind))
+        kind = COSTLY_ROUTES.get((method, route))
+        if kind is None:
+            return None
+        costly = self._costly.get((principal.token_id, kind))
         if costly is None:
-            costly = self._new(key, kind, self._limit(principal, kind), now)
+            costly = self._new_costly(principal.token_id, kind, now)
         if not costly.take(now):
             return self._refuse(costly, kind)
         return None
 
-    def _limit(self, principal: Principal | None, kind: str) -> Limit:
-        if kind == RUN_STARTS:
-            return self.limits.run_starts
-        if kind == TOKEN_CREATIONS:
-            return self.limits.token_creations
-        if principal is None:
-            return self.limits.anonymous
-        return self.limits.owner if principal.owner else self.limits.token
+    def _new_requests(self, principal: Principal, now: float) -> Bucket:
+        if len(self._requests) >= MAX_BUCKETS:
+            self._requests.clear()
+        limit = self.limits.owner if principal.owner else self.limits.token
+        bucket = self._requests[principal.token_id] = Bucket(limit, now)
+        return bucket
 
-    def _new(self, key: str, kind: str, limit: Limit, now: float) -> Bucket:
-        if len(self._buckets) >= MAX_BUCKETS:
-            self._buckets.clear()
-        bucket = self._buckets[(key, kind)] = Bucket(limit, now)
+    def _new_costly(self, token_id: str, kind: str, now: float) -> Bucket:
+        if len(self._costly) >= MAX_BUCKETS:
+            self._costly.clear()
+        limit = self.limits.run_starts if kind == RUN_STARTS else self.limits.token_creations
+        bucket = self._costly[(token_id, kind)] = Bucket(limit, now)
         return bucket
 
     def _refuse(self, bucket: Bucket, kind: str) -> Limited:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from atom_desktop.api.auth import Principal, TokenAuthority
 from atom_desktop.api.errors import error_body
 from atom_desktop.api.rate_limit import Limited, RateLimiter
+from atom_desktop.api.request_metrics import RequestStats, timed_send
 
 PUBLIC = "public"
 #: Key in a route's ``openapi_extra`` naming the scope it needs.
@@ -307,10 +308,13 @@ class SecurityMiddleware:
         audit: AuditHook | None = None,
         limiter: RateLimiter | None = None,
         on_limited: LimitHook | None = None,
+        metrics: RequestStats | None = None,
     ) -> None:
         self.app = app
         self._limiter = limiter
         self._on_limited = on_limited
+        #: Where every HTTP request is counted and timed (None: not counted).
+        self._metrics = metrics
         self._routes = routes
         self._config = config
         self._authority = authority
@@ -331,11 +335,11 @@ class SecurityMiddleware:
         headers = checked_headers(scope["headers"])
         outcome = self._authorize(scope, headers, websocket=False)
         if isinstance(outcome, Refusal):
-            return self._refuse(scope, send, outcome, method)
+            return self._refuse(scope, self._counting(send, scope), outcome, method)
         origin_values = headers.get(b"origin")
         origin = origin_values[0].decode("latin-1") if origin_values else None
         if outcome is PREFLIGHT:
-            return _send_preflight(send, origin or "")
+            return _send_preflight(self._counting(send, scope), origin or "")
         principal = outcome if isinstance(outcome, Principal) else None
         limiter = self._limiter
         if limiter is not None:
@@ -343,7 +347,9 @@ class SecurityMiddleware:
             # cheaply as a 429 would be, and says what is wrong.
             limited = limiter.check(principal, method, scope["atom_route"])
             if limited is not None:
-                return self._too_many(scope, send, limited, principal, origin)
+                return self._too_many(
+                    scope, self._counting(send, scope), limited, principal, origin
+                )
         if principal is not None:
             scope.setdefault("state", {})["principal"] = principal
         added = _response_headers(scope["path"], origin)
@@ -361,7 +367,16 @@ class SecurityMiddleware:
                 added=added,
                 audit=audit,
             )
+        metrics = self._metrics
+        if metrics is not None:
+            return self.app(scope, receive, timed_send(send, added, scope, metrics))
         return self.app(scope, receive, adding_headers(send, added))
+
+    def _counting(self, send: Send, scope: Scope) -> Send:
+        """``send`` that counts a refusal's answer in the metrics (if kept)."""
+        if self._metrics is None:
+            return send
+        return timed_send(send, (), scope, self._metrics)
 
     async def _with_body(
         self,
@@ -391,8 +406,12 @@ class SecurityMiddleware:
                 statuses.append(message["status"])
             return send(message)
 
+        if self._metrics is not None:
+            sending = timed_send(recording, added, scope, self._metrics)
+        else:
+            sending = adding_headers(recording, added)
         try:
-            await self.app(scope, checked, adding_headers(recording, added))
+            await self.app(scope, checked, sending)
         finally:
             # A handler that fails (or a request cut off) changed something or
             # not; either way the attempt is recorded, as an error if no answer
