@@ -124,7 +124,9 @@ async def sync_overview(runtime: Runtime) -> SyncOverview:
 
 async def sync_now(runtime: Runtime) -> int:
     """Ask for a full sync now; SyncOffError when no server is configured."""
-    return await runtime.sync.async_run_now()
+    started = await runtime.sync.async_run_now()
+    await _audit(runtime, "sync.run", None)
+    return started
 
 
 async def restore_conflict(runtime: Runtime, conflict_id: int) -> None:
@@ -139,7 +141,7 @@ async def dismiss_conflict(runtime: Runtime, conflict_id: int) -> None:
     await _audit(runtime, "sync.conflict.dismiss", str(conflict_id))
 
 
-async def _audit(runtime: Runtime, action: str, target: str) -> None:
+async def _audit(runtime: Runtime, action: str, target: str | None) -> None:
     import asyncio  # noqa: PLC0415
 
     await asyncio.to_thread(
