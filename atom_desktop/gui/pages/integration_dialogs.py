@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from atom_desktop.core.errors import AtomError
 from atom_desktop.gui.error_label import ErrorLabel
+from atom_desktop.gui.style import current_theme
 
 #: The redirect address to register with a provider (any loopback port matches it).
 REDIRECT_ADDRESS = "http://127.0.0.1/oauth/callback"
@@ -143,10 +144,14 @@ class ProviderDialog(QDialog):
         self.setWindowTitle(title)
         self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 68)
         summary = QLabel(
-            self.tr('<b>{0}</b>: {1}. <a href="{2}">Its documentation</a>').format(
+            # The link in the theme's accent: readable on the dark palette too.
+            self.tr(
+                '<b>{0}</b>: {1}. <a href="{2}" style="color: {3}">Its documentation</a>'
+            ).format(
                 html.escape(provider.name),
                 html.escape(provider.connects_by),
                 html.escape(provider.docs),
+                current_theme(self).colours.accent,
             )
         )
         summary.setWordWrap(True)

@@ -41,6 +41,7 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event, IntegrationChanged
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.column_sizing import fit_columns
+from atom_desktop.gui.empty_state import EmptyState
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.integration_dialogs import (
     ClientEntry,
@@ -330,29 +331,19 @@ class IntegrationsPage(QWidget):
         self.reconnect_button.setAccessibleName(self.tr("Sign in again to the selected account"))
         self.disconnect_button = QPushButton(self.tr("Disconnect…"))
         self.disconnect_button.setAccessibleName(self.tr("Disconnect the selected account"))
-        self.empty = QLabel(
+        self.empty = EmptyState(
+            self.tr("No accounts yet"),
             self.tr(
-                "<b>No accounts yet.</b> The services you connect are listed here, with their "
-                "status and when their tokens were last refreshed and checked. Pick one in the "
-                "catalogue below: <i>Connect</i> signs in with your browser, <i>Add key</i> keeps "
-                "a key you paste."
-            )
+                "The services you connect are listed here, with their status and when their "
+                "tokens were last refreshed and checked. Pick one in the catalogue below: "
+                "Connect signs in with your browser, Add key keeps a key you paste."
+            ),
+            action=self.tr("Browse the catalogue"),
         )
-        self.empty.setWordWrap(True)
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setAccessibleName(self.tr("No accounts yet"))
-        self.browse_button = QPushButton(self.tr("Browse the catalogue"))
+        assert self.empty.button is not None  # made with an action
+        self.browse_button = self.empty.button
         self.browse_button.setAccessibleName(self.tr("Browse the catalogue of services"))
-        empty_row = QHBoxLayout()
-        empty_row.addStretch(1)
-        empty_row.addWidget(self.browse_button)
-        empty_row.addStretch(1)
-        self.empty_panel = QWidget()
-        empty_layout = QVBoxLayout(self.empty_panel)
-        empty_layout.addStretch(1)
-        empty_layout.addWidget(self.empty)
-        empty_layout.addLayout(empty_row)
-        empty_layout.addStretch(1)
+        self.empty_panel = self.empty
         account_buttons = QHBoxLayout()
         account_buttons.addWidget(self.check_button)
         account_buttons.addWidget(self.reconnect_button)
