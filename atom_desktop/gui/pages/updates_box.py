@@ -104,7 +104,13 @@ class UpdatesBox(QGroupBox):
         self.notes.setVisible(bool(status.notes) and status.state is not UpdateState.UP_TO_DATE)
         self.install_button.setEnabled(status.state is UpdateState.READY)
         self.check_now_button.setEnabled(
-            status.state not in (UpdateState.OFF, UpdateState.APPLYING, UpdateState.CHECKING)
+            status.state
+            not in (
+                UpdateState.OFF,
+                UpdateState.APPLYING,
+                UpdateState.HANDING_OVER,
+                UpdateState.CHECKING,
+            )
         )
 
     def check_now(self) -> None:
