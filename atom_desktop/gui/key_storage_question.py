@@ -34,10 +34,8 @@ from atom_desktop.gui.agent_host import AgentHost, KeyStorageRequest
 
 logger = logging.getLogger(__name__)
 
+#: The question's title (untranslated; the dialog shows it through tr()).
 TITLE = "Where should ATOM Desktop keep its key?"
-USE_KEYRING = "Use the OS keyring"
-USE_FILE = "Keep the key in a file"
-WAITING = "Waiting for the OS keyring: answer its password prompt."
 
 
 class KeyStorageDialog(QDialog):
@@ -47,26 +45,26 @@ class KeyStorageDialog(QDialog):
         super().__init__(parent)
         self._request = request
         question = request.question
-        self.setWindowTitle(TITLE)
-        self.setAccessibleName("Key storage question")
+        self.setWindowTitle(self.tr("Where should ATOM Desktop keep its key?"))
+        self.setAccessibleName(self.tr("Key storage question"))
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         # The title again, inside: some desktops show dialogs without a title bar.
-        self.heading = QLabel(f"<b>{TITLE}</b>")
+        self.heading = QLabel(f"<b>{self.windowTitle()}</b>")
         self.text = QLabel(question.text())
         self.text.setWordWrap(True)
-        self.text.setAccessibleName("Why ATOM Desktop asks")
+        self.text.setAccessibleName(self.tr("Why ATOM Desktop asks"))
         # Alt+U and Alt+K answer from the keyboard.
-        self.use_keyring = QPushButton(f"&{USE_KEYRING}")
-        self.use_keyring.setAccessibleName(USE_KEYRING)
-        self.use_keyring.setToolTip("The OS keyring shows its own password prompt next.")
+        self.use_keyring = QPushButton(self.tr("&Use the OS keyring"))
+        self.use_keyring.setAccessibleName(self.tr("Use the OS keyring"))
+        self.use_keyring.setToolTip(self.tr("The OS keyring shows its own password prompt next."))
         self.use_keyring.setDefault(True)
-        self.use_file = QPushButton(f"&{USE_FILE}")
-        self.use_file.setAccessibleName(USE_FILE)
+        self.use_file = QPushButton(self.tr("&Keep the key in a file"))
+        self.use_file.setAccessibleName(self.tr("Keep the key in a file"))
         self.file_warning = QLabel(f"⚠ {question.file_warning()}")
         self.file_warning.setWordWrap(True)
-        self.file_warning.setAccessibleName("What a key file means")
+        self.file_warning.setAccessibleName(self.tr("What a key file means"))
         self.use_file.setVisible(question.file_allowed)
         self.file_warning.setVisible(question.file_allowed)
 
@@ -115,16 +113,18 @@ class KeyStorageQuestion(QObject):
         super().__init__(window)
         self._window = window
         self.dialog: KeyStorageDialog | None = None
+        self._title = ""
         host.key_storage_asked.connect(self.ask)
 
     def ask(self, request: KeyStorageRequest) -> None:
-        """Show the question (non-modal) over the window and bring the window up."""
+        """Show the question, not modal, over the window (raised, even if the window is hidden)."""
         if request.answer.done():  # cancelled before it arrived here
             return
         dialog = KeyStorageDialog(request, self._window)
         dialog.accepted.connect(lambda: self._show_waiting(request))
         self.dialog = dialog
-        self._window.statusBar().showMessage(TITLE)
+        self._title = dialog.windowTitle()
+        self._window.statusBar().showMessage(self._title)
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
@@ -135,6 +135,6 @@ class KeyStorageQuestion(QObject):
         if request.answer.done() and not request.answer.cancelled():
             bar = self._window.statusBar()
             if request.answer.result() == "keyring":
-                bar.showMessage(WAITING)
-            elif bar.currentMessage() == TITLE:
+                bar.showMessage(self.tr("Waiting for the OS keyring: answer its password prompt."))
+            elif bar.currentMessage() == self._title:
                 bar.clearMessage()

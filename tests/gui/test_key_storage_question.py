@@ -22,6 +22,7 @@ from atom_desktop.config.settings import Settings
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.secrets.database_key import CHOSEN_FILE
+from tests.gui.a11y_walk import unnamed
 from tests.gui.conftest import WAIT_MS, linux_autostart
 from tests.support.secret_service import SecretServiceSession, running_secret_service
 
@@ -52,7 +53,8 @@ def app(
     desktop.host.started.connect(lambda: journal.append("started"))
     desktop.start(lambda: Profile(settings, paths, Redactor()))
     yield desktop, journal
-    if desktop.host.thread_alive:
+    # Still asking (or already stopped): stop() ends the question and joins the thread.
+    if desktop.host.is_running:
         with qtbot.waitSignal(desktop.host.stopped, timeout=WAIT_MS):
             desktop.host.request_stop()
     desktop.host.stop()
@@ -68,6 +70,7 @@ def test_the_window_paints_first_and_keep_in_a_file_starts_with_a_key_file(
     dialog = desktop.window.key_question.dialog
     assert dialog is not None and dialog.isVisible()
     assert not dialog.use_file.isHidden() and "Anyone who can read" in dialog.file_warning.text()
+    assert unnamed(dialog) == []  # a screen reader names every control
 
     with qtbot.waitSignal(desktop.host.started, timeout=WAIT_MS):
         qtbot.mouseClick(dialog.use_file, Qt.MouseButton.LeftButton)
