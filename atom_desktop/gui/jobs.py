@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from atom_desktop.store.runs import RunRecord
     from atom_desktop.store.task_types import Task, TaskCreate, TaskFilter, TaskUpdate
     from atom_desktop.store.tokens import TokenRecord
+    from atom_desktop.updates.status import UpdateStatus
 
 #: How an approval decided at the window names who decided it.
 WINDOW_ACTOR = "desktop app"
@@ -213,6 +214,23 @@ async def revoke_token(runtime: Runtime, token_id: str) -> TokenRecord:
     record = await _in_thread(runtime.tokens.revoke, token_id)
     await _audit(runtime, "token.revoke", token_id)
     return record
+
+
+# -- updates ------------------------------------------------------------------------------
+
+
+async def check_for_update(runtime: Runtime) -> UpdateStatus:
+    """Check for a new version now (as POST /updates/check does)."""
+    status = await runtime.updates.async_check_now()
+    await _audit(runtime, "update.check", None)
+    return status
+
+
+async def install_update(runtime: Runtime) -> UpdateStatus:
+    """Install the downloaded update once no run is active (as POST /updates/apply does)."""
+    status = await runtime.updates.async_apply()
+    await _audit(runtime, "update.install", status.available)
+    return status
 
 
 # -- automations -------------------------------------------------------------------------

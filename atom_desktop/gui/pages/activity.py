@@ -42,7 +42,8 @@ AUDIT_HEADER = (
     "<b>Audit log</b> — every request to the API that could change something "
     "(by the name of its token; refused and failed ones too), and every change made "
     "in this window (by <i>window</i>): runs started, re-run, cancelled or typed into, "
-    "pause and resume, tasks, tokens, automations, approvals, sync and integrations. "
+    "pause and resume, tasks, tokens, automations, approvals, sync, integrations "
+    "and updates. "
     "Reads are not recorded, nor the text typed into a run."
 )
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from atom_desktop.config.config_update import update_config_file
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
+from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.updates.status import UpdateState, UpdateStatus, UpdateStatusChanged
 
@@ -115,11 +116,11 @@ class UpdatesBox(QGroupBox):
 
     def check_now(self) -> None:
         """Ask the agent to check now."""
-        self._host.call(lambda rt: rt.updates.async_check_now(), self.show_status, self._error)
+        self._host.call(jobs.check_for_update, self.show_status, self._error)
 
     def install_now(self) -> None:
         """Install the downloaded update (after active runs end)."""
-        self._host.call(lambda rt: rt.updates.async_apply(), self.show_status, self._error)
+        self._host.call(jobs.install_update, self.show_status, self._error)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event.payload, UpdateStatusChanged):
