@@ -44,7 +44,8 @@ AUDIT_HEADER = (
     "in this window (by <i>window</i>): runs started, re-run, cancelled or typed into, "
     "pause and resume, tasks, tokens, automations, approvals, sync, integrations "
     "and updates. "
-    "Reads are not recorded, nor the text typed into a run."
+    "Reads are not recorded, nor the text typed into a run, nor settings saved to the "
+    "config file (they can be changed while the agent is not running)."
 )
 
 
