@@ -133,7 +133,6 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(QWidget())
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
             shortcut.activated.connect(lambda i=index: self.show_page(i))
-        self._paint_rail_icons()
         self.home = cast(HomePage, self._page("Home", lambda: HomePage(host)))
         self.rail.currentRowChanged.connect(self._on_row)
         central = QWidget()
@@ -280,12 +279,15 @@ class MainWindow(QMainWindow):
             self._painted_once = True
             logger.info("Window painted")
             self.first_painted.emit()
+            # The rail's icons are SVG: drawing them loads Qt's SVG renderer,
+            # which the first paint need not wait for (the labels say it all).
+            QTimer.singleShot(0, self, self._paint_rail_icons)
         return handled
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         """Redraw the rail's icons in the other ink when the desktop turns light or dark."""
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "rail"):
+        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_painted_once", False):
             self._paint_rail_icons()
 
     def _paint_rail_icons(self) -> None:

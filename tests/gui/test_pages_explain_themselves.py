@@ -11,7 +11,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 from pytestqt.qtbot import QtBot
 
@@ -20,10 +20,12 @@ from atom_desktop.gui import jobs
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.column_sizing import cut_columns
 from atom_desktop.gui.empty_state import EmptyStateStack
+from atom_desktop.gui.icons import page_icon
 from atom_desktop.gui.main_window import PAGES
 from atom_desktop.gui.pages.task_dialog import TaskDialog
 from atom_desktop.gui.run_list import NOTE_ROLE, RunList
 from atom_desktop.gui.status_chip import STATUS_ROLE
+from atom_desktop.gui.style import current_theme
 from atom_desktop.store.runs import RunRecord
 from atom_desktop.store.task_types import Task, TaskCreate
 
@@ -221,3 +223,23 @@ def test_notifications_cover_no_control_while_the_window_is_in_front(
     assert toasts.mapTo(window, toasts.rect().topLeft()).y() > page_bottom
     toasts.close_button.click()
     assert not toasts.isVisible()
+
+
+def test_the_rail_shows_the_apps_own_icons(qtbot: QtBot, desktop: DesktopApp) -> None:
+    window = desktop.window
+    window.show()
+    qtbot.waitExposed(window)
+    rail = window.rail
+
+    def drawn(row: int) -> bool:
+        item = rail.item(row)
+        return item is not None and not item.icon().isNull()
+
+    qtbot.waitUntil(lambda: all(drawn(row) for row in range(rail.count())), timeout=WAIT_MS)
+    dark = current_theme(window).dark
+    for row, name in enumerate(PAGES):
+        item = rail.item(row)
+        assert item is not None
+        ours = page_icon(name.lower(), dark=dark).pixmap(QSize(20, 20)).toImage()
+        assert item.icon().pixmap(QSize(20, 20)).toImage() == ours, name
+        assert item.data(Qt.ItemDataRole.AccessibleTextRole) == name
