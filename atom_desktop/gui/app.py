@@ -262,9 +262,9 @@ class DesktopApp(QObject):
             )
         elif isinstance(payload, NotificationRequested):
             self._notify(payload.title, payload.message, failed=payload.level != "info")
-        elif isinstance(payload, UpdateStatusChanged) and payload.state == UpdateState.APPLYING:
-            # The agent hands over to a new version and stops; the window must go
-            # too, or the new version would wait for this process to end.
+        elif isinstance(payload, UpdateStatusChanged) and payload.state == UpdateState.HANDING_OVER:
+            # The handover process runs (published only once it was started) and
+            # waits for this process to end; the window goes with the agent.
             logger.info("Quitting for the update: %s", payload.message)
             self.quit()
 
