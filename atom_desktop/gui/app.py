@@ -32,6 +32,7 @@ from atom_desktop.core.events import (
 from atom_desktop.core.statuses import RUN_FAILED
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.error_reports_dialog import install_window_errors
 from atom_desktop.gui.icons import app_icon
 from atom_desktop.gui.main_window import MainWindow
 from atom_desktop.gui.preferences import Preferences
@@ -376,6 +377,7 @@ def run_desktop(
     app.setQuitOnLastWindowClosed(False)
     share_the_interpreter_with_the_window()
     desktop = DesktopApp(config_dir, start_at_login, background=background)
+    install_window_errors(desktop.window, desktop.profile_loaded)
     logs: list[LoggingHandle] = []
 
     def log_for(profile: Profile) -> None:
