@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from atom_desktop.gui import console_view
 from atom_desktop.gui.console_view import (
     BAND_ROWS,
     GUTTER,
@@ -478,8 +479,8 @@ def test_a_large_piece_is_ingested_in_steps_with_nothing_lost(qtbot: QtBot) -> N
     assert view.styled_runs(view.line_count() - 1)[-1].text == "green"
 
 
-def test_while_output_arrives_a_frame_is_painted_in_bands(view: ConsoleView, qtbot: QtBot) -> None:
-    # (top, bottom, absolute row at the top) of each paint.
+def _paints_of_a_flood(view: ConsoleView, qtbot: QtBot) -> list[tuple[int, int, int]]:
+    """(top, bottom, absolute row at the top or -1 if not in bands) of each paint."""
     painted: list[tuple[int, int, int]] = []
     original = view._paint
 
@@ -491,10 +492,20 @@ def test_while_output_arrives_a_frame_is_painted_in_bands(view: ConsoleView, qtb
     view._paint = record  # type: ignore[method-assign]
     qtbot.waitExposed(view)
     view.flush()
+    qtbot.wait(20)
     painted.clear()
     view.append("".join(f"\x1b[3{n % 8}mline {n}\x1b[0m\n" for n in range(20_000)))
-    qtbot.waitUntil(lambda: view.backlog() == 0 and len(painted) > 1)
+    qtbot.waitUntil(lambda: view.backlog() == 0 and bool(painted))
     qtbot.wait(100)  # the last frame's bands
+    return painted
+
+
+def test_while_output_arrives_a_costly_frame_is_painted_in_bands(
+    view: ConsoleView, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if every frame had been costly to paint.
+    monkeypatch.setattr(console_view, "BANDS_FROM_S", 0.0)
+    painted = _paints_of_a_flood(view, qtbot)
     height = view.viewport().height()
     banded = [(top, bottom) for top, bottom, at in painted if at >= 0]
     assert len(banded) > 1
@@ -509,6 +520,17 @@ def test_while_output_arrives_a_frame_is_painted_in_bands(view: ConsoleView, qtb
     assert all(b[0] <= a[1] + 1 for a, b in itertools.pairwise(bands))
     bar = view.verticalScrollBar()
     assert last == view._ring.first + bar.value() and bar.value() == bar.maximum()
+
+
+def test_a_cheap_frame_is_painted_whole(
+    view: ConsoleView, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if no frame took long to paint: bands would only add paint events.
+    monkeypatch.setattr(console_view, "BANDS_FROM_S", 3600.0)
+    painted = _paints_of_a_flood(view, qtbot)
+    assert all(at == -1 for _, _, at in painted)
+    height = view.viewport().height()
+    assert any(top == 0 and bottom >= height - 1 for top, bottom, _ in painted)
 
 
 def test_an_ingest_slice_after_a_paint_is_shorter(view: ConsoleView) -> None:
