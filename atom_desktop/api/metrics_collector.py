@@ -81,7 +81,7 @@ class AgentCollector(Collector):
         count = CounterMetricFamily("atom_http_requests", "API requests answered.", labels=labels)
         duration = HistogramMetricFamily(
             "atom_http_request_duration_seconds",
-            "Time from a request's arrival at the API to the end of its answer.",
+            "Time from the end of a request's security checks to the end of its answer.",
             labels=labels,
         )
         for (method, route, status), tally in list(self._requests.series.items()):
