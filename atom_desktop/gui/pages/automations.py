@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -49,7 +49,6 @@ REFRESH_DELAY_MS = 200
 TICK_MS = 30_000  # next-run times and "in 5 min" stay current while the page is shown
 # A step's result can also be "denied" (its command was refused).
 FAILED_STEP = frozenset({*AUTOMATION_RUN_FAILED, "denied"})
-RED = QColor("#c62828")
 #: The automations table's columns that are not plain text.
 NEXT_RUN_COLUMN, LAST_RESULT_COLUMN, TRIGGERS_COLUMN = 2, 3, 4
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFont, QShowEvent
+from PySide6.QtGui import QBrush, QDesktopServices, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -51,6 +51,7 @@ from atom_desktop.gui.pages.integration_dialogs import (
     ProviderView,
 )
 from atom_desktop.gui.relative_time import absolute_time, relative_time
+from atom_desktop.gui.status_chip import status_colours
 from atom_desktop.gui.style import current_theme
 from atom_desktop.integrations.catalogue import GENERIC_OIDC
 
@@ -68,12 +69,13 @@ STATUS_WORDS = {
     "reconnect_needed": "Reconnect needed",
     "error": "Error",
 }
-#: Each status's colour in the list.
+#: Each account status's colour in the list: that of the run status of the same
+#: meaning, so the app has one palette (the status chips', light and dark).
 STATUS_COLOURS = {
-    "pending": "#1565c0",
-    "connected": "#2e7d32",
-    "reconnect_needed": "#c62828",
-    "error": "#c62828",
+    "pending": "running",
+    "connected": "succeeded",
+    "reconnect_needed": "failed",
+    "error": "failed",
 }
 #: Each catalogue category's heading (the catalogue's Category values), in the listed order.
 CATEGORY_TITLES = {
@@ -92,9 +94,8 @@ LONG_TIME = "%Y-%m-%d %H:%M:%S"
 IN_DATABASE = "database"
 #: Events arriving together cause one read.
 REFRESH_DELAY_MS = 100
-WARNING_STYLE = "color: #ef6c00;"
-ALERT_STYLE = "color: #c62828; font-weight: bold;"
-OK_STYLE = "color: #2e7d32;"
+#: The colours of messages, named by the run status of the same colour.
+WARNING_STYLE, ALERT_STYLE, OK_STYLE = "timed_out", "failed", "succeeded"
 NOTE_STYLE = "color: palette(placeholder-text);"
 
 
@@ -291,12 +292,12 @@ class IntegrationsPage(QWidget):
         # Connected accounts
         self.attention = QLabel()
         self.attention.setWordWrap(True)
-        self.attention.setStyleSheet(ALERT_STYLE)
+        self.attention.setStyleSheet(self._css(ALERT_STYLE) + " font-weight: bold;")
         self.attention.setAccessibleName(self.tr("Accounts that need attention"))
         self.attention.hide()
         self.storage_note = QLabel()
         self.storage_note.setWordWrap(True)
-        self.storage_note.setStyleSheet(WARNING_STYLE)
+        self.storage_note.setStyleSheet(self._css(WARNING_STYLE))
         self.storage_note.setAccessibleName(self.tr("Where tokens are kept"))
         self.storage_note.hide()
         self.table = QTreeWidget()
@@ -320,7 +321,7 @@ class IntegrationsPage(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAccessibleName(self.tr("The selected account's last error"))
-        self.details.setStyleSheet("color: #c62828;")
+        self.details.setStyleSheet(self._css(ALERT_STYLE))
         self.details.hide()
         self.check_button = QPushButton(self.tr("Check"))
         self.check_button.setAccessibleName(self.tr("Check the selected account works"))
@@ -501,15 +502,15 @@ class IntegrationsPage(QWidget):
     def _decorate(self, item: QTreeWidgetItem, account: Account) -> None:
         item.setToolTip(3, absolute_time(account.refreshed_at))
         item.setToolTip(4, absolute_time(account.checked_at))
-        colour = STATUS_COLOURS.get(account.status)
-        if colour is not None:
-            item.setForeground(2, _brush(colour))
+        tone = STATUS_COLOURS.get(account.status)
+        if tone is not None:
+            item.setForeground(2, self._brush(tone))
         if account.status in ("reconnect_needed", "error"):
             bold = QFont(item.font(2))
             bold.setBold(True)
             item.setFont(2, bold)
         if account.last_error:
-            item.setForeground(5, _brush("#c62828"))
+            item.setForeground(5, self._brush(ALERT_STYLE))
             item.setToolTip(5, account.last_error)
         details = [f"{account.provider_name} (id {account.id})"]
         details += [f"{name}: {value}" for name, value in account.parameters.items()]
@@ -674,8 +675,15 @@ class IntegrationsPage(QWidget):
             )
         self.refresh()
 
+    def _brush(self, tone: str) -> QBrush:
+        """The text colour of the chips of status ``tone``, in this theme."""
+        return QBrush(status_colours(tone, dark=current_theme(self).dark)[1])
+
+    def _css(self, tone: str) -> str:
+        return f"color: {self._brush(tone).color().name()};"
+
     def _notify(self, text: str, style: str) -> None:
-        self.notice.setStyleSheet(style)
+        self.notice.setStyleSheet(self._css(style))
         self.notice.setText(text)
         self.notice.show()
 
@@ -899,10 +907,6 @@ class IntegrationsPage(QWidget):
             return
         self._pending_select = account_id  # the read that lists it selects it
         self.refresh()
-
-
-def _brush(colour: str) -> QBrush:
-    return QBrush(QColor(colour))
 
 
 def _status_help(status: str) -> str:

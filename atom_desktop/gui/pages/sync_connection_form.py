@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 from atom_desktop.core.actors import Actor
 from atom_desktop.core.errors import AtomError
 from atom_desktop.gui.agent_host import AgentHost
+from atom_desktop.gui.status_chip import status_colours
+from atom_desktop.gui.style import current_theme
 
 # Types only: sync loads psycopg, which the window's first paint need not wait for.
 if TYPE_CHECKING:
@@ -50,8 +52,9 @@ PROBLEM_NAMES = {
     "schema_too_new": "Schema too new",
     "invalid": "Invalid address",
 }
-OK_STYLE = "color: #2e7d32;"
-FAILED_STYLE = "color: #c62828;"
+#: The colours of a test's result, named by the run status of the same colour
+#: (the status chips' palette, light and dark).
+OK_STYLE, FAILED_STYLE = "succeeded", "failed"
 NOTE_STYLE = "color: palette(placeholder-text);"
 
 
@@ -358,6 +361,7 @@ class ConnectionForm(QGroupBox):
         self._update_buttons()
 
     def _show(self, text: str, style: str) -> None:
-        self.result.setStyleSheet(style)
+        colour = status_colours(style, dark=current_theme(self).dark)[1]
+        self.result.setStyleSheet(f"color: {colour.name()};")
         self.result.setText(text)
         self.result.show()
