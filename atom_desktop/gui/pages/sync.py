@@ -36,6 +36,8 @@ from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.sync_connection_form import ConnectionForm
 from atom_desktop.gui.relative_time import absolute_time, relative_time
+from atom_desktop.gui.status_chip import status_colours
+from atom_desktop.gui.style import current_theme
 
 # Types only: sync and the store load psycopg and SQLAlchemy on the agent thread.
 if TYPE_CHECKING:
@@ -53,11 +55,12 @@ STATE_WORDS = {
 }
 #: Each state's colour on the page.
 STATE_COLOURS = {
-    "off": "#757575",
-    "syncing": "#1565c0",
-    "up_to_date": "#2e7d32",
-    "offline": "#ef6c00",
-    "error": "#c62828",
+    # The tone of the run status of the same meaning (the status chips' palette).
+    "off": "cancelled",
+    "syncing": "running",
+    "up_to_date": "succeeded",
+    "offline": "timed_out",
+    "error": "failed",
 }
 #: States that mean sync is in trouble (the tray says so).
 TROUBLE = frozenset({"offline", "error"})
@@ -367,7 +370,7 @@ class SyncPage(QWidget):
         self.last_success_label.setToolTip(absolute_time(status.last_success))
         self.pending_label.setToolTip(absolute_time(status.oldest_pending))
         self.last_error_label.setText(status.last_error or self.tr("none"))
-        self.last_error_label.setStyleSheet("color: #c62828;" if status.last_error else "")
+        self.last_error_label.setStyleSheet(self._css("failed") if status.last_error else "")
         self.conflicts_label.setText(str(status.conflicts) if status.conflicts else self.tr("none"))
         self._show_conflicts(overview.conflicts)
         self.status_loaded.emit(status)
@@ -375,7 +378,7 @@ class SyncPage(QWidget):
     def _show_state(self, state: str) -> None:
         words = state_words(state)
         self.state_label.setText(words[:1].upper() + words[1:])
-        self.state_dot.setStyleSheet(f"color: {STATE_COLOURS.get(state, '#757575')};")
+        self.state_dot.setStyleSheet(self._css(STATE_COLOURS.get(state, "cancelled")))
         self.state_dot.setToolTip(words)
         self.sync_now_button.setEnabled(state != "off" and self._host.is_running)
 
@@ -407,6 +410,11 @@ class SyncPage(QWidget):
             self.conflicts.addTopLevelItem(item)
             self.conflicts.setItemWidget(item, 5, self._conflict_buttons(view))
         self.conflicts_note.setVisible(bool(conflicts))
+
+    def _css(self, tone: str) -> str:
+        """Text in the colour of the chips of status ``tone``, in this theme."""
+        colour = status_colours(tone, dark=current_theme(self).dark)[1]
+        return f"color: {colour.name()};"
 
     def _edit_server(self) -> None:
         """The cursor in the server's address, where sync is set up."""
