@@ -18,6 +18,7 @@ from atom_desktop import __version__
 from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
 from atom_desktop.api.errors import install_error_handlers
+from atom_desktop.api.failures import UnexpectedErrors
 from atom_desktop.api.open_streams import OpenStreams
 from atom_desktop.api.plain_route import PlainPaths, plain_routes
 from atom_desktop.api.routes import (
@@ -25,6 +26,7 @@ from atom_desktop.api.routes import (
     approvals,
     audit,
     automations,
+    diagnostics,
     events,
     health,
     integrations,
@@ -106,6 +108,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         sync_connection.router,
         integrations.router,
         updates.router,
+        diagnostics.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)
@@ -172,6 +175,8 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
 
     # Added first, so it runs inside the security middleware: after every check.
     app.add_middleware(PlainPaths, routes=plain_routes(PREFIX, routers))
+    # Around every handler, inside the security checks (which audit its 500).
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(
         SecurityMiddleware, config=config, authority=agent.tokens, routes=routes, audit=audit_hook
     )
