@@ -19,8 +19,11 @@ from atom_desktop.api.auth import Principal
 from atom_desktop.api.context import AgentContext
 from atom_desktop.api.errors import install_error_handlers
 from atom_desktop.api.failures import UnexpectedErrors
+from atom_desktop.api.metrics_collector import agent_registry
 from atom_desktop.api.open_streams import OpenStreams
 from atom_desktop.api.plain_route import PlainPaths, plain_routes
+from atom_desktop.api.rate_limit import RATE_LIMITED_RESPONSE, Limited, Limits, RateLimiter
+from atom_desktop.api.request_metrics import RequestStats
 from atom_desktop.api.routes import (
     app_window,
     approvals,
@@ -30,6 +33,7 @@ from atom_desktop.api.routes import (
     events,
     health,
     integrations,
+    metrics,
     oauth_callback,
     runs,
     sync,
@@ -113,6 +117,8 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix=PREFIX)
         routes.add_router(PREFIX, router)
+    app.include_router(metrics.router, prefix=PREFIX)
+    routes.add_router(PREFIX, metrics.router)
     # The provider sends the browser here; ``state`` guards it (no token).
     app.include_router(oauth_callback.router)
     routes.add(oauth_callback.CALLBACK_PATH, ("GET",), PUBLIC)
@@ -151,7 +157,8 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
     async def record_action(
         principal: Principal | None, action: str, target: str | None, status: int
     ) -> None:
-        result = "ok" if status < 400 else "refused" if status in (401, 403, 415) else "error"
+        refused = status in (401, 403, 415, 429)
+        result = "ok" if status < 400 else "refused" if refused else "error"
         try:
             await asyncio.to_thread(
                 agent.audit.record,
@@ -173,12 +180,30 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
     # What a WebSocket does (a run's stdin, cancel) is audited as its HTTP twin is.
     app.state.audit = record_action
 
+    limiter = RateLimiter(Limits.from_settings(settings)) if settings.rate_limits else None
+
+    async def limited_hook(scope_: Scope, principal: Principal | None, limited: Limited) -> None:
+        # Once a burst (the first 429 of it), not once a request: a flood of
+        # refusals must not become a flood of writes.
+        request = f"{scope_.get('method', 'WEBSOCKET')} {scope_.get('atom_route', scope_['path'])}"
+        await record_action(principal, f"rate_limited {limited.kind}", request, 429)
+
+    stats = RequestStats(routes.templates())
+    app.state.metrics = agent_registry(agent, stats, limiter)
+
     # Added first, so it runs inside the security middleware: after every check.
     app.add_middleware(PlainPaths, routes=plain_routes(PREFIX, routers))
     # Around every handler, inside the security checks (which audit its 500).
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(
-        SecurityMiddleware, config=config, authority=agent.tokens, routes=routes, audit=audit_hook
+        SecurityMiddleware,
+        config=config,
+        authority=agent.tokens,
+        routes=routes,
+        audit=audit_hook,
+        limiter=limiter,
+        on_limited=limited_hook,
+        metrics=stats,
     )
     return app
 
@@ -197,6 +222,10 @@ def _complete_openapi(app: FastAPI) -> None:
             schemas = components.setdefault("schemas", {})
             schemas.update(error.pop("$defs", {}))
             schemas["ErrorBody"] = error
+            # Every operation passes the rate limits (api/rate_limit.py).
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.setdefault("responses", {})["429"] = RATE_LIMITED_RESPONSE
             app.openapi_schema = schema
         return app.openapi_schema
 
