@@ -126,7 +126,8 @@ def test_the_page_connects_through_the_form_and_shows_up_to_date(
     assert "Saved; sync is on." in form.result.text()
     assert f"as {device.role}, tenant 'acme'" in form.result.text()
     assert form.password.text() == ""
-    assert page.server_label.text() == _url(synced, device.role)
+    # The state comes with the event at once; the server with the read that follows it.
+    qtbot.waitUntil(lambda: page.server_label.text() == _url(synced, device.role), timeout=WAIT_MS)
     assert page.sync_now_button.isEnabled()
     qtbot.waitUntil(
         lambda: app.tray.sync_action.text() == "Sync: up to date · 0 pending", timeout=WAIT_MS
