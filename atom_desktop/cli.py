@@ -994,11 +994,17 @@ def _installed_launcher() -> str | None:
     return str(LinuxLayout.stable_program(launcher.resolve()))
 
 
+def _is_linux_build() -> bool:
+    """Whether this is the Linux build (frozen), the one that installs itself."""
+    frozen = bool(getattr(sys, "frozen", False))
+    return frozen and sys.platform.startswith("linux")
+
+
 def _install(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``--install``: a Linux build copies itself into the layout it updates in."""
     if args.command is not None or args.reset_data or args.background:
         parser.error("--install goes alone")
-    if not (getattr(sys, "frozen", False) and sys.platform.startswith("linux")):
+    if not _is_linux_build():
         print(
             f"{PROG}: --install is for the Linux build (packaging/build-linux). From a "
             "checkout, ./scripts/start adds the app to the applications menu; on Windows and "
