@@ -491,7 +491,12 @@ def _paints_of_a_flood(view: ConsoleView, qtbot: QtBot) -> list[tuple[int, int, 
 
     view._paint = record  # type: ignore[method-assign]
     qtbot.waitExposed(view)
+    # More rows than fit first: the scroll bar that then appears resizes the
+    # viewport, which repaints it whole. On a quiet machine the flood below
+    # is taken in one frame, which would be that resize's.
+    view.append("".join(f"before {n}\n" for n in range(500)))
     view.flush()
+    qtbot.waitUntil(view.verticalScrollBar().isVisible)
     qtbot.wait(20)
     painted.clear()
     view.append("".join(f"\x1b[3{n % 8}mline {n}\x1b[0m\n" for n in range(20_000)))
