@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import pytest
+from keyring.backends import SecretService
 from pytestqt.qtbot import QtBot
 
 from atom_desktop.automations.model import AutomationSpec
@@ -137,7 +136,7 @@ def test_the_page_connects_through_the_form_and_shows_up_to_date(
     assert _config(paths)["sync_url"] == _url(synced, device.role)
     assert device.password not in paths.config_file.read_text()
     service = keyring_service(paths.data_dir.resolve())
-    assert keyring.get_password(service, SYNC_PASSWORD_ENTRY) == device.password
+    assert SecretService.Keyring().get_password(service, SYNC_PASSWORD_ENTRY) == device.password
     qtbot.waitUntil(form.disconnect_button.isEnabled, timeout=WAIT_MS)
     assert "leave empty to keep it" in form.password.placeholderText()
 
@@ -157,7 +156,7 @@ def test_the_page_connects_through_the_form_and_shows_up_to_date(
     form.disconnect_server(confirm=False)
     qtbot.waitUntil(lambda: page.state_label.text() == "Off", timeout=WAIT_MS)
     assert "sync_url" not in _config(paths)
-    assert keyring.get_password(service, SYNC_PASSWORD_ENTRY) is None
+    assert SecretService.Keyring().get_password(service, SYNC_PASSWORD_ENTRY) is None
     assert not page.sync_now_button.isEnabled()
     assert device.password not in caplog.text
 

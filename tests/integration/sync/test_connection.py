@@ -10,9 +10,9 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import psutil
 import pytest
+from keyring.backends import SecretService
 from psycopg.conninfo import conninfo_to_dict
 
 from atom_desktop.secrets.profile import keyring_service
@@ -163,7 +163,11 @@ def profile(tmp_path: Path, secret_service: SecretServiceSession) -> dict[str, s
 
 def _stored_password(env: dict[str, str]) -> str | None:
     service = keyring_service(Path(env["ATOM_DATA_DIR"]).resolve())
-    return keyring.get_password(service, SYNC_PASSWORD_ENTRY)
+    # The session's Secret Service itself, as the CLI used it: keyring's
+    # process-wide default was chosen by whichever test of this worker used
+    # it first, perhaps while no Secret Service was running.
+    stored: str | None = SecretService.Keyring().get_password(service, SYNC_PASSWORD_ENTRY)
+    return stored
 
 
 def _config(env: dict[str, str]) -> dict[str, object]:
