@@ -26,6 +26,7 @@ from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.dashboard_data import DashboardExtras, dashboard_extras
+from atom_desktop.gui.elided_label import ElidedLabel
 from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.sync import sync_line
@@ -55,7 +56,8 @@ class HomePage(QWidget):
         self.state_label = QLabel(self.tr("Starting the agent…"))
         self.api_label = QLabel("—")
         self.api_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.key_label = QLabel("—")
+        # A key file's path can be longer than the screen is wide.
+        self.key_label = ElidedLabel("—")
         self.key_warning = QLabel()
         self.key_warning.setWordWrap(True)
         self.key_warning.setObjectName("warning")
