@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import re
 import subprocess
@@ -48,7 +49,31 @@ class XDisplay:
         return [int(line) for line in out.split()]
 
     def quit_from_tray(self, tray_title: str) -> None:
-        """Open the tray icon's menu with a right click and choose its last item (Quit)."""
+        """Open the tray icon's menu with a right click and choose its last item (Quit).
+
+        As a person would, it clicks again when no menu opened (a click can
+        land while the tray host still lays the icon out); three tries.
+        """
+        for attempt in range(3):
+            shown = self._visible()
+            self._right_click_tray_icon(tray_title)
+            try:
+                _wait_for(functools.partial(self._opened_since, shown), "the tray menu", timeout=8)
+            except AssertionError:
+                if attempt == 2:
+                    raise
+                continue
+            # Up in a menu just opened selects its last entry; Return chooses it.
+            self.run("xdotool", "key", "Up", "Return")
+            return
+
+    def _opened_since(self, shown: set[str]) -> bool:
+        return bool(self._visible() - shown)
+
+    def _visible(self) -> set[str]:
+        return set(self.run("xdotool", "search", "--onlyvisible", "--name", "").split())
+
+    def _right_click_tray_icon(self, tray_title: str) -> None:
         tree = self.run("xwininfo", "-root", "-tree")
         # The icon is a small window of that title embedded in the tray host's
         # panel: its line ends with its size, its offset in the panel (+0+0)
@@ -62,16 +87,7 @@ class XDisplay:
         ]
         assert len(icons) == 1, f"no single tray icon titled {tray_title!r} in:\n{tree}"
         width, height, x, y = (int(value) for value in icons[0])
-        shown = set(self.run("xdotool", "search", "--onlyvisible", "--name", "").split())
         self.run("xdotool", "mousemove", str(x + width // 2), str(y + height // 2), "click", "3")
-        _wait_for(
-            lambda: (
-                set(self.run("xdotool", "search", "--onlyvisible", "--name", "").split()) - shown
-            ),
-            "the tray menu",
-        )
-        # Up in a menu just opened selects its last entry; Return chooses it.
-        self.run("xdotool", "key", "Up", "Return")
 
 
 def _wait_for(condition: object, what: str, timeout: float = 20) -> None:
