@@ -193,9 +193,13 @@ def test_the_device_grant_connects_an_agent_without_a_browser(oidc_agent: OidcAg
 
     oidc_agent.provider.approve_device(body["user_code"])
 
+    # Connected first, then named by the account's first check (a separate
+    # request to the provider): wait for both.
     deadline = time.monotonic() + 30
     account = oidc_agent.account(body["id"])
-    while account["status"] == "pending" and time.monotonic() < deadline:
+    while (account["status"] == "pending" or not account["account"]) and (
+        time.monotonic() < deadline
+    ):
         time.sleep(0.2)
         account = oidc_agent.account(body["id"])
     assert account["status"] == "connected", account
