@@ -40,7 +40,6 @@ from atom_desktop.gui.quit_signals import quit_on_signals
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.gui.translations import install_translations
 from atom_desktop.gui.tray import Tray
-from atom_desktop.sync.service import SyncStatus
 from atom_desktop.updates.status import UpdateState, UpdateStatusChanged
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
 
     from atom_desktop.gui.pages.settings import StartAtLogin
     from atom_desktop.store.runs import RunRecord
+    from atom_desktop.sync.service import SyncStatus
 
 logger = logging.getLogger(__name__)
 
