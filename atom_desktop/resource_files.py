@@ -87,10 +87,12 @@ def app_icon_paths() -> list[Path]:
     ]
 
 
-def tray_icon_paths(state: TrayState) -> list[Path]:
-    """The tray icon for ``state``: the SVG, then one PNG per size in :data:`TRAY_ICON_SIZES`."""
+def tray_icon_paths(state: TrayState, *, dark: bool) -> list[Path]:
+    """The tray icon for ``state`` on a dark or a light panel: the SVG, then one PNG
+    per size in :data:`TRAY_ICON_SIZES`."""
     if state not in TRAY_STATES:
         raise ValueError(f"no tray icon for state {state!r}; known: {', '.join(TRAY_STATES)}")
-    return [resource_path(f"icons/tray-{state}.svg")] + [
-        resource_path(f"icons/tray/{state}-{n}.png") for n in TRAY_ICON_SIZES
+    variant = "dark" if dark else "light"
+    return [resource_path(f"icons/tray-{state}-{variant}.svg")] + [
+        resource_path(f"icons/tray/{state}-{variant}-{n}.png") for n in TRAY_ICON_SIZES
     ]

@@ -6,7 +6,8 @@ Run it after changing an SVG and commit what it writes::
 
 Writes ``icons/hicolor/<N>x<N>/apps/atom-desktop.png`` (the freedesktop icon
 theme layout, so the directory can be copied into ``share/icons`` as is) and
-``icons/tray/<state>-<N>.png``. Platforms and toolkits that cannot draw SVG at
+``icons/tray/<state>-<light|dark>-<N>.png`` (a tray icon for light panels and
+one for dark panels). Platforms and toolkits that cannot draw SVG at
 run time (Windows' tray, some panels) use these. Rendering uses QtSvg from
 PySide6-Essentials with the offscreen platform, so no display is needed.
 """
@@ -24,6 +25,7 @@ APP_ICON = "atom-desktop"
 APP_SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
 TRAY_STATES = ("idle", "running", "error", "paused")
 TRAY_SIZES = (16, 22, 32, 64)
+TRAY_VARIANTS = ("light", "dark")
 
 
 def planned_outputs(icons_dir: Path = ICONS_DIR) -> list[tuple[Path, Path, int]]:
@@ -37,8 +39,13 @@ def planned_outputs(icons_dir: Path = ICONS_DIR) -> list[tuple[Path, Path, int]]
         for n in APP_SIZES
     ]
     jobs += [
-        (icons_dir / f"tray-{state}.svg", icons_dir / "tray" / f"{state}-{n}.png", n)
+        (
+            icons_dir / f"tray-{state}-{variant}.svg",
+            icons_dir / "tray" / f"{state}-{variant}-{n}.png",
+            n,
+        )
         for state in TRAY_STATES
+        for variant in TRAY_VARIANTS
         for n in TRAY_SIZES
     ]
     return jobs

@@ -91,6 +91,10 @@ class DesktopApp(QObject):
         self.tray.quit_requested.connect(self.quit)
         self.tray.notify_run.connect(self._notify_run)
         self.tray.approvals_requested.connect(self.show_approvals)
+        # The tray's icon has a light-panel and a dark-panel drawing; a switch of the
+        # desktop's scheme (after which apply_style has repainted the app) picks again.
+        # A bound slot, so the connection ends with the tray.
+        QApplication.styleHints().colorSchemeChanged.connect(self.tray.update)
         self.window.home.overview_loaded.connect(self._on_overview)
         self.window.page_built.connect(self._on_page_built)
         self.host.agent_event.connect(self._on_event)

@@ -19,9 +19,10 @@ def app_icon() -> QIcon:
     return _icon(app_icon_paths())
 
 
-def tray_icon(state: TrayState) -> QIcon:
-    """The tray icon of a state: pixel-fitted PNGs for small sizes, the SVG for the rest."""
-    return _icon(tray_icon_paths(state))
+def tray_icon(state: TrayState, *, dark: bool) -> QIcon:
+    """The tray icon of a state for a dark or a light panel (light or dark ink):
+    PNGs rendered at the panel sizes, the SVG for the rest."""
+    return _icon(tray_icon_paths(state, dark=dark))
 
 
 def _icon(files: list[Path]) -> QIcon:
@@ -41,6 +42,7 @@ PAGE_ICONS = (
     "automations",
     "sync",
     "integrations",
+    "diagnostics",
 )
 
 #: The statuses that have an icon (``resources/icons/status-<status>-<light|dark>.svg``).

@@ -121,7 +121,7 @@ class Tray(QObject):
     def update(self) -> None:
         """Bring icon, tooltip and menu in line with the state."""
         state = self.state()
-        self.icon.setIcon(tray_icon(state))
+        self.icon.setIcon(tray_icon(state, dark=current_theme().dark))
         if state == "error":
             tip = f"ATOM Desktop: {self.error}"
         elif not self.agent_ready:

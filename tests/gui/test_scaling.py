@@ -109,11 +109,12 @@ def test_icons_are_drawn_at_twice_the_pixels_for_a_ratio_of_two(
     assert blurry == [], "these icons would be scaled up from a smaller bitmap"
 
 
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
 @pytest.mark.parametrize("state", TRAY_STATES)
-def test_tray_icons_are_sharp_at_a_ratio_of_two(qapp: QApplication, state: str) -> None:
+def test_tray_icons_are_sharp_at_a_ratio_of_two(qapp: QApplication, state: str, dark: bool) -> None:
     from atom_desktop.gui.icons import tray_icon  # noqa: PLC0415
 
-    pixmap = tray_icon(state).pixmap(QSize(22, 22), 2.0)  # type: ignore[arg-type]
+    pixmap = tray_icon(state, dark=dark).pixmap(QSize(22, 22), 2.0)  # type: ignore[arg-type]
     assert max(pixmap.width(), pixmap.height()) >= 44
 
 

@@ -50,7 +50,7 @@ def test_resource_path_finds_the_installed_files() -> None:
     desktop = desktop_entry_path()
     assert desktop == root / "atom-desktop.desktop"
     assert desktop.read_text().startswith("[Desktop Entry]")
-    assert resource_path("icons/tray-error.svg") == root / "icons" / "tray-error.svg"
+    assert resource_path("icons/tray-error-dark.svg") == root / "icons" / "tray-error-dark.svg"
 
 
 def test_every_icon_is_found_at_its_size() -> None:
@@ -59,10 +59,12 @@ def test_every_icon_is_found_at_its_size() -> None:
     for size, path in zip(APP_ICON_SIZES, app[1:], strict=True):
         assert png_header(path) == (size, size, 6), path  # 6 = RGBA
     for state in TRAY_STATES:
-        tray = tray_icon_paths(state)
-        assert tray[0].name == f"tray-{state}.svg"
-        for size, path in zip(TRAY_ICON_SIZES, tray[1:], strict=True):
-            assert png_header(path) == (size, size, 6), path
+        for dark, variant in ((False, "light"), (True, "dark")):
+            tray = tray_icon_paths(state, dark=dark)
+            assert tray[0].name == f"tray-{state}-{variant}.svg"
+            for size, path in zip(TRAY_ICON_SIZES, tray[1:], strict=True):
+                assert path.name == f"{state}-{variant}-{size}.png"
+                assert png_header(path) == (size, size, 6), path
 
 
 def test_rendered_pngs_are_exactly_the_ones_the_app_knows() -> None:
@@ -72,10 +74,16 @@ def test_rendered_pngs_are_exactly_the_ones_the_app_knows() -> None:
     themed = {p.relative_to(icons).as_posix() for p in icons.glob("hicolor/**/*.png")}
     assert themed == {f"hicolor/{n}x{n}/apps/atom-desktop.png" for n in APP_ICON_SIZES}
     tray = {p.name for p in (icons / "tray").glob("*.png")}
-    assert tray == {f"{s}-{n}.png" for s in TRAY_STATES for n in TRAY_ICON_SIZES}
+    assert tray == {
+        f"{s}-{v}-{n}.png" for s in TRAY_STATES for v in ("light", "dark") for n in TRAY_ICON_SIZES
+    }
+    svgs = {p.name for p in icons.glob("tray-*.svg")}
+    assert svgs == {f"tray-{s}-{v}.svg" for s in TRAY_STATES for v in ("light", "dark")}
 
 
-@pytest.mark.parametrize("name", ["atom-desktop", *(f"tray-{s}" for s in TRAY_STATES)])
+@pytest.mark.parametrize(
+    "name", ["atom-desktop", *(f"tray-{s}-{v}" for s in TRAY_STATES for v in ("light", "dark"))]
+)
 def test_svgs_are_well_formed_and_square(name: str) -> None:
     root = ET.parse(resource_path(f"icons/{name}.svg")).getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
@@ -88,7 +96,7 @@ def test_found_from_elsewhere_through_the_install_alone(tmp_path: Path) -> None:
     code = (
         "from atom_desktop.resource_files import *\n"
         "paths = [desktop_entry_path(), *app_icon_paths()]\n"
-        "paths += [p for s in TRAY_STATES for p in tray_icon_paths(s)]\n"
+        "paths += [p for s in TRAY_STATES for d in (0, 1) for p in tray_icon_paths(s, dark=d)]\n"
         "assert all(p.is_file() for p in paths), paths\n"
         "print(desktop_entry_path())\n"
     )
@@ -120,7 +128,7 @@ def test_missing_file_is_a_clear_error() -> None:
 
 def test_unknown_tray_state_is_refused() -> None:
     with pytest.raises(ValueError, match="no tray icon"):
-        tray_icon_paths("sleeping")  # type: ignore[arg-type]
+        tray_icon_paths("sleeping", dark=False)  # type: ignore[arg-type]
 
 
 # --- The packaging that makes the above work in wheels ----------------------
