@@ -61,10 +61,23 @@ _STATUSES: Final[dict[str, tuple[str, object]]] = {
     "interrupted": ("orange", QT_TRANSLATE_NOOP("status", "Interrupted")),
     "waiting_approval": ("purple", QT_TRANSLATE_NOOP("status", "Waiting for approval")),
     "skipped": ("grey", QT_TRANSLATE_NOOP("status", "Skipped")),
+    # A step whose command the policy or a person refused.
+    "denied": ("red", QT_TRANSLATE_NOOP("status", "Denied")),
     # Tasks.
     "todo": ("grey", QT_TRANSLATE_NOOP("status", "To do")),
     "doing": ("blue", QT_TRANSLATE_NOOP("status", "Doing")),
     "done": ("green", QT_TRANSLATE_NOOP("status", "Done")),
+    # Integration accounts (IntegrationService's statuses), keyed apart: their
+    # "pending" and "error" mean other things than a run's would.
+    "account.pending": ("blue", QT_TRANSLATE_NOOP("status", "Waiting for sign-in")),
+    "account.connected": ("green", QT_TRANSLATE_NOOP("status", "Connected")),
+    "account.reconnect_needed": ("red", QT_TRANSLATE_NOOP("status", "Reconnect needed")),
+    "account.error": ("red", QT_TRANSLATE_NOOP("status", "Error")),
+    # The health of a part of the agent (the Diagnostics page; gui/diagnostics_data.py).
+    "health.ok": ("green", QT_TRANSLATE_NOOP("status", "OK")),
+    "health.warning": ("orange", QT_TRANSLATE_NOOP("status", "Warning")),
+    "health.problem": ("red", QT_TRANSLATE_NOOP("status", "Problem")),
+    "health.off": ("grey", QT_TRANSLATE_NOOP("status", "Off")),
 }
 
 #: Every status key that has its own colour and word.

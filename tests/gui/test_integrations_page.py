@@ -24,6 +24,7 @@ from atom_desktop.config.paths import AppPaths
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.pages.integration_dialogs import ConnectDialog, KeyDialog
 from atom_desktop.gui.pages.integrations import IntegrationsPage, list_accounts
+from atom_desktop.gui.status_chip import STATUS_ROLE, StatusChipDelegate
 from atom_desktop.integrations.catalogue import load_catalogue
 from atom_desktop.integrations.service import Account
 from tests.gui.conftest import WAIT_MS
@@ -252,7 +253,9 @@ def test_connecting_openid_connect_in_the_browser_shows_it_connected(
         page.check_button.click()
         qtbot.waitUntil(lambda: status_of(page, account_id) == "Reconnect needed", timeout=WAIT_MS)
         item = page.account_item(account_id)
-        assert item is not None and item.font(2).bold()
+        # A chip in the failed colour (the status column's delegate paints it).
+        assert item is not None and item.data(2, STATUS_ROLE) == "account.reconnect_needed"
+        assert isinstance(page.table.itemDelegateForColumn(2), StatusChipDelegate)
         assert page.attention.isVisibleTo(page)
         assert "Reconnect needed: OpenID Connect (alice)" in page.attention.text()
         assert "refused the account's credential" in page.message.text()

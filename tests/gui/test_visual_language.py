@@ -13,6 +13,7 @@ from atom_desktop.gui.elide_delegate import MiddleElideDelegate
 from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.icons import PAGE_ICONS, page_icon, status_icon
 from atom_desktop.gui.number_cells import NUMBER_ALIGNMENT, format_bytes, set_number_cell
+from atom_desktop.gui.pages.integrations import ACCOUNT_STATUSES, account_chip, status_words
 from atom_desktop.gui.status_chip import (
     KNOWN_STATUSES,
     STATUS_ROLE,
@@ -151,3 +152,58 @@ def test_page_icons_are_drawn_for_both_backgrounds(
 def test_status_icons(qapp: QApplication, status: str) -> None:
     assert not status_icon(status, dark=False).isNull()
     assert not status_icon(status, dark=True).isNull()
+
+
+def test_a_denied_step_has_a_chip_of_its_own() -> None:
+    assert "denied" in KNOWN_STATUSES
+    assert status_text("denied") == "Denied"
+    assert status_colours("denied", dark=False) == status_colours("failed", dark=False)
+    assert status_colours("denied", dark=True) == status_colours("failed", dark=True)
+
+
+ACCOUNT_WORDS = {
+    "pending": "Waiting for sign-in",
+    "connected": "Connected",
+    "reconnect_needed": "Reconnect needed",
+    "error": "Error",
+}
+
+
+@pytest.mark.parametrize("status", ACCOUNT_STATUSES, ids=ACCOUNT_STATUSES)
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_each_integration_account_status_has_its_chip(
+    qtbot: QtBot, status: str, dark: bool
+) -> None:
+    key = account_chip(status)
+    assert key in KNOWN_STATUSES
+    assert status_words(status) == status_text(key) == ACCOUNT_WORDS[status]
+    background, text = status_colours(key, dark=dark)
+    assert abs(background.lightness() - text.lightness()) > 90
+    # The account's tone is the run status's of the same meaning.
+    same = {"pending": "running", "connected": "succeeded"}.get(status, "failed")
+    assert (background, text) == status_colours(same, dark=dark)
+    chip = StatusChip(key)
+    qtbot.addWidget(chip)
+    assert chip.accessibleName() == f"Status: {ACCOUNT_WORDS[status]}"
+
+
+def test_account_status_cells_are_chips(qtbot: QtBot) -> None:
+    tree = QTreeWidget()
+    qtbot.addWidget(tree)
+    tree.setHeaderLabels(["Service", "Status"])
+    delegate = StatusChipDelegate(tree)
+    tree.setItemDelegateForColumn(1, delegate)
+    item = QTreeWidgetItem(tree, ["GitHub", ""])
+    set_status_cell(item, 1, account_chip("reconnect_needed"))
+    assert item.text(1) == "Reconnect needed"
+    fit_columns(tree)
+    tree.show()
+    qtbot.waitExposed(tree)
+    # Painted as a chip: the cell holds the failed tone's background.
+    rect = tree.visualItemRect(item)
+    rect.setLeft(tree.header().sectionPosition(1))
+    image = tree.viewport().grab(rect).toImage()
+    red = status_colours("failed", dark=False)[0]
+    assert any(image.pixelColor(x, image.height() // 2) == red for x in range(image.width())), (
+        "no chip painted in the status cell"
+    )

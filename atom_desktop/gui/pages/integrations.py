@@ -51,7 +51,12 @@ from atom_desktop.gui.pages.integration_dialogs import (
     ProviderView,
 )
 from atom_desktop.gui.relative_time import absolute_time, relative_time
-from atom_desktop.gui.status_chip import status_colours
+from atom_desktop.gui.status_chip import (
+    StatusChipDelegate,
+    set_status_cell,
+    status_colours,
+    status_text,
+)
 from atom_desktop.gui.style import current_theme
 from atom_desktop.integrations.catalogue import GENERIC_OIDC
 
@@ -62,21 +67,11 @@ if TYPE_CHECKING:
     from atom_desktop.integrations.service import Account
     from atom_desktop.runtime import Runtime
 
-#: Each account status in words (IntegrationService's statuses).
-STATUS_WORDS = {
-    "pending": "Waiting for sign-in",
-    "connected": "Connected",
-    "reconnect_needed": "Reconnect needed",
-    "error": "Error",
-}
-#: Each account status's colour in the list: that of the run status of the same
-#: meaning, so the app has one palette (the status chips', light and dark).
-STATUS_COLOURS = {
-    "pending": "running",
-    "connected": "succeeded",
-    "reconnect_needed": "failed",
-    "error": "failed",
-}
+#: The account statuses (IntegrationService's) with a chip of their own; the chip's
+#: key is the status under ``account.`` (gui/status_chip.py has the words and colours).
+ACCOUNT_STATUSES = ("pending", "connected", "reconnect_needed", "error")
+#: The accounts table's status column (its cells are chips).
+STATUS_COLUMN = 2
 #: Each catalogue category's heading (the catalogue's Category values), in the listed order.
 CATEGORY_TITLES = {
     "identity": "Identity",
@@ -99,9 +94,14 @@ WARNING_STYLE, ALERT_STYLE, OK_STYLE = "timed_out", "failed", "succeeded"
 NOTE_STYLE = "color: palette(placeholder-text);"
 
 
+def account_chip(status: str) -> str:
+    """The status chip's key for an account status."""
+    return f"account.{status}"
+
+
 def status_words(status: str) -> str:
-    """An account status as a person reads it."""
-    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+    """An account status as a person reads it (its chip's word)."""
+    return status_text(account_chip(status))
 
 
 # -- on the agent thread ------------------------------------------------------------------
@@ -315,6 +315,7 @@ class IntegrationsPage(QWidget):
             ]
         )
         self.table.setAccessibleName(self.tr("Connected accounts"))
+        self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusChipDelegate(self.table))
         # Each column as wide as its content; the last error takes what is left.
         fit_columns(self.table)
         self.details = QLabel()
@@ -469,6 +470,7 @@ class IntegrationsPage(QWidget):
         for account in accounts:
             item = QTreeWidgetItem(self._columns(account))
             item.setData(0, Qt.ItemDataRole.UserRole, account.id)
+            set_status_cell(item, STATUS_COLUMN, account_chip(account.status))
             self._decorate(item, account)
             self.table.addTopLevelItem(item)
             if account.id == selected:
@@ -502,13 +504,6 @@ class IntegrationsPage(QWidget):
     def _decorate(self, item: QTreeWidgetItem, account: Account) -> None:
         item.setToolTip(3, absolute_time(account.refreshed_at))
         item.setToolTip(4, absolute_time(account.checked_at))
-        tone = STATUS_COLOURS.get(account.status)
-        if tone is not None:
-            item.setForeground(2, self._brush(tone))
-        if account.status in ("reconnect_needed", "error"):
-            bold = QFont(item.font(2))
-            bold.setBold(True)
-            item.setFont(2, bold)
         if account.last_error:
             item.setForeground(5, self._brush(ALERT_STYLE))
             item.setToolTip(5, account.last_error)
