@@ -16,12 +16,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 import shiboken6
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
-    QListWidget,
     QListWidgetItem,
     QMainWindow,
     QStackedWidget,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.icons import page_icon
 from atom_desktop.gui.key_storage_question import KeyStorageQuestion
+from atom_desktop.gui.navigation_rail import NavigationRail
 from atom_desktop.gui.pages.home import HomePage
 from atom_desktop.gui.preferences import Preferences
 from atom_desktop.gui.style import apply_style, current_theme
@@ -116,18 +116,14 @@ class MainWindow(QMainWindow):
         }
         self._built: dict[str, QWidget] = {}
         self.pages = QStackedWidget()
-        self.rail = QListWidget()
+        # As wide as its longest label in the current font (it follows font changes).
+        self.rail = NavigationRail()
         self.rail.setAccessibleName("Navigation")
-        self.rail.setIconSize(QSize(20, 20))
-        self.rail.setFixedWidth(150)
-        self.rail.setFrameShape(QListWidget.Shape.NoFrame)
-        self.rail.setSpacing(2)
         for index, name in enumerate(PAGES):
             title = QCoreApplication.translate("MainWindow", str(PAGE_TITLES[name]))
             item = QListWidgetItem(title)
             item.setToolTip(f"{title} (Ctrl+{index + 1})")
             item.setData(Qt.ItemDataRole.AccessibleTextRole, title)
-            item.setSizeHint(QSize(140, 38))
             self.rail.addItem(item)
             # A stand-in until the page is built (an empty area of the same place).
             self.pages.addWidget(QWidget())

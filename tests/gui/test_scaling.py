@@ -3,6 +3,9 @@
 - Every widget of every page keeps a point-sized font (never pixels), so a
   larger system font makes all text larger; on the pages built from the app
   font, no text is smaller than it; table rows are as tall as their text.
+- The navigation rail is as wide as its longest label in the current font:
+  with a font half as large again, no label is cut, and it follows a change
+  of the font while the window is open.
 - Every icon the window draws, asked for at a device pixel ratio of 2, comes
   back with twice the pixels (drawn from the SVG), not a small bitmap that
   the screen would blow up. A window under ``QT_SCALE_FACTOR=2`` draws its
@@ -19,11 +22,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QIcon
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QListWidget,
+    QStyle,
+    QStyleOptionViewItem,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
+from atom_desktop.config.profile import Profile
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.icons import PAGE_ICONS, STATUS_ICONS, app_icon, page_icon, status_icon
 from atom_desktop.gui.main_window import PAGES
@@ -86,6 +98,67 @@ def test_text_grows_with_the_system_font(
             continue
         row = view.visualRect(model.index(0, 0)).height()
         assert row >= view.fontMetrics().height(), f"{view.accessibleName()} rows cut text"
+
+
+def cut_rail_labels(rail: QListWidget) -> list[str]:
+    """The rail's labels that do not fit where the style draws them, measured from
+    each entry's place in the view and the style's layout of its icon and text."""
+    cut = []
+    viewport = rail.viewport().rect()
+    metrics = rail.fontMetrics()
+    for row in range(rail.count()):
+        item = rail.item(row)
+        rect = rail.visualRect(rail.model().index(row, 0))
+        option = QStyleOptionViewItem()
+        option.initFrom(rail)
+        option.rect = rect
+        option.font = rail.font()
+        option.fontMetrics = metrics
+        option.text = item.text()
+        option.icon = item.icon()
+        option.decorationSize = rail.iconSize()
+        option.decorationPosition = QStyleOptionViewItem.Position.Left
+        option.displayAlignment = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        option.features = (
+            QStyleOptionViewItem.ViewItemFeature.HasDisplay
+            | QStyleOptionViewItem.ViewItemFeature.HasDecoration
+        )
+        text = rail.style().subElementRect(QStyle.SubElement.SE_ItemViewItemText, option, rail)
+        if (
+            not viewport.contains(rect)
+            or text.width() < metrics.horizontalAdvance(item.text())
+            or text.height() < metrics.height()
+        ):
+            cut.append(f"{item.text()}: {text.width()}x{text.height()} px in {rect}")
+    return cut
+
+
+# The old fixed 150 px rail still held "Integrations" at 1.5 times the offscreen
+# platform's 9 pt font and cut every label at twice it.
+@pytest.mark.parametrize("factor", [1.5, 2.0], ids=["1.5x", "2x"])
+def test_no_rail_label_is_cut_with_a_larger_font(
+    qtbot: QtBot, qapp: QApplication, fresh_app: tuple[DesktopApp, Profile], factor: float
+) -> None:
+    window = fresh_app[0].window
+    window.show()
+    qtbot.waitExposed(window)
+    rail = window.rail
+    # The icons come just after the first paint; the labels are measured beside them.
+    qtbot.waitUntil(lambda: not any(rail.item(r).icon().isNull() for r in range(rail.count())))
+    assert cut_rail_labels(rail) == []
+    normal_width = rail.width()
+    before = QFont(qapp.font())
+    larger = QFont(before)
+    larger.setPointSizeF(before.pointSizeF() * factor)
+    try:
+        qapp.setFont(larger)
+        qtbot.waitUntil(lambda: rail.font().pointSizeF() == larger.pointSizeF())
+        qtbot.waitUntil(lambda: cut_rail_labels(rail) == [], timeout=5000)
+        assert rail.width() > normal_width
+    finally:
+        qapp.setFont(before)
+    qtbot.waitUntil(lambda: rail.width() == normal_width, timeout=5000)
+    assert cut_rail_labels(rail) == []
 
 
 def icons() -> dict[str, QIcon]:
