@@ -44,6 +44,16 @@ class RequestStats:
         tally.counts[bisect_left(tally.bounds, seconds)] += 1
         tally.total += seconds
 
+    @property
+    def answered(self) -> int:
+        """Requests answered so far, every series together.
+
+        Summed when read (the window samples it once a second), so counting a
+        request costs nothing more; safe from another thread: the series are
+        copied first, and a count that grows meanwhile is read old or new.
+        """
+        return sum(tally.count for tally in list(self.series.values()))
+
 
 def timed_send(
     send: Send, added: tuple[tuple[bytes, bytes], ...], scope: Scope, stats: RequestStats

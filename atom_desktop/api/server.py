@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from atom_desktop.api.app import create_app
 from atom_desktop.api.context import AgentContext
 from atom_desktop.api.open_streams import OpenStreams
+from atom_desktop.api.request_metrics import RequestStats
 from atom_desktop.api.uvicorn_config import uvicorn_config
 from atom_desktop.core.errors import AtomError
 
@@ -118,6 +119,13 @@ class ApiService:
         self.port: int | None = None
         self.app: FastAPI | None = None
         self._sock: socket.socket | None = None  # bound by listen(), until uvicorn takes it
+
+    @property
+    def requests_answered(self) -> int:
+        """Requests the API has answered since it started (0 before); thread-safe."""
+        app = self.app
+        stats: RequestStats | None = getattr(app.state, "request_stats", None) if app else None
+        return stats.answered if stats is not None else 0
 
     def listen(self) -> None:
         """Check the host and bind the port, before the agent makes anything.
