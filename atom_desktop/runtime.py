@@ -31,6 +31,7 @@ from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.core.service import Service
 from atom_desktop.diagnostics import edges
+from atom_desktop.diagnostics.alerts import Alerts
 from atom_desktop.diagnostics.reports import REPORTS_DIR_NAME, ErrorReports
 from atom_desktop.integrations.clients import ClientSettings
 from atom_desktop.integrations.service import IntegrationService
@@ -86,6 +87,15 @@ class Runtime:
         self.vault = KeyringVault(
             keyring_service(self.paths.data_dir), keyring_backend, probe_entry=KEY_ENTRY
         )
+        # Problems the person hears about with the window closed (diagnostics/alerts.py).
+        self.alerts = Alerts(
+            settings,
+            self.bus,
+            self.redactor,
+            self.paths.data_dir,
+            keyring_locked=self.vault.locked_now,
+        )
+        self.vault.on_locked = self.alerts.keyring_found_locked
         self.store = StoreService(
             self.paths,
             DatabaseKeyPolicy(settings, self.paths, self.vault, self.redactor),
@@ -118,6 +128,7 @@ class Runtime:
             self.redactor,
             self.ids,
             lambda: f"http://127.0.0.1:{self.api_port}{CALLBACK_PATH}",
+            alerts=self.alerts,
         )
         self.automations = AutomationService(
             AutomationSettings(
@@ -129,6 +140,7 @@ class Runtime:
             self.store,
             self.runner,
             self.bus,
+            alerts=self.alerts,
             credentials=self.integrations.async_request_auth,
         )
         # Off (nothing started, nothing connected) unless a server URL is set.
@@ -164,6 +176,8 @@ class Runtime:
         self.services: list[Service] = [
             self.instance,
             _ApiPort(self.api),
+            # Before the services whose problems it tells, so it stops after them.
+            self.alerts,
             self.store,
             self.token_service,
             self.runner,

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from atom_desktop.automations.steps import RunContext, StepRunner, write_paths_file
+from atom_desktop.core.alert_kinds import AlertKind
 from atom_desktop.core.events import AutomationRunChanged, EventBus, NotificationRequested
+from atom_desktop.core.statuses import AUTOMATION_RUN_FAILED
+from atom_desktop.diagnostics.alerts import Alerts
 from atom_desktop.store.automation_runs import AutomationRunRepository
 
 logger = logging.getLogger(__name__)
@@ -32,10 +35,12 @@ class RunExecutor:
         repo: Callable[[], AutomationRunRepository],
         bus: EventBus,
         scratch_dir: Path,
+        alerts: Alerts,
     ) -> None:
         self._steps = steps
         self._repo = repo
         self._bus = bus
+        self._alerts = alerts
         self._scratch = scratch_dir
 
     async def async_execute(self, ctx: RunContext) -> str:
@@ -113,16 +118,14 @@ class RunExecutor:
         await self._update(
             ctx, status=status, error=error, steps=results, ended_at=datetime.now(UTC)
         )
-        level = "info" if status == "succeeded" else "error"
-        if (status == "succeeded" and ctx.spec.notify.success) or (
-            status != "succeeded" and ctx.spec.notify.failure
-        ):
-            message = "Finished." if error is None else error
-            self._bus.publish(
-                NotificationRequested(
-                    title=f"{ctx.automation_name}: {status.replace('_', ' ')}",
-                    message=message,
-                    level=level,
-                )
-            )
+        title = f"{ctx.automation_name}: {status.replace('_', ' ')}"
+        message = "Finished." if error is None else error
+        wanted = ctx.spec.notify.success if status == "succeeded" else ctx.spec.notify.failure
+        if wanted and status in AUTOMATION_RUN_FAILED:
+            # An alert: the person hears of it with the window closed, at most
+            # once in a while per automation, unless alerts of the kind are off.
+            self._alerts.raise_alert(AlertKind.AUTOMATION_FAILED, ctx.automation_id, title, message)
+        elif wanted:
+            level = "info" if status == "succeeded" else "error"
+            self._bus.publish(NotificationRequested(title=title, message=message, level=level))
         logger.info("Automation %r run %s ended %s", ctx.automation_name, ctx.run_id, status)

@@ -55,6 +55,7 @@ from atom_desktop.core.events import (
 from atom_desktop.core.redaction import MASK
 from atom_desktop.core.statuses import AutomationRunStatus
 from atom_desktop.core.tally import Tally
+from atom_desktop.diagnostics.alerts import Alerts
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.automation_runs import ApprovalRecord, AutomationRunRecord
 from atom_desktop.store.automations import AutomationRecord, MissedTime
@@ -108,9 +109,11 @@ class AutomationService:
         bus: EventBus,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
+        alerts: Alerts,
         credentials: Credentials | None = None,
     ) -> None:
-        """``credentials``: what an http step's ``auth`` integration adds to its request."""
+        """``alerts``: where failed runs are told; ``credentials``: what an http step's
+        ``auth`` integration adds to its request."""
         self._settings = settings
         self._store = store
         self._runner = runner
@@ -131,6 +134,7 @@ class AutomationService:
             lambda: store.automation_runs,
             bus,
             settings.scratch_dir,
+            alerts,
         )
         self._scheduler: AsyncIOScheduler | None = None
         self._watcher: FileWatcher | None = None

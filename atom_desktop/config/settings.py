@@ -171,6 +171,36 @@ class Settings(BaseSettings):
         "the key that must sign it comes from the build.",
     )
 
+    # Alerts (diagnostics/alerts.py): one desktop notification and the tray's
+    # error state per problem, each kind on or off (core/alert_kinds.py).
+    alerts_automation_failed: bool = Field(
+        default=True, description="Alert when an automation run fails."
+    )
+    alerts_service_stopped: bool = Field(
+        default=True, description="Alert when a part of the agent stops with an error."
+    )
+    alerts_disk_full: bool = Field(
+        default=True, description="Alert when the data folder's disk is almost full."
+    )
+    alerts_keyring_locked: bool = Field(
+        default=True, description="Alert when the OS keyring the agent uses is locked."
+    )
+    alerts_integration_reconnect: bool = Field(
+        default=True, description="Alert when an integration account needs reconnecting."
+    )
+    alerts_every_min: float = Field(
+        default=15,
+        ge=0,
+        le=7 * 24 * 60,
+        description="At most one alert per problem (kind and subject) in this many minutes.",
+    )
+    alerts_disk_free_mib: float = Field(
+        default=200,
+        ge=0,
+        le=1024 * 1024,
+        description="The data folder's disk counts as full below this much free space.",
+    )
+
     @field_validator("deny_commands", "allow_commands")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:

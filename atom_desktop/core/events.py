@@ -126,6 +126,34 @@ class NotificationRequested(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class AlertRaised(EventPayload):
+    """A problem the person should hear about (diagnostics/alerts.py decides when).
+
+    ``alert`` is an :class:`~atom_desktop.core.alert_kinds.AlertKind` value;
+    ``subject`` what it is about (an automation's or account's id, a
+    service's name, a folder); ``repeats`` how many alerts of its kind the
+    rate limit held back since the last one shown. Title and message are
+    redacted.
+    """
+
+    kind: ClassVar[str] = "alert"
+    alert: str
+    subject: str
+    title: str
+    message: str
+    repeats: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStopped(EventPayload):
+    """A service's long-lived task ended with an error: that part of the agent stopped."""
+
+    kind: ClassVar[str] = "service.stopped"
+    service: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class SyncStatusChanged(EventPayload):
     """Sync's state, queue depth, conflict count or last error changed."""
 

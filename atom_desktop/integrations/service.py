@@ -32,9 +32,11 @@ from typing import Any
 
 import httpx
 
-from atom_desktop.core.events import EventBus, IntegrationChanged, NotificationRequested
+from atom_desktop.core.alert_kinds import AlertKind
+from atom_desktop.core.events import EventBus, IntegrationChanged
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.redaction import Redactor
+from atom_desktop.diagnostics.alerts import Alerts
 from atom_desktop.integrations.account_secrets import AccountSecrets
 from atom_desktop.integrations.catalogue import Catalogue, Provider, load_catalogue
 from atom_desktop.integrations.clients import ClientSettings
@@ -131,10 +133,12 @@ class IntegrationService:
         ids: IdFactory,
         redirect_uri: Callable[[], str],
         *,
+        alerts: Alerts,
         settings: IntegrationSettings | None = None,
         catalogue: Catalogue | None = None,
     ) -> None:
         self._store = store
+        self._alerts = alerts
         self._keyring = vault
         self.clients = clients
         self._bus = bus
@@ -755,15 +759,12 @@ class IntegrationService:
                 provider.name,
                 message,
             )
-            self._bus.publish(
-                NotificationRequested(
-                    title=f"Reconnect {provider.name}",
-                    message=(
-                        f"{provider.name} ({account.account or account.id}) no longer accepts "
-                        "the agent's access. Reconnect it on the Integrations page."
-                    ),
-                    level="warning",
-                )
+            self._alerts.raise_alert(
+                AlertKind.INTEGRATION_RECONNECT,
+                account.id,
+                f"Reconnect {provider.name}",
+                f"{provider.name} ({account.account or account.id}) no longer accepts "
+                "the agent's access. Reconnect it on the Integrations page.",
             )
 
     async def _client_for(self, account: AccountRecord, provider: Provider) -> ClientCredentials:

@@ -24,6 +24,7 @@ from atom_desktop.core.events import EventBus, RunChanged, RunnerPaused
 from atom_desktop.core.ids import IdFactory
 from atom_desktop.core.output import Chunk
 from atom_desktop.core.statuses import RunStatus
+from atom_desktop.diagnostics.service_tasks import watch_service_task
 from atom_desktop.platform import process_control
 from atom_desktop.platform.containment import Container, choose_containment
 from atom_desktop.platform.errors import PlatformNotSupportedError
@@ -180,6 +181,7 @@ class RunnerService:
         self._gate = asyncio.Condition()
         self._watch_wakeup = asyncio.Event()
         self._watcher = asyncio.create_task(self._watch(), name="runner-watch")
+        watch_service_task(self._watcher, "runner's process watch", self._bus)
         self._accepting = True
 
     def _end_left_behind(self) -> None:
@@ -211,10 +213,12 @@ class RunnerService:
         tasks = [r.task for r in active if r.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._watcher is not None:
-            self._watcher.cancel()
+        watcher, self._watcher = self._watcher, None
+        # One that ended with an error was reported then (watch_service_task).
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+                await watcher
         await asyncio.to_thread(process_tree.reap_orphans, set())
 
     # -- starting ----------------------------------------------------------------

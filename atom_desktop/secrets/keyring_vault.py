@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import keyring
@@ -182,6 +183,8 @@ class KeyringVault:
         self._lock = threading.Lock()
         self._status: KeyringStatus | None = None
         self._cache: dict[str, str | None] = {}
+        #: Called when a read or write finds the keyring locked (the runtime's alerts).
+        self.on_locked: Callable[[], object] | None = None
 
     @property
     def service(self) -> str:
@@ -256,6 +259,29 @@ class KeyringVault:
         logger.info("Keyring after its prompt: %s", status.explain())
         return status
 
+    def locked_now(self) -> bool:
+        """Whether the keyring this profile uses is locked now; asked without a prompt.
+
+        False when the probe found no usable keyring (the profile keeps its
+        secrets elsewhere), and where only a read could tell (every backend
+        but a Secret Service): a read that finds it locked calls
+        :attr:`on_locked` instead.
+        """
+        with self._lock:
+            status = self._status
+        if status is None or not status.usable:
+            return False
+        try:
+            return _secret_service_state(self._get_backend()) is KeyringState.LOCKED
+        except Exception as exc:  # D-Bus can fail in many ways; not a locked keyring
+            logger.debug("Looking at the Secret Service failed: %s", exc)
+            return False
+
+    def _found_locked(self) -> None:
+        hook = self.on_locked
+        if hook is not None:
+            hook()
+
     def get(self, entry: str) -> str | None:
         """The secret stored under ``entry``, or None when there is none."""
         with self._lock:
@@ -264,6 +290,7 @@ class KeyringVault:
         try:
             value = self._get_backend().get_password(self._service, entry)
         except keyring.errors.KeyringLocked:
+            self._found_locked()
             raise SecretsError(
                 "The OS keyring is locked.", hint="Unlock it (log in again) and retry."
             ) from None
@@ -279,6 +306,12 @@ class KeyringVault:
         try:
             backend.set_password(self._service, entry, value)
             stored = backend.get_password(self._service, entry)
+        except keyring.errors.KeyringLocked:
+            self._found_locked()
+            raise SecretsError(
+                f"Storing {entry!r} failed: the OS keyring is locked.",
+                hint="Unlock it (log in again) and retry.",
+            ) from None
         except Exception as exc:
             raise SecretsError(f"Storing {entry!r} in the OS keyring failed: {exc}.") from None
         if stored != value:

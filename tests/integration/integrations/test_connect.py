@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from atom_desktop.core.events import NotificationRequested
+import pytest
+
+from atom_desktop.core.alert_kinds import AlertKind
+from atom_desktop.core.events import AlertRaised
 from atom_desktop.integrations.token_vault import account_entry, decode_secret
 from tests.integration.integrations.conftest import OidcAgent
 
@@ -118,11 +121,9 @@ def test_a_revoked_grant_asks_for_a_reconnect_once_and_never_loops(
     oidc_agent: OidcAgent,
 ) -> None:
     account_id = str(oidc_agent.connected()["id"])
-    notes: list[str] = []
+    alerts: list[AlertRaised] = []
     oidc_agent.runtime.bus.subscribe(
-        lambda e: (
-            notes.append(e.payload.title) if isinstance(e.payload, NotificationRequested) else None
-        )
+        lambda e: alerts.append(e.payload) if isinstance(e.payload, AlertRaised) else None
     )
     oidc_agent.provider.revoke_all_grants()
 
@@ -138,7 +139,36 @@ def test_a_revoked_grant_asks_for_a_reconnect_once_and_never_loops(
     assert "invalid_grant" in str(account["last_error"])
     # One refresh reached the provider; the rest were refused by the agent.
     assert oidc_agent.provider.token_requests().get("refresh_token") == 1
-    assert notes == ["Reconnect OpenID Connect"]
+    # Told once, as an alert (a notification and the tray's error state in the window).
+    assert [(a.alert, a.subject, a.title) for a in alerts] == [
+        ("integration_reconnect", account_id, "Reconnect OpenID Connect")
+    ]
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
+def test_a_second_reconnect_within_the_window_is_held_back_and_off_is_silent(
+    oidc_agent: OidcAgent, enabled: bool
+) -> None:
+    account_id = str(oidc_agent.connected()["id"])
+    oidc_agent.runtime.alerts.set_enabled(AlertKind.INTEGRATION_RECONNECT, enabled)
+    alerts: list[AlertRaised] = []
+    oidc_agent.runtime.bus.subscribe(
+        lambda e: alerts.append(e.payload) if isinstance(e.payload, AlertRaised) else None
+    )
+    for _ in range(2):
+        oidc_agent.provider.revoke_all_grants()
+        with oidc_agent.client() as client:
+            refused = client.post(f"/api/v1/integrations/{account_id}/refresh")
+            assert refused.status_code == 409, refused.text
+            started = client.post(f"/api/v1/integrations/{account_id}/reconnect")
+        assert started.status_code == 200, started.text
+        answer = oidc_agent.finish(oidc_agent.provider.login(started.json()["authorize_url"]))
+        assert answer.status_code == 200, answer.text
+        assert oidc_agent.account(account_id)["status"] == "connected"
+
+    # Twice "reconnect needed" within the rate limit's window: one alert (or none, off).
+    expected = [account_id] if enabled else []
+    assert [a.subject for a in alerts if a.alert == "integration_reconnect"] == expected
 
 
 def test_a_reconnect_replaces_the_tokens_of_the_same_account(oidc_agent: OidcAgent) -> None:
