@@ -13,11 +13,17 @@ elsewhere), so adding a language is adding a file, not changing code:
 
 No translation ships yet; with none for the locale the English source strings
 show, as they would with no translator at all.
+
+Counts use Qt's numerus forms, ``self.tr("%n run(s) waiting", "", n)``, so a
+language with other plural rules gets them from its translation. English is
+the source language and has no catalogue: :func:`english_plural` settles the
+source's ``(s)`` when no translation replaced it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
@@ -58,3 +64,15 @@ def install_translations(
         else:
             translator.deleteLater()
     return installed
+
+
+_PLURAL_S = re.compile(r"\((e?s)\)")
+
+
+def english_plural(text: str, count: int) -> str:
+    """``text`` from a numerus ``tr()`` with the English source's ``(s)`` (or ``(es)``)
+    settled for ``count``: dropped for one, kept without brackets otherwise.
+
+    A translation's own plural forms carry no ``(s)`` and come back unchanged.
+    """
+    return _PLURAL_S.sub("" if count == 1 else r"\1", text)

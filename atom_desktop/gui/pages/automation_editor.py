@@ -49,6 +49,7 @@ from atom_desktop.gui.pages.automation_fields import (
     number,
     text_edit,
     validation_lines,
+    words,
 )
 from atom_desktop.gui.pages.step_forms import (
     STEP_FORMS,
@@ -202,12 +203,14 @@ class AutomationEditor(QDialog):
         self.description = QLineEdit()
         self.description.setAccessibleName(self.tr("Description"))
         self.enabled = QCheckBox(self.tr("Enabled (its triggers fire)"))
-        self.approval = choice_box(APPROVALS, "Shell steps")
-        self.approval_timeout = NumberBox(1, 7 * 86400, decimals=0, suffix=" s", name="Wait")
-        self.missed = choice_box(MISSED, "Missed times")
-        self.grace = NumberBox(0, 86400, decimals=0, suffix=" s", name="Grace")
-        self.overlap = choice_box(OVERLAPS, "Overlapping runs")
-        self.timeout = NumberBox(0, 7 * 86400, decimals=0, suffix=" s", name="Run timeout")
+        self.approval = choice_box(APPROVALS, self.tr("Shell steps"))
+        self.approval_timeout = NumberBox(
+            1, 7 * 86400, decimals=0, suffix=" s", name=self.tr("Wait")
+        )
+        self.missed = choice_box(MISSED, self.tr("Missed times"))
+        self.grace = NumberBox(0, 86400, decimals=0, suffix=" s", name=self.tr("Grace"))
+        self.overlap = choice_box(OVERLAPS, self.tr("Overlapping runs"))
+        self.timeout = NumberBox(0, 7 * 86400, decimals=0, suffix=" s", name=self.tr("Run timeout"))
         self.timeout.setSpecialValueText(self.tr("no limit"))
         self.notify_success = QCheckBox(self.tr("when a run succeeds"))
         self.notify_failure = QCheckBox(self.tr("when a run fails"))
@@ -231,7 +234,8 @@ class AutomationEditor(QDialog):
 
         # Triggers
         self.triggers = ItemList(
-            "Triggers", "No triggers: it runs only by hand (Run now), from the tray or the API."
+            self.tr("Triggers"),
+            self.tr("No triggers: it runs only by hand (Run now), from the tray or the API."),
         )
         add_schedule = QPushButton(self.tr("Add schedule"))
         add_schedule.setAccessibleName(self.tr("Add a schedule trigger"))
@@ -246,18 +250,18 @@ class AutomationEditor(QDialog):
         self.tabs.addTab(self.triggers, self.tr("T&riggers"))
 
         # Steps
-        self.steps = ItemList("Steps", "No steps yet: add at least one.")
+        self.steps = ItemList(self.tr("Steps"), self.tr("No steps yet: add at least one."))
         add_step = QPushButton(self.tr("Add step"))
         add_step.setAccessibleName(self.tr("Add a step"))
         menu = QMenu(add_step)
         for kind, label in STEP_TYPES:
-            menu.addAction(label, functools.partial(self.add_step, {"type": kind}))
+            menu.addAction(words(label), functools.partial(self.add_step, {"type": kind}))
         add_step.setMenu(menu)
         self.steps.buttons.addWidget(add_step)
         self.tabs.addTab(self.steps, self.tr("&Steps"))
 
         # JSON
-        self.json_text = text_edit("", "Automation as JSON", code=True)
+        self.json_text = text_edit("", self.tr("Automation as JSON"), code=True)
         json_page = QWidget()
         json_layout = QVBoxLayout(json_page)
         note = QLabel(

@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import ValidationError
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QCoreApplication,
+    QDate,
+    QDateTime,
+    Qt,
+    QTime,
+    QTimeZone,
+)
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
@@ -41,29 +49,35 @@ COMMON_ZONES = (
     "Australia/Sydney",
 )
 FILE_EVENTS = ("created", "modified", "deleted", "moved")
-UNITS = (("seconds", 1), ("minutes", 60), ("hours", 3600), ("days", 86400))
+# The labels below are marked for translation; :func:`words` shows them.
+UNITS = (
+    (QT_TRANSLATE_NOOP("AutomationEditor", "seconds"), 1),
+    (QT_TRANSLATE_NOOP("AutomationEditor", "minutes"), 60),
+    (QT_TRANSLATE_NOOP("AutomationEditor", "hours"), 3600),
+    (QT_TRANSLATE_NOOP("AutomationEditor", "days"), 86400),
+)
 SCHEDULE_TYPES = ("cron", "interval", "date")
 TRIGGER_TYPES = (*SCHEDULE_TYPES, "file")
 STEP_TYPES = (
-    ("shell", "Shell command"),
-    ("http", "HTTP request"),
-    ("notify", "Notification"),
-    ("task", "Task"),
+    ("shell", QT_TRANSLATE_NOOP("AutomationEditor", "Shell command")),
+    ("http", QT_TRANSLATE_NOOP("AutomationEditor", "HTTP request")),
+    ("notify", QT_TRANSLATE_NOOP("AutomationEditor", "Notification")),
+    ("task", QT_TRANSLATE_NOOP("AutomationEditor", "Task")),
 )
 APPROVALS = (
-    ("auto", "Run them"),
-    ("ask", "Ask me first, in the approvals inbox"),
-    ("deny", "Never run them"),
+    ("auto", QT_TRANSLATE_NOOP("AutomationEditor", "Run them")),
+    ("ask", QT_TRANSLATE_NOOP("AutomationEditor", "Ask me first, in the approvals inbox")),
+    ("deny", QT_TRANSLATE_NOOP("AutomationEditor", "Never run them")),
 )
 MISSED = (
-    ("coalesce", "Run once for all of them"),
-    ("all", "Run once for each"),
-    ("skip", "Skip them"),
+    ("coalesce", QT_TRANSLATE_NOOP("AutomationEditor", "Run once for all of them")),
+    ("all", QT_TRANSLATE_NOOP("AutomationEditor", "Run once for each")),
+    ("skip", QT_TRANSLATE_NOOP("AutomationEditor", "Skip them")),
 )
 OVERLAPS = (
-    ("skip", "Skip the new run"),
-    ("queue", "Queue it until the previous one ends"),
-    ("parallel", "Run both at once"),
+    ("skip", QT_TRANSLATE_NOOP("AutomationEditor", "Skip the new run")),
+    ("queue", QT_TRANSLATE_NOOP("AutomationEditor", "Queue it until the previous one ends")),
+    ("parallel", QT_TRANSLATE_NOOP("AutomationEditor", "Run both at once")),
 )
 QT_ISO = "yyyy-MM-dd'T'HH:mm:ss"
 TAGS = frozenset({*TRIGGER_TYPES, *(kind for kind, _ in STEP_TYPES)})
@@ -141,11 +155,16 @@ def monospace(edit: QPlainTextEdit | QLineEdit) -> None:
     edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
 
 
-def choice_box(choices: tuple[tuple[str, str], ...], name: str) -> QComboBox:
-    """A combo box of (value, label) pairs."""
+def words(marked: object) -> str:
+    """A label of this module's tables (marked for translation), translated."""
+    return QCoreApplication.translate("AutomationEditor", str(marked))
+
+
+def choice_box(choices: tuple[tuple[str, object], ...], name: str) -> QComboBox:
+    """A combo box of (value, label) pairs; the labels are translated."""
     box = QComboBox()
     for value, label in choices:
-        box.addItem(label, value)
+        box.addItem(words(label), value)
     box.setAccessibleName(name)
     return box
 

@@ -6,7 +6,7 @@ import html
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -60,12 +60,28 @@ def trigger_summary(spec: AutomationSpec) -> str:
         if trigger.type == "cron":
             parts.append(f"cron {trigger.expression}")
         elif trigger.type == "interval":
-            parts.append(f"every {duration_text(trigger.seconds)}")
+            parts.append(
+                QCoreApplication.translate("AutomationsPage", "every %1").replace(
+                    "%1", duration_text(trigger.seconds)
+                )
+            )
         elif trigger.type == "date":
-            parts.append(f"once at {trigger.at:%Y-%m-%d %H:%M}")
+            parts.append(
+                QCoreApplication.translate("AutomationsPage", "once at %1").replace(
+                    "%1", f"{trigger.at:%Y-%m-%d %H:%M}"
+                )
+            )
         else:
-            parts.append("files: " + ", ".join(trigger.paths))
-    return short_command(" · ".join(parts), 80) if parts else "by hand"
+            parts.append(
+                QCoreApplication.translate("AutomationsPage", "files: %1").replace(
+                    "%1", ", ".join(trigger.paths)
+                )
+            )
+    return (
+        short_command(" · ".join(parts), 80)
+        if parts
+        else QCoreApplication.translate("AutomationsPage", "by hand")
+    )
 
 
 def duration_text(seconds: float) -> str:
@@ -81,13 +97,19 @@ def step_result(step: dict[str, Any]) -> str:
     if step.get("error"):
         return str(step["error"])
     if step.get("exit_code") is not None:
-        return f"exit {step['exit_code']}"
+        return QCoreApplication.translate("AutomationsPage", "exit %1").replace(
+            "%1", str(step["exit_code"])
+        )
     if step.get("http_status") is not None:
         return f"HTTP {step['http_status']}"
     if step.get("task_id"):
-        return f"task {step['task_id']}"
+        return QCoreApplication.translate("AutomationsPage", "task %1").replace(
+            "%1", str(step["task_id"])
+        )
     if step.get("title"):
-        return f"notified: {step['title']}"
+        return QCoreApplication.translate("AutomationsPage", "notified: %1").replace(
+            "%1", str(step["title"])
+        )
     return ""
 
 
@@ -97,12 +119,21 @@ def step_details(step: dict[str, Any]) -> str:
     outcome = step_result(step)
     if outcome:
         parts.append(outcome)
-    for key, label in (("stdout", "Output"), ("body", "Response body"), ("message", "Message")):
+    for key, label in (
+        ("stdout", QCoreApplication.translate("AutomationsPage", "Output")),
+        ("body", QCoreApplication.translate("AutomationsPage", "Response body")),
+        ("message", QCoreApplication.translate("AutomationsPage", "Message")),
+    ):
         text = step.get(key)
         if text:
             parts.append(f"{label}:\n{text}")
     if step.get("run_id"):
-        parts.append("Open output shows the command's complete output (stdout and stderr).")
+        parts.append(
+            QCoreApplication.translate(
+                "AutomationsPage",
+                "Open output shows the command's complete output (stdout and stderr).",
+            )
+        )
     return "\n\n".join(parts)
 
 
@@ -344,22 +375,21 @@ class AutomationsPage(QWidget):
         self.listed.emit({s.record.id: s.record.name for s in states})
         self.loaded.emit(len(states))
 
-    @staticmethod
-    def _columns(state: AutomationState, now: datetime) -> list[str]:
+    def _columns(self, state: AutomationState, now: datetime) -> list[str]:
         record, spec, last = state.record, state.spec, state.last_run
-        on = "On" if record.enabled else "Off"
+        on = self.tr("On") if record.enabled else self.tr("Off")
         if state.active_runs:
             count = state.active_runs
-            on += " · running" if count == 1 else f" · {count} running"
+            on += self.tr(" · running") if count == 1 else self.tr(" · %n running", "", count)
         if not record.enabled:
             next_run = "—"
         elif state.next_fire_at is not None:
             next_run = relative_time(state.next_fire_at, now)
         elif any(t.type == "file" for t in spec.triggers):
-            next_run = "when files change"
+            next_run = self.tr("when files change")
         else:
-            next_run = "by hand only"
-        result = "never run" if last is None else status_text(last.status)
+            next_run = self.tr("by hand only")
+        result = self.tr("never run") if last is None else status_text(last.status)
         return [record.name, on, next_run, result, trigger_summary(spec)]
 
     @staticmethod
@@ -459,8 +489,8 @@ class AutomationsPage(QWidget):
                 QTreeWidgetItem(
                     [
                         local_time(missed.scheduled_at, seconds=True),
-                        MISSED_REASONS.get(missed.reason, missed.reason),
-                        MISSED_ACTIONS.get(missed.action, missed.action),
+                        _missed_words(MISSED_REASONS, missed.reason),
+                        _missed_words(MISSED_ACTIONS, missed.action),
                         local_time(missed.recorded_at, seconds=True),
                     ]
                 )
@@ -489,9 +519,13 @@ class AutomationsPage(QWidget):
         if run is None:
             self.run_label.setText(self.tr("Select a run to see its steps."))
         else:
-            ended = f", ended {local_time(run.ended_at, seconds=True)}" if run.ended_at else ""
+            ended = (
+                self.tr(", ended %1").replace("%1", local_time(run.ended_at, seconds=True))
+                if run.ended_at
+                else ""
+            )
             trigger = run.trigger or {}
-            late = " (late)" if trigger.get("late") else ""
+            late = self.tr(" (late)") if trigger.get("late") else ""
             self.run_label.setText(
                 self.tr("<b>{0}</b> · {1}{2} run{3}").format(
                     html.escape(status_text(run.status)),
@@ -684,13 +718,19 @@ class AutomationsPage(QWidget):
         QTimer.singleShot(8000, self.message.hide)
 
 
+# Why a time was missed and what was done about it, marked for translation.
 MISSED_REASONS = {
-    "agent_stopped": "the agent was not running",
-    "late": "the computer slept or stalled",
-    "paused": "the agent was paused",
+    "agent_stopped": QT_TRANSLATE_NOOP("AutomationsPage", "the agent was not running"),
+    "late": QT_TRANSLATE_NOOP("AutomationsPage", "the computer slept or stalled"),
+    "paused": QT_TRANSLATE_NOOP("AutomationsPage", "the agent was paused"),
 }
 MISSED_ACTIONS = {
-    "ran": "ran late",
-    "coalesced": "ran once for all",
-    "skipped": "skipped",
+    "ran": QT_TRANSLATE_NOOP("AutomationsPage", "ran late"),
+    "coalesced": QT_TRANSLATE_NOOP("AutomationsPage", "ran once for all"),
+    "skipped": QT_TRANSLATE_NOOP("AutomationsPage", "skipped"),
 }
+
+
+def _missed_words(table: dict[str, object], key: str) -> str:
+    words = table.get(key)
+    return key if words is None else QCoreApplication.translate("AutomationsPage", str(words))

@@ -16,7 +16,7 @@ import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QUrl, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -37,27 +37,31 @@ from atom_desktop.gui.style import current_theme
 REDIRECT_ADDRESS = "http://127.0.0.1/oauth/callback"
 NOTE_STYLE = "color: palette(placeholder-text);"
 
-#: How each kind of provider connects, in words (the catalogue's AuthKind values).
+#: How each kind of provider connects, in words (the catalogue's AuthKind values);
+#: these tables are marked for translation and shown through :func:`_words`.
 AUTH_WORDS = {
-    "oauth2": "Sign in with the browser (OAuth 2.0)",
-    "api_key": "API key",
-    "bot_token": "Bot token",
-    "key_secret": "Key and secret",
-    "user_token": "Personal access token",
+    "oauth2": QT_TRANSLATE_NOOP("ProviderDialog", "Sign in with the browser (OAuth 2.0)"),
+    "api_key": QT_TRANSLATE_NOOP("ProviderDialog", "API key"),
+    "bot_token": QT_TRANSLATE_NOOP("ProviderDialog", "Bot token"),
+    "key_secret": QT_TRANSLATE_NOOP("ProviderDialog", "Key and secret"),
+    "user_token": QT_TRANSLATE_NOOP("ProviderDialog", "Personal access token"),
 }
 #: Labels of the values a key is made of (health.needed_values), by kind of provider.
 SECRET_LABELS = {
-    "api_key": {"token": "API key:"},
-    "bot_token": {"token": "Bot token:"},
-    "user_token": {"token": "Access token:"},
-    "key_secret": {"key": "Key:", "secret": "Secret:"},
+    "api_key": {"token": QT_TRANSLATE_NOOP("ProviderDialog", "API key:")},
+    "bot_token": {"token": QT_TRANSLATE_NOOP("ProviderDialog", "Bot token:")},
+    "user_token": {"token": QT_TRANSLATE_NOOP("ProviderDialog", "Access token:")},
+    "key_secret": {
+        "key": QT_TRANSLATE_NOOP("ProviderDialog", "Key:"),
+        "secret": QT_TRANSLATE_NOOP("ProviderDialog", "Secret:"),
+    },
 }
 #: Labels of the parameters a record may name; others are spelled from their name.
 PARAMETER_LABELS = {
-    "issuer": "Issuer URL:",
-    "account_sid": "Account SID:",
-    "phone_number_id": "Phone number id:",
-    "homeserver": "Homeserver:",
+    "issuer": QT_TRANSLATE_NOOP("ProviderDialog", "Issuer URL:"),
+    "account_sid": QT_TRANSLATE_NOOP("ProviderDialog", "Account SID:"),
+    "phone_number_id": QT_TRANSLATE_NOOP("ProviderDialog", "Phone number id:"),
+    "homeserver": QT_TRANSLATE_NOOP("ProviderDialog", "Homeserver:"),
 }
 
 
@@ -85,10 +89,12 @@ class ProviderView:
     @property
     def connects_by(self) -> str:
         """How the service connects, in words."""
-        words = AUTH_WORDS.get(self.auth, self.auth)
+        words = _words(AUTH_WORDS.get(self.auth), self.auth)
         if self.parameters:
             names = ", ".join(_in_sentence(parameter_label(p)) for p in self.parameters)
-            words += f"; needs the {names}"
+            words += QCoreApplication.translate("ProviderDialog", "; needs the %1").replace(
+                "%1", names
+            )
         return words
 
 
@@ -101,8 +107,20 @@ class ClientEntry:
 
 
 def parameter_label(name: str) -> str:
-    """A parameter's field label (``subdomain`` -> ``Subdomain:``)."""
-    return PARAMETER_LABELS.get(name, name.replace("_", " ").capitalize() + ":")
+    """A parameter's field label (``subdomain`` -> ``Subdomain:``), translated."""
+    return _words(PARAMETER_LABELS.get(name), name.replace("_", " ").capitalize() + ":")
+
+
+def secret_label(auth: str, name: str) -> str:
+    """The field label of a key's value ``name`` for a provider of kind ``auth``, translated."""
+    return _words(SECRET_LABELS.get(auth, {}).get(name), f"{name.capitalize()}:")
+
+
+def _words(marked: object, fallback: str) -> str:
+    """A table's marked words, translated; ``fallback`` when the table has none."""
+    if marked is None:
+        return fallback
+    return QCoreApplication.translate("ProviderDialog", str(marked))
 
 
 def _in_sentence(label: str) -> str:
@@ -221,7 +239,7 @@ class ProviderDialog(QDialog):
         """Check the fields are filled in, then ask the page to act (as OK does)."""
         missing = self.missing()
         if missing:
-            self.error.show_error(f"Fill in: {', '.join(missing)}.")
+            self.error.show_error(self.tr("Fill in: %1.").replace("%1", ", ".join(missing)))
             return
         self.error.hide()
         self._busy(True)
@@ -248,11 +266,12 @@ class ProviderDialog(QDialog):
 
     def _busy(self, busy: bool) -> None:
         self.ok_button.setEnabled(not busy)
-        self.status.setText(self.busy_text if busy else "")
+        self.status.setText(self.busy_message() if busy else "")
         self.status.setVisible(busy)
 
-    #: What the status line says while the agent works.
-    busy_text = "Working…"
+    def busy_message(self) -> str:
+        """What the status line says while the agent works."""
+        return self.tr("Working…")
 
 
 class ConnectDialog(ProviderDialog):
@@ -264,7 +283,9 @@ class ConnectDialog(ProviderDialog):
     client belongs to the issuer named here.
     """
 
-    busy_text = "Starting the sign-in…"
+    def busy_message(self) -> str:
+        """What the status line says while the sign-in starts."""
+        return self.tr("Starting the sign-in…")
 
     def __init__(
         self,
@@ -281,8 +302,10 @@ class ConnectDialog(ProviderDialog):
             open_url,
             parent,
         )
-        self.client_id = _line(f"{provider.name} client id")
-        self.client_secret = _line(f"{provider.name} client secret", secret=True)
+        self.client_id = _line(self.tr("%1 client id").replace("%1", provider.name))
+        self.client_secret = _line(
+            self.tr("%1 client secret").replace("%1", provider.name), secret=True
+        )
         self.ask_client = ask_client
         if ask_client:
             self.client_id.setText(provider.client_id or "")
@@ -320,13 +343,13 @@ class ConnectDialog(ProviderDialog):
         """Parameters, and the client id (and a required secret) when asked for."""
         missing = super().missing()
         if self.ask_client and not self.client_id.text().strip():
-            missing.append("Client id")
+            missing.append(self.tr("Client id"))
         if (
             self.ask_client
             and self.provider.client_secret_required
             and not self.client_secret.text()
         ):
-            missing.append("Client secret")
+            missing.append(self.tr("Client secret"))
         return missing
 
     def done(self, result: int) -> None:
@@ -338,7 +361,9 @@ class ConnectDialog(ProviderDialog):
 class KeyDialog(ProviderDialog):
     """Add a service that connects with its own key: the key (or key and secret), parameters."""
 
-    busy_text = "Checking the key with the service…"
+    def busy_message(self) -> str:
+        """What the status line says while the service checks the key."""
+        return self.tr("Checking the key with the service…")
 
     def __init__(
         self,
@@ -353,7 +378,6 @@ class KeyDialog(ProviderDialog):
             open_url,
             parent,
         )
-        labels = SECRET_LABELS.get(provider.auth, {})
         self.secrets: dict[str, QLineEdit] = {}
         for name in provider.needed:
             # A key_secret's key is an account's id (Twilio's SID, Trello's API
@@ -361,7 +385,7 @@ class KeyDialog(ProviderDialog):
             hidden = not (provider.auth == "key_secret" and name == "key")
             line = _line(f"{provider.name} {name}", secret=hidden)
             self.secrets[name] = line
-            self.form.addRow(labels.get(name, f"{name.capitalize()}:"), line)
+            self.form.addRow(secret_label(provider.auth, name), line)
         note = QLabel(
             self.tr(
                 "The key is checked with the service before it is kept, in the OS keyring "
@@ -378,9 +402,8 @@ class KeyDialog(ProviderDialog):
 
     def missing(self) -> list[str]:
         """Parameters and every part of the key."""
-        labels = SECRET_LABELS.get(self.provider.auth, {})
         empty = [
-            labels.get(name, name).rstrip(":")
+            secret_label(self.provider.auth, name).rstrip(":")
             for name, value in self.secret_values().items()
             if not value
         ]

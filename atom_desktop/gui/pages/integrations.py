@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, QUrl
 from PySide6.QtGui import QBrush, QDesktopServices, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QGroupBox,
@@ -73,15 +73,16 @@ ACCOUNT_STATUSES = ("pending", "connected", "reconnect_needed", "error")
 #: The accounts table's status column (its cells are chips).
 STATUS_COLUMN = 2
 #: Each catalogue category's heading (the catalogue's Category values), in the listed order.
+#: Marked for translation; shown through :func:`category_title`.
 CATEGORY_TITLES = {
-    "identity": "Identity",
-    "projects": "Projects and knowledge",
-    "messaging": "Messaging and mail",
-    "files": "Files",
-    "customers": "Customers and support",
-    "development": "Development",
-    "commerce": "Commerce and finance",
-    "voice": "Voice",
+    "identity": QT_TRANSLATE_NOOP("IntegrationsPage", "Identity"),
+    "projects": QT_TRANSLATE_NOOP("IntegrationsPage", "Projects and knowledge"),
+    "messaging": QT_TRANSLATE_NOOP("IntegrationsPage", "Messaging and mail"),
+    "files": QT_TRANSLATE_NOOP("IntegrationsPage", "Files"),
+    "customers": QT_TRANSLATE_NOOP("IntegrationsPage", "Customers and support"),
+    "development": QT_TRANSLATE_NOOP("IntegrationsPage", "Development"),
+    "commerce": QT_TRANSLATE_NOOP("IntegrationsPage", "Commerce and finance"),
+    "voice": QT_TRANSLATE_NOOP("IntegrationsPage", "Voice"),
 }
 SHORT_TIME = "%Y-%m-%d %H:%M"
 LONG_TIME = "%Y-%m-%d %H:%M:%S"
@@ -92,6 +93,14 @@ REFRESH_DELAY_MS = 100
 #: The colours of messages, named by the run status of the same colour.
 WARNING_STYLE, ALERT_STYLE, OK_STYLE = "timed_out", "failed", "succeeded"
 NOTE_STYLE = "color: palette(placeholder-text);"
+
+
+def category_title(category: str) -> str:
+    """A catalogue category's heading, translated."""
+    title = CATEGORY_TITLES.get(category)
+    if title is None:
+        return category.capitalize()
+    return QCoreApplication.translate("IntegrationsPage", str(title))
 
 
 def account_chip(status: str) -> str:
@@ -491,13 +500,13 @@ class IntegrationsPage(QWidget):
         if account.refreshed_at is not None:
             refreshed = relative_time(account.refreshed_at)
         else:
-            refreshed = "—" if by_key else "never"
+            refreshed = "—" if by_key else self.tr("never")
         return [
             account.provider_name,
             account.account or "—",
             status_words(account.status),
             refreshed,
-            relative_time(account.checked_at) or "not yet",
+            relative_time(account.checked_at) or self.tr("not yet"),
             account.last_error or "",
         ]
 
@@ -507,16 +516,22 @@ class IntegrationsPage(QWidget):
         if account.last_error:
             item.setForeground(5, self._brush(ALERT_STYLE))
             item.setToolTip(5, account.last_error)
-        details = [f"{account.provider_name} (id {account.id})"]
+        details = [
+            self.tr("%1 (id %2)").replace("%1", account.provider_name).replace("%2", account.id)
+        ]
         details += [f"{name}: {value}" for name, value in account.parameters.items()]
         if account.scopes:
-            details.append("Scopes: " + " ".join(account.scopes))
+            details.append(self.tr("Scopes: %1").replace("%1", " ".join(account.scopes)))
         if account.expires_at is not None:
-            details.append(f"Access token expires {_local(account.expires_at, LONG_TIME)}")
+            details.append(
+                self.tr("Access token expires %1").replace(
+                    "%1", _local(account.expires_at, LONG_TIME)
+                )
+            )
         details.append(
-            "Tokens kept in the encrypted database (no OS keyring is usable)"
+            self.tr("Tokens kept in the encrypted database (no OS keyring is usable)")
             if account.token_storage == IN_DATABASE
-            else "Tokens kept in the OS keyring"
+            else self.tr("Tokens kept in the OS keyring")
         )
         item.setToolTip(0, "\n".join(details))
         item.setToolTip(2, _status_help(account.status))
@@ -598,13 +613,13 @@ class IntegrationsPage(QWidget):
 
     def check(self, account_id: str) -> None:
         """Ask the service whether the account works; say how it went."""
-        self._start(f"Checking {self._name(account_id)}…")
+        self._start(self.tr("Checking %1…").replace("%1", self._name(account_id)))
         self._host.call(lambda rt: check_integration(rt, account_id), self._checked, self._failed)
 
     def reconnect(self, account_id: str) -> None:
         """Sign in again to the account in the browser."""
         name = self._name(account_id)
-        self._start(f"Starting a new sign-in to {name}…")
+        self._start(self.tr("Starting a new sign-in to %1…").replace("%1", name))
         self._host.call(
             lambda rt: reconnect_integration(rt, account_id), self._open_sign_in, self._failed
         )
@@ -623,7 +638,7 @@ class IntegrationsPage(QWidget):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        self._start(f"Disconnecting {name}…")
+        self._start(self.tr("Disconnecting %1…").replace("%1", name))
         self._host.call(
             lambda rt: disconnect_integration(rt, account_id), self._disconnected, self._failed
         )
@@ -640,8 +655,9 @@ class IntegrationsPage(QWidget):
 
     def _checked(self, account: Account) -> None:
         self._end()
-        who = f" as {account.account}" if account.account else ""
-        self._notify(f"{account.provider_name} works{who}.", OK_STYLE)
+        self._notify(
+            self._works(self.tr("%1 works."), self.tr("%1 works as %2."), account), OK_STYLE
+        )
         self.refresh()
 
     def _disconnected(self, done: Disconnected) -> None:
@@ -660,12 +676,16 @@ class IntegrationsPage(QWidget):
         name, url = started.account.provider_name, started.url
         if self.open_url(QUrl(url)) is False:
             self._notify(
-                f"No browser could be opened. To sign in to {name}, open this address: {url}",
+                self.tr("No browser could be opened. To sign in to %1, open this address: %2")
+                .replace("%1", name)
+                .replace("%2", url),
                 WARNING_STYLE,
             )
         else:
             self._notify(
-                f"Sign in to {name} in your browser; this page follows when you are done.",
+                self.tr(
+                    "Sign in to %1 in your browser; this page follows when you are done."
+                ).replace("%1", name),
                 OK_STYLE,
             )
         self.refresh()
@@ -681,6 +701,13 @@ class IntegrationsPage(QWidget):
         self.notice.setStyleSheet(self._css(style))
         self.notice.setText(text)
         self.notice.show()
+
+    @staticmethod
+    def _works(alone: str, as_who: str, account: Account) -> str:
+        """``alone`` (%1: the service) or, with a known account, ``as_who`` (%2: it)."""
+        if account.account:
+            return as_who.replace("%1", account.provider_name).replace("%2", account.account)
+        return alone.replace("%1", account.provider_name)
 
     def _name(self, account_id: str) -> str:
         account = self.accounts.get(account_id)
@@ -699,7 +726,7 @@ class IntegrationsPage(QWidget):
         bold = QFont(self.catalogue.font())
         bold.setBold(True)
         for category in categories:
-            group = QTreeWidgetItem([CATEGORY_TITLES.get(category, category.capitalize())])
+            group = QTreeWidgetItem([category_title(category)])
             group.setData(0, Qt.ItemDataRole.UserRole, f"category:{category}")
             group.setFont(0, bold)
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -824,7 +851,7 @@ class IntegrationsPage(QWidget):
         ask_client = provider.id == GENERIC_OIDC or provider.client_id is None
         if not provider.parameters and not ask_client:
             self.message.hide()
-            self._notify(f"Starting the sign-in to {provider.name}…", "")
+            self._notify(self.tr("Starting the sign-in to %1…").replace("%1", provider.name), "")
             self._host.call(
                 lambda rt: start_sign_in(rt, provider.id, {}, None),
                 self._sign_in_started,
@@ -888,10 +915,19 @@ class IntegrationsPage(QWidget):
     def _key_added(self, account: Account) -> None:
         self.message.hide()
         if account.last_error:
-            self._notify(f"{account.provider_name} was added; {account.last_error}", WARNING_STYLE)
+            self._notify(
+                self.tr("%1 was added; %2")
+                .replace("%1", account.provider_name)
+                .replace("%2", account.last_error),
+                WARNING_STYLE,
+            )
         else:
-            who = f" as {account.account}" if account.account else ""
-            self._notify(f"{account.provider_name} was added and works{who}.", OK_STYLE)
+            works = self._works(
+                self.tr("%1 was added and works."),
+                self.tr("%1 was added and works as %2."),
+                account,
+            )
+            self._notify(works, OK_STYLE)
         self.select_when_listed(account.id)
         self.refresh()
 
@@ -904,13 +940,23 @@ class IntegrationsPage(QWidget):
         self.refresh()
 
 
+_STATUS_HELP = {
+    "pending": QT_TRANSLATE_NOOP(
+        "IntegrationsPage", "The sign-in was started and is not finished yet"
+    ),
+    "connected": QT_TRANSLATE_NOOP("IntegrationsPage", "The agent can act for this account"),
+    "reconnect_needed": QT_TRANSLATE_NOOP(
+        "IntegrationsPage", "The service no longer accepts the agent's access: press Reconnect"
+    ),
+    "error": QT_TRANSLATE_NOOP("IntegrationsPage", "The last attempt failed; see the last error"),
+}
+
+
 def _status_help(status: str) -> str:
-    return {
-        "pending": "The sign-in was started and is not finished yet",
-        "connected": "The agent can act for this account",
-        "reconnect_needed": "The service no longer accepts the agent's access: press Reconnect",
-        "error": "The last attempt failed; see the last error",
-    }.get(status, status)
+    help_text = _STATUS_HELP.get(status)
+    if help_text is None:
+        return status
+    return QCoreApplication.translate("IntegrationsPage", str(help_text))
 
 
 def _account_name(account: Account) -> str:

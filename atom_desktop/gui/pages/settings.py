@@ -146,9 +146,9 @@ class SettingsPage(QWidget):
         locations = QGroupBox(self.tr("Locations"))
         location_form = QFormLayout(locations)
         for label, path in (
-            ("Data:", paths.data_dir),
-            ("Config:", paths.config_dir),
-            ("Logs:", paths.log_dir),
+            (self.tr("Data:"), paths.data_dir),
+            (self.tr("Config:"), paths.config_dir),
+            (self.tr("Logs:"), paths.log_dir),
         ):
             location_form.addRow(label, self._location_row(label, path))
 
@@ -194,10 +194,10 @@ class SettingsPage(QWidget):
         self.save_api = QPushButton(self.tr("Save"))
         self.save_api.setAccessibleName(self.tr("Save the API settings"))
         overridden = [n for n in ("ATOM_PORT", "ATOM_ALLOWED_ORIGINS") if os.environ.get(n)]
-        note = "Changes to the port or the origins take effect after a restart."
+        note = self.tr("Changes to the port or the origins take effect after a restart.")
         if overridden:
-            note += (
-                f" Set in the environment now, which wins over this file: {', '.join(overridden)}."
+            note += self.tr(" Set in the environment now, which wins over this file: %1.").replace(
+                "%1", ", ".join(overridden)
             )
         self.api_note = QLabel(note)
         self.api_note.setWordWrap(True)
@@ -317,7 +317,9 @@ class SettingsPage(QWidget):
         if item is None or item.isDisabled():
             return
         if item.data(1, Qt.ItemDataRole.UserRole) == "owner":
-            self._error(AtomError("The owner token is the app's own; it cannot be revoked."))
+            self._error(
+                AtomError(self.tr("The owner token is the app's own; it cannot be revoked."))
+            )
             return
         token_id = str(item.data(0, Qt.ItemDataRole.UserRole))
         if confirm:
@@ -350,7 +352,9 @@ class SettingsPage(QWidget):
         try:
             self._preferences.save(self._host.paths.config_dir)
         except OSError as exc:
-            self._error(AtomError(f"Could not save the preferences: {exc}"))
+            self._error(
+                AtomError(self.tr("Could not save the preferences: %1").replace("%1", str(exc)))
+            )
 
     def save_api_settings(self) -> None:
         """Write the port and origins to config.toml (used at the next start)."""

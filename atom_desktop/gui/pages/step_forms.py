@@ -82,8 +82,8 @@ class ShellStepForm(StepForm):
         super().__init__(data, parent)
         self.command = text_edit(
             str(data.get("shell") or ""),
-            "Shell command",
-            "e.g. rsync -a ~/notes /backup",
+            self.tr("Shell command"),
+            self.tr("e.g. rsync -a ~/notes /backup"),
             code=True,
         )
         self.cwd = QLineEdit(str(data.get("cwd") or ""))
@@ -91,10 +91,14 @@ class ShellStepForm(StepForm):
         self.cwd.setAccessibleName(self.tr("Working directory"))
         env = data.get("env") or {}
         self.env = text_edit(
-            "\n".join(f"{k}={v}" for k, v in env.items()), "Environment", "NAME=value per line"
+            "\n".join(f"{k}={v}" for k, v in env.items()),
+            self.tr("Environment"),
+            self.tr("NAME=value per line"),
         )
         self.env.setMaximumHeight(70)
-        self.timeout = NumberBox(0, 7 * 86400, decimals=0, suffix=" s", name="Command timeout")
+        self.timeout = NumberBox(
+            0, 7 * 86400, decimals=0, suffix=" s", name=self.tr("Command timeout")
+        )
         self.timeout.setSpecialValueText(self.tr("no limit of its own"))
         self.timeout.setValue(float(data.get("timeout_s") or 0))
         hint = QLabel(
@@ -161,7 +165,9 @@ class HttpStepForm(StepForm):
         self.url.setAccessibleName(self.tr("Address"))
         headers = data.get("headers") or {}
         self.headers = text_edit(
-            "\n".join(f"{k}: {v}" for k, v in headers.items()), "Headers", "Name: value per line"
+            "\n".join(f"{k}: {v}" for k, v in headers.items()),
+            self.tr("Headers"),
+            self.tr("Name: value per line"),
         )
         self.headers.setMaximumHeight(70)
         self.body_kind = QComboBox()
@@ -174,8 +180,8 @@ class HttpStepForm(StepForm):
         elif data.get("body") is not None:
             self.body_kind.setCurrentIndex(1)
             body = str(data["body"])
-        self.body = text_edit(body, "Body", code=True)
-        self.timeout = NumberBox(0.1, 600, suffix=" s", name="Request timeout")
+        self.body = text_edit(body, self.tr("Body"), code=True)
+        self.timeout = NumberBox(0.1, 600, suffix=" s", name=self.tr("Request timeout"))
         self.timeout.setValue(float(data.get("timeout_s") or 30))
         self.expect = QLineEdit(", ".join(str(s) for s in data.get("expect_status") or []))
         self.expect.setPlaceholderText(self.tr("any 2xx; or e.g. 200, 204"))
@@ -183,7 +189,7 @@ class HttpStepForm(StepForm):
         request = QHBoxLayout()
         request.addWidget(self.method)
         request.addWidget(self.url, 1)
-        self.form.addRow(buddy("Re&quest:", self.url), request)
+        self.form.addRow(buddy(self.tr("Re&quest:"), self.url), request)
         self.form.addRow(self.tr("&Headers:"), self.headers)
         self.form.addRow(self.tr("&Body:"), self.body_kind)
         self.form.addRow("", self.body)
@@ -245,7 +251,7 @@ class NotifyStepForm(StepForm):
         self.title = QLineEdit(str(data.get("title") or ""))
         self.title.setPlaceholderText(self.tr("e.g. Backup of ${automation.name} done"))
         self.title.setAccessibleName(self.tr("Notification title"))
-        self.message = text_edit(str(data.get("message") or ""), "Notification message")
+        self.message = text_edit(str(data.get("message") or ""), self.tr("Notification message"))
         self.form.addRow(self.tr("&Title:"), self.title)
         self.form.addRow(self.tr("&Message:"), self.message)
         self.finish()
@@ -285,7 +291,7 @@ class TaskStepForm(StepForm):
         self.task_id.setPlaceholderText(self.tr("for updates: a task id or ${steps.NAME.task_id}"))
         self.task_id.setAccessibleName(self.tr("Task id"))
         fields = data.get("fields") or {"title": "Follow up on ${automation.name}"}
-        self.fields = text_edit(json.dumps(fields, indent=2), "Task fields", code=True)
+        self.fields = text_edit(json.dumps(fields, indent=2), self.tr("Task fields"), code=True)
         self.form.addRow(self.tr("&Action:"), self.action)
         self.form.addRow(self.tr("Task &id:"), self.task_id)
         self.form.addRow(self.tr("&Fields (JSON):"), self.fields)

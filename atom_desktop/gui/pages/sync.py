@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -38,6 +38,7 @@ from atom_desktop.gui.pages.sync_connection_form import ConnectionForm
 from atom_desktop.gui.relative_time import absolute_time, relative_time
 from atom_desktop.gui.status_chip import status_colours
 from atom_desktop.gui.style import current_theme
+from atom_desktop.gui.translations import english_plural
 
 # Types only: sync and the store load psycopg and SQLAlchemy on the agent thread.
 if TYPE_CHECKING:
@@ -45,13 +46,13 @@ if TYPE_CHECKING:
     from atom_desktop.store.sync_conflicts import ConflictRecord
     from atom_desktop.sync.service import SyncStatus
 
-#: Each sync state in words (SyncService's states).
+#: Each sync state in words (SyncService's states), marked for translation.
 STATE_WORDS = {
-    "off": "off",
-    "syncing": "syncing",
-    "up_to_date": "up to date",
-    "offline": "offline",
-    "error": "error",
+    "off": QT_TRANSLATE_NOOP("SyncPage", "off"),
+    "syncing": QT_TRANSLATE_NOOP("SyncPage", "syncing"),
+    "up_to_date": QT_TRANSLATE_NOOP("SyncPage", "up to date"),
+    "offline": QT_TRANSLATE_NOOP("SyncPage", "offline"),
+    "error": QT_TRANSLATE_NOOP("SyncPage", "error"),
 }
 #: Each state's colour on the page.
 STATE_COLOURS = {
@@ -71,21 +72,34 @@ REFRESH_DELAY_MS = 100
 
 
 def state_words(state: str) -> str:
-    """A sync state as a person reads it."""
-    return STATE_WORDS.get(state, state.replace("_", " "))
+    """A sync state as a person reads it (translated)."""
+    words = STATE_WORDS.get(state)
+    if words is None:
+        return state.replace("_", " ")
+    return QCoreApplication.translate("SyncPage", str(words))
 
 
 def sync_line(state: str, pending: int, conflicts: int = 0) -> str:
     """One line for the tray menu: the state, what waits, and open conflicts."""
     if state == "off":
-        text = "Sync: off"
+        text = QCoreApplication.translate("SyncPage", "Sync: off")
     elif state in TROUBLE:
-        text = f"Sync: {state_words(state)} ({pending} pending)"
+        text = QCoreApplication.translate("SyncPage", "Sync: %1 (%2 pending)")
     else:
-        text = f"Sync: {state_words(state)} · {pending} pending"
+        text = QCoreApplication.translate("SyncPage", "Sync: %1 · %2 pending")
+    text = text.replace("%1", state_words(state)).replace("%2", str(pending))
     if conflicts:
-        text += f" · {conflicts} conflict{'s' if conflicts != 1 else ''}"
+        text += SyncCounts().conflicts(conflicts)
     return text
+
+
+class SyncCounts(QObject):
+    """Sync's counted words, for the functions above. (pyside6-lupdate marks a string
+    as having plural forms only in a ``self.tr()`` call, not in ``translate()``.)"""
+
+    def conflicts(self, count: int) -> str:
+        """`` · 2 conflicts``."""
+        return english_plural(self.tr(" · %n conflict(s)", "", count), count)
 
 
 # -- on the agent thread ------------------------------------------------------------------
@@ -174,16 +188,19 @@ def _view(record: ConflictRecord) -> ConflictView:
         made_at=_stamp_time(unpack(record.hlc)[0]),
         winner_device=record.winner_device_id,
         winner_at=_stamp_time(unpack(record.winner_hlc)[0]),
-        now=(current.title or "—") if current.exists else "(deleted here)",
+        now=(current.title or "—")
+        if current.exists
+        else QCoreApplication.translate("SyncPage", "(deleted here)"),
         restore_blocked=blocked,
     )
 
 
 def _kept(record: ConflictRecord) -> str:
     if record.reason == "rejected":
-        return f"refused here: {record.payload.get('why', 'unreadable')}"
+        why = record.payload.get("why") or QCoreApplication.translate("SyncPage", "unreadable")
+        return QCoreApplication.translate("SyncPage", "refused here: %1").replace("%1", str(why))
     if record.deleted:
-        return "(deleted)"
+        return QCoreApplication.translate("SyncPage", "(deleted)")
     name = record.payload.get("title") or record.payload.get("name")
     return str(name) if name else "—"
 
@@ -224,12 +241,12 @@ class SyncPage(QWidget):
         state_row.addWidget(self.state_label)
         state_row.addStretch(1)
         state_row.addWidget(self.sync_now_button)
-        self.server_label = _value_label("Sync server")
-        self.pending_label = _value_label("Changes waiting")
-        self.last_success_label = _value_label("Last successful sync")
-        self.last_error_label = _value_label("Last sync error")
+        self.server_label = _value_label(self.tr("Sync server"))
+        self.pending_label = _value_label(self.tr("Changes waiting"))
+        self.last_success_label = _value_label(self.tr("Last successful sync"))
+        self.last_error_label = _value_label(self.tr("Last sync error"))
         self.last_error_label.setWordWrap(True)
-        self.conflicts_label = _value_label("Open conflicts")
+        self.conflicts_label = _value_label(self.tr("Open conflicts"))
         status_box = QGroupBox(self.tr("Status"))
         status_form = QFormLayout(status_box)
         status_form.addRow(state_row)
@@ -357,13 +374,12 @@ class SyncPage(QWidget):
         self._show_state(status.state)
         self.server_label.setText(status.server or self.tr("none"))
         if status.pending:
-            oldest = f", the oldest {relative_time(status.oldest_pending)}"
-            plural = "s" if status.pending != 1 else ""
-            self.pending_label.setText(
-                self.tr("{0} change{1}{2}").format(
-                    status.pending, plural, oldest if status.oldest_pending else ""
+            waiting = english_plural(self.tr("%n change(s)", "", status.pending), status.pending)
+            if status.oldest_pending:
+                waiting += self.tr(", the oldest %1").replace(
+                    "%1", relative_time(status.oldest_pending)
                 )
-            )
+            self.pending_label.setText(waiting)
         else:
             self.pending_label.setText(self.tr("nothing"))
         self.last_success_label.setText(relative_time(status.last_success) or self.tr("never"))

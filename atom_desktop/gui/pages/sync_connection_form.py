@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -37,20 +37,20 @@ if TYPE_CHECKING:
     from atom_desktop.runtime import Runtime
     from atom_desktop.sync.connection_check import ConnectionReport
 
-#: Each kind of failure as the form names it (ServerProblem's values).
+#: Each kind of failure as the form names it (ServerProblem's values), marked for translation.
 PROBLEM_NAMES = {
-    "dns": "DNS",
-    "refused": "Refused",
-    "timeout": "Timeout",
-    "disconnected": "Connection lost",
-    "tls": "TLS",
-    "authentication": "Authentication",
-    "database": "Database",
-    "permission": "Permission",
-    "schema_missing": "Schema missing",
-    "schema_too_old": "Schema too old",
-    "schema_too_new": "Schema too new",
-    "invalid": "Invalid address",
+    "dns": QT_TRANSLATE_NOOP("ConnectionForm", "DNS"),
+    "refused": QT_TRANSLATE_NOOP("ConnectionForm", "Refused"),
+    "timeout": QT_TRANSLATE_NOOP("ConnectionForm", "Timeout"),
+    "disconnected": QT_TRANSLATE_NOOP("ConnectionForm", "Connection lost"),
+    "tls": QT_TRANSLATE_NOOP("ConnectionForm", "TLS"),
+    "authentication": QT_TRANSLATE_NOOP("ConnectionForm", "Authentication"),
+    "database": QT_TRANSLATE_NOOP("ConnectionForm", "Database"),
+    "permission": QT_TRANSLATE_NOOP("ConnectionForm", "Permission"),
+    "schema_missing": QT_TRANSLATE_NOOP("ConnectionForm", "Schema missing"),
+    "schema_too_old": QT_TRANSLATE_NOOP("ConnectionForm", "Schema too old"),
+    "schema_too_new": QT_TRANSLATE_NOOP("ConnectionForm", "Schema too new"),
+    "invalid": QT_TRANSLATE_NOOP("ConnectionForm", "Invalid address"),
 }
 #: The colours of a test's result, named by the run status of the same colour
 #: (the status chips' palette, light and dark).
@@ -73,8 +73,12 @@ class ConnectionSettings:
 def describe_failure(error: AtomError) -> str:
     """A failed test for a person: the kind of failure, what happened, what to do."""
     problem = str(getattr(error, "problem", ""))
-    kind = PROBLEM_NAMES.get(problem)
-    text = error.message if kind is None else f"{kind}: {error.message}"
+    name = PROBLEM_NAMES.get(problem)
+    if name is None:
+        text = error.message
+    else:
+        kind = QCoreApplication.translate("ConnectionForm", str(name))
+        text = f"{kind}: {error.message}"
     return text if error.hint is None else f"{text}\n{error.hint}"
 
 
@@ -298,7 +302,7 @@ class ConnectionForm(QGroupBox):
         url, password = self.url.text().strip(), self.password.text()
         if not url:
             return
-        self._start("Testing the connection…")
+        self._start(self.tr("Testing the connection…"))
         self._host.call(lambda rt: test_connection(rt, url, password), self._tested, self._failed)
 
     def connect_server(self) -> None:
@@ -306,7 +310,7 @@ class ConnectionForm(QGroupBox):
         url, password = self.url.text().strip(), self.password.text()
         if not url or self.from_environment:
             return
-        self._start("Connecting…")
+        self._start(self.tr("Connecting…"))
         self._host.call(lambda rt: connect(rt, url, password), self._connected, self._failed)
 
     def disconnect_server(self, *, confirm: bool = True) -> None:
@@ -324,7 +328,7 @@ class ConnectionForm(QGroupBox):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        self._start("Disconnecting…")
+        self._start(self.tr("Disconnecting…"))
         self._host.call(disconnect, self._disconnected, self._failed)
 
     def _start(self, text: str) -> None:
@@ -340,7 +344,7 @@ class ConnectionForm(QGroupBox):
     def _connected(self, done: Connected) -> None:
         self._busy = False
         self.password.clear()
-        self._show(f"{done.report.describe()} Saved; sync is on.", OK_STYLE)
+        self._show(self.tr("%1 Saved; sync is on.").replace("%1", done.report.describe()), OK_STYLE)
         self.load()
         self.changed.emit()
 
@@ -349,9 +353,14 @@ class ConnectionForm(QGroupBox):
         self.url.clear()
         self.password.clear()
         if server is None:
-            self._show("Sync is off: the server and its password are no longer kept.", OK_STYLE)
+            self._show(
+                self.tr("Sync is off: the server and its password are no longer kept."), OK_STYLE
+            )
         else:
-            self._show(f"Forgotten here, but ATOM_SYNC_URL still names {server}.", FAILED_STYLE)
+            self._show(
+                self.tr("Forgotten here, but ATOM_SYNC_URL still names %1.").replace("%1", server),
+                FAILED_STYLE,
+            )
         self.load()
         self.changed.emit()
 

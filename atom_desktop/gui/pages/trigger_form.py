@@ -46,8 +46,10 @@ from atom_desktop.gui.pages.automation_fields import (
     to_qt,
     validation_lines,
     wall_clock,
+    words,
 )
 from atom_desktop.gui.run_labels import short_command
+from atom_desktop.gui.translations import english_plural
 
 _SCHEDULE = TypeAdapter(Schedule)
 
@@ -62,10 +64,10 @@ class TriggerForm(QWidget):
         self.preview_times: list[datetime] = []
         self.type = QComboBox()
         for kind, label in (
-            ("cron", "Cron expression"),
-            ("interval", "Every …"),
-            ("date", "Once, at a date and time"),
-            ("file", "When files change"),
+            ("cron", self.tr("Cron expression")),
+            ("interval", self.tr("Every …")),
+            ("date", self.tr("Once, at a date and time")),
+            ("file", self.tr("When files change")),
         ):
             self.type.addItem(label, kind)
         self.type.setAccessibleName(self.tr("Trigger type"))
@@ -82,13 +84,13 @@ class TriggerForm(QWidget):
         )
         cron_help.setWordWrap(True)
 
-        self.every = NumberBox(0.01, 366 * 86400, name="Interval")
+        self.every = NumberBox(0.01, 366 * 86400, name=self.tr("Interval"))
         self.unit = QComboBox()
-        for label, _ in UNITS:
-            self.unit.addItem(label)
+        for unit, _ in UNITS:
+            self.unit.addItem(words(unit))
         self.unit.setAccessibleName(self.tr("Interval unit"))
         self.has_start = QCheckBox(self.tr("Starting at"))
-        self.start = date_time_edit("Interval start")
+        self.start = date_time_edit(self.tr("Interval start"))
         every_row = QHBoxLayout()
         every_row.addWidget(self.every, 1)
         every_row.addWidget(self.unit)
@@ -96,7 +98,7 @@ class TriggerForm(QWidget):
         start_row.addWidget(self.has_start)
         start_row.addWidget(self.start, 1)
 
-        self.at = date_time_edit("Date and time")
+        self.at = date_time_edit(self.tr("Date and time"))
 
         self.paths = QPlainTextEdit()
         self.paths.setPlaceholderText(
@@ -114,7 +116,7 @@ class TriggerForm(QWidget):
         self.exclude.setAccessibleName(self.tr("Exclude globs"))
         self.events = {kind: QCheckBox(kind) for kind in FILE_EVENTS}
         self.recursive = QCheckBox(self.tr("Include sub-folders"))
-        self.debounce = NumberBox(0, 3600, suffix=" s", name="Debounce")
+        self.debounce = NumberBox(0, 3600, suffix=" s", name=self.tr("Debounce"))
         self.debounce.setSpecialValueText(self.tr("default"))
         self.debounce.setSingleStep(0.5)
         paths_row = QVBoxLayout()
@@ -139,18 +141,18 @@ class TriggerForm(QWidget):
         self._rows: dict[str, list[QWidget | QLayout]] = {kind: [] for kind in TRIGGER_TYPES}
         # (kinds, label, field, what the label's & key focuses when the field is a layout)
         rows: list[tuple[tuple[str, ...], str, QWidget | QLayout, QWidget | None]] = [
-            (("cron",), "&Expression:", self.expression, None),
+            (("cron",), self.tr("&Expression:"), self.expression, None),
             (("cron",), "", cron_help, None),
-            (("interval",), "E&very:", every_row, self.every),
+            (("interval",), self.tr("E&very:"), every_row, self.every),
             (("interval",), "", start_row, None),
-            (("date",), "&At:", self.at, None),
-            (("file",), "&Paths:", paths_row, self.paths),
-            (("file",), "&Include:", self.include, None),
-            (("file",), "E&xclude:", self.exclude, None),
-            (("file",), "Events:", events_row, None),
+            (("date",), self.tr("&At:"), self.at, None),
+            (("file",), self.tr("&Paths:"), paths_row, self.paths),
+            (("file",), self.tr("&Include:"), self.include, None),
+            (("file",), self.tr("E&xclude:"), self.exclude, None),
+            (("file",), self.tr("Events:"), events_row, None),
             (("file",), "", self.recursive, None),
-            (("file",), "Gather changes &for:", self.debounce, None),
-            (SCHEDULE_TYPES, "Time &zone:", self.zone, None),
+            (("file",), self.tr("Gather changes &for:"), self.debounce, None),
+            (SCHEDULE_TYPES, self.tr("Time &zone:"), self.zone, None),
         ]
         for kinds, text, field, focus in rows:
             if isinstance(field, QWidget):
@@ -256,11 +258,21 @@ class TriggerForm(QWidget):
         if kind == "cron":
             return f"cron {self.expression.text().strip() or '…'} ({self.zone.zone()})"
         if kind == "interval":
-            return f"every {self.every.text()} {self.unit.currentText()}"
+            return (
+                self.tr("every %1 %2")
+                .replace("%1", self.every.text())
+                .replace("%2", self.unit.currentText())
+            )
         if kind == "date":
-            return f"once at {self.at.text()} ({self.zone.zone()})"
+            return (
+                self.tr("once at %1 (%2)")
+                .replace("%1", self.at.text())
+                .replace("%2", self.zone.zone())
+            )
         paths = lines(self.paths.toPlainText())
-        return "files: " + (short_command(", ".join(paths), 40) if paths else "…")
+        return self.tr("files: %1").replace(
+            "%1", short_command(", ".join(paths), 40) if paths else "…"
+        )
 
     # -- preview -------------------------------------------------------------------------
 
@@ -299,9 +311,10 @@ class TriggerForm(QWidget):
             if moment.utcoffset() != local.utcoffset():
                 text += f"  — {moment:%H:%M} {zone}"
             rows.append(text)
-        self.preview.setText(
-            f"Next {len(rows)} fire time(s), in your local time:\n" + "\n".join(rows)
+        heading = english_plural(
+            self.tr("Next %n fire time(s), in your local time:", "", len(rows)), len(rows)
         )
+        self.preview.setText(heading + "\n" + "\n".join(rows))
 
     def _preview_failed(self, message: str) -> None:
         self.preview.setText("")
