@@ -1,14 +1,23 @@
-"""The system tray: state icon, menu, notifications."""
+"""The system tray: state icon, menu, notifications.
+
+Alerts (the agent's ``AlertRaised`` events: a failed automation, a stopped
+service, a full disk, a locked keyring, an account to reconnect) are shown
+as notifications and keep the icon in its error state, with the newest in
+the tooltip and the menu, until they are seen: until the window is shown or
+activated (opening it from the tray or a notification does both). An alert
+that arrives while the window is in front is shown in it and so seen at once.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from atom_desktop.core.events import (
+    AlertRaised,
     ApprovalChanged,
     Event,
     RunChanged,
@@ -39,6 +48,7 @@ class Tray(QObject):
     notify_run = Signal(str, str)  # run id, status (a run finished or failed)
     approvals_requested = Signal()  # show the approvals inbox
     run_automation_requested = Signal(str)  # automation id
+    notification_shown = Signal(str, str)  # title, message: on the desktop or in the window
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,11 +60,13 @@ class Tray(QObject):
         self.approvals_action = QAction(self.tr("Approvals (0)"), self.menu)
         self.pause_action = QAction(self.tr("Pause agent"), self.menu)
         self.sync_action = QAction(self.tr("Sync: off"), self.menu)
+        self.alerts_action = QAction(self.menu)
         self.quit_action = QAction(self.tr("Quit"), self.menu)
         self.runs_menu = QMenu(self.tr("Running"), self.menu)
         self.automations_menu = QMenu(self.tr("Run automation"), self.menu)
         self._paint_menu_icons()
         self.menu.addAction(self.open_action)
+        self.menu.addAction(self.alerts_action)
         self.menu.addAction(self.quick_run_action)
         self.menu.addAction(self.approvals_action)
         self.menu.addMenu(self.automations_menu)
@@ -74,6 +86,8 @@ class Tray(QObject):
         self._message_opens_approvals = False
         self.paused = False
         self.error: str | None = None
+        # Alerts not seen yet (title, message), oldest first.
+        self.alerts: list[tuple[str, str]] = []
         self.agent_ready = False
         # Sync as its last status said (off until one says otherwise).
         self.sync_state = "off"
@@ -87,8 +101,12 @@ class Tray(QObject):
         self.quit_action.triggered.connect(self.quit_requested)
         self.approvals_action.triggered.connect(self.approvals_requested)
         self.sync_action.triggered.connect(self.open_requested)
+        self.alerts_action.triggered.connect(self.open_requested)
         self.icon.activated.connect(self._on_activated)
         self.icon.messageClicked.connect(self._on_message_clicked)
+        if parent is not None:
+            # The window shown or activated: its alerts are seen.
+            parent.installEventFilter(self)
         self.update()
 
     @staticmethod
@@ -103,7 +121,7 @@ class Tray(QObject):
 
     def state(self) -> TrayState:
         """What the icon shows now."""
-        if self.error is not None:
+        if self.error is not None or self.alerts:
             return "error"
         if self.paused:
             return "paused"
@@ -114,6 +132,7 @@ class Tray(QObject):
         dark = current_theme(self.menu).dark
         self.quick_run_action.setIcon(page_icon("console", dark=dark))
         self.approvals_action.setIcon(status_icon("waiting_approval", dark=dark))
+        self.alerts_action.setIcon(status_icon("failed", dark=dark))
         self.automations_menu.setIcon(page_icon("automations", dark=dark))
         self.runs_menu.setIcon(status_icon("running", dark=dark))
         self.sync_action.setIcon(page_icon("sync", dark=dark))
@@ -122,8 +141,10 @@ class Tray(QObject):
         """Bring icon, tooltip and menu in line with the state."""
         state = self.state()
         self.icon.setIcon(tray_icon(state, dark=current_theme().dark))
-        if state == "error":
+        if self.error is not None:
             tip = f"ATOM Desktop: {self.error}"
+        elif self.alerts:
+            tip = f"ATOM Desktop: {self._alert_line()}"
         elif not self.agent_ready:
             tip = "ATOM Desktop: starting…"
         elif self.running:
@@ -140,6 +161,9 @@ class Tray(QObject):
         self.sync_action.setToolTip(self.sync_error or "")
         self.approvals_action.setText(f"Approvals ({len(self.approvals)})")
         self.approvals_action.setVisible(bool(self.approvals))
+        self.alerts_action.setText(self._alert_line())
+        self.alerts_action.setToolTip(self.alerts[-1][1] if self.alerts else "")
+        self.alerts_action.setVisible(bool(self.alerts))
         self.pause_action.setText("Resume agent" if self.paused else "Pause agent")
         self.pause_action.setEnabled(self.agent_ready)
         self.quick_run_action.setEnabled(self.agent_ready)
@@ -196,9 +220,44 @@ class Tray(QObject):
         self.error = message
         self.update()
 
+    def show_alert(self, title: str, message: str) -> None:
+        """Notify, and keep the error state until the window is seen (at once if it is)."""
+        if not self._window_in_front():
+            self.alerts.append((title, message))
+        self.notify(title, message, failed=True)
+        self.update()
+
+    def alerts_seen(self) -> None:
+        """The person has the window in view: the alerts are seen."""
+        if self.alerts:
+            self.alerts.clear()
+            self.update()
+
+    def _alert_line(self) -> str:
+        if not self.alerts:
+            return ""
+        more = len(self.alerts) - 1
+        return self.alerts[-1][0] + (f" (+{more} more)" if more else "")
+
+    def _window_in_front(self) -> bool:
+        window = self.parent()
+        return isinstance(window, QWidget) and window.isVisible() and window.isActiveWindow()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """Alerts are seen when the window is shown or activated."""
+        if watched is self.parent() and event.type() in (
+            QEvent.Type.Show,
+            QEvent.Type.WindowActivate,
+        ):
+            self.alerts_seen()
+        return False
+
     def on_event(self, event: Event) -> None:
-        """Follow runs, pauses, approvals and sync from the agent's events."""
+        """Follow runs, pauses, approvals, sync and alerts from the agent's events."""
         payload = event.payload
+        if isinstance(payload, AlertRaised):
+            self.show_alert(payload.title, payload.message)
+            return
         if isinstance(payload, RunnerPaused):
             self.paused = payload.paused
         elif isinstance(payload, RunChanged):
@@ -229,10 +288,11 @@ class Tray(QObject):
         instead, where it covers none of the window's controls.
         """
         window = self.parent()
-        if isinstance(window, QWidget) and window.isVisible() and window.isActiveWindow():
+        if isinstance(window, QWidget) and self._window_in_front():
             toasts = window.findChild(ToastBar)
             if toasts is not None:
                 toasts.show_toast(title, message, failed=failed)
+                self.notification_shown.emit(title, message)
                 return
         if self.available() and self.icon.isVisible():
             self._message_opens_approvals = opens_approvals
@@ -242,6 +302,7 @@ class Tray(QObject):
                 else QSystemTrayIcon.MessageIcon.Information
             )
             self.icon.showMessage(title, message, kind, 5000)
+            self.notification_shown.emit(title, message)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (
