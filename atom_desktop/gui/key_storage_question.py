@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -107,7 +107,15 @@ class KeyStorageDialog(QDialog):
 
 
 class KeyStorageQuestion(QObject):
-    """Shows the question in ``window`` each time the agent asks it."""
+    """Shows the question in ``window`` each time the agent asks it.
+
+    ``waiting`` says the question is open (with the answers it offers, as its
+    buttons name them); ``settled`` that it is answered. :meth:`bring_back`
+    puts it in front again (for Home's key line, while it waits).
+    """
+
+    waiting = Signal(list)  # the answers offered, as shown: list[str]
+    settled = Signal()
 
     def __init__(self, host: AgentHost, window: QMainWindow) -> None:
         super().__init__(window)
@@ -122,12 +130,23 @@ class KeyStorageQuestion(QObject):
             return
         dialog = KeyStorageDialog(request, self._window)
         dialog.accepted.connect(lambda: self._show_waiting(request))
+        dialog.finished.connect(lambda _result: self.settled.emit())
         self.dialog = dialog
         self._title = dialog.windowTitle()
         self._window.statusBar().showMessage(self._title)
-        dialog.show()
-        dialog.raise_()
-        dialog.activateWindow()
+        self.bring_back()
+        answers = [dialog.use_keyring.accessibleName()]
+        if request.question.file_allowed:
+            answers.append(dialog.use_file.accessibleName())
+        self.waiting.emit(answers)
+
+    def bring_back(self) -> None:
+        """Put the open question in front again (nothing when none is open)."""
+        if self.dialog is None:
+            return
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
 
     def _show_waiting(self, request: KeyStorageRequest) -> None:
         self.dialog = None

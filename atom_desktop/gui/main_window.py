@@ -161,6 +161,10 @@ class MainWindow(QMainWindow):
         host.failed.connect(self.build_pages_soon)  # Settings may be what fixes it
         # The agent's start asks here, after the first paint, if the keyring must prompt.
         self.key_question = KeyStorageQuestion(host, self)
+        # Home's key line says while it waits, and brings it back.
+        self.key_question.waiting.connect(self.home.show_key_question)
+        self.key_question.settled.connect(self.home.key_question_settled)
+        self.home.key_question_requested.connect(self.key_question.bring_back)
 
     # -- pages ----------------------------------------------------------------------------
 

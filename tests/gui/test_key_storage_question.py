@@ -113,3 +113,31 @@ def test_quit_while_the_question_is_open_stops_cleanly(
         desktop.host.request_stop()
     assert failures == []
     assert "started" not in journal
+
+
+def test_home_says_the_question_waits_and_brings_it_back(
+    qtbot: QtBot, app: tuple[DesktopApp, list[str]]
+) -> None:
+    desktop, journal = app
+    qtbot.waitUntil(lambda: "asked" in journal, timeout=WAIT_MS)
+    home = desktop.window.home
+    dialog = desktop.window.key_question.dialog
+    assert dialog is not None
+    assert home.key_label.text() == (
+        "Waiting for your answer — Use the OS keyring / Keep the key in a file"
+    )
+    assert not home.key_question_button.isHidden()
+    assert home.key_question_button.accessibleName()
+
+    # Put away (as behind another window); Home's button brings it back.
+    dialog.hide()
+    qtbot.mouseClick(home.key_question_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
+    assert desktop.window.key_question.dialog is dialog
+
+    with qtbot.waitSignal(desktop.host.started, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.use_file, Qt.MouseButton.LeftButton)
+    assert home.key_question_button.isHidden()
+    # Once the agent runs, the line says where the key is.
+    qtbot.waitUntil(lambda: "file" in home.key_label.text().lower(), timeout=WAIT_MS)
+    assert "Waiting" not in home.key_label.text()

@@ -166,6 +166,7 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str | None,
         ("ShellStepForm", "Command timeout"),
         ("status", "Denied"),
         ("status", "Waiting for sign-in"),
+        ("HomePage", "Show the question"),
     ],
     ids=str,
 )

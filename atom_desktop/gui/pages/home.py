@@ -49,6 +49,7 @@ class HomePage(QWidget):
     open_run = Signal(str, str)  # run id, what was run
     open_automations = Signal()  # the automations card's empty state
     overview_loaded = Signal(object)  # jobs.AgentOverview
+    key_question_requested = Signal()  # show the open key storage question again
 
     def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +59,13 @@ class HomePage(QWidget):
         self.api_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # A key file's path can be longer than the screen is wide.
         self.key_label = ElidedLabel("—")
+        # While the first-run question about the key waits for an answer: bring it back.
+        self.key_question_button = QPushButton(self.tr("Show the question"))
+        self.key_question_button.setAccessibleName(
+            self.tr("Show the question where to keep the database key")
+        )
+        self.key_question_button.clicked.connect(self.key_question_requested)
+        self.key_question_button.hide()
         self.key_warning = QLabel()
         self.key_warning.setWordWrap(True)
         self.key_warning.setObjectName("warning")
@@ -73,7 +81,10 @@ class HomePage(QWidget):
         form.setHorizontalSpacing(Spacing.L)
         form.addRow(self.tr("State:"), self.state_label)
         form.addRow(self.tr("API:"), self.api_label)
-        form.addRow("Database key:", self.key_label)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key_label, 1)
+        key_row.addWidget(self.key_question_button)
+        form.addRow(self.tr("Database key:"), key_row)
         form.addRow("", self.key_warning)
         form.addRow(self.tr("Open tasks:"), self.tasks_label)
 
@@ -252,6 +263,18 @@ class HomePage(QWidget):
 
     def _show_command_error(self, message: str) -> None:
         self.command_error.show_error(message)
+
+    def show_key_question(self, answers: list[str]) -> None:
+        """Say the key storage question waits for an answer (``answers``: those it offers)."""
+        self.key_label.setText(
+            self.tr("Waiting for your answer — %1").replace("%1", " / ".join(answers))
+        )
+        self.key_question_button.show()
+
+    def key_question_settled(self) -> None:
+        """The question is answered: the key's place shows once the agent reports it."""
+        self.key_question_button.hide()
+        self.key_label.setText("—")
 
     def _show(self, view: jobs.AgentOverview) -> None:
         self.state_label.setText(
