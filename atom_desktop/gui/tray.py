@@ -30,6 +30,7 @@ from atom_desktop.gui.pages.sync import TROUBLE, state_words, sync_line
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.gui.style import current_theme
 from atom_desktop.gui.toast import ToastBar
+from atom_desktop.gui.translations import english_plural
 from atom_desktop.resource_files import TrayState
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
@@ -142,29 +143,35 @@ class Tray(QObject):
         state = self.state()
         self.icon.setIcon(tray_icon(state, dark=current_theme().dark))
         if self.error is not None:
-            tip = f"ATOM Desktop: {self.error}"
+            tip = self.tr("ATOM Desktop: %1").replace("%1", self.error)
         elif self.alerts:
-            tip = f"ATOM Desktop: {self._alert_line()}"
+            tip = self.tr("ATOM Desktop: %1").replace("%1", self._alert_line())
         elif not self.agent_ready:
-            tip = "ATOM Desktop: starting…"
+            tip = self.tr("ATOM Desktop: starting…")
         elif self.running:
-            tip = f"ATOM Desktop: {len(self.running)} running"
+            tip = self.tr("ATOM Desktop: %n running", "", len(self.running))
         else:
-            tip = "ATOM Desktop: paused" if self.paused else "ATOM Desktop: idle"
+            tip = self.tr("ATOM Desktop: paused") if self.paused else self.tr("ATOM Desktop: idle")
         if self.approvals:
             waiting = len(self.approvals)
-            tip += f" · {waiting} approval{'s' if waiting != 1 else ''} waiting"
+            tip += english_plural(self.tr(" · %n approval(s) waiting", "", waiting), waiting)
         if self.sync_state in TROUBLE:
-            tip += f" · sync {state_words(self.sync_state)} ({self.sync_pending} pending)"
+            tip += (
+                self.tr(" · sync %1 (%2 pending)")
+                .replace("%1", state_words(self.sync_state))
+                .replace("%2", str(self.sync_pending))
+            )
         self.icon.setToolTip(tip)
         self.sync_action.setText(sync_line(self.sync_state, self.sync_pending, self.sync_conflicts))
         self.sync_action.setToolTip(self.sync_error or "")
-        self.approvals_action.setText(f"Approvals ({len(self.approvals)})")
+        self.approvals_action.setText(self.tr("Approvals (%n)", "", len(self.approvals)))
         self.approvals_action.setVisible(bool(self.approvals))
         self.alerts_action.setText(self._alert_line())
         self.alerts_action.setToolTip(self.alerts[-1][1] if self.alerts else "")
         self.alerts_action.setVisible(bool(self.alerts))
-        self.pause_action.setText("Resume agent" if self.paused else "Pause agent")
+        self.pause_action.setText(
+            self.tr("Resume agent") if self.paused else self.tr("Pause agent")
+        )
         self.pause_action.setEnabled(self.agent_ready)
         self.quick_run_action.setEnabled(self.agent_ready)
         self.automations_menu.setEnabled(bool(self.automations) and self.agent_ready)
@@ -173,7 +180,7 @@ class Tray(QObject):
             if submenu is not None:
                 submenu.deleteLater()  # clear() drops the actions, not the menus
         self.runs_menu.clear()
-        self.runs_menu.setTitle(f"Running ({len(self.running)})")
+        self.runs_menu.setTitle(self.tr("Running (%n)", "", len(self.running)))
         self.runs_menu.setEnabled(bool(self.running))
         for run_id, command in self.running.items():
             sub = self.runs_menu.addMenu(
@@ -237,7 +244,7 @@ class Tray(QObject):
         if not self.alerts:
             return ""
         more = len(self.alerts) - 1
-        return self.alerts[-1][0] + (f" (+{more} more)" if more else "")
+        return self.alerts[-1][0] + (self.tr(" (+%n more)", "", more) if more else "")
 
     def _window_in_front(self) -> bool:
         window = self.parent()

@@ -118,6 +118,7 @@ def test_counts_are_numerus_forms(tmp_path: Path) -> None:
     assert {
         " · %n conflict(s)",
         " · %n running",
+        " · %n approval(s) waiting",
         "%n change(s)",
         "Next %n fire time(s), in your local time:",
     } <= numerus
@@ -167,6 +168,7 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str | None,
         ("status", "Denied"),
         ("status", "Waiting for sign-in"),
         ("HomePage", "Show the question"),
+        ("Tray", "ATOM Desktop: starting…"),
     ],
     ids=str,
 )
@@ -178,7 +180,7 @@ def test_page_strings_reach_the_catalogue(
 
 # -- no untranslated words ----------------------------------------------------------------
 #
-# The pages below had their user-visible strings put through tr() one by one. This
+# The pages below (and the tray) had their user-visible strings put through tr() one by one. This
 # check keeps them so: a string literal or f-string with words in it (a space, or a
 # capital letter first) that is not an argument of tr(), translate() or
 # QT_TRANSLATE_NOOP() fails here, unless it is listed as not for people to read
@@ -196,6 +198,7 @@ CHECKED_MODULES = (
     "pages/sync_connection_form.py",
     "pages/integrations.py",
     "pages/integration_dialogs.py",
+    "tray.py",
 )
 #: Calls whose string arguments are translated, or never shown as words.
 NOT_SHOWN_OR_TRANSLATED = frozenset(
