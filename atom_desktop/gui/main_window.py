@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from atom_desktop.gui.pages.activity import ActivityPage
     from atom_desktop.gui.pages.automations import AutomationsPage
     from atom_desktop.gui.pages.console import ConsolePage
+    from atom_desktop.gui.pages.diagnostics import DiagnosticsPage
     from atom_desktop.gui.pages.integrations import IntegrationsPage
     from atom_desktop.gui.pages.settings import SettingsPage, StartAtLogin
     from atom_desktop.gui.pages.sync import SyncPage
@@ -48,7 +49,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # New pages go at the end: their Ctrl+number shortcuts stay what people learned.
-PAGES = ("Home", "Tasks", "Console", "Activity", "Settings", "Automations", "Sync", "Integrations")
+PAGES = (
+    "Home",
+    "Tasks",
+    "Console",
+    "Activity",
+    "Settings",
+    "Automations",
+    "Sync",
+    "Integrations",
+    "Diagnostics",
+)
 # The rail's labels, marked for translation (PAGES stays the pages' stable names).
 PAGE_TITLES = {
     "Home": QT_TRANSLATE_NOOP("MainWindow", "Home"),
@@ -59,6 +70,7 @@ PAGE_TITLES = {
     "Automations": QT_TRANSLATE_NOOP("MainWindow", "Automations"),
     "Sync": QT_TRANSLATE_NOOP("MainWindow", "Sync"),
     "Integrations": QT_TRANSLATE_NOOP("MainWindow", "Integrations"),
+    "Diagnostics": QT_TRANSLATE_NOOP("MainWindow", "Diagnostics"),
 }
 
 
@@ -113,6 +125,7 @@ class MainWindow(QMainWindow):
             "Automations": lambda: _automations_page(host, self.show_run),
             "Sync": lambda: _sync_page(host),
             "Integrations": lambda: _integrations_page(host),
+            "Diagnostics": lambda: _diagnostics_page(host),
         }
         self._built: dict[str, QWidget] = {}
         self.pages = QStackedWidget()
@@ -176,6 +189,7 @@ class MainWindow(QMainWindow):
     automations: _LazyPage[AutomationsPage] = _LazyPage("Automations")
     sync_page: _LazyPage[SyncPage] = _LazyPage("Sync")
     integrations_page: _LazyPage[IntegrationsPage] = _LazyPage("Integrations")
+    diagnostics: _LazyPage[DiagnosticsPage] = _LazyPage("Diagnostics")
 
     def page(self, name: str) -> QWidget:
         """The page called ``name``, built first if it was not yet."""
@@ -359,3 +373,9 @@ def _integrations_page(host: AgentHost) -> QWidget:
     from atom_desktop.gui.pages.integrations import IntegrationsPage  # noqa: PLC0415
 
     return IntegrationsPage(host)
+
+
+def _diagnostics_page(host: AgentHost) -> QWidget:
+    from atom_desktop.gui.pages.diagnostics import DiagnosticsPage  # noqa: PLC0415
+
+    return DiagnosticsPage(host)
