@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from atom_desktop.core.actors import Actor
+from atom_desktop.core.alert_kinds import AlertKind
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.statuses import RUN_FAILED
 from atom_desktop.store.errors import NotFoundError
@@ -214,6 +215,15 @@ async def revoke_token(runtime: Runtime, token_id: str) -> TokenRecord:
     record = await _in_thread(runtime.tokens.revoke, token_id)
     await _audit(runtime, "token.revoke", token_id)
     return record
+
+
+# -- alerts -------------------------------------------------------------------------------
+
+
+async def set_alert_enabled(runtime: Runtime, kind: AlertKind, enabled: bool) -> None:
+    """Turn one kind of alert on or off at once (the Settings page saves it for later)."""
+    runtime.alerts.set_enabled(kind, enabled)
+    await _audit(runtime, "alerts.enable" if enabled else "alerts.disable", kind.value)
 
 
 # -- updates ------------------------------------------------------------------------------

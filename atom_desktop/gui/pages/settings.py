@@ -35,6 +35,7 @@ from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.column_sizing import fit_columns
 from atom_desktop.gui.empty_state import EmptyState
 from atom_desktop.gui.error_label import ErrorLabel
+from atom_desktop.gui.pages.alert_settings import AlertSettingsBox
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.pages.updates_box import UpdatesBox
 from atom_desktop.gui.preferences import Preferences
@@ -169,6 +170,7 @@ class SettingsPage(QWidget):
 
         # Updates: the opt-out (config.toml) and what the checks found.
         self.updates = UpdatesBox(host, paths.config_file, settings.update_check)
+        self.alerts = AlertSettingsBox(host, paths.config_file, settings)
 
         # Encryption
         self.key_storage = QLabel("—")
@@ -213,7 +215,16 @@ class SettingsPage(QWidget):
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.addWidget(self.message)
-        for box in (token_box, general, self.updates, sync, api, encryption, locations):
+        for box in (
+            token_box,
+            general,
+            self.alerts,
+            self.updates,
+            sync,
+            api,
+            encryption,
+            locations,
+        ):
             content_layout.addWidget(box)
         content_layout.addStretch(1)
         scroll = QScrollArea()
