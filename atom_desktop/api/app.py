@@ -25,6 +25,7 @@ from atom_desktop.api.plain_route import PlainPaths, plain_routes
 from atom_desktop.api.rate_limit import RATE_LIMITED_RESPONSE, Limited, Limits, RateLimiter
 from atom_desktop.api.request_metrics import RequestStats
 from atom_desktop.api.routes import (
+    alerts,
     app_window,
     approvals,
     audit,
@@ -113,6 +114,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         integrations.router,
         updates.router,
         diagnostics.router,
+        alerts.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)
@@ -189,6 +191,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         await record_action(principal, f"rate_limited {limited.kind}", request, 429)
 
     stats = RequestStats(routes.templates())
+    app.state.request_stats = stats
     app.state.metrics = agent_registry(agent, stats, limiter)
 
     # Added first, so it runs inside the security middleware: after every check.

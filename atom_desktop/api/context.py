@@ -9,6 +9,7 @@ from atom_desktop.automations.service import AutomationService
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import EventBus
+from atom_desktop.diagnostics.alerts import Alerts
 from atom_desktop.integrations.service import IntegrationService
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.audit import AuditLog
@@ -31,6 +32,7 @@ class AgentContext(Protocol):
     sync_conflicts: ConflictResolver
     integrations: IntegrationService
     updates: UpdateService
+    alerts: Alerts
 
     @property
     def state(self) -> str:

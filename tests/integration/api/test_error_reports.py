@@ -1,5 +1,6 @@
 """An unexpected failure inside a service, or behind an API answer, becomes one
-redacted error report that the API lists and returns (and nothing else sees)."""
+redacted error report that the API lists and returns (and nothing else sees);
+one that stops a service is also one alert (the window's notification)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, NoReturn
 import pytest
 
 from atom_desktop.config.logging_setup import configure_logging
-from atom_desktop.core.events import Event, RunChanged
+from atom_desktop.core.events import AlertRaised, Event, RunChanged, ServiceStopped
 from atom_desktop.diagnostics.reports import REPORTS_DIR_NAME
 from tests.integration.api.conftest import LiveAgent
 
@@ -75,6 +76,49 @@ def test_a_failure_inside_the_runner_makes_one_report_without_the_secret(
     assert len(files) == 1
     assert json.loads(files[0])["id"] == items[0]["id"]
     for text in (*files, json.dumps(body)):
+        assert SECRET not in text
+        assert agent.owner_token not in text
+
+
+def test_a_service_task_that_stops_makes_one_report_and_one_alert_without_the_secret(
+    logged: LiveAgent,
+) -> None:
+    agent = logged
+    runtime = agent.runtime
+    alerts: list[AlertRaised] = []
+    stopped = threading.Event()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event.payload, AlertRaised):
+            alerts.append(event.payload)
+        if isinstance(event.payload, ServiceStopped):
+            stopped.set()
+
+    def broken_watch() -> NoReturn:
+        raise RuntimeError(f"the process watch broke while holding {SECRET}")
+
+    # The runner's process watch looks at every run's processes: it breaks at the next look.
+    runtime.runner._watch_once = broken_watch  # type: ignore[method-assign]
+    unsubscribe = runtime.bus.subscribe(on_event)
+    try:
+        with agent.client() as client:
+            response = client.post("/api/v1/runs", json={"argv": ["sleep", "0.5"]})
+            assert response.status_code == 201, response.text
+            assert stopped.wait(30), "the watch did not stop"
+            items = client.get("/api/v1/diagnostics/reports").json()["items"]
+            listed = client.get("/api/v1/alerts").json()["items"]
+    finally:
+        unsubscribe()
+    assert len(items) == 1
+    assert items[0]["what"] == "RuntimeError: the process watch broke while holding ***"
+    assert items[0]["where"] == "service: runner's process watch (runner-watch)"
+    (alert,) = alerts
+    assert alert.alert == "service_stopped"
+    assert alert.title == "Part of ATOM Desktop stopped: runner's process watch"
+    assert [a["title"] for a in listed] == [alert.title]
+    files = _reports_on_disk(agent)
+    assert len(files) == 1
+    for text in (*files, alert.title, alert.message):
         assert SECRET not in text
         assert agent.owner_token not in text
 
