@@ -207,11 +207,6 @@ NOT_SHOWN_OR_TRANSLATED = frozenset(
         "translate",
         "QT_TRANSLATE_NOOP",
         "QT_TR_NOOP",
-        "debug",
-        "info",
-        "warning",
-        "error",
-        "exception",
         "setStyleSheet",
         "setObjectName",
         "setProperty",
@@ -251,10 +246,26 @@ NOT_WORDS = {
 }
 
 
+#: Logging calls (``logger.info(...)``): for the log, not the window.
+LOG_METHODS = frozenset({"debug", "info", "warning", "error", "exception"})
+
+
 def _call_name(node: ast.AST) -> str:
     if isinstance(node, ast.Attribute):
         return node.attr
     return node.id if isinstance(node, ast.Name) else ""
+
+
+def _not_for_people(call: ast.Call) -> bool:
+    func = call.func
+    if _call_name(func) in NOT_SHOWN_OR_TRANSLATED:
+        return True
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in LOG_METHODS
+        and isinstance(func.value, ast.Name)
+        and func.value.id in ("logger", "logging", "log")
+    )
 
 
 def untranslated_strings(source: str) -> list[tuple[int, str]]:
@@ -292,7 +303,7 @@ def untranslated_strings(source: str) -> list[tuple[int, str]]:
         covered = False
         while parent is not None:
             if isinstance(parent, ast.Raise | ast.Subscript) or (
-                isinstance(parent, ast.Call) and _call_name(parent.func) in NOT_SHOWN_OR_TRANSLATED
+                isinstance(parent, ast.Call) and _not_for_people(parent)
             ):
                 covered = True
                 break
@@ -324,5 +335,11 @@ def test_the_untranslated_words_check_finds_them() -> None:
         "        self.box.setTitle('Settings')\n"
         "        logger.info('Shown %s', n)\n"
         "        self.label.setStyleSheet('color: red;')\n"
+        "        QMessageBox.warning(self, 'Careful', 'Really?')\n"
     )
-    assert untranslated_strings(source) == [(4, "{} runs waiting"), (6, "Settings")]
+    assert untranslated_strings(source) == [
+        (4, "{} runs waiting"),
+        (6, "Settings"),
+        (9, "Careful"),
+        (9, "Really?"),
+    ]
