@@ -16,7 +16,9 @@ event stream and at ``GET /api/v1/alerts``. Where the conditions come from:
   event (diagnostics/service_tasks.py), a service's long-lived task having
   ended with an error.
 - ``disk_full``: checked every minute: less than ``alerts_disk_free_mib`` free
-  on the data folder's disk. Told when it becomes so, not every minute.
+  on the data folder's disk. Told when it becomes so, not every minute; and
+  whenever a logged exception says a write found the disk full
+  (:mod:`.disk_full`).
 - ``keyring_locked``: checked every minute where the keyring can be asked
   without a prompt (a Secret Service), told when it becomes locked; and on
   any platform when reading or storing a secret finds it locked.
@@ -45,6 +47,7 @@ from atom_desktop.core.alert_kinds import AlertKind, setting_name
 from atom_desktop.core.events import AlertRaised, Event, EventBus, ServiceStopped, Unsubscribe
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.diagnostics.alert_limit import AlertLimit
+from atom_desktop.diagnostics.disk_full import DiskFullLogHandler
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ class Alerts:
         self._locked = False
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Unsubscribe | None = None
+        self._log_handler: DiskFullLogHandler | None = None
 
     # -- settings ---------------------------------------------------------------------
 
@@ -155,12 +159,17 @@ class Alerts:
     # -- life -------------------------------------------------------------------------
 
     async def async_start(self) -> None:
-        """Follow stopped services and start the periodic checks."""
+        """Follow stopped services and failed writes; start the periodic checks."""
         self._unsubscribe = self._bus.subscribe(self._on_service_stopped, ServiceStopped.kind)
+        self._log_handler = DiskFullLogHandler(self._write_found_disk_full)
+        logging.getLogger().addHandler(self._log_handler)
         self._task = asyncio.create_task(self._async_checks(), name="alert-checks")
 
     async def async_stop(self) -> None:
         """Stop checking and following."""
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -213,6 +222,15 @@ class Alerts:
             f"Only {free / _MIB:.0f} MiB are free on the disk of ATOM Desktop's data "
             f"folder ({self._data_dir}). Saving tasks, runs and their output fails when "
             "it is full: free some space.",
+        )
+
+    def _write_found_disk_full(self) -> None:
+        self.raise_alert(
+            AlertKind.DISK_FULL,
+            str(self._data_dir),
+            "The disk is full",
+            "ATOM Desktop could not write to the disk: it is full. Saving tasks, runs and "
+            "their output fails until you free some space.",
         )
 
     def _raise_keyring_locked(self) -> None:

@@ -8,9 +8,11 @@ threshold it is below), a real gnome-keyring locked under the agent.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ from tests.support.secret_service import SecretServiceSession
 
 #: More than any disk here has free: the real free space is "almost full" below it.
 ALL_OF_IT_MIB = 1024 * 1024
+DEV_FULL = Path("/dev/full")
 
 
 class AlertLog:
@@ -128,6 +131,23 @@ def test_a_disk_below_the_threshold_alerts_once_from_the_agents_own_check(
             assert found == []
     finally:
         host.stop()
+
+
+@pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full here")
+def test_a_write_that_found_the_disk_full_alerts_once(
+    agent: LiveAgent, alert_log: AlertLog
+) -> None:
+    for _ in range(2):
+        try:
+            # /dev/full answers every write with ENOSPC, as a full disk does.
+            with DEV_FULL.open("wb", buffering=0) as full:
+                full.write(b"x")
+        except OSError:
+            # As every edge of the agent logs what it caught.
+            logging.getLogger("atom_desktop.store.write_queue").exception("Saving failed")
+    (alert,) = alert_log.of(AlertKind.DISK_FULL)  # the second within the window: held back
+    assert alert.title == "The disk is full"
+    assert alert.subject == str(agent.runtime.paths.data_dir)
 
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
