@@ -144,7 +144,7 @@ def _read(text: str, now: datetime, zone: ZoneInfo) -> list[PlanStep]:
     first = said.split()[0].lower() if said.split() else ""
     if not first:
         raise PhraseError("There is nothing to do: the request says only 'please'.")
-    if _RUN.fullmatch(first):
+    if _RUN.fullmatch(first.removesuffix(":")):
         return [_run(said[len(first) :], now, zone)]
     if re.match(r"(?:every|each|hourly|daily|when|whenever)$", first):
         step = _scheduled(said, zone)

@@ -107,6 +107,7 @@ TABLE: list[tuple[str, Expected]] = [
     ("Run ls -la", Shell("ls -la")),
     ("RUN make", Shell("make")),
     ("execute ./deploy.sh --dry-run", Shell("./deploy.sh --dry-run")),
+    ("Run: make lint", Shell("make lint")),
     ("please run make.", Shell("make")),
     ("Please run make test, thanks", Shell("make test")),
     ("can you run make?", Shell("make")),
