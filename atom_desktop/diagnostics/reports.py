@@ -18,9 +18,7 @@ import contextlib
 import json
 import logging
 import os
-import platform
 import re
-import secrets
 import threading
 import traceback
 from collections import deque
@@ -69,6 +67,10 @@ def report_id_is_valid(report_id: str) -> bool:
 
 def system_description() -> dict[str, str]:
     """The version of the app and the platform it runs on."""
+    # Imported here, as is secrets below: the window loads this module before its
+    # first paint, and both are needed only once something has gone wrong.
+    import platform  # noqa: PLC0415
+
     return {
         "version": __version__,
         "python": platform.python_version(),
@@ -255,5 +257,7 @@ def _mark(exc: BaseException) -> None:
 
 
 def _new_id() -> str:
+    import secrets  # noqa: PLC0415
+
     now = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{now}-{secrets.token_hex(4)}"

@@ -26,9 +26,9 @@ from atom_desktop.core.events import (
 )
 from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED
 from atom_desktop.gui.icons import app_icon, page_icon, status_icon, tray_icon
-from atom_desktop.gui.pages.sync import TROUBLE, state_words, sync_line
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.gui.style import current_theme
+from atom_desktop.gui.sync_words import TROUBLE, state_words, sync_line
 from atom_desktop.gui.toast import ToastBar
 from atom_desktop.gui.translations import english_plural
 from atom_desktop.resource_files import TrayState

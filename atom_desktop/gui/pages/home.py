@@ -29,11 +29,11 @@ from atom_desktop.gui.dashboard_data import DashboardExtras, dashboard_extras
 from atom_desktop.gui.elided_label import ElidedLabel
 from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
-from atom_desktop.gui.pages.sync import sync_line
 from atom_desktop.gui.relative_time import absolute_time, relative_time
 from atom_desktop.gui.run_list import COMMAND_ROLE, NOTE_ROLE, RUN_ID_ROLE, RunList
 from atom_desktop.gui.status_chip import STATUS_ROLE
 from atom_desktop.gui.style import Spacing, page_margins
+from atom_desktop.gui.sync_words import sync_line
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -38,6 +38,7 @@ from atom_desktop.gui.pages.sync_connection_form import ConnectionForm
 from atom_desktop.gui.relative_time import absolute_time, relative_time
 from atom_desktop.gui.status_chip import status_colours
 from atom_desktop.gui.style import current_theme
+from atom_desktop.gui.sync_words import state_words
 from atom_desktop.gui.translations import english_plural
 
 # Types only: sync and the store load psycopg and SQLAlchemy on the agent thread.
@@ -46,14 +47,6 @@ if TYPE_CHECKING:
     from atom_desktop.store.sync_conflicts import ConflictRecord
     from atom_desktop.sync.service import SyncStatus
 
-#: Each sync state in words (SyncService's states), marked for translation.
-STATE_WORDS = {
-    "off": QT_TRANSLATE_NOOP("SyncPage", "off"),
-    "syncing": QT_TRANSLATE_NOOP("SyncPage", "syncing"),
-    "up_to_date": QT_TRANSLATE_NOOP("SyncPage", "up to date"),
-    "offline": QT_TRANSLATE_NOOP("SyncPage", "offline"),
-    "error": QT_TRANSLATE_NOOP("SyncPage", "error"),
-}
 #: Each state's colour on the page.
 STATE_COLOURS = {
     # The tone of the run status of the same meaning (the status chips' palette).
@@ -63,43 +56,10 @@ STATE_COLOURS = {
     "offline": "timed_out",
     "error": "failed",
 }
-#: States that mean sync is in trouble (the tray says so).
-TROUBLE = frozenset({"offline", "error"})
 #: How many open conflicts the page lists (the newest).
 CONFLICT_LIMIT = 200
 #: Events arriving together cause one read.
 REFRESH_DELAY_MS = 100
-
-
-def state_words(state: str) -> str:
-    """A sync state as a person reads it (translated)."""
-    words = STATE_WORDS.get(state)
-    if words is None:
-        return state.replace("_", " ")
-    return QCoreApplication.translate("SyncPage", str(words))
-
-
-def sync_line(state: str, pending: int, conflicts: int = 0) -> str:
-    """One line for the tray menu: the state, what waits, and open conflicts."""
-    if state == "off":
-        text = QCoreApplication.translate("SyncPage", "Sync: off")
-    elif state in TROUBLE:
-        text = QCoreApplication.translate("SyncPage", "Sync: %1 (%2 pending)")
-    else:
-        text = QCoreApplication.translate("SyncPage", "Sync: %1 · %2 pending")
-    text = text.replace("%1", state_words(state)).replace("%2", str(pending))
-    if conflicts:
-        text += SyncCounts().conflicts(conflicts)
-    return text
-
-
-class SyncCounts(QObject):
-    """Sync's counted words, for the functions above. (pyside6-lupdate marks a string
-    as having plural forms only in a ``self.tr()`` call, not in ``translate()``.)"""
-
-    def conflicts(self, count: int) -> str:
-        """`` · 2 conflicts``."""
-        return english_plural(self.tr(" · %n conflict(s)", "", count), count)
 
 
 # -- on the agent thread ------------------------------------------------------------------
