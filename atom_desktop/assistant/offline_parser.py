@@ -145,7 +145,7 @@ def _read(text: str, now: datetime, zone: ZoneInfo) -> list[PlanStep]:
     if not first:
         raise PhraseError("There is nothing to do: the request says only 'please'.")
     if _RUN.fullmatch(first.removesuffix(":")):
-        return [_run(said[len(first) :], now, zone)]
+        return [_run(said[len(first) :], zone)]
     if re.match(r"(?:every|each|hourly|daily|when|whenever)$", first):
         step = _scheduled(said, zone)
         if step is not None:
@@ -176,7 +176,7 @@ def _end_of_sentence(text: str) -> str:
 # -- run now, or on a trigger ------------------------------------------------------------
 
 
-def _run(rest: str, now: datetime, zone: ZoneInfo) -> PlanStep:
+def _run(rest: str, zone: ZoneInfo) -> PlanStep:
     """ "run X", "run X every weekday at 9", "run X when ~/in changes"."""
     body = rest.strip()
     # Inside a quoted command nothing is a schedule: look after its closing quote.

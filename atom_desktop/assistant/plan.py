@@ -17,6 +17,7 @@ the agent knows about it: its id, the request and when it was made.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, assert_never
@@ -31,7 +32,14 @@ from pydantic import (
 )
 
 from atom_desktop.automations.globs import check_globs
-from atom_desktop.automations.model import AutomationSpec, HttpStep, NotifyStep, ShellStep, Step
+from atom_desktop.automations.model import (
+    AutomationSpec,
+    HttpStep,
+    NotifyStep,
+    ShellStep,
+    Step,
+    TaskStep,
+)
 from atom_desktop.automations.triggers import (
     CronSchedule,
     DateSchedule,
@@ -241,8 +249,11 @@ def _describe_step(step: Step) -> str:
         case NotifyStep():
             message = f": {step.message}" if step.message else ""
             return f"Show the notification {step.title!r}{message}"
+        case TaskStep():
+            target = "Create a task" if step.action == "create" else f"Update task {step.task_id}"
+            return f"{target} with {json.dumps(step.fields, default=str)}"
         case _:
-            return f"A {step.type} step ({step.model_dump_json(by_alias=True)})"
+            assert_never(step)
 
 
 def _triggers(spec: AutomationSpec) -> str:

@@ -224,7 +224,8 @@ def read_when(text: str, now: datetime) -> When:
     day words count from its date.
     """
     said = words(text)
-    explicit = bool(re.match(r"(?:due|by)(?: |$)", said))
+    # "due" says a date follows; "by" is too common a word to say so ("pass by the shop").
+    explicit = bool(re.match(r"due(?: |$)", said))
     said = re.sub(r"^(?:due|by) ", "", said)
     try:
         return _when(said, now)

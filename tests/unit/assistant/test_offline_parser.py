@@ -190,6 +190,12 @@ TABLE: list[tuple[str, Expected]] = [
     ("add task call mum at 9", Task("call mum", "2026-12-08T09:00:00+01:00")),
     ("add task read the next chapter", Task("read the next chapter")),
     ("add task plan birthday", Task("plan birthday")),
+    ("add task pass by the shop", Task("pass by the shop")),
+    (
+        "add task finish the report by Friday",
+        Task("finish the report", "2026-12-11T23:59:00+01:00"),
+    ),
+    ("add task meet at the office", Task("meet at the office")),
     # -- reminders: a one-off automation with a notification --
     ("remind me to call Bob at 5pm", Remind("call Bob", "2026-12-07T17:00:00+01:00")),
     ("remind me to stretch in 20 minutes", Remind("stretch", "2026-12-07T14:20:00+01:00")),

@@ -304,3 +304,11 @@ def test_what_a_constrained_generator_may_not_handle_is_known() -> None:
     assert '"propertyNames"' in text
     assert '"oneOf"' in text
     assert len(re.findall(r'"Europe/Berlin"', text)) == 3
+
+
+def test_an_automations_task_step_is_described_with_its_fields() -> None:
+    step = CreateAutomationStep.model_validate(
+        _automation_with(steps=[{"type": "task", "fields": {"title": "Renew the cert"}}])
+    )
+    assert '1. Create a task with {"title": "Renew the cert"}' in describe(step).splitlines()
+    assert commands(step) == ()
