@@ -13,12 +13,14 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.alert_kinds import AlertKind, setting_name
-from atom_desktop.core.events import AlertRaised, Event, EventBus
+from atom_desktop.core.events import AlertRaised, Event, EventBus, ServiceStopped
+from atom_desktop.runner.request import RunRequest
 from atom_desktop.secrets.errors import SecretsError
 from tests.integration.api.conftest import LiveAgent, start_agent
 from tests.integration.api.test_automations import create, trigger_and_wait, until
@@ -107,6 +109,32 @@ def test_alerts_need_the_read_scope(agent: LiveAgent) -> None:
         assert client.get("/api/v1/alerts").status_code == 403
     with agent.client(agent.make_token("read")) as client:
         assert client.get("/api/v1/alerts").json() == {"items": []}
+
+
+def test_a_service_that_stops_raises_nothing_when_its_alerts_are_off(settings: Settings) -> None:
+    # On, the same failure makes one alert: test_error_reports.py.
+    off = settings.model_copy(update={setting_name(AlertKind.SERVICE_STOPPED): False})
+    runtime, host, _ = start_agent(off)
+    log = AlertLog(runtime.bus)
+    stopped = threading.Event()
+    unsubscribe = runtime.bus.subscribe(lambda _: stopped.set(), ServiceStopped.kind)
+
+    def broken_watch() -> NoReturn:
+        raise RuntimeError("the process watch broke")
+
+    runtime.runner._watch_once = broken_watch  # type: ignore[method-assign]
+    try:
+        host.call(
+            runtime.runner.async_submit(
+                RunRequest(argv=["sleep", "0.5"]), source="api", requester=None
+            )
+        ).result(30)
+        assert stopped.wait(30), "the watch did not stop"
+        assert log.of(AlertKind.SERVICE_STOPPED) == []
+    finally:
+        unsubscribe()
+        log.unsubscribe()
+        host.stop()
 
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
