@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = {
@@ -98,6 +99,8 @@ NUMBER_WORDS = {
 COUNT = r"(?:[0-9]+(?:[.,][0-9]+)?|[a-z]+(?:-[a-z]+)?)"
 #: What may follow "at": a clock time, or a word the reader then refuses.
 CLOCK = r"(?:[0-9]{1,2}(?:[:.][0-9]{2})?(?: ?(?:am|pm|a\.m\.|p\.m\.))?|[^ ]+)"
+#: How far ahead a date may be, in days (about a hundred years).
+HORIZON_DAYS = 36_525
 #: A task due on a day, with no time said, is due by the end of that day.
 END_OF_DAY_HOUR, END_OF_DAY_MINUTE = 23, 59
 _SPACES = re.compile(r"\s+")
@@ -114,6 +117,15 @@ _UNITS = {
     "days": "days",
     "week": "weeks",
     "weeks": "weeks",
+}
+
+
+#: How many of each unit make a day (weeks: a seventh, so the horizon counts weeks).
+_PER_DAY = {
+    "minutes": Fraction(1440),
+    "hours": Fraction(24),
+    "days": Fraction(1),
+    "weeks": Fraction(1, 7),
 }
 
 
@@ -159,6 +171,9 @@ def words(text: str) -> str:
 def read_count(text: str) -> int:
     """A whole number from digits or a word ("five"); PhraseError for "1.5" and other words."""
     if text.isdigit():
+        # Python refuses to read an int of more than 4,300 digits; no count needs ten.
+        if len(text.lstrip("0")) > 9:
+            raise PhraseError(f"{text[:12]}... is too large a number")
         return int(text)
     if text in NUMBER_WORDS:
         return NUMBER_WORDS[text]
@@ -191,6 +206,19 @@ def read_clock(text: str) -> ClockTime:
 
 def read_day(text: str, today: date) -> date:
     """A day from ``today``'s point of view; NotAPhraseError when ``text`` names none."""
+    day = _read_day(text, today)
+    _within_horizon(day - today, text)
+    return day
+
+
+def _within_horizon(ahead: timedelta, text: str) -> None:
+    # Far enough for any plan; near enough that every time stays a valid
+    # RFC 3339 year (core.formats takes 1000 to 8999) in every zone.
+    if ahead > timedelta(days=HORIZON_DAYS):
+        raise PhraseError(f"{text!r} is more than 100 years away")
+
+
+def _read_day(text: str, today: date) -> date:
     said = words(text)
     on = said.startswith("on ")
     said = said.removeprefix("on ")
@@ -247,6 +275,9 @@ def _when(said: str, now: datetime) -> When:
         count = read_count(match[1])
         if count < 1:
             raise PhraseError(f"'in {match[1]} {match[2]}' is now; say a later time")
+        # Checked before the sum: a huge count would overflow the date.
+        if count > HORIZON_DAYS * _PER_DAY[unit]:
+            raise PhraseError(f"{said!r} is more than 100 years away")
         if unit in ("minutes", "hours"):
             # In UTC: arithmetic on a zoned datetime moves the wall clock, not time.
             return When(moment=now.astimezone(UTC) + timedelta(**{unit: count}))

@@ -261,6 +261,8 @@ TABLE: list[tuple[str, Expected]] = [
     ("add task standup today at 9", refused("has passed")),
     ("add task meet at 25", refused("'25'")),
     ("remind me to stretch at 25", refused("'25'", "0 to 23")),
+    ("remind me to renew in 6000 weeks", refused("more than 100 years away")),
+    ("every 99999999999 minutes run ./x", refused("too large a number")),
     ("remind me to call Bob at 13pm", refused("1 to 12")),
     ("remind me to call Bob tomorrow", refused("not a time")),
     ("remind me to call Bob", refused("say when")),
@@ -487,6 +489,27 @@ def test_schedules_use_the_given_time_zone() -> None:
     ]
 
 
+@pytest.mark.parametrize("zone", ["America/New_York", "Pacific/Kiritimati"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "add task x due 9999-12-31",
+        "add task x due Dec 31, 9999",
+        "add task x in 999999999 days",
+        "remind me to x in 99999999999999 minutes",
+        "remind me to x on 9000-01-01 at 9",
+        "every " + "9" * 5000 + " minutes run ./x",
+    ],
+    ids=["iso-9999", "dec-31-9999", "in-many-days", "in-many-minutes", "year-9000", "huge-count"],
+)
+def test_dates_beyond_a_century_are_refused_in_every_zone(text: str, zone: str) -> None:
+    # Near the year 9999 a zone west of UTC would overflow the date; past 8999
+    # the stored RFC 3339 text would not read back.
+    result = parse(text, NOW, ZoneInfo(zone))
+    assert isinstance(result, Refusal)
+    assert "100 years" in result.reason or "too large" in result.reason
+
+
 # -- never raises ----------------------------------------------------------------------------
 
 _VOCABULARY = [
@@ -495,6 +518,7 @@ _VOCABULARY = [
     "changes", "add", "task", "to", "due", "next", "friday", "blursday", "tomorrow", "today",
     "remind", "me", "in", "20", "Dec", "10", "12/10", "2026-02-30", "please", "and", "then",
     ",", "?", ".", '"', "'", "`", "&&", "noon", "midnight", "hourly", "daily", "on", "of",
+    "99999999999", "9999-12-31", "weeks", "days", "2:30",
 ]  # fmt: skip
 
 
