@@ -74,7 +74,7 @@ def _with_offset(value: object) -> object:
 
 #: A date-time with its offset, as JSON text (the API's task bodies take the
 #: same): numbers and dates without a time are refused, not read as Unix times.
-DueTime = Annotated[
+Timestamp = Annotated[
     AwareDatetime,
     Strict(False),
     BeforeValidator(_with_offset),
@@ -94,7 +94,7 @@ class CreateTaskStep(BaseModel):
     title: Title
     notes: Notes = ""
     priority: Priority = 0
-    due_at: DueTime | None = None
+    due_at: Timestamp | None = None
     tags: Tags = []
 
     def task(self) -> TaskCreate:
@@ -113,7 +113,7 @@ class TaskChanges(TaskUpdate):
 
     model_config = STRICT
 
-    due_at: DueTime | None = Field(default=None, description="null clears the due date.")
+    due_at: Timestamp | None = Field(default=None, description="null clears the due date.")
 
     @model_validator(mode="after")
     def _changes_something(self) -> TaskChanges:
@@ -183,7 +183,7 @@ class Plan(BaseModel):
     id: Annotated[str, Field(min_length=1, max_length=64)]
     request: Annotated[str, Field(min_length=1, max_length=REQUEST_MAX)]
     steps: Steps
-    created_at: DueTime
+    created_at: Timestamp
 
 
 def kind(step: PlanStep) -> StepKind:

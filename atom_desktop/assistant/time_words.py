@@ -98,7 +98,7 @@ NUMBER_WORDS = {
 #: A count as digits or one of the words above.
 COUNT = r"(?:[0-9]+(?:[.,][0-9]+)?|[a-z]+(?:-[a-z]+)?)"
 #: What may follow "at": a clock time, or a word the reader then refuses.
-CLOCK = r"(?:[0-9]{1,2}(?:[:.][0-9]{2})?(?: ?(?:am|pm|a\.m\.|p\.m\.))?|[^ ]+)"
+CLOCK = r"(?:[0-9]{1,2}(?:[:.][0-9]{2})?(?: ?(?:am|pm|a\.m\.?|p\.m\.?))?|[^ ]+)"
 #: How far ahead a date may be, in days (about a hundred years).
 HORIZON_DAYS = 36_525
 #: A task due on a day, with no time said, is due by the end of that day.
@@ -170,7 +170,7 @@ def words(text: str) -> str:
 
 def read_count(text: str) -> int:
     """A whole number from digits or a word ("five"); PhraseError for "1.5" and other words."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         # Python refuses to read an int of more than 4,300 digits; no count needs ten.
         if len(text.lstrip("0")) > 9:
             raise PhraseError(f"{text[:12]}... is too large a number")
@@ -189,7 +189,7 @@ def read_clock(text: str) -> ClockTime:
         return ClockTime(12, 0)
     if said == "midnight":
         return ClockTime(0, 0)
-    match = re.fullmatch(r"([0-9]{1,2})(?:[:.]([0-9]{2}))? ?(am|pm|a\.m\.|p\.m\.)?", said)
+    match = re.fullmatch(r"([0-9]{1,2})(?:[:.]([0-9]{2}))? ?(am|pm|a\.m\.?|p\.m\.?)?", said)
     if match is None:
         raise PhraseError(f"{text!r} is not a time of day; write it as 9, 9am, 9:30 or 17:00")
     hour, minute = int(match[1]), int(match[2] or 0)

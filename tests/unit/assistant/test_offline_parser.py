@@ -210,6 +210,7 @@ TABLE: list[tuple[str, Expected]] = [
         Remind("the meeting", "2026-12-11T13:30:00+01:00"),
     ),
     ("remind me to call Bob at 9", Remind("call Bob", "2026-12-08T09:00:00+01:00")),
+    ("Remind me to call Bob at 9 p.m.", Remind("call Bob", "2026-12-07T21:00:00+01:00")),
     (
         "remind me to check the oven in an hour",
         Remind("check the oven", "2026-12-07T15:00:00+01:00"),
