@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -144,7 +145,8 @@ class DiagnosticsPage(QWidget):
         self.reports = QTreeWidget()
         self.reports.setRootIsDecorated(False)
         self.reports.setUniformRowHeights(True)
-        self.reports.setHeaderLabels([self.tr("When"), self.tr("What"), self.tr("Where")])
+        # What failed, and where in the tooltip: the list is narrow, the report has it all.
+        self.reports.setHeaderLabels([self.tr("When"), self.tr("What failed")])
         self.reports.setAccessibleName(self.tr("Error reports"))
         fit_columns(self.reports, elastic=1)
         self.reports_empty = EmptyState(
@@ -171,10 +173,13 @@ class DiagnosticsPage(QWidget):
         reports_layout.addWidget(self.reports_stack, 1)
         reports_layout.addLayout(buttons)
 
-        lists = QHBoxLayout()
-        lists.setSpacing(Spacing.M)
-        lists.addWidget(health_box, 3)
-        lists.addWidget(reports_box, 2)
+        # Side by side, the divider movable: both lists have long text.
+        lists = QSplitter(Qt.Orientation.Horizontal)
+        lists.setChildrenCollapsible(False)
+        lists.addWidget(health_box)
+        lists.addWidget(reports_box)
+        lists.setStretchFactor(0, 3)
+        lists.setStretchFactor(1, 2)
 
         self.message = ErrorLabel()
         self.message.setAccessibleName(self.tr("Diagnostics message"))
@@ -183,7 +188,7 @@ class DiagnosticsPage(QWidget):
         layout.addWidget(intro)
         layout.addWidget(self.message)
         layout.addLayout(self._grid, 3)
-        layout.addLayout(lists, 2)
+        layout.addWidget(lists, 2)
 
         self._refresh_soon = QTimer(self)
         self._refresh_soon.setSingleShot(True)
@@ -322,10 +327,9 @@ class DiagnosticsPage(QWidget):
         self.reports.clear()
         for report in overview.reports:
             summary = report.summary
-            item = QTreeWidgetItem(["", summary.what, summary.where])
+            item = QTreeWidgetItem(["", summary.what])
             set_time_cell(item, 0, report.time)
-            item.setToolTip(1, summary.what)
-            item.setToolTip(2, summary.where)
+            item.setToolTip(1, self.tr("{0}\nWhere: {1}").format(summary.what, summary.where))
             item.setData(0, REPORT_PATH_ROLE, report.path)
             self.reports.addTopLevelItem(item)
             if selected is not None and report.path == selected:
