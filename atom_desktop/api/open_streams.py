@@ -18,11 +18,14 @@ from atom_desktop.api.auth import Principal, TokenAuthority
 
 REVOKED = "token_revoked"
 CLOSING = "agent_stopping"
+#: The client closed or dropped the connection.
+CLIENT_GONE = "client_gone"
 
 
 @dataclass(eq=False)
 class StreamStop:
-    """Set when a stream must end; ``reason`` says why (``REVOKED`` or ``CLOSING``)."""
+    """Set when a stream must end; ``reason`` says why (``REVOKED``, ``CLOSING`` or
+    ``CLIENT_GONE``)."""
 
     event: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str | None = None

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisco
 from fastapi.responses import StreamingResponse
 
 from atom_desktop.api.deps import AgentDep, principal_of, scope, websocket_scope
-from atom_desktop.api.open_streams import REVOKED, OpenStreams
+from atom_desktop.api.open_streams import CLIENT_GONE, REVOKED, OpenStreams, StreamStop
 from atom_desktop.api.schemas import ERROR_RESPONSES, MAX_ID
 from atom_desktop.api.streaming import SSE_REVOKED, close_socket, resume_point
 from atom_desktop.core.events import Event, EventBus
@@ -159,16 +159,33 @@ async def events_socket(websocket: WebSocket) -> None:
     heartbeat: float = websocket.app.state.heartbeat_s
     try:
         with streams.open(principal_of(websocket.scope)) as stop:
-            async for item in follow(agent.bus, since, stop.event, heartbeat):
-                if item is None:
-                    continue
-                if isinstance(item, _Overflow):
-                    await websocket.send_json({"kind": "gap"})
-                    continue
-                await websocket.send_json(event_json(item))
-            await close_socket(websocket, stop)
+            # Without reading, a client's close would be seen only at the next
+            # send: with a quiet bus, never, and the stream would stay subscribed.
+            watcher = asyncio.create_task(_end_when_gone(websocket, stop))
+            try:
+                async for item in follow(agent.bus, since, stop.event, heartbeat):
+                    if item is None:
+                        continue
+                    if isinstance(item, _Overflow):
+                        await websocket.send_json({"kind": "gap"})
+                        continue
+                    await websocket.send_json(event_json(item))
+            finally:
+                watcher.cancel()
+                # Its end is awaited, so a failed read is not left unretrieved.
+                await asyncio.gather(watcher, return_exceptions=True)
+            if stop.reason != CLIENT_GONE:
+                await close_socket(websocket, stop)
     except WebSocketDisconnect:
         return
+
+
+async def _end_when_gone(websocket: WebSocket, stop: StreamStop) -> None:
+    """End the stream once its client has gone; what it sends is ignored (this
+    socket only speaks)."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+    stop.end(CLIENT_GONE)
 
 
 websocket_scope(router, "read")
