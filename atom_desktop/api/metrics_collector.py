@@ -97,7 +97,20 @@ class AgentCollector(Collector):
         if self._limiter is not None:
             for kind, refused in dict(self._limiter.refused).items():
                 limited.add_metric([kind], refused)
-        yield from (count, duration, limited)
+        sessions = CounterMetricFamily(
+            "atom_websocket_sessions",
+            "WebSocket sessions ended, by route and status: 101 accepted, else the "
+            "status the handshake was refused with.",
+            labels=["route", "status"],
+        )
+        for (route, status), ended in list(self._requests.websockets.items()):
+            sessions.add_metric([route, str(status)], ended)
+        open_now = GaugeMetricFamily(
+            "atom_websocket_sessions_open",
+            "WebSocket sessions accepted and not yet ended.",
+            value=self._requests.websockets_open,
+        )
+        yield from (count, duration, limited, sessions, open_now)
 
     def _runs(self) -> Iterator[Metric]:
         runner = self._agent.runner

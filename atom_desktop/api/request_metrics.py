@@ -29,6 +29,11 @@ class RequestStats:
     def __init__(self, routes: Iterable[str]) -> None:
         self._routes = frozenset(routes)
         self.series: dict[tuple[str, str, int], Tally] = {}
+        #: WebSocket sessions ended, by (route template, status): 101 for one the
+        #: app accepted, else the status its handshake was refused with.
+        self.websockets: dict[tuple[str, int], int] = {}
+        #: WebSocket sessions the app has accepted and not yet ended.
+        self.websockets_open = 0
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""
@@ -43,6 +48,13 @@ class RequestStats:
         # Tally.observe, written out: this runs on every request.
         tally.counts[bisect_left(tally.bounds, seconds)] += 1
         tally.total += seconds
+
+    def websocket_ended(self, route: str, status: int) -> None:
+        """Count one WebSocket session (or refused handshake) that has ended."""
+        if route not in self._routes:
+            route = UNMATCHED
+        key = (route, status)
+        self.websockets[key] = self.websockets.get(key, 0) + 1
 
     @property
     def answered(self) -> int:

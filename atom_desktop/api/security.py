@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from atom_desktop.api.auth import Principal, TokenAuthority
 from atom_desktop.api.errors import error_body
 from atom_desktop.api.rate_limit import Limited, RateLimiter
-from atom_desktop.api.request_metrics import RequestStats, timed_send
+from atom_desktop.api.request_metrics import UNMATCHED, RequestStats, timed_send
 
 PUBLIC = "public"
 #: Key in a route's ``openapi_extra`` naming the scope it needs.
@@ -421,10 +421,13 @@ class SecurityMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The handshake passes the same checks; the app then accepts or not."""
+        metrics = self._metrics
         outcome = self._authorize(scope, checked_headers(scope["headers"]), websocket=True)
         if isinstance(outcome, Refusal):
             # Closing before accept makes the server answer the handshake with 403.
             await send({"type": "websocket.close", "code": 1008, "reason": outcome.code})
+            if metrics is not None:
+                metrics.websocket_ended(scope.get("atom_route", UNMATCHED), 403)
             return
         limiter = self._limiter
         if limiter is not None:
@@ -432,11 +435,32 @@ class SecurityMiddleware:
             limited = limiter.check(principal, "WEBSOCKET", scope["atom_route"])
             if limited is not None:
                 await self._limited_burst(scope, principal, limited)
-                await self._websocket_too_many(scope, send, limited)
+                status = await self._websocket_too_many(scope, send, limited)
+                if metrics is not None:
+                    metrics.websocket_ended(scope["atom_route"], status)
                 return
         if isinstance(outcome, Principal):
             scope.setdefault("state", {})["principal"] = outcome
-        await self.app(scope, receive, send)
+        if metrics is None:
+            await self.app(scope, receive, send)
+            return
+        # Counted as sessions, not requests: one lasts as long as its client
+        # stays, which a request duration histogram would only blur.
+        accepted = False
+
+        def watching(message: Message) -> Awaitable[None]:
+            nonlocal accepted
+            if message["type"] == "websocket.accept" and not accepted:
+                accepted = True
+                metrics.websockets_open += 1
+            return send(message)
+
+        try:
+            await self.app(scope, receive, watching)
+        finally:
+            if accepted:
+                metrics.websockets_open -= 1
+            metrics.websocket_ended(scope["atom_route"], 101 if accepted else 403)
 
     def _authorize(  # noqa: PLR0911 - one return per check, in order
         self, scope: Scope, headers: dict[bytes, list[bytes]], websocket: bool
@@ -486,12 +510,13 @@ class SecurityMiddleware:
         await _send_error(send, 429, "too_many_requests", limited.message(), added=added)
 
     @staticmethod
-    async def _websocket_too_many(scope: Scope, send: Send, limited: Limited) -> None:
-        """A handshake answered 429 where the server can send an HTTP answer to one."""
+    async def _websocket_too_many(scope: Scope, send: Send, limited: Limited) -> int:
+        """A handshake answered 429 where the server can send an HTTP answer to one
+        (else 403); returns the status."""
         if "websocket.http.response" not in (scope.get("extensions") or {}):
             # 1013: try again later. The server answers the handshake 403.
             await send({"type": "websocket.close", "code": 1013, "reason": "too_many_requests"})
-            return
+            return 403
         body = error_body("too_many_requests", limited.message())
         headers = [
             (b"content-type", b"application/json"),
@@ -501,6 +526,7 @@ class SecurityMiddleware:
         ]
         await send({"type": "websocket.http.response.start", "status": 429, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
+        return 429
 
     async def _limited_burst(
         self, scope: Scope, caller: Principal | None, limited: Limited

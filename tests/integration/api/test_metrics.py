@@ -7,8 +7,11 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from tests.integration.api.conftest import LiveAgent
 
@@ -20,6 +23,8 @@ FAMILIES = {
     "atom_http_requests": "counter",
     "atom_http_request_duration_seconds": "histogram",
     "atom_rate_limited_requests": "counter",
+    "atom_websocket_sessions": "counter",
+    "atom_websocket_sessions_open": "gauge",
     "atom_runs_started": "counter",
     "atom_runs_ended": "counter",
     "atom_runs_running": "gauge",
@@ -177,3 +182,44 @@ def test_two_agents_in_one_process_count_apart(agent: LiveAgent, tmp_path: Any) 
     assert not [
         s for s in second["atom_http_requests"][1] if s.labels.get("route") == "/api/v1/tasks"
     ]
+
+
+def test_websocket_sessions_are_counted_open_and_ended(agent: LiveAgent) -> None:
+    url = agent.base_url.replace("http://", "ws://") + "/api/v1/events/ws"
+    route = "/api/v1/events/ws"
+
+    def sessions(families: dict[str, tuple[str, list[Sample]]], status: str) -> float:
+        name = "atom_websocket_sessions"
+        found = [
+            s.value
+            for s in families[name][1]
+            if s.name == f"{name}_total" and s.labels == {"route": route, "status": status}
+        ]
+        return found[0] if found else 0.0
+
+    with agent.client() as client:
+        subscribers = value(
+            scrape(client), "atom_event_bus_subscribers", "atom_event_bus_subscribers"
+        )
+        with ws_connect(
+            url,
+            additional_headers={"Authorization": f"Bearer {agent.owner_token}"},
+            open_timeout=10,
+        ):
+            during = scrape(client)
+            with pytest.raises(InvalidStatus) as refused:
+                ws_connect(url, open_timeout=10)  # no token
+            assert refused.value.response.status_code == 403
+        assert value(during, "atom_websocket_sessions_open", "atom_websocket_sessions_open") == 1
+        assert sessions(during, "101") == 0
+
+        # The session's end reaches the agent after the client has closed.
+        def ended() -> dict[str, tuple[str, list[Sample]]] | None:
+            families = scrape(client)
+            return families if sessions(families, "101") == 1 else None
+
+        after = wait_for(ended, "the session's end")
+    assert value(after, "atom_websocket_sessions_open", "atom_websocket_sessions_open") == 0
+    assert sessions(after, "403") == 1
+    # Its subscription ended with it, though no event came to find the socket closed.
+    assert value(after, "atom_event_bus_subscribers", "atom_event_bus_subscribers") == subscribers
