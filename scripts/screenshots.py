@@ -9,6 +9,8 @@ page is shown off, after a failed connection test, and connected to a
 throw-away PostgreSQL with a conflict in its inbox. The Integrations page is
 shown with an account signed in to a throw-away OpenID Connect provider on
 loopback and a Telegram key that could not be checked (no internet needed).
+The Diagnostics page is taken last, after a minute of API requests and runs
+writing output in bursts, with an error report in its list.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
@@ -323,10 +325,56 @@ def capture(
     desktop.tray.menu.popup(QPoint(1000, 40))
     shot("tray-menu")
     desktop.tray.menu.hide()
+    # Last: its runs would otherwise show on the pages above.
+    capture_diagnostics(desktop, until, wait, shot)
     desktop.host.request_stop()
     until(lambda: not desktop.host.thread_alive, "the agent to stop")
     desktop.host.stop()
     return 0
+
+
+def capture_diagnostics(
+    desktop: Any,
+    until: Callable[[Callable[[], bool], str], None],
+    wait: Callable[[int], None],
+    shot: Callable[[str], None],
+) -> None:
+    """The Diagnostics page after a minute of work: API requests, runs writing output in
+    bursts, and an error report (a failure of the demo's backup, reported as the agent
+    reports one)."""
+    import shlex  # noqa: PLC0415
+
+    from atom_desktop.gui import jobs  # noqa: PLC0415
+    from atom_desktop.gui.main_window import PAGES  # noqa: PLC0415
+
+    runtime = desktop.host.runtime
+    health = f"http://127.0.0.1:{runtime.api_port}/api/v1/health"
+    traffic = (
+        "import time, urllib.request\n"
+        "for n in range(400):\n"
+        f"    urllib.request.urlopen({health!r}).read()\n"
+        "    time.sleep(0.05 if (n // 100) % 2 else 0.2)\n"
+    )
+    commands = [
+        f"{shlex.quote(sys.executable)} -c {shlex.quote(traffic)}",
+        "for i in $(seq 1 12); do head -c $((i * 4000000)) /dev/zero; sleep 2; done",
+        "sleep 20; for i in 1 2 3; do head -c 50000000 /dev/zero; sleep 4; done",
+    ]
+    for command in commands:
+        desktop.host.call(functools.partial(jobs.start_shell, line=command))
+    try:
+        raise OSError(28, "No space left on device", "/media/backup/notes")
+    except OSError as exc:
+        runtime.error_reports.record("automation 'Back up notes', step sync", exc)
+    window = desktop.window
+    window.show_page(PAGES.index("Diagnostics"))
+    page = window.diagnostics
+    until(lambda: bool(page.plots), "the plots")
+    wait(50_000)
+    page.refresh()
+    until(lambda: bool(page.listed_reports()), "the report to be listed")
+    page.reports.setCurrentItem(page.reports.topLevelItem(0))
+    shot("diagnostics")
 
 
 def capture_sync(
