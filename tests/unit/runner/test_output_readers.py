@@ -242,9 +242,22 @@ def test_a_paused_reader_reads_nothing_and_the_writer_waits(
     collected = Collected()
 
     async def main() -> None:
-        reader = make(child, collected, threaded)
+        readers: list[Reader] = []
+
+        def emit_then_pause(stream: str, data: bytes) -> None:
+            # Paused as the first chunk arrives: waiting for it on the test's
+            # side let a fast reader take all 20 MB first on a loaded machine.
+            collected.emit(stream, data)
+            if len(collected.chunks) == 1:
+                readers[0].pause()
+
+        readers.append(
+            output_reader(
+                child.read_end, "stdout", emit_then_pause, collected.on_read, threaded=threaded
+            )
+        )
+        reader = readers[0]
         await until(lambda: collected.size > 0, 10, "the first chunk")
-        reader.pause()
         # What was being read as it paused still arrives; then nothing does.
         held = await settled(lambda: collected.size, quiet_s=0.3, within_s=10)
         assert held < TOTAL
