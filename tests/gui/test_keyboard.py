@@ -1,6 +1,6 @@
 """The whole window works from the keyboard: every page reached, every primary action done.
 
-A person who cannot use a mouse moves between pages with Ctrl+1..8 or the
+A person who cannot use a mouse moves between pages with Ctrl+1..9 or the
 arrow keys on the navigation rail, moves through a page with Tab, and acts
 with Space (buttons) or Enter (fields, the default button of a dialog). The
 test does exactly that through real key events (shortcuts included) on the
