@@ -13,6 +13,7 @@ something changed, and every few seconds while it stays in view.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
@@ -51,6 +52,8 @@ from atom_desktop.gui.error_reports_dialog import copy_report, open_report
 from atom_desktop.gui.relative_time import set_time_cell
 from atom_desktop.gui.status_chip import StatusChipDelegate, set_status_cell
 from atom_desktop.gui.style import Spacing, current_theme, heading, muted, page_margins
+
+logger = logging.getLogger(__name__)
 
 # pyqtgraph and numpy load with the plots, when the page is first shown.
 if TYPE_CHECKING:
@@ -265,6 +268,8 @@ class DiagnosticsPage(QWidget):
             self._grid.replaceWidget(slot, plot)
             slot.deleteLater()
             self.plots[series] = plot
+        # Said once: a build that lacked part of the plotting library would fail here.
+        logger.info("Diagnostics plots ready")
 
     def _on_sample(self) -> None:
         if self.isVisible():
