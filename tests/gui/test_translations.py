@@ -196,6 +196,7 @@ CHECKED_MODULES = (
     "pages/trigger_form.py",
     "pages/sync.py",
     "pages/sync_connection_form.py",
+    "sync_words.py",
     "pages/integrations.py",
     "pages/integration_dialogs.py",
     "tray.py",
