@@ -201,6 +201,25 @@ class Settings(BaseSettings):
         description="The data folder's disk counts as full below this much free space.",
     )
 
+    # The assistant's AI provider (assistant/providers/). Its API key is kept
+    # in the OS keyring only, never here.
+    assistant_provider: Literal["none", "openai_compatible", "anthropic"] = Field(
+        default="none", description="Which AI provider plans requests ('none': rules only)."
+    )
+    assistant_base_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The provider's address (OpenAI-compatible: up to /v1; "
+        "empty: the provider's own).",
+    )
+    assistant_model: str | None = Field(
+        default=None, min_length=1, max_length=200, description="The model to ask."
+    )
+    assistant_structured_output: Literal["json_schema", "tools"] = Field(
+        default="json_schema",
+        description="How an OpenAI-compatible server is asked for a plan: JSON schema or tools.",
+    )
+
     @field_validator("deny_commands", "allow_commands")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -215,6 +234,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_update_url(cls, value: str | None) -> str | None:
         return value if value is None else check_url(value)
+
+    @field_validator("assistant_base_url")
+    @classmethod
+    def _check_assistant_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
+            raise ValueError(
+                f"{value!r} is not a base URL; write http(s)://host[:port]/path, "
+                "e.g. http://127.0.0.1:11434/v1"
+            )
+        return value
 
     @field_validator("encryption_key")
     @classmethod
