@@ -82,11 +82,14 @@ def stream(
             )
             for piece in text
         ]
-        if fail_with is not None:
-            events.append(
-                _event({"type": "error", "error": {"type": fail_with, "message": "Overloaded"}})
-            )
-            return Reply(200, {"Content-Type": "text/event-stream"}, events=tuple(events))
+    if fail_with is not None:
+        failure: dict[str, object] = {
+            "type": "error",
+            "error": {"type": fail_with, "message": "Overloaded"},
+        }
+        events.append(_event(failure))
+        return Reply(200, {"Content-Type": "text/event-stream"}, events=tuple(events))
+    if text:
         events.append(_event({"type": "content_block_stop", "index": index}))
         index += 1
     if tool is not None:

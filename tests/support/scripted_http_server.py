@@ -53,6 +53,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: When it arrived by the wall clock (``time.time``), for HTTP dates.
+    wall_at: float = 0.0
     #: Just before the reply to it began to be sent (the server's clock): no
     #: client can have seen the reply earlier.
     replied_at: float = 0.0
@@ -112,7 +114,7 @@ def scripted_server(
             self._answer()
 
         def _answer(self) -> None:
-            arrived = time.monotonic()
+            arrived, wall = time.monotonic(), time.time()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             request = Received(
@@ -121,6 +123,7 @@ def scripted_server(
                 self.path,
                 {k.lower(): v for k, v in self.headers.items()},
                 body,
+                wall_at=wall,
             )
             with state.lock:
                 state.received.append(request)

@@ -33,7 +33,8 @@ from atom_desktop.assistant.providers.base import (
     Usage,
 )
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
-from atom_desktop.assistant.providers.retry import RetryPolicy, retry_after_seconds, send_with_retry
+from atom_desktop.assistant.providers.exchange import exchange
+from atom_desktop.assistant.providers.retry import RetryPolicy, retry_after_seconds, retrying
 from atom_desktop.assistant.providers.sse import server_events
 from atom_desktop.assistant.providers.wire_text import json_object, quoted
 
@@ -80,13 +81,10 @@ class AnthropicProvider:
         if system:
             body["system"] = system
         if output is not None:
-            body["tools"] = [
-                {
-                    "name": output.name,
-                    "description": output.description,
-                    "input_schema": dict(output.schema),
-                }
-            ]
+            tool: dict[str, Any] = {"name": output.name, "input_schema": dict(output.schema)}
+            if output.description:
+                tool["description"] = output.description
+            body["tools"] = [tool]
             body["tool_choice"] = {"type": "tool", "name": output.name}
         return body
 
@@ -110,30 +108,14 @@ class AnthropicProvider:
             "Accept": "text/event-stream",
         }
         payload = self.body(messages, output, max_tokens)
-        response = await send_with_retry(
-            self._client,
-            lambda: self._client.build_request("POST", self._url, json=payload, headers=headers),
-            self._classify,
-            policy=self._retry,
-            label=self.label,
-        )
-        try:
-            async for delta in self._deltas(response):
-                yield delta
-        except httpx.TimeoutException:
-            raise ProviderError(
-                ProviderErrorKind.SERVER_ERROR,
-                f"{self.label} stopped sending its answer part-way.",
-                hint="Try again.",
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                ProviderErrorKind.SERVER_ERROR,
-                f"The connection to {self.label} broke part-way ({type(exc).__name__}).",
-                hint="Try again.",
-            ) from None
-        finally:
-            await response.aclose()
+        url = self._url
+
+        def attempt() -> AsyncIterator[Delta]:
+            request = self._client.build_request("POST", url, json=payload, headers=headers)
+            return exchange(self._client, request, self._classify, self._deltas, self.label)
+
+        async for delta in retrying(attempt, policy=self._retry, label=self.label):
+            yield delta
 
     async def _deltas(  # noqa: PLR0912 - one branch per event type
         self, response: httpx.Response

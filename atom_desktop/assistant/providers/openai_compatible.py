@@ -34,7 +34,8 @@ from atom_desktop.assistant.providers.base import (
     Usage,
 )
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
-from atom_desktop.assistant.providers.retry import RetryPolicy, retry_after_seconds, send_with_retry
+from atom_desktop.assistant.providers.exchange import exchange
+from atom_desktop.assistant.providers.retry import RetryPolicy, retry_after_seconds, retrying
 from atom_desktop.assistant.providers.sse import server_events
 from atom_desktop.assistant.providers.wire_text import json_object, quoted
 
@@ -88,7 +89,7 @@ class OpenAICompatibleProvider:
                 "type": "json_schema",
                 "json_schema": {
                     "name": output.name,
-                    "description": output.description,
+                    **_described(output),
                     "schema": dict(output.schema),
                     "strict": False,
                 },
@@ -99,7 +100,7 @@ class OpenAICompatibleProvider:
                     "type": "function",
                     "function": {
                         "name": output.name,
-                        "description": output.description,
+                        **_described(output),
                         "parameters": dict(output.schema),
                     },
                 }
@@ -119,30 +120,14 @@ class OpenAICompatibleProvider:
         if self._key is not None:
             headers["Authorization"] = f"Bearer {self._key}"
         payload = self.body(messages, output, max_tokens)
-        response = await send_with_retry(
-            self._client,
-            lambda: self._client.build_request("POST", self._url, json=payload, headers=headers),
-            self._classify,
-            policy=self._retry,
-            label=self.label,
-        )
-        try:
-            async for delta in self._deltas(response):
-                yield delta
-        except httpx.TimeoutException:
-            raise ProviderError(
-                ProviderErrorKind.SERVER_ERROR,
-                f"{self.label} stopped sending its answer part-way.",
-                hint="Try again.",
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                ProviderErrorKind.SERVER_ERROR,
-                f"The connection to {self.label} broke part-way ({type(exc).__name__}).",
-                hint="Try again.",
-            ) from None
-        finally:
-            await response.aclose()
+        url = self._url
+
+        def attempt() -> AsyncIterator[Delta]:
+            request = self._client.build_request("POST", url, json=payload, headers=headers)
+            return exchange(self._client, request, self._classify, self._deltas, self.label)
+
+        async for delta in retrying(attempt, policy=self._retry, label=self.label):
+            yield delta
 
     async def _deltas(self, response: httpx.Response) -> AsyncIterator[Delta]:
         stop_reason: str | None = None
@@ -266,6 +251,10 @@ class OpenAICompatibleProvider:
             "(JSON schema or tools) in Settings → Assistant.",
             status=status,
         )
+
+
+def _described(output: OutputSchema) -> dict[str, str]:
+    return {"description": output.description} if output.description else {}
 
 
 def _pieces(delta: dict[str, Any]) -> list[Delta]:

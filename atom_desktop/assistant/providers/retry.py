@@ -1,28 +1,34 @@
 """Sending a provider request again after 429 and 5xx, the way the server asks.
 
-Only the opening of a response is retried (its status and headers): once
-an answer streams, its text has been shown, and asking again would show it
-twice. 400, 401, 403 and 404 are never retried: the same request gets the
-same answer. A wait the server asks for (``Retry-After``, in seconds or as
-an HTTP date; OpenAI's ``retry-after-ms`` too) is honoured; one longer than
-:attr:`RetryPolicy.max_delay` is not waited out but reported, so a person is
-never left looking at a spinner for minutes. Without one the waits double
-from :attr:`RetryPolicy.first_delay`; there is no jitter, because one
-desktop is not a crowd of clients retrying in step.
+A request is asked again only while nothing of its answer has been passed
+on: after an error status, a broken connection, or an error the stream
+reports before its first piece (Anthropic's ``overloaded_error`` event).
+Once an answer's text has been shown, asking again would show it twice, so
+a later failure is reported instead. A timeout is not retried either: it
+would make the person wait as long again. 400, 401, 403 and 404 are never
+retried: the same request gets the same answer.
+
+A wait the server asks for (``Retry-After``, in seconds or as an HTTP date;
+OpenAI's ``retry-after-ms`` too) is honoured; one longer than
+:attr:`RetryPolicy.max_delay` is not waited out but reported, so a person
+is never left looking at a spinner for minutes. Without one the waits
+double from :attr:`RetryPolicy.first_delay`; there is no jitter, because
+one desktop is not a crowd of clients retrying in step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
-from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
+from atom_desktop.assistant.providers.base import Delta
+from atom_desktop.assistant.providers.errors import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -71,71 +77,36 @@ def retry_after_seconds(headers: httpx.Headers, now: datetime | None = None) -> 
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-#: Turns a failed response (its body read) into the error it means.
-Classify = Callable[[httpx.Response, bytes], ProviderError]
-
-
-async def send_with_retry(
-    client: httpx.AsyncClient,
-    build: Callable[[], httpx.Request],
-    classify: Classify,
+async def retrying(
+    attempt: Callable[[], AsyncIterator[Delta]],
     *,
     policy: RetryPolicy,
     label: str,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> httpx.Response:
-    """An open streaming response with a 2xx status; ProviderError otherwise.
-
-    The caller reads the body and closes the response. ``label`` names the
-    provider in messages.
-    """
-    attempt = 0
+) -> AsyncIterator[Delta]:
+    """The deltas of ``attempt()``, started again after a retryable failure that came
+    before its first delta; ``label`` names the provider in the log."""
+    tries = 0
     while True:
-        attempt += 1
+        tries += 1
+        started = False
         try:
-            response = await client.send(build(), stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            raise offline_error(label) from None
-        except httpx.TimeoutException:
-            raise ProviderError(
-                ProviderErrorKind.SERVER_ERROR,
-                f"{label} did not answer in time.",
-                hint="Try again; a local model may need a longer timeout or a smaller model.",
-            ) from None
-        except httpx.TransportError as exc:
-            error = ProviderError(
-                ProviderErrorKind.SERVER_ERROR,
-                f"The connection to {label} failed ({type(exc).__name__}).",
-                hint="Try again in a moment.",
+            async for delta in attempt():
+                started = True
+                yield delta
+        except ProviderError as error:
+            wait = policy.delay(tries, error.retry_after) if error.retryable else None
+            if started or wait is None:
+                raise
+            logger.info(
+                "%s answered %s (%s); asking again in %.1f s (try %d of %d)",
+                label,
+                error.status or "in its stream",
+                error.kind,
+                wait,
+                tries + 1,
+                policy.tries,
             )
+            await sleep(wait)
         else:
-            if response.is_success:
-                return response
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
-            error = classify(response, body)
-        wait = policy.delay(attempt, error.retry_after) if error.retryable else None
-        if wait is None:
-            raise error
-        logger.info(
-            "%s answered %s (%s); asking again in %.1f s (try %d of %d)",
-            label,
-            error.status,
-            error.kind,
-            wait,
-            attempt + 1,
-            policy.tries,
-        )
-        await sleep(wait)
-
-
-def offline_error(label: str) -> ProviderError:
-    """The error for a server that cannot be reached at all."""
-    return ProviderError(
-        ProviderErrorKind.OFFLINE,
-        f"{label} cannot be reached.",
-        hint="Check the network connection, or that the local server is running at the base "
-        "URL in Settings → Assistant.",
-    )
+            return

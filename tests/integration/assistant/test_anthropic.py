@@ -90,9 +90,7 @@ def test_structured_output_as_tool_input_in_pieces(anthropic_server: ScriptedSer
     assert answer.tool_calls[1].arguments == '{"n": 42}'
     assert answer.stop_reason == "tool_use"
     body = anthropic_server.received[0].json()
-    assert body["tools"] == [
-        {"name": "propose_plan", "description": "", "input_schema": dict(SCHEMA.schema)}
-    ]
+    assert body["tools"] == [{"name": "propose_plan", "input_schema": dict(SCHEMA.schema)}]
     assert body["tool_choice"] == {"type": "tool", "name": "propose_plan"}
 
 
@@ -174,6 +172,13 @@ def test_an_error_event_part_way_ends_the_answer(anthropic_server: ScriptedServe
     assert "Overloaded" in str(caught.value)
     assert seen == ["Hel"]
     assert len(anthropic_server.received) == 1
+
+
+def test_an_error_event_before_any_text_is_retried(anthropic_server: ScriptedServer) -> None:
+    # Nothing was shown yet: like the 529 it stands for, it is asked again.
+    anthropic_server.add(fake.stream(fail_with="overloaded_error"), fake.stream(["ok"]))
+    assert _ask(anthropic_server).text == "ok"
+    assert len(anthropic_server.received) == 2
 
 
 def test_a_closed_port_is_offline() -> None:

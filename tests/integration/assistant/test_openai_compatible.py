@@ -7,7 +7,9 @@ llama.cpp's server could not be installed here from a wheel.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from typing import TypeVar
 
 import pytest
@@ -112,7 +114,6 @@ def test_structured_output_as_a_json_schema(openai_server: ScriptedServer) -> No
         "type": "json_schema",
         "json_schema": {
             "name": "propose_plan",
-            "description": "",
             "schema": dict(SCHEMA.schema),
             "strict": False,
         },
@@ -194,6 +195,16 @@ def test_rate_limited_waits_as_long_as_the_server_says(openai_server: ScriptedSe
     assert second.at - first.replied_at >= 1.0
 
 
+def test_a_retry_after_date_is_waited_for(openai_server: ScriptedServer) -> None:
+    # An HTTP date has whole seconds: two seconds ahead is a wait of one to two.
+    until = int(time.time()) + 2
+    openai_server.add(fake.rate_limited(formatdate(until, usegmt=True)), fake.stream(["ok"]))
+    assert _ask(openai_server).text == "ok"
+    first, second = openai_server.received
+    assert second.wall_at >= until  # by the server's wall clock, which the date is read on
+    assert second.at > first.replied_at
+
+
 @pytest.mark.parametrize("status", [500, 503], ids=["500", "503"])
 def test_server_errors_are_retried(openai_server: ScriptedServer, status: int) -> None:
     openai_server.add(fake.server_error(status), fake.stream(["ok"]))
@@ -216,17 +227,25 @@ def test_an_answer_cut_off_part_way_is_a_server_error(openai_server: ScriptedSer
     assert "ended before it was finished" in str(error)
 
 
-def test_an_error_sent_in_the_stream(openai_server: ScriptedServer) -> None:
+def _failing_stream(*text: str) -> Reply:
     # llama.cpp and vLLM report a failure after the 200 as a data: {"error": ...} chunk.
-    reply = Reply(
-        200,
-        {"Content-Type": "text/event-stream"},
-        events=(b'data: {"error": {"message": "KV cache full", "type": "server_error"}}\n\n',),
-    )
-    openai_server.add(reply)
+    ok = fake.stream(text, done=False).events or ()
+    failure = b'data: {"error": {"message": "KV cache full", "type": "server_error"}}\n\n'
+    return Reply(200, {"Content-Type": "text/event-stream"}, events=(*ok, failure))
+
+
+def test_an_error_in_the_stream_before_any_text_is_retried(openai_server: ScriptedServer) -> None:
+    openai_server.add(_failing_stream(), fake.stream(["ok"]))
+    assert _ask(openai_server).text == "ok"
+    assert len(openai_server.received) == 2
+
+
+def test_an_error_in_the_stream_after_text_is_reported(openai_server: ScriptedServer) -> None:
+    openai_server.add(_failing_stream("Hel"), fake.stream(["Hello"]))
     error = _failure(openai_server)
     assert error.kind is ProviderErrorKind.SERVER_ERROR
     assert "KV cache full" in str(error)
+    assert len(openai_server.received) == 1  # "Hel" was shown: not asked again
 
 
 def test_a_closed_port_is_offline() -> None:
