@@ -14,6 +14,8 @@ chunked bodies) and nothing more; no TLS, no HTTP/2, no compression.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -33,6 +35,9 @@ class Reply:
     body: bytes = b""
     #: When set, the body is sent chunked, one chunk per item, each flushed.
     events: tuple[bytes, ...] | None = None
+    #: After the events, send nothing more and keep the connection open until
+    #: the client hangs up (a server that stalls part-way), 30 s at most.
+    stall: bool = False
 
 
 def json_reply(status: int, value: object, headers: dict[str, str] | None = None) -> Reply:
@@ -143,8 +148,20 @@ def scripted_server(
                 for event in reply.events:
                     self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
                     self.wfile.flush()
+                if reply.stall:
+                    self._until_hung_up()
+                    self.close_connection = True
+                    return
                 self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+
+        def _until_hung_up(self) -> None:
+            # The client closing its end makes the socket readable (EOF).
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                readable, _, _ = select.select([self.connection], [], [], 0.05)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    return
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: tests read ``received`` instead."""

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from typing import TypeVar
 
+import httpx
 import pytest
 
 from atom_desktop.assistant.providers.base import (
@@ -20,7 +21,7 @@ from atom_desktop.assistant.providers.base import (
     OutputSchema,
     complete,
 )
-from atom_desktop.assistant.providers.client import new_client
+from atom_desktop.assistant.providers.client import DEFAULT_TIMEOUT, new_client
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
 from atom_desktop.assistant.providers.openai_compatible import (
     OpenAICompatibleProvider,
@@ -46,9 +47,10 @@ def _with_provider(
     key: str | None = KEY,
     structured: StructuredMode = "json_schema",
     retry: RetryPolicy = QUICK,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
 ) -> T:
     async def run() -> T:
-        async with new_client() as client:
+        async with new_client(timeout) as client:
             provider = OpenAICompatibleProvider(
                 client,
                 base_url=base_url,
@@ -246,6 +248,23 @@ def test_an_error_in_the_stream_after_text_is_reported(openai_server: ScriptedSe
     assert error.kind is ProviderErrorKind.SERVER_ERROR
     assert "KV cache full" in str(error)
     assert len(openai_server.received) == 1  # "Hel" was shown: not asked again
+
+
+@pytest.mark.parametrize(
+    ("shown", "words"),
+    [((), "did not answer in time"), (("Hel",), "stopped sending its answer part-way")],
+    ids=["before-text", "after-text"],
+)
+def test_a_server_that_stalls_is_given_up_on_without_asking_again(
+    openai_server: ScriptedServer, shown: tuple[str, ...], words: str
+) -> None:
+    stalled = fake.stream(shown, done=False)
+    openai_server.add(Reply(200, stalled.headers, events=stalled.events, stall=True))
+    # The read timeout is the longest quiet spell allowed between two chunks.
+    error = _failure(openai_server, timeout=httpx.Timeout(10.0, read=0.3))
+    assert error.kind is ProviderErrorKind.SERVER_ERROR
+    assert words in str(error)
+    assert len(openai_server.received) == 1
 
 
 def test_a_closed_port_is_offline() -> None:
