@@ -63,6 +63,8 @@ class Received:
     #: Just before the reply to it began to be sent (the server's clock): no
     #: client can have seen the reply earlier.
     replied_at: float = 0.0
+    #: Set when a stalled reply's client hangs up.
+    hung_up: threading.Event = field(default_factory=threading.Event)
 
     def json(self) -> Any:
         """The body read as JSON."""
@@ -149,18 +151,19 @@ def scripted_server(
                     self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
                     self.wfile.flush()
                 if reply.stall:
-                    self._until_hung_up()
+                    self._until_hung_up(request)
                     self.close_connection = True
                     return
                 self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
-        def _until_hung_up(self) -> None:
+        def _until_hung_up(self, request: Received) -> None:
             # The client closing its end makes the socket readable (EOF).
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 readable, _, _ = select.select([self.connection], [], [], 0.05)
                 if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    request.hung_up.set()
                     return
 
         def log_message(self, format: str, *args: object) -> None:

@@ -18,7 +18,8 @@ go in the top-level ``system`` field.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -94,7 +95,7 @@ class AnthropicProvider:
         *,
         output: OutputSchema | None = None,
         max_tokens: int = 4096,
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         """Stream the answer to ``messages``; see the module docstring."""
         if self._key is None:
             raise ProviderError(
@@ -110,58 +111,60 @@ class AnthropicProvider:
         payload = self.body(messages, output, max_tokens)
         url = self._url
 
-        def attempt() -> AsyncIterator[Delta]:
+        def attempt() -> AsyncGenerator[Delta, None]:
             request = self._client.build_request("POST", url, json=payload, headers=headers)
             return exchange(self._client, request, self._classify, self._deltas, self.label)
 
-        async for delta in retrying(attempt, policy=self._retry, label=self.label):
-            yield delta
+        async with aclosing(retrying(attempt, policy=self._retry, label=self.label)) as deltas:
+            async for delta in deltas:
+                yield delta
 
     async def _deltas(  # noqa: PLR0912 - one branch per event type
         self, response: httpx.Response
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         input_tokens: int | None = None
         output_tokens: int | None = None
         stop_reason: str | None = None
-        async for event in server_events(response):
-            data = json_object(event.data)
-            if data is None:
-                raise self._bad_stream("an event that is not a JSON object")
-            match data.get("type"):
-                case "message_start":
-                    usage = (data.get("message") or {}).get("usage") or {}
-                    input_tokens = _int(usage.get("input_tokens"))
-                    output_tokens = _int(usage.get("output_tokens"))
-                case "content_block_start":
-                    block = data.get("content_block") or {}
-                    if block.get("type") == "tool_use":
-                        yield ToolArgsDelta(
-                            index=_int(data.get("index")) or 0,
-                            arguments="",
-                            name=block.get("name"),
-                            call_id=block.get("id"),
-                        )
-                    elif block.get("type") == "text" and block.get("text"):
-                        yield TextDelta(str(block["text"]))
-                case "content_block_delta":
-                    delta = data.get("delta") or {}
-                    if delta.get("type") == "text_delta":
-                        yield TextDelta(str(delta.get("text") or ""))
-                    elif delta.get("type") == "input_json_delta":
-                        yield ToolArgsDelta(
-                            index=_int(data.get("index")) or 0,
-                            arguments=str(delta.get("partial_json") or ""),
-                        )
-                case "message_delta":
-                    stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
-                    output_tokens = _int((data.get("usage") or {}).get("output_tokens"))
-                case "message_stop":
-                    yield Finished(stop_reason, Usage(input_tokens, output_tokens))
-                    return
-                case "error":
-                    raise self._error(None, data)
-                case _:  # ping, content_block_stop, and events added later
-                    continue
+        async with aclosing(server_events(response)) as events:
+            async for event in events:
+                data = json_object(event.data)
+                if data is None:
+                    raise self._bad_stream("an event that is not a JSON object")
+                match data.get("type"):
+                    case "message_start":
+                        usage = (data.get("message") or {}).get("usage") or {}
+                        input_tokens = _int(usage.get("input_tokens"))
+                        output_tokens = _int(usage.get("output_tokens"))
+                    case "content_block_start":
+                        block = data.get("content_block") or {}
+                        if block.get("type") == "tool_use":
+                            yield ToolArgsDelta(
+                                index=_int(data.get("index")) or 0,
+                                arguments="",
+                                name=block.get("name"),
+                                call_id=block.get("id"),
+                            )
+                        elif block.get("type") == "text" and block.get("text"):
+                            yield TextDelta(str(block["text"]))
+                    case "content_block_delta":
+                        delta = data.get("delta") or {}
+                        if delta.get("type") == "text_delta":
+                            yield TextDelta(str(delta.get("text") or ""))
+                        elif delta.get("type") == "input_json_delta":
+                            yield ToolArgsDelta(
+                                index=_int(data.get("index")) or 0,
+                                arguments=str(delta.get("partial_json") or ""),
+                            )
+                    case "message_delta":
+                        stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
+                        output_tokens = _int((data.get("usage") or {}).get("output_tokens"))
+                    case "message_stop":
+                        yield Finished(stop_reason, Usage(input_tokens, output_tokens))
+                        return
+                    case "error":
+                        raise self._error(None, data)
+                    case _:  # ping, content_block_stop, and events added later
+                        continue
         raise self._bad_stream("an answer that ended before it was finished")
 
     def _bad_stream(self, what: str) -> ProviderError:

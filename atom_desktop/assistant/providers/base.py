@@ -9,7 +9,8 @@ into one :class:`Completion` for callers that do not show text as it comes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -87,7 +88,7 @@ class Provider(Protocol):
         *,
         output: OutputSchema | None = None,
         max_tokens: int = 4096,
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         """Ask for an answer to ``messages`` and stream it; raises ProviderError on failure."""
         ...
 
@@ -134,10 +135,12 @@ async def complete(
 ) -> Completion:
     """The whole answer of :meth:`Provider.stream_chat`; ``on_text`` sees text as it comes."""
     result = Completion()
-    async for delta in provider.stream_chat(messages, output=output, max_tokens=max_tokens):
-        result.add(delta)
-        if on_text is not None and isinstance(delta, TextDelta) and delta.text:
-            awaited = on_text(delta.text)
-            if awaited is not None:
-                await awaited
+    stream = provider.stream_chat(messages, output=output, max_tokens=max_tokens)
+    async with aclosing(stream) as deltas:  # closed (the response with it) if on_text raises
+        async for delta in deltas:
+            result.add(delta)
+            if on_text is not None and isinstance(delta, TextDelta) and delta.text:
+                awaited = on_text(delta.text)
+                if awaited is not None:
+                    await awaited
     return result

@@ -8,7 +8,8 @@ closes the response however the reading ends.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 
 import httpx
 
@@ -18,7 +19,7 @@ from atom_desktop.assistant.providers.errors import ProviderError, ProviderError
 #: Turns a failed response (its body read) into the error it means.
 Classify = Callable[[httpx.Response, bytes], ProviderError]
 #: Reads a provider's 2xx streamed answer into deltas.
-Parse = Callable[[httpx.Response], AsyncIterator[Delta]]
+Parse = Callable[[httpx.Response], AsyncGenerator[Delta, None]]
 
 
 def offline_error(label: str) -> ProviderError:
@@ -62,7 +63,7 @@ async def exchange(
     classify: Classify,
     parse: Parse,
     label: str,
-) -> AsyncIterator[Delta]:
+) -> AsyncGenerator[Delta, None]:
     """The deltas of one request's answer; ProviderError on any failure.
 
     ``label`` names the provider in messages (never the key, never the URL's
@@ -80,9 +81,10 @@ async def exchange(
     try:
         if not response.is_success:
             raise classify(response, await response.aread())
-        async for delta in parse(response):
-            started = True
-            yield delta
+        async with aclosing(parse(response)) as deltas:
+            async for delta in deltas:
+                started = True
+                yield delta
     except httpx.TimeoutException:
         raise _timed_out(label, started) from None
     except httpx.TransportError as exc:

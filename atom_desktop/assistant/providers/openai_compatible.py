@@ -19,7 +19,8 @@ none, and one is sent only when set.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import Any, Literal
 
 import httpx
@@ -114,7 +115,7 @@ class OpenAICompatibleProvider:
         *,
         output: OutputSchema | None = None,
         max_tokens: int = 4096,
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         """Stream the answer to ``messages``; see the module docstring."""
         headers = {"Accept": "text/event-stream"}
         if self._key is not None:
@@ -122,38 +123,40 @@ class OpenAICompatibleProvider:
         payload = self.body(messages, output, max_tokens)
         url = self._url
 
-        def attempt() -> AsyncIterator[Delta]:
+        def attempt() -> AsyncGenerator[Delta, None]:
             request = self._client.build_request("POST", url, json=payload, headers=headers)
             return exchange(self._client, request, self._classify, self._deltas, self.label)
 
-        async for delta in retrying(attempt, policy=self._retry, label=self.label):
-            yield delta
+        async with aclosing(retrying(attempt, policy=self._retry, label=self.label)) as deltas:
+            async for delta in deltas:
+                yield delta
 
-    async def _deltas(self, response: httpx.Response) -> AsyncIterator[Delta]:
+    async def _deltas(self, response: httpx.Response) -> AsyncGenerator[Delta, None]:
         stop_reason: str | None = None
         usage = Usage()
         done = False
-        async for event in server_events(response):
-            if event.data.strip() == "[DONE]":
-                done = True
-                break
-            chunk = json_object(event.data)
-            if chunk is None:
-                raise self._bad_stream("a chunk that is not a JSON object")
-            if "error" in chunk:  # vLLM and llama.cpp report a failure mid-stream this way
-                raise self._error(500, chunk)
-            if isinstance(chunk.get("usage"), dict):
-                usage = _usage(chunk["usage"])
-            choices = chunk.get("choices") or []
-            if not isinstance(choices, list) or not choices:
-                continue
-            choice = choices[0]
-            delta = choice.get("delta") if isinstance(choice, dict) else None
-            if isinstance(delta, dict):
-                for piece in _pieces(delta):
-                    yield piece
-            if isinstance(choice, dict) and choice.get("finish_reason"):
-                stop_reason = str(choice["finish_reason"])
+        async with aclosing(server_events(response)) as events:
+            async for event in events:
+                if event.data.strip() == "[DONE]":
+                    done = True
+                    break
+                chunk = json_object(event.data)
+                if chunk is None:
+                    raise self._bad_stream("a chunk that is not a JSON object")
+                if "error" in chunk:  # vLLM and llama.cpp report a failure mid-stream this way
+                    raise self._error(500, chunk)
+                if isinstance(chunk.get("usage"), dict):
+                    usage = _usage(chunk["usage"])
+                choices = chunk.get("choices") or []
+                if not isinstance(choices, list) or not choices:
+                    continue
+                choice = choices[0]
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                if isinstance(delta, dict):
+                    for piece in _pieces(delta):
+                        yield piece
+                if isinstance(choice, dict) and choice.get("finish_reason"):
+                    stop_reason = str(choice["finish_reason"])
         if not done and stop_reason is None:
             raise self._bad_stream("an answer that ended before it was finished")
         yield Finished(stop_reason, usage)

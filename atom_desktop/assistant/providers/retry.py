@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -78,12 +79,12 @@ def retry_after_seconds(headers: httpx.Headers, now: datetime | None = None) -> 
 
 
 async def retrying(
-    attempt: Callable[[], AsyncIterator[Delta]],
+    attempt: Callable[[], AsyncGenerator[Delta, None]],
     *,
     policy: RetryPolicy,
     label: str,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> AsyncIterator[Delta]:
+) -> AsyncGenerator[Delta, None]:
     """The deltas of ``attempt()``, started again after a retryable failure that came
     before its first delta; ``label`` names the provider in the log."""
     tries = 0
@@ -91,9 +92,10 @@ async def retrying(
         tries += 1
         started = False
         try:
-            async for delta in attempt():
-                started = True
-                yield delta
+            async with aclosing(attempt()) as deltas:
+                async for delta in deltas:
+                    started = True
+                    yield delta
         except ProviderError as error:
             wait = policy.delay(tries, error.retry_after) if error.retryable else None
             if started or wait is None:

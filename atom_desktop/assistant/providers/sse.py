@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import httpx
@@ -16,7 +16,7 @@ class ServerEvent:
     data: str
 
 
-async def server_events(response: httpx.Response) -> AsyncIterator[ServerEvent]:
+async def server_events(response: httpx.Response) -> AsyncGenerator[ServerEvent, None]:
     """The events of ``response``'s body, as the SSE format frames them.
 
     A blank line ends an event; several ``data:`` lines join with newlines;

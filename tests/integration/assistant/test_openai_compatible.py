@@ -267,6 +267,22 @@ def test_a_server_that_stalls_is_given_up_on_without_asking_again(
     assert len(openai_server.received) == 1
 
 
+def test_a_failing_text_callback_closes_the_answer(openai_server: ScriptedServer) -> None:
+    stalled = fake.stream(["Hel", "lo"], done=False)
+    openai_server.add(Reply(200, stalled.headers, events=stalled.events, stall=True))
+
+    def refuse(text: str) -> None:
+        raise RuntimeError(f"the window is gone ({text})")
+
+    async def use(provider: OpenAICompatibleProvider) -> bool:
+        with pytest.raises(RuntimeError):
+            await complete(provider, HELLO, on_text=refuse)
+        # The connection is closed now, not when the client is: the server sees it hang up.
+        return await asyncio.to_thread(openai_server.received[0].hung_up.wait, 10)
+
+    assert _with_provider(openai_server.base_url + "/v1", use)
+
+
 def test_a_closed_port_is_offline() -> None:
     port = free_port()  # nothing listens there: the connection is refused
     with pytest.raises(ProviderError) as caught:
