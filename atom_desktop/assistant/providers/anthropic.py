@@ -207,7 +207,12 @@ class AnthropicProvider:
                 hint="Check the model name in Settings → Assistant.",
                 status=status,
             )
-        if kind == "request_too_large" or status == 413 or "prompt is too long" in message:
+        if (
+            kind == "request_too_large"
+            or status == 413
+            or "prompt is too long" in message
+            or "context limit" in message  # "input length and `max_tokens` exceed context limit"
+        ):
             return ProviderError(
                 ProviderErrorKind.CONTEXT_TOO_LONG,
                 f"The request is too long for {self.label}'s context window.{said}",

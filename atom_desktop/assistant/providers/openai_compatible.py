@@ -43,7 +43,15 @@ from atom_desktop.assistant.providers.wire_text import json_object, quoted
 StructuredMode = Literal["json_schema", "tools"]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-_CONTEXT_WORDS = ("context length", "context_length", "maximum context", "too many tokens")
+#: How servers say a request is past the context window: OpenAI and vLLM ("maximum
+#: context length"), llama.cpp ("exceeds the available context size").
+_CONTEXT_WORDS = (
+    "context length",
+    "context_length",
+    "maximum context",
+    "context size",
+    "too many tokens",
+)
 
 
 class OpenAICompatibleProvider:
@@ -216,6 +224,7 @@ class OpenAICompatibleProvider:
             )
         if (
             code == "context_length_exceeded"
+            or kind == "exceed_context_size_error"
             or status == 413
             or any(w in lowered for w in _CONTEXT_WORDS)
         ):

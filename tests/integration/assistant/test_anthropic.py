@@ -99,6 +99,15 @@ def test_structured_output_as_tool_input_in_pieces(anthropic_server: ScriptedSer
     [
         (fake.model_not_found(fake.MODEL), ProviderErrorKind.MODEL_NOT_FOUND, "model name"),
         (fake.prompt_too_long(), ProviderErrorKind.CONTEXT_TOO_LONG, "Shorten the request"),
+        (
+            fake.error(
+                400,
+                "invalid_request_error",
+                "input length and `max_tokens` exceed context limit: 198000 + 4096 > 200000",
+            ),
+            ProviderErrorKind.CONTEXT_TOO_LONG,
+            "exceed context limit",
+        ),
         (fake.rate_limited("120"), ProviderErrorKind.RATE_LIMITED, "Wait a minute"),
         (
             fake.error(400, "invalid_request_error", "max_tokens: Field required"),
@@ -111,7 +120,7 @@ def test_structured_output_as_tool_input_in_pieces(anthropic_server: ScriptedSer
             "permissions",
         ),
     ],
-    ids=["404", "400-too-long", "429-long-wait", "400-other", "403"],
+    ids=["404", "400-too-long", "400-context-limit", "429-long-wait", "400-other", "403"],
 )
 def test_each_refusal_has_its_kind_and_is_asked_once(
     anthropic_server: ScriptedServer, reply: Reply, kind: ProviderErrorKind, words: str

@@ -31,7 +31,7 @@ from atom_desktop.assistant.providers.retry import RetryPolicy
 from tests.integration.assistant.conftest import KEY
 from tests.support import fake_openai_server as fake
 from tests.support.ports import free_port
-from tests.support.scripted_http_server import Reply, ScriptedServer
+from tests.support.scripted_http_server import Reply, ScriptedServer, json_reply
 
 T = TypeVar("T")
 HELLO = [ChatMessage("system", "Be brief."), ChatMessage("user", "Say hello")]
@@ -145,6 +145,28 @@ def test_structured_output_as_a_tool_call_in_pieces(openai_server: ScriptedServe
         ),
         (fake.model_not_found(fake.MODEL), ProviderErrorKind.MODEL_NOT_FOUND, "model name"),
         (fake.context_too_long(), ProviderErrorKind.CONTEXT_TOO_LONG, "Shorten the request"),
+        (
+            # llama.cpp's server: its own type and an integer code.
+            json_reply(
+                400,
+                {
+                    "error": {
+                        "code": 400,
+                        "message": "the request exceeds the available context size, "
+                        "try increasing it",
+                        "type": "exceed_context_size_error",
+                    }
+                },
+            ),
+            ProviderErrorKind.CONTEXT_TOO_LONG,
+            "exceeds the available context size",
+        ),
+        (
+            # Ollama: a model that was never pulled.
+            fake.error(404, 'model "llama3.2" not found, try pulling it first', type="api_error"),
+            ProviderErrorKind.MODEL_NOT_FOUND,
+            "try pulling it first",
+        ),
         (fake.rate_limited("120"), ProviderErrorKind.RATE_LIMITED, "Wait a minute"),
         (
             fake.error(
@@ -162,7 +184,16 @@ def test_structured_output_as_a_tool_call_in_pieces(openai_server: ScriptedServe
             "the other mode",
         ),
     ],
-    ids=["401", "404", "400-context", "429-long-wait", "429-quota", "400-other"],
+    ids=[
+        "401",
+        "404",
+        "400-context",
+        "400-llama.cpp-context",
+        "404-ollama",
+        "429-long-wait",
+        "429-quota",
+        "400-other",
+    ],
 )
 def test_each_refusal_has_its_kind_and_is_asked_once(
     openai_server: ScriptedServer, reply: Reply, kind: ProviderErrorKind, words: str
