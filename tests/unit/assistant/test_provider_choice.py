@@ -10,7 +10,7 @@ import pytest
 from atom_desktop.assistant.providers.choice import ProviderChoice
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
 from atom_desktop.assistant.providers.keys import key_entry
-from atom_desktop.config.settings import Settings
+from atom_desktop.config.settings import Settings, load_settings
 from atom_desktop.core.errors import ConfigError
 
 
@@ -69,3 +69,25 @@ def test_a_key_belongs_to_one_server() -> None:
     assert key_entry("openai_compatible", "http://127.0.0.1:1234/v1") != key_entry(
         "openai_compatible", "http://127.0.0.1:11434/v1"
     )
+
+
+def test_the_provider_is_read_from_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        'assistant_provider = "openai_compatible"\n'
+        'assistant_base_url = "http://127.0.0.1:11434/v1"\n'
+        'assistant_model = "llama3.2"\n',
+        encoding="utf-8",
+    )
+    choice = ProviderChoice.from_settings(load_settings({"config_dir": tmp_path}))
+    assert choice == ProviderChoice("openai_compatible", "llama3.2", "http://127.0.0.1:11434/v1")
+
+
+def test_a_key_written_in_the_config_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        'assistant_provider = "anthropic"\nassistant_api_key = "sk-ant-in-a-file-0000000"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"config_dir": tmp_path})
+    assert "assistant_api_key" in str(caught.value)
+    assert "sk-ant-in-a-file" not in str(caught.value)
