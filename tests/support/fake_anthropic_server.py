@@ -14,7 +14,9 @@ with the stop reason and ``message_stop``, with a ``ping`` among them), an
 with retry-after, 500 ``api_error``, 529 ``overloaded_error``). With ``key``
 set it checks ``x-api-key`` (and that ``anthropic-version`` is sent) first.
 
-It does not implement: generation, non-streaming answers, thinking blocks,
+``GET /v1/models`` answers a scripted page (:func:`models`).
+
+It does not implement: generation, non-streaming answers, paging, thinking blocks,
 images, prompt caching, or any check of the request's schema.
 """
 
@@ -161,6 +163,16 @@ def model_not_found(model: str) -> Reply:
 def overloaded() -> Reply:
     """The 529 overloaded_error."""
     return error(529, "overloaded_error", "Overloaded")
+
+
+def models(*ids: str) -> Reply:
+    """``GET /v1/models``: one page, as Anthropic answers it."""
+    data = [
+        {"type": "model", "id": i, "display_name": i, "created_at": "2026-01-01T00:00:00Z"}
+        for i in ids
+    ]
+    first, last = (ids[0], ids[-1]) if ids else (None, None)
+    return json_reply(200, {"data": data, "has_more": False, "first_id": first, "last_id": last})
 
 
 @contextmanager

@@ -13,8 +13,10 @@ the status (401 ``invalid_api_key``, 404 ``model_not_found``, 400
 500/503 ``server_error``). With ``key`` set it checks ``Authorization:
 Bearer`` first and answers 401 the way OpenAI does, repeating the key it got.
 
+``GET /v1/models`` answers a scripted list (:func:`models`).
+
 It does not implement: generation (it says what it is told), ``n`` > 1,
-logprobs, non-streaming answers, ``/v1/models``, or the request's schema.
+logprobs, non-streaming answers, or any check of the request's schema.
 A real llama.cpp server could not be installed here (see the assistant
 providers' notes), so this stands in for one.
 """
@@ -159,6 +161,12 @@ def server_error(status: int = 500) -> Reply:
         else "The engine is currently overloaded, please try again later."
     )
     return error(status, message, type="server_error")
+
+
+def models(*ids: str) -> Reply:
+    """``GET /v1/models``: the list as OpenAI answers it."""
+    data = [{"id": i, "object": "model", "created": 1765100000, "owned_by": "fake"} for i in ids]
+    return json_reply(200, {"object": "list", "data": data})
 
 
 @contextmanager

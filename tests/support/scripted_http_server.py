@@ -162,7 +162,11 @@ def scripted_server(
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 readable, _, _ = select.select([self.connection], [], [], 0.05)
-                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                try:
+                    closed = bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+                except OSError:  # a reset: the client closed with our chunks unread
+                    closed = True
+                if closed:
                     request.hung_up.set()
                     return
 

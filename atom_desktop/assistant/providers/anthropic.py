@@ -34,7 +34,7 @@ from atom_desktop.assistant.providers.base import (
     Usage,
 )
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
-from atom_desktop.assistant.providers.exchange import exchange
+from atom_desktop.assistant.providers.exchange import exchange, fetch_json, model_ids
 from atom_desktop.assistant.providers.retry import RetryPolicy, retry_after_seconds, retrying
 from atom_desktop.assistant.providers.sse import server_events
 from atom_desktop.assistant.providers.wire_text import json_object, quoted
@@ -56,7 +56,8 @@ class AnthropicProvider:
         retry: RetryPolicy | None = None,
     ) -> None:
         self._client = client
-        self._url = base_url.rstrip("/") + "/v1/messages"
+        self._base = base_url.rstrip("/")
+        self._url = self._base + "/v1/messages"
         self._model = model
         self._key = api_key or None
         self._retry = retry or RetryPolicy()
@@ -98,11 +99,7 @@ class AnthropicProvider:
     ) -> AsyncGenerator[Delta, None]:
         """Stream the answer to ``messages``; see the module docstring."""
         if self._key is None:
-            raise ProviderError(
-                ProviderErrorKind.NO_KEY,
-                "Anthropic needs an API key and none is set.",
-                hint="Add the key in Settings → Assistant.",
-            )
+            raise _no_key()
         headers = {
             "x-api-key": self._key,
             "anthropic-version": ANTHROPIC_VERSION,
@@ -118,6 +115,18 @@ class AnthropicProvider:
         async with aclosing(retrying(attempt, policy=self._retry, label=self.label)) as deltas:
             async for delta in deltas:
                 yield delta
+
+    async def list_models(self) -> list[str]:
+        """The ids ``GET {base_url}/v1/models`` lists (its first page: the newest models)."""
+        if self._key is None:
+            raise _no_key()
+        request = self._client.build_request(
+            "GET",
+            self._base + "/v1/models",
+            params={"limit": 1000},
+            headers={"x-api-key": self._key, "anthropic-version": ANTHROPIC_VERSION},
+        )
+        return model_ids(await fetch_json(self._client, request, self._classify, self.label))
 
     async def _deltas(  # noqa: PLR0912 - one branch per event type
         self, response: httpx.Response
@@ -240,6 +249,14 @@ class AnthropicProvider:
             "does not support.",
             status=status,
         )
+
+
+def _no_key() -> ProviderError:
+    return ProviderError(
+        ProviderErrorKind.NO_KEY,
+        "Anthropic needs an API key and none is set.",
+        hint="Add the key in Settings → Assistant.",
+    )
 
 
 def _int(value: object) -> int | None:

@@ -92,6 +92,10 @@ class Provider(Protocol):
         """Ask for an answer to ``messages`` and stream it; raises ProviderError on failure."""
         ...
 
+    async def list_models(self) -> list[str]:
+        """The models the server offers (for choosing one); raises ProviderError on failure."""
+        ...
+
 
 @dataclass
 class ToolCall:

@@ -3,18 +3,21 @@
 :func:`exchange` sends one request (no retries: :func:`~.retry.retrying`
 decides those), turns an error status into the error it means with the
 provider's ``classify``, reads a 2xx answer with the provider's parser, and
-closes the response however the reading ends.
+closes the response however the reading ends. :func:`fetch_json` is the
+same for a plain JSON answer (a model list).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from typing import Any
 
 import httpx
 
 from atom_desktop.assistant.providers.base import Delta
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
+from atom_desktop.assistant.providers.wire_text import json_object
 
 #: Turns a failed response (its body read) into the error it means.
 Classify = Callable[[httpx.Response, bytes], ProviderError]
@@ -91,3 +94,36 @@ async def exchange(
         raise _broken(label, exc) from None
     finally:
         await response.aclose()
+
+
+async def fetch_json(
+    client: httpx.AsyncClient, request: httpx.Request, classify: Classify, label: str
+) -> dict[str, Any]:
+    """The JSON object one (non-streamed) request answers; ProviderError on any failure."""
+    try:
+        response = await client.send(request)
+    except (httpx.ConnectError, httpx.ConnectTimeout):
+        raise offline_error(label) from None
+    except httpx.TimeoutException:
+        raise _timed_out(label, started=False) from None
+    except httpx.TransportError as exc:
+        raise _broken(label, exc) from None
+    if not response.is_success:
+        raise classify(response, response.content)
+    value = json_object(response.content)
+    if value is None:
+        raise ProviderError(
+            ProviderErrorKind.SERVER_ERROR,
+            f"{label} answered with something other than a JSON object.",
+            hint="Check the base URL in Settings → Assistant.",
+        )
+    return value
+
+
+def model_ids(listing: dict[str, Any]) -> list[str]:
+    """The ids in a model list (``{"data": [{"id": ...}, ...]}``, as both APIs answer), sorted."""
+    data = listing.get("data")
+    entries = data if isinstance(data, list) else []
+    return sorted(
+        {e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
+    )

@@ -35,7 +35,7 @@ from atom_desktop.assistant.providers.base import (
     Usage,
 )
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
-from atom_desktop.assistant.providers.exchange import exchange
+from atom_desktop.assistant.providers.exchange import exchange, fetch_json, model_ids
 from atom_desktop.assistant.providers.retry import RetryPolicy, retry_after_seconds, retrying
 from atom_desktop.assistant.providers.sse import server_events
 from atom_desktop.assistant.providers.wire_text import json_object, quoted
@@ -70,7 +70,8 @@ class OpenAICompatibleProvider:
     ) -> None:
         """``name`` is how messages call the server ("OpenAI", "Ollama", ...)."""
         self._client = client
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._base = base_url.rstrip("/")
+        self._url = self._base + "/chat/completions"
         self._model = model
         self._key = api_key or None
         self._structured = structured
@@ -138,6 +139,12 @@ class OpenAICompatibleProvider:
         async with aclosing(retrying(attempt, policy=self._retry, label=self.label)) as deltas:
             async for delta in deltas:
                 yield delta
+
+    async def list_models(self) -> list[str]:
+        """The ids ``GET {base_url}/models`` lists (Ollama and LM Studio: what is installed)."""
+        headers = {} if self._key is None else {"Authorization": f"Bearer {self._key}"}
+        request = self._client.build_request("GET", self._base + "/models", headers=headers)
+        return model_ids(await fetch_json(self._client, request, self._classify, self.label))
 
     async def _deltas(self, response: httpx.Response) -> AsyncGenerator[Delta, None]:
         stop_reason: str | None = None

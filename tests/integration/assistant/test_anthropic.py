@@ -190,6 +190,17 @@ def test_an_error_event_before_any_text_is_retried(anthropic_server: ScriptedSer
     assert len(anthropic_server.received) == 2
 
 
+def test_the_models_anthropic_offers(anthropic_server: ScriptedServer) -> None:
+    anthropic_server.add(fake.models("claude-b", "claude-a"))
+    assert _with_provider(anthropic_server.base_url, lambda p: p.list_models()) == [
+        "claude-a",
+        "claude-b",
+    ]
+    [request] = anthropic_server.received
+    assert (request.method, request.path) == ("GET", "/v1/models?limit=1000")
+    assert request.headers["x-api-key"] == KEY
+
+
 def test_a_closed_port_is_offline() -> None:
     port = free_port()
     with pytest.raises(ProviderError) as caught:

@@ -314,9 +314,29 @@ def test_a_failing_text_callback_closes_the_answer(openai_server: ScriptedServer
     assert _with_provider(openai_server.base_url + "/v1", use)
 
 
+def test_the_models_the_server_offers(openai_server: ScriptedServer) -> None:
+    openai_server.add(fake.models("qwen2.5:0.5b", "llama3.2:1b"))
+    names = _with_provider(openai_server.base_url + "/v1", lambda p: p.list_models())
+    assert names == ["llama3.2:1b", "qwen2.5:0.5b"]
+    [request] = openai_server.received
+    assert (request.method, request.path) == ("GET", "/v1/models")
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_listing_models_with_a_wrong_key(openai_server: ScriptedServer) -> None:
+    with pytest.raises(ProviderError) as caught:
+        _with_provider(
+            openai_server.base_url + "/v1", lambda p: p.list_models(), key="sk-nope-000000000"
+        )
+    assert caught.value.kind is ProviderErrorKind.BAD_KEY
+
+
 def test_a_closed_port_is_offline() -> None:
     port = free_port()  # nothing listens there: the connection is refused
     with pytest.raises(ProviderError) as caught:
         _with_provider(f"http://127.0.0.1:{port}/v1", lambda p: complete(p, HELLO))
     assert caught.value.kind is ProviderErrorKind.OFFLINE
     assert "cannot be reached" in str(caught.value)
+    with pytest.raises(ProviderError) as listing:
+        _with_provider(f"http://127.0.0.1:{port}/v1", lambda p: p.list_models())
+    assert listing.value.kind is ProviderErrorKind.OFFLINE
