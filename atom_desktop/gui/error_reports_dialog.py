@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal, SignalInstance
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -24,9 +25,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from atom_desktop.config.logging_setup import LOG_FILE_NAME
 from atom_desktop.config.profile import Profile
-from atom_desktop.diagnostics.reports import REPORTS_DIR_NAME, ErrorReports
 
 logger = logging.getLogger(__name__)
+
+# Types only: the reports module loads once the profile is known, after the
+# window's first paint.
+if TYPE_CHECKING:
+    from atom_desktop.diagnostics.reports import ErrorReports
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], None]
 
@@ -48,6 +53,11 @@ class WindowErrors(QObject):
 
     def use_profile(self, profile: Profile) -> None:
         """Write reports into ``profile``'s data folder (before it is known, only logged)."""
+        from atom_desktop.diagnostics.reports import (  # noqa: PLC0415
+            REPORTS_DIR_NAME,
+            ErrorReports,
+        )
+
         paths = profile.paths
         self._reports = ErrorReports(
             paths.data_dir / REPORTS_DIR_NAME,

@@ -25,7 +25,6 @@ from atom_desktop.core.errors import AtomError
 from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
-from atom_desktop.gui.dashboard_data import DashboardExtras, dashboard_extras
 from atom_desktop.gui.elided_label import ElidedLabel
 from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
@@ -37,6 +36,7 @@ from atom_desktop.gui.sync_words import sync_line
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
+    from atom_desktop.gui.dashboard_data import DashboardExtras
     from atom_desktop.store.runs import RunRecord
 
 REFRESH_DELAY_MS = 150
@@ -227,6 +227,9 @@ class HomePage(QWidget):
     def refresh(self) -> None:
         """Fetch the overview (and the dashboard's other parts) from the agent."""
         self._host.call(jobs.overview, self._show, self._on_error)
+        # Imported here: Home is built before the window's first paint, its data after.
+        from atom_desktop.gui.dashboard_data import dashboard_extras  # noqa: PLC0415
+
         self._host.call(dashboard_extras, self._show_extras, self._on_error)
 
     def rerun_failure(self) -> None:
