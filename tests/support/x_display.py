@@ -15,9 +15,11 @@ import functools
 import os
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from tests.support.processes import stop_process
 
@@ -102,45 +104,67 @@ def _wait_for(condition: object, what: str, timeout: float = 20) -> None:
 @contextlib.contextmanager
 def running_display(size: str = "1280x800x24") -> Iterator[XDisplay]:
     """Xvfb on a free display number, with trayer as the system tray."""
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    trayer = None
-    try:
-        with os.fdopen(read_fd, "rb") as reader:
-            number = reader.readline().strip().decode()
-        if not number:
-            raise RuntimeError("Xvfb did not start (no display number)")
-        display = XDisplay(f":{number}")
-        trayer = subprocess.Popen(
-            [
-                "trayer",
-                "--edge",
-                "top",
-                "--align",
-                "right",
-                "--widthtype",
-                "request",
-                "--height",
-                "32",
-                "--transparent",
-                "false",
-            ],
-            env={**os.environ, **display.env()},
+    with tempfile.TemporaryFile() as log:
+        read_fd, write_fd = os.pipe()
+        xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp"],
+            pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for(lambda: '"panel"' in display.run("xwininfo", "-root", "-tree"), "trayer's panel")
-        yield display
-    finally:
-        for proc in (trayer, xvfb):
-            if proc is not None:
-                stop_process(proc)
+        os.close(write_fd)
+        trayer: subprocess.Popen[bytes] | None = None
+        try:
+            with os.fdopen(read_fd, "rb") as reader:
+                number = reader.readline().strip().decode()
+            if not number:
+                raise RuntimeError("Xvfb did not start (no display number)")
+            display = XDisplay(f":{number}")
+            trayer = _start_trayer(display, log)
+            starts = 1
+            deadline = time.monotonic() + 20
+            while '"panel"' not in display.run("xwininfo", "-root", "-tree"):
+                if trayer.poll() is not None and starts < 3:
+                    # A panel that never came was seen once in a parallel run;
+                    # if trayer ended early, it is started again (and the error
+                    # below says how it ended, with what it printed).
+                    trayer = _start_trayer(display, log)
+                    starts += 1
+                if time.monotonic() > deadline:
+                    log.seek(0)
+                    said = log.read().decode(errors="replace")[-2000:]
+                    raise AssertionError(
+                        f"trayer's panel did not appear within 20 s ({starts} start(s), "
+                        f"exit status {trayer.poll()}): {said}"
+                    )
+                time.sleep(0.05)
+            yield display
+        finally:
+            for proc in (trayer, xvfb):
+                if proc is not None:
+                    stop_process(proc)
+
+
+def _start_trayer(display: XDisplay, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """trayer as the tray host: a panel at the top right, its messages in ``log``."""
+    return subprocess.Popen(
+        [
+            "trayer",
+            "--edge",
+            "top",
+            "--align",
+            "right",
+            "--widthtype",
+            "request",
+            "--height",
+            "32",
+            "--transparent",
+            "false",
+        ],
+        env={**os.environ, **display.env()},
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
 
 
 class _ClientMessage(ctypes.Structure):
