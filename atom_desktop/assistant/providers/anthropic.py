@@ -34,8 +34,12 @@ from atom_desktop.assistant.providers.base import (
     Usage,
 )
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
-from atom_desktop.assistant.providers.exchange import exchange, fetch_json, model_ids
-from atom_desktop.assistant.providers.retry import RetryPolicy, retry_after_seconds, retrying
+from atom_desktop.assistant.providers.exchange import fetch_json, model_ids
+from atom_desktop.assistant.providers.retry import (
+    RetryPolicy,
+    post_with_retries,
+    retry_after_seconds,
+)
 from atom_desktop.assistant.providers.sse import server_events
 from atom_desktop.assistant.providers.wire_text import json_object, quoted
 
@@ -108,11 +112,17 @@ class AnthropicProvider:
         payload = self.body(messages, output, max_tokens)
         url = self._url
 
-        def attempt() -> AsyncGenerator[Delta, None]:
-            request = self._client.build_request("POST", url, json=payload, headers=headers)
-            return exchange(self._client, request, self._classify, self._deltas, self.label)
-
-        async with aclosing(retrying(attempt, policy=self._retry, label=self.label)) as deltas:
+        answer = post_with_retries(
+            self._client,
+            url,
+            payload=payload,
+            headers=headers,
+            classify=self._classify,
+            parse=self._deltas,
+            policy=self._retry,
+            label=self.label,
+        )
+        async with aclosing(answer) as deltas:
             async for delta in deltas:
                 yield delta
 

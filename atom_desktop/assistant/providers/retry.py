@@ -25,11 +25,13 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
 from atom_desktop.assistant.providers.base import Delta
 from atom_desktop.assistant.providers.errors import ProviderError
+from atom_desktop.assistant.providers.exchange import Classify, Parse, exchange
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +114,26 @@ async def retrying(
             await sleep(wait)
         else:
             return
+
+
+async def post_with_retries(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    classify: Classify,
+    parse: Parse,
+    policy: RetryPolicy,
+    label: str,
+) -> AsyncGenerator[Delta, None]:
+    """POST ``payload`` to ``url`` and yield its answer's deltas; the request is
+    made again, as ``policy`` allows, after a retryable failure before the first."""
+
+    def attempt() -> AsyncGenerator[Delta, None]:
+        request = client.build_request("POST", url, json=payload, headers=headers)
+        return exchange(client, request, classify, parse, label)
+
+    async with aclosing(retrying(attempt, policy=policy, label=label)) as deltas:
+        async for delta in deltas:
+            yield delta
