@@ -161,7 +161,6 @@ def test_a_disk_below_the_threshold_alerts_once_from_the_agents_own_check(
         host.stop()
 
 
-@pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full here")
 def test_a_write_that_found_the_disk_full_alerts_once(
     agent: LiveAgent, alert_log: AlertLog
 ) -> None:
