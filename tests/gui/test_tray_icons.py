@@ -86,30 +86,27 @@ def shown(tray: Tray) -> QImage:
     return image(tray.icon.icon(), 22)
 
 
-def test_the_tray_shows_the_light_panel_icon_under_a_light_scheme(qtbot: QtBot) -> None:
+def assert_each_state_shows_its_icon(*, dark: bool) -> None:
+    """Put a tray in each state in turn; it shows that state's drawing for the panel."""
     tray = Tray()
-    assert not current_theme().dark
+    assert current_theme().dark == dark
     for state in TRAY_STATES:
         tray.error = "boom" if state == "error" else None
         tray.paused = state == "paused"
         tray.running = {"r1": "sleep 1"} if state == "running" else {}
         tray.update()
         assert tray.state() == state
-        assert shown(tray) == image(tray_icon(state, dark=False), 22), state
+        assert shown(tray) == image(tray_icon(state, dark=dark), 22), state
+
+
+def test_the_tray_shows_the_light_panel_icon_under_a_light_scheme(qtbot: QtBot) -> None:
+    assert_each_state_shows_its_icon(dark=False)
 
 
 def test_the_tray_shows_the_dark_panel_icon_under_a_dark_scheme(
     qtbot: QtBot, dark_palette: None
 ) -> None:
-    tray = Tray()
-    assert current_theme().dark
-    for state in TRAY_STATES:
-        tray.error = "boom" if state == "error" else None
-        tray.paused = state == "paused"
-        tray.running = {"r1": "sleep 1"} if state == "running" else {}
-        tray.update()
-        assert tray.state() == state
-        assert shown(tray) == image(tray_icon(state, dark=True), 22), state
+    assert_each_state_shows_its_icon(dark=True)
 
 
 def test_the_tray_follows_a_switch_of_the_colour_scheme(
