@@ -12,19 +12,15 @@ from typing import TypeVar
 import pytest
 
 from atom_desktop.assistant.providers.anthropic import ANTHROPIC_VERSION, AnthropicProvider
-from atom_desktop.assistant.providers.base import ChatMessage, Completion, OutputSchema, complete
+from atom_desktop.assistant.providers.base import Completion, OutputSchema, complete
 from atom_desktop.assistant.providers.client import new_client
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
-from atom_desktop.assistant.providers.retry import RetryPolicy
-from tests.integration.assistant.conftest import KEY
+from tests.integration.assistant.conftest import HELLO, KEY, QUICK, SCHEMA
 from tests.support import fake_anthropic_server as fake
 from tests.support.ports import free_port
 from tests.support.scripted_http_server import Reply, ScriptedServer
 
 T = TypeVar("T")
-HELLO = [ChatMessage("system", "Be brief."), ChatMessage("user", "Say hello")]
-SCHEMA = OutputSchema("propose_plan", {"type": "object", "properties": {"n": {"type": "integer"}}})
-QUICK = RetryPolicy(tries=3, first_delay=0.01, max_delay=5.0)
 
 
 def _with_provider(

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from atom_desktop.assistant.providers.base import (
-    ChatMessage,
     Completion,
     OutputSchema,
     complete,
@@ -28,16 +27,12 @@ from atom_desktop.assistant.providers.openai_compatible import (
     StructuredMode,
 )
 from atom_desktop.assistant.providers.retry import RetryPolicy
-from tests.integration.assistant.conftest import KEY
+from tests.integration.assistant.conftest import HELLO, KEY, QUICK, SCHEMA
 from tests.support import fake_openai_server as fake
 from tests.support.ports import free_port
 from tests.support.scripted_http_server import Reply, ScriptedServer, json_reply
 
 T = TypeVar("T")
-HELLO = [ChatMessage("system", "Be brief."), ChatMessage("user", "Say hello")]
-SCHEMA = OutputSchema("propose_plan", {"type": "object", "properties": {"n": {"type": "integer"}}})
-#: Short waits, so the tests that exhaust the retries take well under a second.
-QUICK = RetryPolicy(tries=3, first_delay=0.01, max_delay=5.0)
 
 
 def _with_provider(
