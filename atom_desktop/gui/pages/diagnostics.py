@@ -49,7 +49,6 @@ from atom_desktop.gui.diagnostics_samples import Sampler, Series, agent_counts
 from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.error_reports_dialog import copy_report, open_report
-from atom_desktop.gui.one_read import OneRead
 from atom_desktop.gui.relative_time import set_time_cell
 from atom_desktop.gui.status_chip import StatusChipDelegate, set_status_cell
 from atom_desktop.gui.style import Spacing, current_theme, heading, muted, page_margins
@@ -87,9 +86,8 @@ class DiagnosticsPage(QWidget):
     def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._host = host
-        self._reads = OneRead(
-            lambda: self._host.call(diagnostics_overview, self._show, self._load_failed)
-        )
+        self._loading = False
+        self._again = False
         self.overview: DiagnosticsOverview | None = None
         #: The plots by series, once the page has first been shown.
         self.plots: dict[Series, Plot] = {}
@@ -300,10 +298,17 @@ class DiagnosticsPage(QWidget):
         if not self._host.is_running:
             self.message.show_error(self.tr("The agent is not running."))
             return
-        self._reads.request()
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self._host.call(diagnostics_overview, self._show, self._load_failed)
 
     def _loaded(self) -> None:
-        self._reads.done()
+        self._loading = False
+        if self._again:
+            self._again = False
+            self.refresh()
 
     def _load_failed(self, error: AtomError) -> None:
         self._loaded()

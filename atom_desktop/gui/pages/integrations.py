@@ -43,7 +43,6 @@ from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.column_sizing import fit_columns
 from atom_desktop.gui.empty_state import EmptyState
 from atom_desktop.gui.error_label import ErrorLabel
-from atom_desktop.gui.one_read import OneRead
 from atom_desktop.gui.pages.integration_dialogs import (
     ClientEntry,
     ConnectDialog,
@@ -286,9 +285,8 @@ class IntegrationsPage(QWidget):
         #: The dialog open now (connect or add key), if any.
         self.dialog: ProviderDialog | None = None
         self.loaded = False  # the accounts have been read at least once
-        self._reads = OneRead(
-            lambda: self._host.call(list_accounts, self._accounts_read, self._read_failed)
-        )
+        self._loading = False
+        self._again = False
         self._busy = False
         self._pending_select: str | None = None
 
@@ -444,14 +442,21 @@ class IntegrationsPage(QWidget):
 
     def refresh(self) -> None:
         """Read the accounts again (once at a time; again after if asked meanwhile)."""
-        self._reads.request()
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self._host.call(list_accounts, self._accounts_read, self._read_failed)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event.payload, IntegrationChanged):
             self._refresh_timer.start()
 
     def _read_done(self) -> None:
-        self._reads.done()
+        self._loading = False
+        if self._again:
+            self._again = False
+            self.refresh()
 
     def _read_failed(self, error: AtomError) -> None:
         self._read_done()

@@ -34,7 +34,6 @@ from atom_desktop.core.events import Event, SyncStatusChanged
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
-from atom_desktop.gui.one_read import OneRead
 from atom_desktop.gui.pages.sync_connection_form import ConnectionForm
 from atom_desktop.gui.relative_time import absolute_time, relative_time
 from atom_desktop.gui.status_chip import status_colours
@@ -182,7 +181,8 @@ class SyncPage(QWidget):
     def __init__(self, host: AgentHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._host = host
-        self._reads = OneRead(lambda: self._host.call(sync_overview, self._show, self._load_failed))
+        self._loading = False
+        self._again = False
         self.status: SyncStatus | None = None
 
         # Status
@@ -303,7 +303,11 @@ class SyncPage(QWidget):
 
     def refresh(self) -> None:
         """Read the status and the conflicts again (once at a time; again after if asked)."""
-        self._reads.request()
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self._host.call(sync_overview, self._show, self._load_failed)
 
     def _on_event(self, event: Event) -> None:
         payload = event.payload
@@ -313,7 +317,10 @@ class SyncPage(QWidget):
             self._refresh_timer.start()
 
     def _loaded(self) -> None:
-        self._reads.done()
+        self._loading = False
+        if self._again:
+            self._again = False
+            self.refresh()
 
     def _load_failed(self, error: AtomError) -> None:
         self._loaded()
