@@ -164,25 +164,43 @@ PlanStep = Annotated[
     ShellStep | HttpStep | NotifyStep | CreateTaskStep | UpdateTaskStep | CreateAutomationStep,
     Field(discriminator="type"),
 ]
-Steps = Annotated[list[PlanStep], Field(min_length=1, max_length=MAX_STEPS)]
+Steps = Annotated[list[PlanStep], Field(max_length=MAX_STEPS)]
+#: The longest reply a plan may carry.
+REPLY_MAX = 8_000
+Reply = Annotated[
+    str,
+    Field(
+        max_length=REPLY_MAX,
+        description="What to tell the person: the answer to a question, or a word about "
+        "the steps. Empty when the steps say it all.",
+    ),
+]
 
 
-class ProposedPlan(BaseModel):
+class _StepsOrReply(BaseModel):
+    """At least one step, or a reply (a question answered needs no step)."""
+
+    model_config = STRICT
+
+    reply: Reply = ""
+    steps: Steps = []
+
+    @model_validator(mode="after")
+    def _something(self) -> _StepsOrReply:
+        if not self.steps and not self.reply.strip():
+            raise ValueError("give at least one step, or a reply")
+        return self
+
+
+class ProposedPlan(_StepsOrReply):
     """The steps proposed for a request, in order: what a provider's structured output fills in."""
 
-    model_config = STRICT
 
-    steps: Steps
-
-
-class Plan(BaseModel):
+class Plan(_StepsOrReply):
     """A proposed plan as the agent keeps it: nothing in it runs until a person approves."""
-
-    model_config = STRICT
 
     id: Annotated[str, Field(min_length=1, max_length=64)]
     request: Annotated[str, Field(min_length=1, max_length=REQUEST_MAX)]
-    steps: Steps
     created_at: Timestamp
 
 

@@ -282,10 +282,14 @@ def test_bad_steps_are_refused_with_a_clear_error(step: dict[str, Any], words: l
         assert word in message, message
 
 
-def test_a_plan_has_one_to_twenty_steps() -> None:
+def test_a_plan_has_up_to_twenty_steps_and_a_reply_when_it_has_none() -> None:
     shell = {"type": "shell", "shell": "true"}
-    with pytest.raises(ValidationError, match="at least 1 item"):
-        ProposedPlan.model_validate({"steps": []})
+    for empty in ({"steps": []}, {}, {"steps": [], "reply": "  "}):
+        with pytest.raises(ValidationError, match="at least one step, or a reply"):
+            ProposedPlan.model_validate(empty)
+    answered = ProposedPlan.model_validate({"reply": "Nothing failed last night."})
+    assert answered.steps == []
+    assert answered.reply == "Nothing failed last night."
     with pytest.raises(ValidationError, match="at most 20 items"):
         ProposedPlan.model_validate({"steps": [shell] * 21})
 
