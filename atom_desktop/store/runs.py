@@ -315,6 +315,27 @@ class RunRepository:
             after = page[-1].seq
             yield page
 
+    def tail(self, run_id: str, stream: str, max_bytes: int) -> bytes:
+        """The last ``max_bytes`` (at most) of one stream, reading only the chunks it needs."""
+        if max_bytes <= 0:
+            return b""
+        pieces: list[bytes] = []
+        kept = 0
+        with self._db.read() as session:
+            # Newest first, stopping once enough is read: a run of gigabytes
+            # costs a few chunks here, not its whole output.
+            rows = session.scalars(
+                select(RunChunkRow.data)
+                .where(RunChunkRow.run_id == run_id, RunChunkRow.stream == stream)
+                .order_by(RunChunkRow.seq.desc())
+            )
+            for data in rows:
+                pieces.append(data)
+                kept += len(data)
+                if kept >= max_bytes:
+                    break
+        return b"".join(reversed(pieces))[-max_bytes:]
+
     def stored_bytes(self, run_id: str, stream: str) -> int:
         """How many bytes of ``stream`` are stored (read without loading them)."""
         with self._db.read() as session:

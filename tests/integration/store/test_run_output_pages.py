@@ -98,3 +98,17 @@ def test_reading_pages_leaves_the_connections_page_cache_as_it_was(
     assert sum(len(p) for p in runs.stream_pages(run_id, "stdout", limit=3)) > 0
     assert cache_sizes() == before
     assert before == {-CACHE_KIB}
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, 2999, 20_000, 10**7])
+def test_the_tail_is_the_last_bytes_of_one_stream(runs: RunRepository, size: int) -> None:
+    run_id = new_run(runs)
+    chunks = interleaved(300)
+    runs.save_output(run_id, chunks, None, piece=50)
+    for stream in ("stdout", "stderr"):
+        whole = b"".join(c.data for c in chunks if c.stream == stream)
+        assert runs.tail(run_id, stream, size) == (whole[-size:] if size else b"")
+
+
+def test_the_tail_of_a_run_without_output_is_empty(runs: RunRepository) -> None:
+    assert runs.tail(new_run(runs), "stdout", 4096) == b""
