@@ -12,8 +12,8 @@ Nothing of the answer is logged: it may hold what the person typed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
@@ -27,6 +27,7 @@ from atom_desktop.assistant.providers.base import (
     complete,
 )
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
+from atom_desktop.assistant.reply_stream import ReplyStream
 
 TOOL_NAME = "propose_plan"
 #: Validation errors quoted back to the model, at most.
@@ -44,10 +45,36 @@ def system_prompt(now: datetime, zone: str) -> str:
         f"Propose at most {MAX_STEPS} steps, and the fewest that do what was asked. "
         "Write shell commands exactly as they should run; never invent a command for "
         "something the person only described vaguely. "
+        "Put what you want to tell the person in 'reply', first: the answer when they ask a "
+        "question (then give no steps), else one short sentence about the plan. "
         f"It is now {now.isoformat()} and the person's time zone is {zone}: write times as "
         "RFC 3339 with an offset, and use that zone for schedules unless another is named. "
         f"Answer by calling {TOOL_NAME} (or with its JSON object), nothing else."
     )
+
+
+#: Introduces the agent's own data the person allowed to be sent.
+CONTEXT_HEADING = (
+    "What the person allows you to know about their agent (it may be cut short; "
+    "values shown as *** were removed):"
+)
+
+
+def plan_messages(
+    request: str,
+    *,
+    now: datetime,
+    zone: str,
+    context: str | None = None,
+    history: Sequence[ChatMessage] = (),
+) -> list[ChatMessage]:
+    """The messages asking for a plan: the job, the allowed context, earlier turns, the request."""
+    messages = [ChatMessage("system", system_prompt(now, zone))]
+    if context:
+        messages.append(ChatMessage("system", f"{CONTEXT_HEADING}\n\n{context}"))
+    messages.extend(history)
+    messages.append(ChatMessage("user", request))
+    return messages
 
 
 def validation_feedback(error: ValidationError) -> str:
@@ -82,25 +109,45 @@ def _unfenced(text: str) -> str:
 
 async def propose_plan(
     provider: Provider,
-    request: str,
+    request: str | Sequence[ChatMessage],
     *,
-    now: datetime,
-    zone: str,
+    now: datetime | None = None,
+    zone: str = "UTC",
     on_text: OnText | None = None,
+    on_reply: OnText | None = None,
     max_tokens: int = 4096,
 ) -> ProposedPlan:
-    """Ask ``provider`` for a plan for ``request``; ``on_text`` sees the answer's text as it comes.
+    """Ask ``provider`` for a plan for ``request`` (text, or :func:`plan_messages`' messages).
 
+    ``on_text`` sees the answer's JSON as it comes (text or tool arguments),
+    ``on_reply`` the characters of its ``reply`` as they are complete.
     Raises ProviderError: the provider's own failures, or ``bad_output`` when
     the answer is invalid twice.
     """
     output = OutputSchema(
         TOOL_NAME, plan_schema(), "Propose the steps that carry out the person's request."
     )
-    messages = [ChatMessage("system", system_prompt(now, zone)), ChatMessage("user", request)]
+    if isinstance(request, str):
+        messages = plan_messages(request, now=now or datetime.now(UTC), zone=zone)
+    else:
+        messages = list(request)
     for attempt in (1, 2):
+        reply = ReplyStream()
+
+        async def piece(text: str, reply: ReplyStream = reply) -> None:
+            if on_text is not None and (awaited := on_text(text)) is not None:
+                await awaited
+            said = reply.feed(text)
+            if on_reply is not None and said and (awaited := on_reply(said)) is not None:
+                await awaited
+
         answer = await complete(
-            provider, messages, output=output, max_tokens=max_tokens, on_text=on_text
+            provider,
+            messages,
+            output=output,
+            max_tokens=max_tokens,
+            on_text=piece,
+            on_arguments=piece,
         )
         raw = _answer_json(answer)
         try:

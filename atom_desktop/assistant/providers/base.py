@@ -136,15 +136,25 @@ async def complete(
     output: OutputSchema | None = None,
     max_tokens: int = 4096,
     on_text: Callable[[str], Awaitable[None] | None] | None = None,
+    on_arguments: Callable[[str], Awaitable[None] | None] | None = None,
 ) -> Completion:
-    """The whole answer of :meth:`Provider.stream_chat`; ``on_text`` sees text as it comes."""
+    """The whole answer of :meth:`Provider.stream_chat`.
+
+    ``on_text`` sees the text as it comes, ``on_arguments`` the tool calls'
+    JSON arguments (structured output arrives as one or the other).
+    """
     result = Completion()
     stream = provider.stream_chat(messages, output=output, max_tokens=max_tokens)
     async with aclosing(stream) as deltas:  # closed (the response with it) if on_text raises
         async for delta in deltas:
             result.add(delta)
-            if on_text is not None and isinstance(delta, TextDelta) and delta.text:
-                awaited = on_text(delta.text)
+            piece, callback = "", None
+            if isinstance(delta, TextDelta):
+                piece, callback = delta.text, on_text
+            elif isinstance(delta, ToolArgsDelta):
+                piece, callback = delta.arguments, on_arguments
+            if callback is not None and piece:
+                awaited = callback(piece)
                 if awaited is not None:
                     await awaited
     return result

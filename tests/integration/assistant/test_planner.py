@@ -13,9 +13,9 @@ import pytest
 
 from atom_desktop.assistant.plan import ProposedPlan
 from atom_desktop.assistant.plan_schema import plan_schema
-from atom_desktop.assistant.planner import TOOL_NAME, propose_plan
+from atom_desktop.assistant.planner import TOOL_NAME, plan_messages, propose_plan
 from atom_desktop.assistant.providers.anthropic import AnthropicProvider
-from atom_desktop.assistant.providers.base import Provider
+from atom_desktop.assistant.providers.base import ChatMessage, Provider
 from atom_desktop.assistant.providers.client import new_client
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
 from atom_desktop.assistant.providers.openai_compatible import OpenAICompatibleProvider
@@ -121,3 +121,38 @@ def test_a_provider_failure_is_not_retried_as_bad_output(openai_server: Scripted
         _plan_with_openai(openai_server)
     assert caught.value.kind is ProviderErrorKind.CONTEXT_TOO_LONG
     assert len(openai_server.received) == 1
+
+
+def test_the_reply_streams_out_of_a_tool_call_and_the_context_is_sent(
+    anthropic_server: ScriptedServer,
+) -> None:
+    answer = json.dumps({"reply": "Nothing failed; here is a re-run.", **json.loads(VALID)})
+    anthropic_server.add(anthropic_fake.stream(tool=TOOL_NAME, arguments=_pieces(answer, 3)))
+    replies: list[str] = []
+    pieces: list[str] = []
+    history = [ChatMessage("user", "hello"), ChatMessage("assistant", "Hi.")]
+    messages = plan_messages(
+        "what failed?", now=NOW, zone="UTC", context="Recent runs: none", history=history
+    )
+
+    async def run() -> ProposedPlan:
+        async with new_client() as client:
+            provider = AnthropicProvider(
+                client, model=anthropic_fake.MODEL, api_key=KEY, base_url=anthropic_server.base_url
+            )
+            return await propose_plan(
+                provider, messages, on_text=pieces.append, on_reply=replies.append
+            )
+
+    plan = asyncio.run(run())
+    assert plan.reply == "Nothing failed; here is a re-run."
+    assert len(replies) > 3  # as it came, not at the end
+    assert "".join(replies) == plan.reply
+    assert "".join(pieces) == answer
+    body = anthropic_server.received[0].json()
+    assert "Recent runs: none" in body["system"]
+    assert body["messages"] == [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "Hi."},
+        {"role": "user", "content": "what failed?"},
+    ]
