@@ -5,28 +5,36 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from alembic import command
 from sqlalchemy import text
 
 from atom_desktop.core.actors import Actor
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.database import Database
+from atom_desktop.store.engine import build_engine, connect
+from atom_desktop.store.migrator import alembic_config
 
 
 def test_older_entries_get_their_actor(db_path: Path, key: bytes) -> None:
     # A database as 0007 left it: no actor column, the window named by a token name.
-    db = Database.open(db_path, key)
-    with db.write() as session:
-        session.execute(text("ALTER TABLE audit_log DROP COLUMN actor"))
-        session.execute(text("UPDATE alembic_version SET version_num = '0007'"))
-        for name in ("desktop app", "owner", None):
-            session.execute(
-                text(
-                    "INSERT INTO audit_log (at, token_name, action, target, status, result) "
-                    "VALUES (:at, :name, 'task.create', NULL, 201, 'ok')"
-                ),
-                {"at": datetime.now(UTC), "name": name},
-            )
-    db.close()
+    Database.open(db_path, key).close()
+    engine = build_engine(lambda: connect(db_path, key), writer=True)
+    try:
+        with engine.connect() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0007")
+            for name in ("desktop app", "owner", None):
+                conn.execute(
+                    text(
+                        "INSERT INTO audit_log (at, token_name, action, target, status, result) "
+                        "VALUES (:at, :name, 'task.create', NULL, 201, 'ok')"
+                    ),
+                    {"at": datetime.now(UTC).replace(tzinfo=None), "name": name},
+                )
+            conn.commit()
+    finally:
+        engine.dispose()
 
     db = Database.open(db_path, key)
     try:
