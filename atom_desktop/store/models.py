@@ -7,6 +7,7 @@ same tables for queries and must match them (a test compares the two).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -384,3 +385,109 @@ class IntegrationRevocationRow(Base):
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class MessageRole(StrEnum):
+    """Who wrote a message of an assistant conversation."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    ERROR = "error"  # the request failed; the text says why
+
+
+class PlanStepStatus(StrEnum):
+    """A proposed step of an assistant's plan: decided by a person, then run (or refused)."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"  # refused before it started (e.g. by the deny list)
+
+
+class AssistantConversationRow(Base):
+    """A conversation with the assistant (kept on this device only, never synced)."""
+
+    __tablename__ = "assistant_conversations"
+    __table_args__ = (Index("ix_assistant_conversations_updated_at", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AssistantMessageRow(Base):
+    """One message of a conversation, numbered 1.. within it."""
+
+    __tablename__ = "assistant_messages"
+    __table_args__ = (
+        CheckConstraint(sql_in("role", MessageRole), name="ck_assistant_messages_role"),
+        Index("ux_assistant_messages_conversation_id_seq", "conversation_id", "seq", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("assistant_conversations.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    # What was sent to the AI provider for this request, redacted by the caller.
+    sent: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    provider: Mapped[str | None] = mapped_column(String(200))
+    plan_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+
+
+class AssistantPlanRow(Base):
+    """The plan proposed in answer to one message."""
+
+    __tablename__ = "assistant_plans"
+    __table_args__ = (Index("ix_assistant_plans_conversation_id", "conversation_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("assistant_conversations.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[str] = mapped_column(String(36))
+    request: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class AssistantPlanStepRow(Base):
+    """One step of a plan, the digest of what was shown, and its approval and run."""
+
+    __tablename__ = "assistant_plan_steps"
+    __table_args__ = (
+        CheckConstraint(sql_in("status", PlanStepStatus), name="ck_assistant_plan_steps_status"),
+        # An approval always names the step's current content, and an approved
+        # step always has one: the database refuses anything else.
+        CheckConstraint(
+            "approved_digest IS NULL OR approved_digest = digest",
+            name="ck_assistant_plan_steps_approved_digest",
+        ),
+        CheckConstraint(
+            "status <> 'approved' OR approved_digest IS NOT NULL",
+            name="ck_assistant_plan_steps_approved",
+        ),
+    )
+
+    plan_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("assistant_plans.id", ondelete="CASCADE"), primary_key=True
+    )
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    approved_digest: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]

@@ -12,6 +12,7 @@ from atom_desktop.secrets.database_key import DatabaseKey, DatabaseKeyPolicy
 from atom_desktop.store.audit import AuditLog
 from atom_desktop.store.automation_runs import AutomationRunRepository
 from atom_desktop.store.automations import AutomationRepository
+from atom_desktop.store.conversations import ConversationRepository
 from atom_desktop.store.database import Database
 from atom_desktop.store.errors import StoreError
 from atom_desktop.store.outbox import Outbox
@@ -44,6 +45,7 @@ class StoreService:
         self._run_processes: RunProcessRepository | None = None
         self._automations: AutomationRepository | None = None
         self._automation_runs: AutomationRunRepository | None = None
+        self._conversations: ConversationRepository | None = None
         self.key: DatabaseKey | None = None
 
     @property
@@ -108,6 +110,13 @@ class StoreService:
         return self._automation_runs
 
     @property
+    def conversations(self) -> ConversationRepository:
+        """The assistant's conversations and plans (only between start and stop)."""
+        if self._conversations is None:
+            raise StoreError("The store is not open.")
+        return self._conversations
+
+    @property
     def audit(self) -> AuditLog:
         """The audit log (only between start and stop)."""
         if self._audit is None:
@@ -143,6 +152,7 @@ class StoreService:
         self._run_processes = RunProcessRepository(db)
         self._automations = AutomationRepository(db, self._ids)
         self._automation_runs = AutomationRunRepository(db, self._ids)
+        self._conversations = ConversationRepository(db, self._ids)
         logger.info("Opened the encrypted database %s", self._paths.database)
 
     async def async_stop(self) -> None:
@@ -151,6 +161,7 @@ class StoreService:
         self._tasks = self._outbox = self._api_tokens = self._audit = self._runs = None
         self._automations = None
         self._automation_runs = None
+        self._conversations = None
         self._run_processes = None
         if db is not None:
             await asyncio.to_thread(db.close)
