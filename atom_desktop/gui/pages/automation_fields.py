@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from atom_desktop.platform.local_zone import local_zone_name
+
 PREVIEW_COUNT = 5
 PREVIEW_DELAY_MS = 150
 COMMON_ZONES = (
@@ -93,18 +95,6 @@ class FormError(Exception):
 
 
 # -- small pieces ----------------------------------------------------------------------
-
-
-def local_zone_name() -> str:
-    """The computer's IANA time zone (UTC when it cannot be told)."""
-    try:
-        import tzlocal  # noqa: PLC0415 - APScheduler's own dependency; rarely needed
-
-        name = tzlocal.get_localzone_name()
-        ZoneInfo(name)
-    except Exception:  # any failure means "unknown": fall back to UTC
-        return "UTC"
-    return name
 
 
 @functools.cache

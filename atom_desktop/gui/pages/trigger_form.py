@@ -40,7 +40,6 @@ from atom_desktop.gui.pages.automation_fields import (
     date_time_edit,
     from_qt,
     lines,
-    local_zone_name,
     monospace,
     number,
     to_qt,
@@ -50,6 +49,7 @@ from atom_desktop.gui.pages.automation_fields import (
 )
 from atom_desktop.gui.run_labels import short_command
 from atom_desktop.gui.translations import english_plural
+from atom_desktop.platform.local_zone import local_zone_name
 
 _SCHEDULE = TypeAdapter(Schedule)
 
