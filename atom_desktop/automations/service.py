@@ -121,16 +121,18 @@ class AutomationService:
         self._clock = clock
         self.approvals = ApprovalDesk(lambda: store.automation_runs, bus)
         self._http: httpx.AsyncClient | None = None
+        #: Runs single steps (the assistant's plans run theirs here too).
+        self.steps = StepRunner(
+            runner,
+            runs=lambda: store.runs,
+            tasks=lambda: store.tasks,
+            bus=bus,
+            http=self._client,
+            approvals=self.approvals,
+            credentials=credentials,
+        )
         self._executor = RunExecutor(
-            StepRunner(
-                runner,
-                runs=lambda: store.runs,
-                tasks=lambda: store.tasks,
-                bus=bus,
-                http=self._client,
-                approvals=self.approvals,
-                credentials=credentials,
-            ),
+            self.steps,
             lambda: store.automation_runs,
             bus,
             settings.scratch_dir,

@@ -38,7 +38,7 @@ from atom_desktop.core.events import EventBus, NotificationRequested
 from atom_desktop.core.redaction import MASK
 from atom_desktop.core.statuses import RunStatus
 from atom_desktop.integrations.health import RequestAuth
-from atom_desktop.runner.request import RunRequest
+from atom_desktop.runner.request import RunRequest, RunSource
 from atom_desktop.runner.service import RunnerService
 from atom_desktop.store.runs import RunRecord, RunRepository
 from atom_desktop.store.task_types import TaskCreate, TaskUpdate
@@ -79,6 +79,11 @@ class RunContext:
     current_run_id: str | None = None
     # Marks the run as waiting for an approval (True) and running again (False).
     waiting: Callable[[bool], Awaitable[None]] | None = None
+    # Who the shell steps' runs are recorded as started by: an automation, or
+    # an assistant plan (whose steps were approved before they got here).
+    source: RunSource = "automation"
+    # Told each shell step's run id as soon as the run exists.
+    on_run: Callable[[str], Awaitable[None]] | None = None
 
     def scope(self) -> dict[str, Any]:
         """What ``${...}`` references can name."""
@@ -97,6 +102,11 @@ class RunContext:
 
     def shell_inputs(self) -> tuple[list[str], dict[str, str]]:
         """The arguments and environment variables that carry trigger data to a shell step."""
+        env: dict[str, str] = {}
+        if self.source != "automation":
+            # A plan's step has no automation or trigger; only the previous step's output.
+            self._add_previous(env)
+            return [], env
         env = {
             "AUTOMATION_ID": self.automation_id,
             "AUTOMATION_NAME": self.automation_name,
@@ -114,11 +124,14 @@ class RunContext:
             if sum(len(p) + 1 for p in paths) <= ARGS_BUDGET:
                 args = paths
             env["TRIGGER_PATHS_IN_ARGS"] = "1" if args or not paths else "0"
+        self._add_previous(env)
+        return args, env
+
+    def _add_previous(self, env: dict[str, str]) -> None:
         if self.previous_shell is not None:
             # Its tail: one environment string may hold 128 KiB at most (Linux).
             env["PREVIOUS_STDOUT"] = str(self.previous_shell.get("stdout", ""))[-PREVIOUS_CHARS:]
             env["PREVIOUS_EXIT_CODE"] = str(self.previous_shell.get("exit_code", ""))
-        return args, env
 
 
 def write_paths_file(path: Path, paths: list[str]) -> None:
@@ -241,7 +254,7 @@ class StepRunner:
         )
         submit = asyncio.ensure_future(
             self._runner.async_submit(
-                request, source="automation", requester=f"automation:{ctx.automation_name}"[:64]
+                request, source=ctx.source, requester=f"{ctx.source}:{ctx.automation_name}"[:64]
             )
         )
         try:
@@ -249,6 +262,8 @@ class StepRunner:
             # run's id, or the command would go on with nobody to end it.
             record = await asyncio.shield(submit)
             ctx.current_run_id = record.id
+            if ctx.on_run is not None:
+                await ctx.on_run(record.id)
             final = await self._runner.async_wait(record.id)
         except asyncio.CancelledError:
             # The automation was cancelled or timed out: its command ends too.
