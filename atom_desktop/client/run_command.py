@@ -11,7 +11,6 @@ cancels it as well. A run the agent ended itself (a timeout) says so.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import signal
 import sys
@@ -25,6 +24,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from atom_desktop.client.agent_client import AgentClient, ApiError, NoAgentError
+from atom_desktop.client.sse import sse_events
 from atom_desktop.core.errors import AtomError
 from atom_desktop.core.statuses import RunStatus
 
@@ -250,17 +250,12 @@ def _stream(
         if response.is_error:
             response.read()
             raise ApiError(response.status_code, "stream", response.text)
-        kind = ""
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                kind = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                data = json.loads(line.removeprefix("data: "))
-                if kind == "output":
-                    target = out if data["stream"] == "stdout" else err
-                    target.write(base64.b64decode(data["data"]))
-                    target.flush()
-                    last = int(data["seq"])
-                elif kind == "exit":
-                    return data, last
+        for kind, data in sse_events(response.iter_lines()):
+            if kind == "output":
+                target = out if data["stream"] == "stdout" else err
+                target.write(base64.b64decode(data["data"]))
+                target.flush()
+                last = int(data["seq"])
+            elif kind == "exit":
+                return data, last
     return None, last
