@@ -1,7 +1,7 @@
 """A plan step's digest: what an approval names, so it covers exactly what was shown.
 
 The digest is SHA-256 over the step's canonical JSON (keys sorted, no
-spaces, defaults written out), computed from the step as parsed. The agent
+spaces, the fields that were given), computed from the step as parsed. The agent
 recomputes it from the stored step right before the step runs and the store
 lets the step start only when it equals the approved digest: a step edited
 after its approval, or changed in the database, does not run on the old
@@ -22,8 +22,13 @@ _STEP = TypeAdapter[PlanStep](PlanStep)
 
 
 def step_body(step: PlanStep) -> dict[str, Any]:
-    """The step as stored and sent: JSON values, defaults included."""
-    body: dict[str, Any] = _STEP.dump_python(step, mode="json")
+    """The step as stored and sent: JSON values, only the fields that were given.
+
+    Fields left out stay left out: a task change names only what it changes
+    (writing the others out as null would clear them), and a step read back
+    from its body is the same step with the same digest.
+    """
+    body: dict[str, Any] = _STEP.dump_python(step, mode="json", exclude_unset=True)
     return body
 
 
