@@ -22,6 +22,7 @@ from atom_desktop import __version__
 from atom_desktop.api.auth import TokenAuthority, TokenService
 from atom_desktop.api.routes.oauth_callback import CALLBACK_PATH
 from atom_desktop.api.server import ApiService
+from atom_desktop.assistant.service import AssistantConfig, AssistantService
 from atom_desktop.automations.service import AutomationService, AutomationSettings
 from atom_desktop.config.logging_setup import LOG_FILE_NAME
 from atom_desktop.config.paths import AppPaths
@@ -107,12 +108,14 @@ class Runtime:
             OwnerTokenStore(settings, self.paths, self.vault, self.redactor),
             lambda: self.store.api_tokens,
         )
+        # One policy for every command nobody typed: runs, automations, plans.
+        policy = CommandPolicy(settings.deny_commands, settings.allow_commands)
         self.runner = RunnerService(
             RunnerSettings(
                 max_concurrent=settings.max_concurrent_runs,
                 output_cap=int(settings.run_output_cap_mib * 1024 * 1024),
                 kill_grace_s=settings.kill_grace_s,
-                policy=CommandPolicy(settings.deny_commands, settings.allow_commands),
+                policy=policy,
             ),
             lambda: self.store.runs,
             lambda: self.store.run_processes,
@@ -142,6 +145,15 @@ class Runtime:
             self.bus,
             alerts=self.alerts,
             credentials=self.integrations.async_request_auth,
+        )
+        self.assistant = AssistantService(
+            AssistantConfig.from_settings(settings),
+            self.store,
+            self.automations,
+            policy=policy,
+            vault=self.vault,
+            redactor=self.redactor,
+            bus=self.bus,
         )
         # Off (nothing started, nothing connected) unless a server URL is set.
         self.sync_connection = SyncConnectionStore(self.paths.config_file, self.vault)
@@ -183,6 +195,7 @@ class Runtime:
             self.runner,
             self.integrations,
             self.automations,
+            self.assistant,
             self.sync,
             self.api,
             # Last: a version started on trial confirms once the API answers.

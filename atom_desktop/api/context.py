@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from atom_desktop.api.auth import TokenAuthority
+from atom_desktop.assistant.service import AssistantService
 from atom_desktop.automations.service import AutomationService
 from atom_desktop.config.paths import AppPaths
 from atom_desktop.config.settings import Settings
@@ -33,6 +34,7 @@ class AgentContext(Protocol):
     integrations: IntegrationService
     updates: UpdateService
     alerts: Alerts
+    assistant: AssistantService
 
     @property
     def state(self) -> str:

@@ -241,7 +241,7 @@ def describe(step: PlanStep) -> str:
             return f"Change the task {step.task_id}: {changed}."
         case CreateAutomationStep():
             spec = step.automation
-            lines = [f"Create the automation {spec.name!r}, which runs {_triggers(spec)}:"]
+            lines = [f"Create the automation {spec.name!r}, which runs {describe_triggers(spec)}:"]
             lines.extend(f"{i}. {_describe_step(s)}" for i, s in enumerate(spec.steps, start=1))
             return "\n".join(lines)
         case _:
@@ -274,7 +274,8 @@ def _describe_step(step: Step) -> str:
             assert_never(step)
 
 
-def _triggers(spec: AutomationSpec) -> str:
+def describe_triggers(spec: AutomationSpec) -> str:
+    """When an automation runs, in words."""
     if not spec.triggers:
         return "only when started by hand"
     return " and ".join(_trigger(t) for t in spec.triggers)

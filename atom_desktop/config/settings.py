@@ -44,6 +44,10 @@ OWNER_TOKEN_SHAPE = (
 )
 
 
+#: The kinds of plan step (the assistant's StepKind), for ``assistant_auto_kinds``.
+AssistantStepKind = Literal["shell", "http", "notify", "task_create", "task_update", "automation"]
+
+
 class IntegrationClient(BaseModel):
     """The OAuth client registered with one provider: ``[integrations.<provider>]``."""
 
@@ -220,6 +224,33 @@ class Settings(BaseSettings):
         description="How an OpenAI-compatible server is asked for a plan: JSON schema or tools.",
     )
 
+    # What the assistant may read and send to the provider: nothing unless
+    # the person allows it (Settings → Assistant).
+    assistant_share_tasks: bool = Field(
+        default=False, description="The assistant may send open tasks to the AI provider."
+    )
+    assistant_share_runs: bool = Field(
+        default=False,
+        description="The assistant may send recent runs and their output's tail to the provider.",
+    )
+    assistant_share_automations: bool = Field(
+        default=False, description="The assistant may send the automations to the provider."
+    )
+    assistant_context_tokens: int = Field(
+        default=3000,
+        ge=200,
+        le=100_000,
+        description="At most this many tokens (estimated) of tasks, runs and automations "
+        "go with a request.",
+    )
+    # Kinds of plan step that run without a person's approval. The names are
+    # the assistant's StepKind values (a test keeps the two lists equal).
+    assistant_auto_kinds: Annotated[tuple[AssistantStepKind, ...], NoDecode] = Field(
+        default=(),
+        description="Kinds of plan step that run without approval: shell, http, notify, "
+        "task_create, task_update, automation.",
+    )
+
     @field_validator("deny_commands", "allow_commands")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -273,6 +304,14 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         return split_origins(value) if isinstance(value, str) else value
+
+    @field_validator("assistant_auto_kinds", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: object) -> object:
+        # ATOM_ASSISTANT_AUTO_KINDS=notify,task_create
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("allowed_origins")
     @classmethod

@@ -176,6 +176,17 @@ class IntegrationChanged(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class AssistantPlanChanged(EventPayload):
+    """An assistant plan was proposed, or one of its steps was decided, edited, started or ended."""
+
+    kind: ClassVar[str] = "assistant.plan"
+    plan_id: str
+    conversation_id: str
+    #: The plan's state as a whole (assistant/plan_state.py).
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class WindowActivationRequested(EventPayload):
     """Someone (a second launch, a script) asked the desktop window to show itself."""
 

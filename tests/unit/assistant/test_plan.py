@@ -284,7 +284,8 @@ def test_bad_steps_are_refused_with_a_clear_error(step: dict[str, Any], words: l
 
 def test_a_plan_has_up_to_twenty_steps_and_a_reply_when_it_has_none() -> None:
     shell = {"type": "shell", "shell": "true"}
-    for empty in ({"steps": []}, {}, {"steps": [], "reply": "  "}):
+    empties: list[dict[str, object]] = [{"steps": []}, {}, {"steps": [], "reply": "  "}]
+    for empty in empties:
         with pytest.raises(ValidationError, match="at least one step, or a reply"):
             ProposedPlan.model_validate(empty)
     answered = ProposedPlan.model_validate({"reply": "Nothing failed last night."})
