@@ -28,6 +28,7 @@ from atom_desktop.api.routes import (
     alerts,
     app_window,
     approvals,
+    assistant,
     audit,
     automations,
     diagnostics,
@@ -115,6 +116,7 @@ def create_app(agent: AgentContext, *, heartbeat_s: float = 15.0) -> FastAPI:
         updates.router,
         diagnostics.router,
         alerts.router,
+        assistant.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

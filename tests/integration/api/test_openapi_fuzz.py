@@ -52,6 +52,8 @@ STATEFUL_STEPS = 6
 _AUTOMATION_PATHS = (
     "/api/v1/automations",
     "/api/v1/automations/{automation_id}",
+    # A plan's step may be an automation to create, with the same triggers.
+    "/api/v1/assistant/plans/{plan_id}/steps/{index}",
     "/api/v1/automations/preview",
 )
 RULES_IN_WORDS = (
@@ -68,7 +70,7 @@ RULES_IN_WORDS = (
             "Schema-valid request rejected",
             r"\.(include|exclude)\[[0-9]+\]: .* backwards range",
         )
-        for path in _AUTOMATION_PATHS[:2]
+        for path in _AUTOMATION_PATHS[:3]
     ),
 )
 
@@ -119,7 +121,8 @@ def known_gap(operation: str, title: str, answer: str) -> bool:
             return True
         try:
             error = json.loads(answer)["error"]
-            said = f"{error['field']}: {error['message']}"
+            # A request the schema refuses says "field: message" in its message.
+            said = f"{error['field']}: {error['message']}" if "field" in error else error["message"]
         except (ValueError, KeyError, TypeError):
             continue
         if re.search(mark, said, re.DOTALL):
