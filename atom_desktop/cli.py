@@ -178,6 +178,26 @@ def _add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     _add_doctor(commands)
 
 
+def _add_ask(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ask = _client_parser(
+        commands,
+        "ask",
+        "ask the assistant in plain words; it shows a plan and runs it once you approve "
+        '(e.g. atom-desktop ask "every weekday at 9 run make test")',
+    )
+    ask.add_argument("text", help="what you want done, in plain words")
+    ask.add_argument(
+        "--conversation", metavar="ID", help="continue this conversation (default: a new one)"
+    )
+    ask.add_argument(
+        "--yes",
+        dest="run_unasked",
+        action="store_true",
+        help="for scripts: run without asking, only when every step is of a kind set to run "
+        "by itself (exit 3 and run nothing otherwise)",
+    )
+
+
 def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = _client_parser(
         commands,
@@ -217,6 +237,7 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     revoke = _client_parser(tokens_actions, "revoke", "revoke a token by id")
     revoke.add_argument("token_id")
+    _add_ask(commands)
     run = commands.add_parser(
         "run",
         help="run a command on the agent and stream its output",
@@ -731,18 +752,10 @@ def _dispatch(
         from atom_desktop.client.doctor_command import doctor  # noqa: PLC0415
 
         return doctor(settings, paths, redactor, as_json=args.json, out=sys.stdout)
-    if args.command in (
-        "status",
-        "token",
-        "tasks",
-        "run",
-        "runs",
-        "automations",
-        "sync",
-        "integrations",
-    ):
+    if args.command not in (None, "serve"):
+        # Every other command talks to a running agent: none may start one by mistake.
         return _client_command(args, settings, paths, redactor)
-    if args.command != "serve":
+    if args.command is None:
         print(
             f"{PROG}: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
             f"running the agent headless, as '{PROG} serve'.",
@@ -1086,6 +1099,16 @@ def _client_command(  # noqa: PLR0911 - one return per command family
     with AgentClient(agent_url(settings, paths), token.secret if token else None) as client:
         if args.command == "run":
             return _run(client, args)
+        if args.command == "ask":
+            from atom_desktop.client.ask_command import ask  # noqa: PLC0415
+
+            return ask(
+                client,
+                args.text,
+                conversation_id=args.conversation,
+                yes=args.run_unasked,
+                as_json=as_json,
+            )
         if args.command == "runs":
             commands.runs(client, args.runs_action, args, as_json=as_json)
             return 0
