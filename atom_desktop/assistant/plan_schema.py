@@ -12,6 +12,8 @@ every answer with the full pydantic models, which keep every check.
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 from atom_desktop.assistant.plan import ProposedPlan
@@ -22,7 +24,14 @@ _DROPPED = frozenset({"pattern", "not", "propertyNames", "discriminator", "title
 
 
 def plan_schema() -> dict[str, Any]:
-    """The simplified JSON schema of :class:`ProposedPlan`."""
+    """The simplified JSON schema of :class:`ProposedPlan` (a copy the caller may change)."""
+    return copy.deepcopy(_plan_schema())
+
+
+@functools.cache
+def _plan_schema() -> dict[str, Any]:
+    # Made once: pydantic takes some 7 ms to write the models' schema, a
+    # seventh of a request's whole budget (bench/assistant.py).
     simplified = _simplify(ProposedPlan.model_json_schema())
     assert isinstance(simplified, dict)
     return simplified
