@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -104,6 +105,15 @@ class ScriptedServer:
         return json_reply(500, {"fake": "no reply scripted for this request"})
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client hangs up on a kept-alive connection (as clients do)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Other errors are printed as usual."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
 def scripted_server(
     check: Callable[[Received], Reply | None] | None = None,
@@ -173,7 +183,7 @@ def scripted_server(
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: tests read ``received`` instead."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _QuietServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
     thread = threading.Thread(
