@@ -12,9 +12,9 @@ that changes something calls a job of this module, never a service directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from atom_desktop.core.actors import Actor
 from atom_desktop.core.alert_kinds import AlertKind
@@ -26,12 +26,21 @@ from atom_desktop.store.errors import NotFoundError
 # them: jobs run on the agent thread, which has loaded them already, and the
 # window's first paint need not wait for them.
 if TYPE_CHECKING:
+    from atom_desktop.assistant.providers.choice import ProviderChoice
+    from atom_desktop.assistant.service import (
+        AskEvent,
+        AskOutcome,
+        ConversationView,
+        Decision,
+        PlanView,
+    )
     from atom_desktop.automations.model import AutomationSpec
     from atom_desktop.automations.service import AutomationState
     from atom_desktop.runtime import Runtime
     from atom_desktop.store.audit import AuditEntry
     from atom_desktop.store.automation_runs import ApprovalRecord, AutomationRunRecord
     from atom_desktop.store.automations import MissedTime
+    from atom_desktop.store.conversations import ConversationRecord
     from atom_desktop.store.runs import RunRecord
     from atom_desktop.store.task_types import Task, TaskCreate, TaskFilter, TaskUpdate
     from atom_desktop.store.tokens import TokenRecord
@@ -355,3 +364,138 @@ async def decide_approval(runtime: Runtime, approval_id: str, approve: bool) -> 
     )
     await _audit(runtime, "approval.approve" if approve else "approval.deny", approval_id)
     return record
+
+
+# -- assistant ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssistantSettingsView:
+    """What Settings → Assistant shows of the running agent: its settings and the stored key."""
+
+    has_key: bool
+    keyring_usable: bool
+
+
+async def assistant_conversations(runtime: Runtime) -> list[ConversationRecord]:
+    """The assistant's conversations, the most recently active first."""
+    return await runtime.assistant.async_conversations()
+
+
+async def assistant_conversation(runtime: Runtime, conversation_id: str) -> ConversationView:
+    """One conversation with its messages and plans."""
+    return await runtime.assistant.async_conversation(conversation_id)
+
+
+async def assistant_plan(runtime: Runtime, plan_id: str) -> PlanView:
+    """One plan as it stands."""
+    return await runtime.assistant.async_plan(plan_id)
+
+
+async def assistant_ask(
+    runtime: Runtime,
+    text: str,
+    conversation_id: str | None,
+    emit: Callable[[AskEvent], Awaitable[None]],
+) -> AskOutcome:
+    """Answer a request typed in the window; ``emit`` sees the answer as it comes."""
+    outcome = await runtime.assistant.async_ask(text, conversation_id=conversation_id, emit=emit)
+    await _audit(runtime, "assistant.ask", outcome.conversation_id, status=201)
+    return outcome
+
+
+async def assistant_decide(
+    runtime: Runtime, plan_id: str, decisions: list[Decision], *, run: bool = True
+) -> PlanView:
+    """Approve (by the digest shown) or reject steps of a plan, then run what may run."""
+    view = await runtime.assistant.async_decide(plan_id, decisions, by=Actor.WINDOW.value, run=run)
+    for decision in decisions:
+        action = "assistant.approve" if decision.approve else "assistant.reject"
+        await _audit(runtime, action, f"{plan_id}/{decision.index}")
+    return view
+
+
+async def assistant_edit(
+    runtime: Runtime, plan_id: str, index: int, body: dict[str, Any]
+) -> PlanView:
+    """Replace a step that has not run; it needs approval again."""
+    try:
+        view = await runtime.assistant.async_edit(plan_id, index, body, by=Actor.WINDOW.value)
+    except ValueError as exc:  # pydantic's ValidationError: the body is not a valid step
+        raise AtomError(f"That step is not valid: {exc}") from None
+    await _audit(runtime, "assistant.edit", f"{plan_id}/{index}")
+    return view
+
+
+async def assistant_delete(runtime: Runtime, conversation_id: str) -> None:
+    """Delete a conversation with its messages and plans (runs stay in the history)."""
+    await runtime.assistant.async_delete(conversation_id)
+    await _audit(runtime, "assistant.delete", conversation_id)
+
+
+async def assistant_configure(runtime: Runtime, values: dict[str, Any]) -> None:
+    """Use the assistant settings ``values`` (already saved to config.toml) from now on."""
+    from atom_desktop.assistant.service import AssistantConfig  # noqa: PLC0415
+
+    settings = runtime.settings.model_copy(update=values)
+    runtime.assistant.configure(AssistantConfig.from_settings(settings))
+    await _audit(runtime, "assistant.configure", None)
+
+
+async def assistant_key_state(runtime: Runtime, kind: str, base_url: str) -> AssistantSettingsView:
+    """Whether a key for ``kind`` at ``base_url`` is in the keyring (never the key)."""
+    from atom_desktop.assistant.providers.keys import ProviderKeys  # noqa: PLC0415
+
+    usable = (await _in_thread(runtime.vault.probe)).usable
+    keys = ProviderKeys(runtime.vault, runtime.redactor)
+    stored = usable and (await _in_thread(keys.get, kind, base_url)) is not None
+    return AssistantSettingsView(has_key=stored, keyring_usable=usable)
+
+
+async def assistant_store_key(runtime: Runtime, kind: str, base_url: str, key: str) -> None:
+    """Keep a provider's API key in the OS keyring (only there)."""
+    from atom_desktop.assistant.providers.keys import ProviderKeys  # noqa: PLC0415
+
+    await _in_thread(ProviderKeys(runtime.vault, runtime.redactor).set, kind, base_url, key)
+    await _audit(runtime, "assistant.key.store", kind)
+
+
+async def assistant_forget_key(runtime: Runtime, kind: str, base_url: str) -> None:
+    """Remove a provider's API key from the keyring."""
+    from atom_desktop.assistant.providers.keys import ProviderKeys  # noqa: PLC0415
+
+    await _in_thread(ProviderKeys(runtime.vault, runtime.redactor).delete, kind, base_url)
+    await _audit(runtime, "assistant.key.forget", kind)
+
+
+async def assistant_check(runtime: Runtime, choice: ProviderChoice, key: str | None) -> str:
+    """Ask the provider ``choice`` names for a one-word answer ("Test"); ProviderError if not.
+
+    ``key`` is the one typed and not yet stored; None uses the stored one.
+    """
+    from atom_desktop.assistant.providers.choice import (  # noqa: PLC0415
+        build_provider,
+        check_provider,
+    )
+    from atom_desktop.assistant.providers.client import new_client  # noqa: PLC0415
+
+    key = key or await _stored_key(runtime, choice)
+    async with new_client() as client:
+        return await check_provider(build_provider(choice, client, key))
+
+
+async def assistant_models(runtime: Runtime, choice: ProviderChoice, key: str | None) -> list[str]:
+    """The models the provider offers ("Load models"); ProviderError if it cannot say."""
+    from atom_desktop.assistant.providers.choice import build_provider  # noqa: PLC0415
+    from atom_desktop.assistant.providers.client import new_client  # noqa: PLC0415
+
+    key = key or await _stored_key(runtime, choice)
+    async with new_client() as client:
+        return await build_provider(choice, client, key).list_models()
+
+
+async def _stored_key(runtime: Runtime, choice: ProviderChoice) -> str | None:
+    from atom_desktop.assistant.providers.keys import ProviderKeys  # noqa: PLC0415
+
+    keys = ProviderKeys(runtime.vault, runtime.redactor)
+    return await _in_thread(keys.get, choice.kind, choice.base_url)
