@@ -36,6 +36,7 @@ from atom_desktop.gui.column_sizing import fit_columns
 from atom_desktop.gui.empty_state import EmptyState
 from atom_desktop.gui.error_label import ErrorLabel
 from atom_desktop.gui.pages.alert_settings import AlertSettingsBox
+from atom_desktop.gui.pages.assistant_settings import AssistantSettingsBox
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
 from atom_desktop.gui.pages.updates_box import UpdatesBox
 from atom_desktop.gui.preferences import Preferences
@@ -171,6 +172,7 @@ class SettingsPage(QWidget):
         # Updates: the opt-out (config.toml) and what the checks found.
         self.updates = UpdatesBox(host, paths.config_file, settings.update_check)
         self.alerts = AlertSettingsBox(host, paths.config_file, settings)
+        self.assistant = AssistantSettingsBox(host, paths.config_file, settings)
 
         # Encryption
         self.key_storage = QLabel("—")
@@ -219,6 +221,7 @@ class SettingsPage(QWidget):
             token_box,
             general,
             self.alerts,
+            self.assistant,
             self.updates,
             sync,
             api,
@@ -227,10 +230,10 @@ class SettingsPage(QWidget):
         ):
             content_layout.addWidget(box)
         content_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
-        QVBoxLayout(self).addWidget(scroll)
+        self.content_scroll = QScrollArea()
+        self.content_scroll.setWidgetResizable(True)
+        self.content_scroll.setWidget(content)
+        QVBoxLayout(self).addWidget(self.content_scroll)
 
         self.load_preferences()
         self.new_token_button.clicked.connect(self.new_token)
@@ -240,6 +243,11 @@ class SettingsPage(QWidget):
         self.save_api.clicked.connect(self.save_api_settings)
         self.open_sync_button.clicked.connect(self.open_sync)
         host.when_started(self.refresh)
+
+    def show_assistant_settings(self) -> None:
+        """Scroll the Assistant box into view, the cursor in its provider choice."""
+        self.content_scroll.ensureWidgetVisible(self.assistant)
+        self.assistant.provider.setFocus()
 
     def _location_row(self, label: str, path: Path) -> QWidget:
         row = QWidget()
