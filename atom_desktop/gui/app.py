@@ -84,6 +84,7 @@ class DesktopApp(QObject):
         self.window.close_requested.connect(self.close_window)
         self.tray.open_requested.connect(self.window.bring_to_front)
         self.tray.quick_run_requested.connect(self.quick_run)
+        self.tray.ask_requested.connect(self.ask)
         self.tray.pause_requested.connect(self.set_paused)
         # The pages behind these are built on first use (see MainWindow).
         self.tray.cancel_requested.connect(self._cancel_run)
@@ -201,6 +202,11 @@ class DesktopApp(QObject):
         """Bring the window up on the approvals inbox."""
         self.window.show_approvals()
         self.window.bring_to_front()
+
+    def ask(self) -> None:
+        """Bring the window up on the Assistant page, ready to type a request."""
+        self.window.bring_to_front()
+        self.window.show_assistant()
 
     def quick_run(self) -> None:
         """Ask for a shell line and run it, showing its output."""

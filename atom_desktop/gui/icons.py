@@ -43,6 +43,7 @@ PAGE_ICONS = (
     "sync",
     "integrations",
     "diagnostics",
+    "assistant",
 )
 
 #: The statuses that have an icon (``resources/icons/status-<status>-<light|dark>.svg``).

@@ -38,6 +38,7 @@ from atom_desktop.gui.toast import ToastBar
 
 if TYPE_CHECKING:
     from atom_desktop.gui.pages.activity import ActivityPage
+    from atom_desktop.gui.pages.assistant import AssistantPage
     from atom_desktop.gui.pages.automations import AutomationsPage
     from atom_desktop.gui.pages.console import ConsolePage
     from atom_desktop.gui.pages.diagnostics import DiagnosticsPage
@@ -59,6 +60,7 @@ PAGES = (
     "Sync",
     "Integrations",
     "Diagnostics",
+    "Assistant",
 )
 # The rail's labels, marked for translation (PAGES stays the pages' stable names).
 PAGE_TITLES = {
@@ -71,6 +73,7 @@ PAGE_TITLES = {
     "Sync": QT_TRANSLATE_NOOP("MainWindow", "Sync"),
     "Integrations": QT_TRANSLATE_NOOP("MainWindow", "Integrations"),
     "Diagnostics": QT_TRANSLATE_NOOP("MainWindow", "Diagnostics"),
+    "Assistant": QT_TRANSLATE_NOOP("MainWindow", "Assistant"),
 }
 
 
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
             "Sync": lambda: _sync_page(host),
             "Integrations": lambda: _integrations_page(host),
             "Diagnostics": lambda: _diagnostics_page(host),
+            "Assistant": lambda: _assistant_page(host, self.show_run, self.show_assistant_settings),
         }
         self._built: dict[str, QWidget] = {}
         self.pages = QStackedWidget()
@@ -135,12 +139,14 @@ class MainWindow(QMainWindow):
         for index, name in enumerate(PAGES):
             title = QCoreApplication.translate("MainWindow", str(PAGE_TITLES[name]))
             item = QListWidgetItem(title)
-            item.setToolTip(f"{title} (Ctrl+{index + 1})")
+            # The tenth page is Ctrl+0, the key after 9 on the keyboard's top row.
+            key = f"Ctrl+{(index + 1) % 10}"
+            item.setToolTip(f"{title} ({key})")
             item.setData(Qt.ItemDataRole.AccessibleTextRole, title)
             self.rail.addItem(item)
             # A stand-in until the page is built (an empty area of the same place).
             self.pages.addWidget(QWidget())
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
+            shortcut = QShortcut(QKeySequence(key), self)
             shortcut.activated.connect(lambda i=index: self.show_page(i))
         self.home = cast(HomePage, self._page("Home", lambda: HomePage(host)))
         self.rail.currentRowChanged.connect(self._on_row)
@@ -190,6 +196,7 @@ class MainWindow(QMainWindow):
     sync_page: _LazyPage[SyncPage] = _LazyPage("Sync")
     integrations_page: _LazyPage[IntegrationsPage] = _LazyPage("Integrations")
     diagnostics: _LazyPage[DiagnosticsPage] = _LazyPage("Diagnostics")
+    assistant: _LazyPage[AssistantPage] = _LazyPage("Assistant")
 
     def page(self, name: str) -> QWidget:
         """The page called ``name``, built first if it was not yet."""
@@ -267,6 +274,16 @@ class MainWindow(QMainWindow):
     def show_integrations(self) -> None:
         """Show the Integrations page (connected accounts and the catalogue)."""
         self.show_page(PAGES.index("Integrations"))
+
+    def show_assistant(self) -> None:
+        """Show the Assistant page with the cursor in its request box (the tray's Ask…)."""
+        self.show_page(PAGES.index("Assistant"))
+        self.assistant.focus_input()
+
+    def show_assistant_settings(self) -> None:
+        """Show Settings with its Assistant box in view."""
+        self.show_page(PAGES.index("Settings"))
+        self.settings_page.show_assistant_settings()
 
     def bring_to_front(self) -> None:
         """Show, un-minimise and raise the window."""
@@ -379,3 +396,14 @@ def _diagnostics_page(host: AgentHost) -> QWidget:
     from atom_desktop.gui.pages.diagnostics import DiagnosticsPage  # noqa: PLC0415
 
     return DiagnosticsPage(host)
+
+
+def _assistant_page(
+    host: AgentHost, show_run: Callable[[str, str], None], show_settings: Callable[[], None]
+) -> QWidget:
+    from atom_desktop.gui.pages.assistant import AssistantPage  # noqa: PLC0415
+
+    page = AssistantPage(host)
+    page.open_run.connect(show_run)
+    page.open_settings.connect(show_settings)
+    return page

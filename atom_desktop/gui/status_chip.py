@@ -63,6 +63,10 @@ _STATUSES: Final[dict[str, tuple[str, object]]] = {
     "skipped": ("grey", QT_TRANSLATE_NOOP("status", "Skipped")),
     # A step whose command the policy or a person refused.
     "denied": ("red", QT_TRANSLATE_NOOP("status", "Denied")),
+    # An assistant plan's steps before they run (the others share the runs' words).
+    "plan.proposed": ("purple", QT_TRANSLATE_NOOP("status", "Proposed")),
+    "plan.approved": ("blue", QT_TRANSLATE_NOOP("status", "Approved")),
+    "plan.rejected": ("grey", QT_TRANSLATE_NOOP("status", "Rejected")),
     # Tasks.
     "todo": ("grey", QT_TRANSLATE_NOOP("status", "To do")),
     "doing": ("blue", QT_TRANSLATE_NOOP("status", "Doing")),

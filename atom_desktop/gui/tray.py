@@ -43,6 +43,7 @@ class Tray(QObject):
 
     open_requested = Signal()
     quick_run_requested = Signal()
+    ask_requested = Signal()  # show the Assistant page, ready to type
     pause_requested = Signal(bool)  # True: pause, False: resume
     cancel_requested = Signal(str)  # run id
     quit_requested = Signal()
@@ -58,6 +59,7 @@ class Tray(QObject):
         self.menu.setAccessibleName(self.tr("ATOM Desktop tray menu"))
         self.open_action = QAction(app_icon(), self.tr("Open ATOM Desktop"), self.menu)
         self.quick_run_action = QAction(self.tr("Quick run…"), self.menu)
+        self.ask_action = QAction(self.tr("Ask…"), self.menu)
         self.approvals_action = QAction(self.tr("Approvals (0)"), self.menu)
         self.pause_action = QAction(self.tr("Pause agent"), self.menu)
         self.sync_action = QAction(self.tr("Sync: off"), self.menu)
@@ -69,6 +71,7 @@ class Tray(QObject):
         self.menu.addAction(self.open_action)
         self.menu.addAction(self.alerts_action)
         self.menu.addAction(self.quick_run_action)
+        self.menu.addAction(self.ask_action)
         self.menu.addAction(self.approvals_action)
         self.menu.addMenu(self.automations_menu)
         self.menu.addSeparator()
@@ -98,6 +101,7 @@ class Tray(QObject):
 
         self.open_action.triggered.connect(self.open_requested)
         self.quick_run_action.triggered.connect(self.quick_run_requested)
+        self.ask_action.triggered.connect(self.ask_requested)
         self.pause_action.triggered.connect(lambda: self.pause_requested.emit(not self.paused))
         self.quit_action.triggered.connect(self.quit_requested)
         self.approvals_action.triggered.connect(self.approvals_requested)
@@ -132,6 +136,7 @@ class Tray(QObject):
         # The menu's icons are the window's: the same drawings for the same things.
         dark = current_theme(self.menu).dark
         self.quick_run_action.setIcon(page_icon("console", dark=dark))
+        self.ask_action.setIcon(page_icon("assistant", dark=dark))
         self.approvals_action.setIcon(status_icon("waiting_approval", dark=dark))
         self.alerts_action.setIcon(status_icon("failed", dark=dark))
         self.automations_menu.setIcon(page_icon("automations", dark=dark))
@@ -174,6 +179,7 @@ class Tray(QObject):
         )
         self.pause_action.setEnabled(self.agent_ready)
         self.quick_run_action.setEnabled(self.agent_ready)
+        self.ask_action.setEnabled(self.agent_ready)
         self.automations_menu.setEnabled(bool(self.automations) and self.agent_ready)
         for action in self.runs_menu.actions():
             submenu = action.menu()

@@ -112,7 +112,10 @@ def window(qtbot: QtBot, desktop: DesktopApp) -> MainWindow:
 
 def go_to(qtbot: QtBot, window: MainWindow, name: str) -> None:
     """The page's Ctrl+number, as its tooltip on the rail says."""
-    press(getattr(Qt.Key, f"Key_{PAGES.index(name) + 1}"), Qt.KeyboardModifier.ControlModifier)
+    # The tenth page is Ctrl+0.
+    press(
+        getattr(Qt.Key, f"Key_{(PAGES.index(name) + 1) % 10}"), Qt.KeyboardModifier.ControlModifier
+    )
     qtbot.waitUntil(lambda: window.page_name() == name, timeout=WAIT_MS)
 
 

@@ -122,6 +122,8 @@ def test_counts_are_numerus_forms(tmp_path: Path) -> None:
         " · %n approval(s) waiting",
         "%n change(s)",
         "Next %n fire time(s), in your local time:",
+        "Plan of %n step(s): %1",
+        "%1 · %n message(s) · %2",
     } <= numerus
 
 
@@ -170,6 +172,13 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str | None,
         ("status", "Waiting for sign-in"),
         ("HomePage", "Show the question"),
         ("Tray", "ATOM Desktop: starting…"),
+        ("Tray", "Ask…"),
+        ("AssistantPage", "New conversation"),
+        ("MessageBubble", "What did you send?"),
+        ("PlanCard", "Approve all and run"),
+        ("StepRow", "needs approval"),
+        ("AssistantSettingsBox", "Load models"),
+        ("AssistantSettingsBox", "Shell commands"),
     ],
     ids=str,
 )
@@ -201,6 +210,9 @@ CHECKED_MODULES = (
     "pages/integrations.py",
     "pages/integration_dialogs.py",
     "tray.py",
+    "pages/assistant.py",
+    "pages/assistant_settings.py",
+    "plan_card.py",
 )
 #: Calls whose string arguments are translated, or never shown as words.
 NOT_SHOWN_OR_TRANSLATED = frozenset(
