@@ -471,3 +471,29 @@ def test_an_answer_is_kept_when_the_client_goes_away(
             detail = client.get(f"/api/v1/assistant/conversations/{items[0]['id']}").json()
         assert detail["messages"][1]["text"] == "Kept."
         assert len(detail["plans"]) == 1
+
+
+def test_a_step_running_when_the_agent_stops_is_recorded_as_stopped(
+    settings: Settings, provider: ScriptedServer
+) -> None:
+    answer(provider, {"steps": [{"type": "shell", "shell": "sleep 60"}]})
+    chosen = assistant_settings(settings, provider)
+    with live_agent(chosen) as agent:
+        plan = plan_of(ask(agent, "wait a minute"))
+        with agent.client() as client:
+            body = {"steps": [{"index": 0, "digest": plan["steps"][0]["digest"]}]}
+            client.post(f"/api/v1/assistant/plans/{plan['id']}/approve", json=body)
+        running = wait_for_plan(agent, plan["id"], {"running"})
+        deadline = time.monotonic() + 30
+        while running["steps"][0]["run_id"] is None:
+            assert time.monotonic() < deadline
+            running = wait_for_plan(agent, plan["id"], {"running"})
+    # The agent stopped with the step running; started again, it says so.
+    with live_agent(chosen) as agent, agent.client() as client:
+        after = client.get(f"/api/v1/assistant/plans/{plan['id']}").json()
+        step = after["steps"][0]
+        assert after["state"] == "failed"
+        assert step["status"] == "failed"
+        assert "stopped" in step["result"]["error"]
+        run = client.get(f"/api/v1/runs/{running['steps'][0]['run_id']}").json()
+        assert run["status"] in ("cancelled", "interrupted")
