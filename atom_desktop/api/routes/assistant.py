@@ -180,27 +180,17 @@ def plan_public(view: PlanView) -> PlanPublic:
     )
 
 
+def _fields(record: object, model: type[BaseModel]) -> dict[str, Any]:
+    # The records name their fields as the public models do.
+    return {name: getattr(record, name) for name in model.model_fields}
+
+
 def _conversation(record: ConversationRecord) -> ConversationPublic:
-    return ConversationPublic(
-        id=record.id,
-        title=record.title,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        message_count=record.message_count,
-    )
+    return ConversationPublic(**_fields(record, ConversationPublic))
 
 
 def _message(record: MessageRecord) -> MessagePublic:
-    return MessagePublic(
-        id=record.id,
-        seq=record.seq,
-        role=record.role,
-        text=record.text,
-        provider=record.provider,
-        plan_id=record.plan_id,
-        created_at=record.created_at,
-        sent=record.sent,
-    )
+    return MessagePublic(**_fields(record, MessagePublic))
 
 
 def _detail(view: ConversationView) -> ConversationDetail:
