@@ -22,6 +22,7 @@ from atom_desktop import __version__
 from atom_desktop.api.auth import TokenAuthority, TokenService
 from atom_desktop.api.routes.oauth_callback import CALLBACK_PATH
 from atom_desktop.api.server import ApiService
+from atom_desktop.assistant.context import IntegrationLine
 from atom_desktop.assistant.service import AssistantConfig, AssistantService
 from atom_desktop.automations.service import AutomationService, AutomationSettings
 from atom_desktop.config.logging_setup import LOG_FILE_NAME
@@ -154,6 +155,10 @@ class Runtime:
             vault=self.vault,
             redactor=self.redactor,
             bus=self.bus,
+            integrations=lambda: [
+                IntegrationLine(a.id, a.provider_name, a.status)
+                for a in self.integrations.accounts()
+            ],
         )
         # Off (nothing started, nothing connected) unless a server URL is set.
         self.sync_connection = SyncConnectionStore(self.paths.config_file, self.vault)

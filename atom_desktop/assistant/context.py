@@ -1,7 +1,9 @@
 """What the assistant may tell the provider about the agent: bounded, redacted, by consent.
 
 Three sources, each off until the person allows it (``assistant_share_*``):
-open tasks, recent runs with the tail of their output, and automations. What
+open tasks, recent runs with the tail of their output, and automations (with
+the integration accounts an http step may name as its ``auth``: their ids,
+services and states, never an account's name or token). What
 is sent is one block of plain text, built newest and most useful first,
 redacted by the agent's redactor (registered secrets and secret-shaped text),
 and cut to a budget of tokens. Tokens are estimated, not counted: the
@@ -27,7 +29,7 @@ from atom_desktop.store.tasks import TaskRepository
 BYTES_PER_TOKEN = 4
 #: How much of the budget each source may use at most (what one leaves is not passed on:
 #: a long task list must not crowd out the runs a question is about).
-SHARES = {"tasks": 0.3, "runs": 0.5, "automations": 0.2}
+SHARES = {"tasks": 0.3, "runs": 0.45, "automations": 0.15, "integrations": 0.1}
 TASKS_MAX = 100
 RUNS_MAX = 30
 #: Runs whose output tail is sent (the newest ones).
@@ -75,6 +77,15 @@ class AutomationLine:
 
 
 @dataclass(frozen=True, slots=True)
+class IntegrationLine:
+    """What is told of one integration account: enough to name it as an http step's auth."""
+
+    id: str
+    service: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class SharedContext:
     """The block of text sent with a request, and what went into it."""
 
@@ -94,10 +105,12 @@ class ContextBuilder:
         runs: Callable[[], RunRepository],
         automations: Callable[[], Awaitable[Sequence[AutomationLine]]],
         redactor: Redactor,
+        integrations: Callable[[], Sequence[IntegrationLine]] = tuple,
     ) -> None:
         self._tasks = tasks
         self._runs = runs
         self._automations = automations
+        self._integrations = integrations
         self._redactor = redactor
 
     async def async_build(
@@ -117,6 +130,14 @@ class ContextBuilder:
             automations = await self._automations()
             sections.append(
                 ("automations", "Automations:", [_automation_line(a, zone) for a in automations])
+            )
+            accounts = [f"- {i.id} | {i.service} | {i.status}" for i in self._integrations()]
+            sections.append(
+                (
+                    "integrations",
+                    "Integrations an http step may name as auth (id | service | state):",
+                    accounts,
+                )
             )
         if not sections:
             return None

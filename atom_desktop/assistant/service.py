@@ -28,6 +28,7 @@ from atom_desktop.assistant.context import (
     AutomationLine,
     Consent,
     ContextBuilder,
+    IntegrationLine,
     SharedContext,
     estimate_tokens,
 )
@@ -194,6 +195,7 @@ class AssistantService:
         vault: KeyringVault,
         redactor: Redactor,
         bus: EventBus,
+        integrations: Callable[[], Sequence[IntegrationLine]] = tuple,
         zone: Callable[[], ZoneInfo] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -206,7 +208,11 @@ class AssistantService:
         self._clock = clock
         self._keys = ProviderKeys(vault, redactor)
         self._context = ContextBuilder(
-            lambda: store.tasks, lambda: store.runs, self._automation_lines, redactor
+            lambda: store.tasks,
+            lambda: store.runs,
+            self._automation_lines,
+            redactor,
+            integrations=integrations,
         )
         self._automations = automations
         self._executor = PlanExecutor(

@@ -18,6 +18,7 @@ from atom_desktop.assistant.context import (
     AutomationLine,
     Consent,
     ContextBuilder,
+    IntegrationLine,
     SharedContext,
     estimate_tokens,
 )
@@ -142,3 +143,23 @@ def test_each_source_keeps_to_its_share_of_the_budget(db: Database, redactor: Re
         sent = sum(shared.sent.values())
         assert sent > sent_before  # a bigger budget sends more
         sent_before = sent
+
+
+def test_integrations_go_with_the_automations_and_without_account_names(
+    db: Database, redactor: Redactor
+) -> None:
+    tasks = TaskRepository(db, IdFactory(), EventBus())
+    runs = RunRepository(db)
+
+    async def no_automations() -> Sequence[AutomationLine]:
+        return ()
+
+    accounts = [IntegrationLine("01a2b3", "GitHub", "connected")]
+    built = ContextBuilder(
+        lambda: tasks, lambda: runs, no_automations, redactor, integrations=lambda: accounts
+    )
+    assert "GitHub" not in (build(built, Consent(tasks=True)) or SharedContext("", 0, {}, {})).text
+    shared = build(built, Consent(automations=True))
+    assert shared is not None
+    assert "- 01a2b3 | GitHub | connected" in shared.text
+    assert shared.sent["integrations"] == 1
