@@ -16,9 +16,10 @@ this machine), and the fake stands in for its wire format.
    it); the overhead is the difference. Target: p99 <= 50 ms.
 2. First words: the provider's first piece of reply text is stamped by the
    server just before it is written; the same clock (this process) stamps
-   when the first ``reply`` piece reaches (a) the agent's emit callback and
-   (b) an API client reading ``POST /api/v1/assistant/messages``, the path
-   the window's and the CLI's words take. Target: <= 20 ms later.
+   when the first ``reply`` piece reaches (a) the agent's emit callback,
+   (b) an API client reading ``POST /api/v1/assistant/messages`` (the CLI's
+   path) and (c) the window's thread through the Assistant page's own feed (a
+   queued Qt signal into this process's Qt event loop). Target: <= 20 ms later.
 
     .venv/bin/python -m bench.assistant [--requests 200]
 """
@@ -224,6 +225,50 @@ def first_words_over_http(
     return delays
 
 
+def first_words_in_the_window(
+    runtime: Runtime, host: AgentThread, count: int, server: ScriptedServer
+) -> list[float]:
+    """How long after the provider's first piece the window's thread gets the first reply piece.
+
+    The Assistant page's own feed (gui/pages/assistant.py ``AskFeed``): the
+    agent emits each piece as a Qt signal, queued to the Qt thread, here this
+    process's main thread running a Qt event loop.
+    """
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer  # noqa: PLC0415
+
+    from atom_desktop.gui.pages.assistant import AskFeed  # noqa: PLC0415
+
+    app = QCoreApplication.instance() or QCoreApplication([])
+    assert host.loop is not None
+    # Wakes the loop below now and then, so it sees the request end.
+    ticker = QTimer()
+    ticker.start(5)
+    delays = []
+    try:
+        for _ in range(count):
+            server.add(fake.stream(answer_pieces()))
+            feed = AskFeed()
+            arrived: list[float] = []
+
+            def seen(event: AskEvent, arrived: list[float] = arrived) -> None:
+                if event.kind == "reply" and not arrived:
+                    arrived.append(time.monotonic())
+
+            feed.arrived.connect(seen)
+            asked = asyncio.run_coroutine_threadsafe(
+                runtime.assistant.async_ask("run the tests", emit=feed.send), host.loop
+            )
+            while not asked.done():
+                app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            asked.result()
+            app.processEvents()
+            delays.append(arrived[0] - server.received[-1].replied_at)
+            feed.deleteLater()
+    finally:
+        ticker.stop()
+    return delays
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
@@ -247,6 +292,7 @@ def main() -> None:
         owner = runtime.token_service.owner
         assert owner is not None
         http_delays = first_words_over_http(runtime, owner.secret, min(args.requests, 100), server)
+        window_delays = first_words_in_the_window(runtime, host, min(args.requests, 100), server)
     overhead = [t - p for t, p in zip(measured["total"], measured["provider"], strict=True)]
     ms = 1000.0
     report = {
@@ -275,6 +321,8 @@ def main() -> None:
             "agent_p99": pct(measured["first_words_agent"], 0.99) * ms,
             "api_client_p50": pct(http_delays, 0.5) * ms,
             "api_client_p99": pct(http_delays, 0.99) * ms,
+            "window_p50": pct(window_delays, 0.5) * ms,
+            "window_p99": pct(window_delays, 0.99) * ms,
         },
         "targets": {
             "overhead_p99_ms": OVERHEAD_P99_MS,
@@ -283,11 +331,11 @@ def main() -> None:
     }
     print(json.dumps(report, indent=2))
     overhead_p99 = pct(overhead, 0.99) * ms
-    words_p99 = pct(http_delays, 0.99) * ms
+    words_p99 = pct(window_delays, 0.99) * ms
     print(
         f"overhead p99 {overhead_p99:.1f} ms "
         f"({'met' if overhead_p99 <= OVERHEAD_P99_MS else 'NOT met'}, target {OVERHEAD_P99_MS} "
-        f"ms); first words to an API client p99 {words_p99:.1f} ms after the provider's "
+        f"ms); first words in the window p99 {words_p99:.1f} ms after the provider's "
         f"({'met' if words_p99 <= FIRST_WORDS_MS else 'NOT met'}, target {FIRST_WORDS_MS} ms)"
     )
 
