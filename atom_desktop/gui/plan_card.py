@@ -62,6 +62,18 @@ PLAN_STATES = {
 }
 
 
+def as_link(button: QPushButton) -> None:
+    """Draw ``button`` as a link: it shows something elsewhere rather than change anything."""
+    button.setFlat(True)
+    link = button.palette()
+    link.setColor(link.ColorRole.ButtonText, link.color(link.ColorRole.Link))
+    button.setPalette(link)
+    underlined = button.font()
+    underlined.setUnderline(True)
+    button.setFont(underlined)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+
+
 def _tr(text: str) -> str:
     return QCoreApplication.translate("PlanCard", text)
 
@@ -98,7 +110,12 @@ class StepRow(QFrame):
         top.addStretch(1)
         layout.addLayout(top)
 
-        self.description = QLabel(view.description)
+        # The commands are in the box below: the description's lines that only
+        # repeat one are left out of the words above it.
+        shown = view.commands and "\n".join(
+            line for line in view.description.splitlines() if line.strip() not in view.commands
+        )
+        self.description = QLabel(shown or view.description)
         self.description.setWordWrap(True)
         self.description.setTextFormat(Qt.TextFormat.PlainText)
         self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -140,7 +157,7 @@ class StepRow(QFrame):
         self.reject = QPushButton(self.tr("Reject"))
         self.reject.setAccessibleName(self.tr("Reject step %1").replace("%1", str(number)))
         self.show_output = QPushButton(self.tr("Show output"))
-        self.show_output.setFlat(True)
+        as_link(self.show_output)
         self.show_output.setAccessibleName(
             self.tr("Show the output of step %1").replace("%1", str(number))
         )

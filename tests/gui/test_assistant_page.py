@@ -95,6 +95,12 @@ def only_card(qtbot: QtBot, page: AssistantPage) -> PlanCard:
     return next(iter(page.cards.values()))
 
 
+def shown(qtbot: QtBot, card: PlanCard) -> PlanCard:
+    """``card`` once its step rows are shown (a layout shows a new child on the next turn)."""
+    qtbot.waitUntil(lambda: all(row.isVisibleTo(card) for row in card.rows), timeout=WAIT_MS)
+    return card
+
+
 def step_status(card: PlanCard, index: int = 0) -> str:
     return str(card.view.steps[index].record.status)
 
@@ -111,7 +117,7 @@ def test_without_a_provider_run_echo_hi_is_planned_approved_and_run(
 ) -> None:
     page = open_page(qtbot, desktop)
     ask(qtbot, page, "run echo hi")
-    card = only_card(qtbot, page)
+    card = shown(qtbot, only_card(qtbot, page))
     row = card.rows[0]
     assert row.commands is not None
     assert row.commands.toPlainText() == "echo hi"
@@ -123,7 +129,7 @@ def test_without_a_provider_run_echo_hi_is_planned_approved_and_run(
 
     row.approve.click()
     qtbot.waitUntil(lambda: step_status(page.cards[card.plan_id]) == "succeeded", timeout=WAIT_MS)
-    card = page.cards[card.plan_id]
+    card = shown(qtbot, page.cards[card.plan_id])
     row = card.rows[0]
     assert row.chip.status == "succeeded"
     record = card.view.steps[0].record
@@ -283,7 +289,7 @@ def test_a_refused_step_says_why_and_approving_does_not_run_it(
 ) -> None:
     page = open_page(qtbot, desktop)
     ask(qtbot, page, 'run "rm -rf /"')
-    card = only_card(qtbot, page)
+    card = shown(qtbot, only_card(qtbot, page))
     row = card.rows[0]
     assert row.refusal is not None
     assert row.refusal.isVisibleTo(card)
@@ -309,8 +315,14 @@ def test_the_empty_state_says_what_to_type_and_opens_the_settings(
 def test_a_conversation_is_listed_and_deleted(qtbot: QtBot, desktop: DesktopApp) -> None:
     page = open_page(qtbot, desktop)
     ask(qtbot, page, "run echo listed")
-    qtbot.waitUntil(lambda: page.listed_conversations() == ["run echo listed"], timeout=WAIT_MS)
-    assert page.conversations.currentItem() is not None
+    # The list may be read once before the request's own refresh marks it current.
+    qtbot.waitUntil(
+        lambda: (
+            page.listed_conversations() == ["run echo listed"]
+            and page.conversations.currentItem() is not None
+        ),
+        timeout=WAIT_MS,
+    )
     page.new_button.click()
     assert page.stack.showing_empty
     ask(qtbot, page, "run echo second")

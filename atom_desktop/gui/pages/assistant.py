@@ -40,7 +40,7 @@ from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.empty_state import EmptyState, EmptyStateStack
 from atom_desktop.gui.error_label import ErrorLabel
-from atom_desktop.gui.plan_card import PlanCard, StepEditDialog
+from atom_desktop.gui.plan_card import PlanCard, StepEditDialog, as_link
 from atom_desktop.gui.run_labels import run_command_text
 from atom_desktop.gui.style import Spacing, heading, muted, page_margins
 from atom_desktop.gui.translations import english_plural
@@ -132,7 +132,7 @@ class MessageBubble(QFrame):
     def offer_sent(self) -> None:
         """Add the "What did you send?" button (the provider got this request)."""
         button = QPushButton(self.tr("What did you send?"))
-        button.setFlat(True)
+        as_link(button)
         button.setAccessibleName(self.tr("Show what was sent to the AI provider"))
         button.clicked.connect(self._ask_sent)
         self._top.addWidget(button)
@@ -169,6 +169,9 @@ class AssistantPage(QWidget):
         # Conversations
         self.conversations = QListWidget()
         self.conversations.setAccessibleName(self.tr("Conversations"))
+        # Long titles end in "…" (the tooltip has them whole), never a sideways scroll.
+        self.conversations.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.conversations.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.new_button = QPushButton(self.tr("New conversation"))
         self.new_button.setAccessibleName(self.tr("Start a new conversation"))
         self.delete_button = QPushButton(self.tr("Delete"))
@@ -573,18 +576,18 @@ class AssistantPage(QWidget):
         provider = config.provider if config is not None else None
         if provider is None:
             text = self.tr(
-                "Type what you want done below. No AI provider is set up, so the built-in "
-                "rules read it. Without an AI provider I understand: run COMMAND · every "
-                "weekday at 9 run COMMAND · every 15 minutes run COMMAND · when a file in "
-                "~/FOLDER changes run COMMAND · add a task TITLE due tomorrow · remind me to "
-                "THING at 5pm. Nothing runs until you approve it."
+                "Type what you want done below. No AI provider is set up, so built-in rules "
+                "read it.\n\nWithout an AI provider I understand:\nrun COMMAND\nevery weekday "
+                "at 9 run COMMAND\nevery 15 minutes run COMMAND\nwhen a file in ~/FOLDER "
+                "changes run COMMAND\nadd a task TITLE due tomorrow\nremind me to THING at 5pm"
+                "\n\nNothing runs until you approve it."
             )
             action = self.tr("Set up an AI provider…")
         else:
             text = self.tr(
-                "Say in your own words what you want done below. %1 proposes a plan of "
-                "steps; nothing runs until you approve it (unless Settings → Assistant "
-                "lets a kind of step run by itself)."
+                "Say in your own words what you want done below. The AI provider (%1) "
+                "proposes a plan of steps; nothing runs until you approve it (unless "
+                "Settings → Assistant lets a kind of step run by itself)."
             ).replace("%1", f"{provider.model}")
             action = self.tr("Settings → Assistant…")
         self.empty.text.setText(text)

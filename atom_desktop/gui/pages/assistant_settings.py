@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -187,15 +188,15 @@ class AssistantSettingsBox(QGroupBox):
         self.auto: dict[str, QCheckBox] = {}
         auto = QGroupBox(self.tr("Run without my approval:"))
         auto_layout = QVBoxLayout(auto)
-        kinds = QHBoxLayout()
-        for kind, label in KINDS:
+        kinds = QGridLayout()
+        for place, (kind, label) in enumerate(KINDS):
             box = QCheckBox(_tr(str(label)))
             box.setAccessibleName(self.tr("Run without approval: %1").replace("%1", box.text()))
             box.setChecked(kind in settings.assistant_auto_kinds)
             box.toggled.connect(self._warn)
-            kinds.addWidget(box)
+            kinds.addWidget(box, place // 3, place % 3)
             self.auto[kind] = box
-        kinds.addStretch(1)
+        kinds.setColumnStretch(3, 1)
         auto_layout.addLayout(kinds)
         self.auto_warning = ErrorLabel()
         self.auto_warning.setAccessibleName(self.tr("Approval warning"))
