@@ -9,10 +9,13 @@ page is shown off, after a failed connection test, and connected to a
 throw-away PostgreSQL with a conflict in its inbox. The Integrations page is
 shown with an account signed in to a throw-away OpenID Connect provider on
 loopback and a Telegram key that could not be checked (no internet needed).
+The Assistant page is shown with a conversation answered by the fake
+OpenAI-compatible server (tests/support; no model runs) and its plan's first
+step approved and run, and Settings → Assistant after a Test against it.
 The Diagnostics page is taken last, after a minute of API requests and runs
 writing output in bursts, with an error report in its list.
 
-    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only assistant]
 
 Needs what ./scripts/test installs (Xvfb, trayer, gnome-keyring, imagemagick,
 PostgreSQL, node with oidc-provider).
@@ -117,11 +120,26 @@ def main() -> int:
     parser.add_argument(
         "--dark", action="store_true", help="a dark palette, as a desktop in dark mode gives"
     )
+    parser.add_argument(
+        "--only",
+        choices=["assistant"],
+        help="take only these pages' screenshots (no PostgreSQL or OpenID provider needed)",
+    )
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="atom-shots-") as tmp:
         root = Path(tmp)
+        if args.only == "assistant":
+            with (
+                running_secret_service(root / "keyring") as keyring_session,
+                running_display() as x,
+            ):
+                os.environ.update(x.env())
+                os.environ.pop("QT_QPA_PLATFORM", None)
+                return capture_only_assistant(
+                    root, out, keyring_session.backend(), x.name, args.dark
+                )
         with (
             running_secret_service(root / "keyring") as keyring_session,
             running_display() as x,
@@ -325,12 +343,140 @@ def capture(
     desktop.tray.menu.popup(QPoint(1000, 40))
     shot("tray-menu")
     desktop.tray.menu.hide()
+    capture_assistant(desktop, until, shot)
     # Last: its runs would otherwise show on the pages above.
     capture_diagnostics(desktop, until, wait, shot)
     desktop.host.request_stop()
     until(lambda: not desktop.host.thread_alive, "the agent to stop")
     desktop.host.stop()
     return 0
+
+
+def capture_only_assistant(root: Path, out: Path, backend: object, display: str, dark: bool) -> int:
+    """The Assistant page and Settings → Assistant alone, on a fresh profile."""
+    from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from atom_desktop.config.paths import AppPaths  # noqa: PLC0415
+    from atom_desktop.config.profile import Profile  # noqa: PLC0415
+    from atom_desktop.config.settings import Settings  # noqa: PLC0415
+    from atom_desktop.core.redaction import Redactor  # noqa: PLC0415
+    from atom_desktop.gui.app import DesktopApp  # noqa: PLC0415
+    from atom_desktop.platform.autostart import autostart_for_this_system  # noqa: PLC0415
+
+    app = QApplication([sys.argv[0]])
+    app.setQuitOnLastWindowClosed(False)
+    if dark:
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())
+    paths = AppPaths.resolve(data_dir=root / "data", config_dir=root / "config")
+    paths.ensure()
+    settings = Settings(data_dir=paths.data_dir, config_dir=paths.config_dir, port=0)
+    desktop = DesktopApp(
+        paths.config_dir,
+        autostart_for_this_system(["atom-desktop", "--background"]),
+        keyring_backend=backend,  # type: ignore[arg-type]
+    )
+
+    def wait(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+        for _ in range(int(seconds * 20)):
+            if condition():
+                return
+            wait(50)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    def shot(name: str) -> None:
+        wait(400)
+        subprocess.run(
+            ["import", "-display", display, "-window", "root", str(out / f"{name}.png")],
+            check=True,
+        )
+        print(f"wrote {out / name}.png")
+
+    desktop.preferences.notifications = False
+    desktop.start(lambda: Profile(settings, paths, Redactor()))
+    until(lambda: desktop.host.is_running, "the agent")
+    window = desktop.window
+    window.resize(1180, 720)
+    window.move(40, 50)
+    capture_assistant(desktop, until, shot)
+    desktop.host.request_stop()
+    until(lambda: not desktop.host.thread_alive, "the agent to stop")
+    desktop.host.stop()
+    return 0
+
+
+def capture_assistant(
+    desktop: Any,
+    until: Callable[[Callable[[], bool], str], None],
+    shot: Callable[[str], None],
+) -> None:
+    """The Assistant page with a plan whose first step ran, then Settings → Assistant.
+
+    The provider is the fake OpenAI-compatible server of the tests: it answers
+    from a script (no model runs), in the real wire format.
+    """
+    import json  # noqa: PLC0415
+
+    from atom_desktop.gui import jobs  # noqa: PLC0415
+    from atom_desktop.gui.main_window import PAGES  # noqa: PLC0415
+    from tests.support import fake_openai_server as fake  # noqa: PLC0415
+
+    window = desktop.window
+    window.show_page(PAGES.index("Assistant"))
+    shot("assistant-new")
+    with fake.fake_openai_server(None) as server:
+        base_url = server.base_url + "/v1"
+        values = {
+            "assistant_provider": "openai_compatible",
+            "assistant_base_url": base_url,
+            "assistant_model": fake.MODEL,
+        }
+        applied: list[None] = []
+        desktop.host.call(lambda rt: jobs.assistant_configure(rt, values), applied.append)
+        until(lambda: bool(applied), "the provider to be set")
+        plan = {
+            "reply": "I will check how full the disk is, then note the clean-up as a task. "
+            "Nothing runs until you approve it.",
+            "steps": [
+                {"type": "shell", "shell": "df -h / | tail -n 1"},
+                {"type": "task_create", "title": "Free up disk space", "priority": 2},
+            ],
+        }
+        text = json.dumps(plan)
+        server.add(fake.stream([text[i : i + 12] for i in range(0, len(text), 12)]))
+        window.show_page(PAGES.index("Assistant"))
+        page = window.assistant
+        page.input.setText("how full is my disk? and remind me to clean it up")
+        page.send()
+        until(lambda: not page.asking and len(page.cards) == 1, "the plan")
+        card = next(iter(page.cards.values()))
+        plan_id = card.plan_id
+        card.rows[0].approve.click()
+        until(
+            lambda: str(page.cards[plan_id].view.steps[0].record.status) == "succeeded",
+            "the first step to run",
+        )
+        page.focus_input()
+        shot("assistant")
+
+        window.show_assistant_settings()
+        box = window.settings_page.assistant
+        box.provider.setCurrentIndex(box.provider.findData("openai_compatible"))
+        box.base_url.setText(base_url)
+        box.model.setCurrentText(fake.MODEL)
+        box.share_tasks.setChecked(True)
+        box.auto["notify"].setChecked(True)
+        server.add(fake.stream(["ready"]))
+        box.test()
+        until(lambda: "ready" in box.test_result.text(), "the provider test")
+        window.settings_page.content_scroll.ensureWidgetVisible(box)
+        shot("settings-assistant")
 
 
 def capture_diagnostics(
