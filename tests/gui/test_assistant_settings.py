@@ -115,3 +115,13 @@ def test_load_models_fills_the_model_list(
     assert [box.model.itemText(i) for i in range(2)] == ["llama-3-8b", "qwen-2.5"]
     assert box.model.currentText() == "llama-3-8b"
     assert box.test_result.text() == "2 models offered."
+
+
+def test_save_says_when_the_environment_wins_over_the_file(
+    qtbot: QtBot, desktop: DesktopApp, provider: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = settings_box(qtbot, desktop)
+    monkeypatch.setenv("ATOM_ASSISTANT_MODEL", "from-the-environment")
+    choose(box, provider)
+    box.save_button.click()
+    assert "ATOM_ASSISTANT_MODEL" in box.note.text()

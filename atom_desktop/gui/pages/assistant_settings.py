@@ -8,6 +8,7 @@ file) and is never shown again: the box only says whether one is stored.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from atom_desktop.config.config_file import ENV_PREFIX
 from atom_desktop.config.config_update import update_config_file
 from atom_desktop.config.settings import Settings
 from atom_desktop.core.errors import AtomError
@@ -387,7 +389,16 @@ class AssistantSettingsBox(QGroupBox):
         except (AtomError, OSError) as exc:
             self.note.setText(self.tr("Not saved: %1").replace("%1", str(exc)))
             return
-        self.note.setText(self.tr("Saved to %1 and in use.").replace("%1", str(self._config_file)))
+        note = self.tr("Saved to %1 and in use.").replace("%1", str(self._config_file))
+        # The environment wins over the file at the next start (as for every setting).
+        overridden = sorted(
+            n for n in os.environ if n.upper().startswith(ENV_PREFIX + "ASSISTANT_")
+        )
+        if overridden:
+            note += " " + self.tr(
+                "At the next start, the environment wins over the file for: %1."
+            ).replace("%1", ", ".join(overridden))
+        self.note.setText(note)
         key, kind, url = self.key.text().strip(), self.kind(), self.url()
         if key and kind != "none":
             self._host.call(
