@@ -347,3 +347,24 @@ def test_the_trays_ask_opens_the_page_ready_to_type(qtbot: QtBot, desktop: Deskt
     desktop.tray.ask_action.trigger()
     assert window.page_name() == "Assistant"
     qtbot.waitUntil(window.assistant.input.hasFocus, timeout=WAIT_MS)
+
+
+def test_a_plan_proposed_elsewhere_in_the_open_conversation_appears(
+    qtbot: QtBot, desktop: DesktopApp
+) -> None:
+    page = open_page(qtbot, desktop)
+    ask(qtbot, page, "run echo here")
+    only_card(qtbot, page)
+    conversation_id = page.conversation_id
+    assert conversation_id is not None
+    # As the API or the command line would ask, in the same conversation.
+    desktop.host.call(
+        lambda rt: rt.assistant.async_ask("run echo elsewhere", conversation_id=conversation_id)
+    )
+    qtbot.waitUntil(lambda: len(page.cards) == 2, timeout=WAIT_MS)
+    commands = [
+        card.rows[0].commands.toPlainText()
+        for card in page.cards.values()
+        if card.rows[0].commands is not None
+    ]
+    assert commands == ["echo here", "echo elsewhere"]

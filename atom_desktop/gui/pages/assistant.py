@@ -163,6 +163,9 @@ class AssistantPage(QWidget):
         self.sent_dialog: SentDialog | None = None
         self.edit_dialog: StepEditDialog | None = None
         self._editing: tuple[str, int] | None = None
+        # Plans being read, and those changed again meanwhile (read once more after).
+        self._reading: set[str] = set()
+        self._stale: set[str] = set()
         self.feed = AskFeed(self)
         self.feed.arrived.connect(self._on_ask_event)
 
@@ -310,6 +313,8 @@ class AssistantPage(QWidget):
             plan = plans.get(record.id)
             if plan is not None:
                 self._add_card(plan)
+                # Read before a decision made meanwhile, perhaps: read again now.
+                self.refresh_plan(plan.record.id)
         self.stack.set_empty(not view.messages)
         self._scroll_to_end()
 
@@ -463,7 +468,7 @@ class AssistantPage(QWidget):
         self.message.hide()
         self._host.call(
             lambda rt: jobs.assistant_decide(rt, plan_id, decisions),
-            self._update_card,
+            self._changed,
             self._error,
         )
 
@@ -486,14 +491,44 @@ class AssistantPage(QWidget):
         (plan_id, index), body = self._editing, self.edit_dialog.body
         self._host.call(
             lambda rt: jobs.assistant_edit(rt, plan_id, index, body),
-            self._update_card,
+            self._changed,
             self._error,
         )
 
-    def _update_card(self, view: PlanView) -> None:
-        card = self.cards.get(view.record.id)
+    def _changed(self, view: PlanView) -> None:
+        self.refresh_plan(view.record.id)
+
+    def refresh_plan(self, plan_id: str) -> None:
+        """Read a plan again and show it on its card.
+
+        One read per plan at a time, and one more if it changed meanwhile: reads
+        run side by side on the agent and may end in any order, and an older
+        state must never be shown over a newer one.
+        """
+        if plan_id in self._reading:
+            self._stale.add(plan_id)
+            return
+        self._reading.add(plan_id)
+        self._host.call(
+            lambda rt: jobs.assistant_plan(rt, plan_id),
+            self._plan_read,
+            lambda error: self._plan_not_read(plan_id, error),
+        )
+
+    def _plan_read(self, view: PlanView) -> None:
+        plan_id = view.record.id
+        self._reading.discard(plan_id)
+        card = self.cards.get(plan_id)
         if card is not None:
             card.set_view(view)
+        if plan_id in self._stale:
+            self._stale.discard(plan_id)
+            self.refresh_plan(plan_id)
+
+    def _plan_not_read(self, plan_id: str, error: AtomError) -> None:
+        self._reading.discard(plan_id)
+        self._stale.discard(plan_id)
+        self._error(error)
 
     def show_output(self, run_id: str) -> None:
         """Show the run of a step in the Console."""
@@ -512,11 +547,13 @@ class AssistantPage(QWidget):
 
     def _on_event(self, event: Event) -> None:
         payload = event.payload
-        if isinstance(payload, AssistantPlanChanged) and payload.plan_id in self.cards:
-            plan_id = payload.plan_id
-            self._host.call(
-                lambda rt: jobs.assistant_plan(rt, plan_id), self._update_card, self._error
-            )
+        if not isinstance(payload, AssistantPlanChanged):
+            return
+        if payload.plan_id in self.cards:
+            self.refresh_plan(payload.plan_id)
+        elif payload.conversation_id == self.conversation_id and not self.asking:
+            # A plan proposed in this conversation from elsewhere (the API, the command line).
+            self.open_conversation(payload.conversation_id)
 
     # -- conversations ----------------------------------------------------------------------
 
