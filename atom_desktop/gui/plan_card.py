@@ -137,7 +137,7 @@ class StepRow(QFrame):
 
         self.refusal: QLabel | None = None
         if view.refused:
-            self.refusal = ErrorLabel()
+            self.refusal = ErrorLabel(self)
             self.refusal.show_error(
                 self.tr("Refused by the deny list: %1").replace("%1", view.refused)
             )
@@ -149,14 +149,16 @@ class StepRow(QFrame):
         self.result.setVisible(bool(self.result.text()))
         layout.addWidget(self.result)
 
+        # Each made with its row as parent: shown before it is laid out, a
+        # parentless button would open as a window of its own.
         buttons = QHBoxLayout()
-        self.approve = QPushButton(self.tr("Approve"))
+        self.approve = QPushButton(self.tr("Approve"), self)
         self.approve.setAccessibleName(self.tr("Approve step %1").replace("%1", str(number)))
-        self.edit = QPushButton(self.tr("Edit…"))
+        self.edit = QPushButton(self.tr("Edit…"), self)
         self.edit.setAccessibleName(self.tr("Edit step %1").replace("%1", str(number)))
-        self.reject = QPushButton(self.tr("Reject"))
+        self.reject = QPushButton(self.tr("Reject"), self)
         self.reject.setAccessibleName(self.tr("Reject step %1").replace("%1", str(number)))
-        self.show_output = QPushButton(self.tr("Show output"))
+        self.show_output = QPushButton(self.tr("Show output"), self)
         as_link(self.show_output)
         self.show_output.setAccessibleName(
             self.tr("Show the output of step %1").replace("%1", str(number))

@@ -283,3 +283,27 @@ def test_integrations_opens_a_connect_dialog(qtbot: QtBot, window: MainWindow) -
     dialog = active_dialog(qtbot, ProviderDialog)
     press(Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+
+
+def test_assistant_asks_and_approves(qtbot: QtBot, window: MainWindow) -> None:
+    go_to(qtbot, window, "Assistant")
+    page = window.assistant
+    tab_to(page.input)
+    type_text("run echo by-keyboard")
+    press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not page.asking and len(page.cards) == 1, timeout=WAIT_MS)
+    # The cursor stays in the box while the request is answered, and after.
+    assert focused() is page.input
+
+    def approve_shown() -> bool:
+        card = next(iter(page.cards.values()))
+        return card.rows[0].approve.isVisibleTo(page)
+
+    qtbot.waitUntil(approve_shown, timeout=WAIT_MS)
+    card = next(iter(page.cards.values()))
+    tab_to(card.rows[0].approve)
+    press(Qt.Key.Key_Space)
+    qtbot.waitUntil(
+        lambda: str(page.cards[card.plan_id].view.steps[0].record.status) == "succeeded",
+        timeout=WAIT_MS,
+    )

@@ -159,6 +159,8 @@ class AssistantPage(QWidget):
         self.cards: dict[str, PlanCard] = {}
         self.messages: dict[str, MessageRecord] = {}
         self.reply_label: QLabel | None = None
+        self._request_bubble: MessageBubble | None = None
+        self._reply_bubble: MessageBubble | None = None
         self._reply_text = ""
         self.sent_dialog: SentDialog | None = None
         self.edit_dialog: StepEditDialog | None = None
@@ -321,7 +323,7 @@ class AssistantPage(QWidget):
     def _add_message(self, record: MessageRecord) -> None:
         role = str(record.role)
         if role == "error":
-            error = ErrorLabel()
+            error = ErrorLabel(self.chat)
             error.show_error(record.text)
             self._append(error)
             return
@@ -366,11 +368,13 @@ class AssistantPage(QWidget):
         if self.conversation_id is None:
             self._clear_chat()
         self.stack.set_empty(False)
-        self._append(MessageBubble(self.tr("You"), text))
+        self._request_bubble = MessageBubble(self.tr("You"), text)
+        self._append(self._request_bubble)
         self._reply_text = ""
         bubble = MessageBubble(self.tr("Assistant"), self.tr("…"))
         self.reply_label = bubble.text
         self.reply_label.setAccessibleName(self.tr("The assistant's reply"))
+        self._reply_bubble = bubble
         self._append(bubble)
         self._scroll_to_end()
         conversation_id, feed = self.conversation_id, self.feed
@@ -384,7 +388,9 @@ class AssistantPage(QWidget):
         self.input.clear()
 
     def _set_busy(self, busy: bool) -> None:
-        self.input.setEnabled(not busy)
+        # Read-only rather than disabled: the cursor stays in the box (a disabled
+        # box would hand the keyboard focus to the navigation rail).
+        self.input.setReadOnly(busy)
         self.send_button.setEnabled(not busy)
         self.new_button.setEnabled(not busy)
         self.conversations.setEnabled(not busy)
@@ -404,12 +410,35 @@ class AssistantPage(QWidget):
             self._show_provider_error(str(data.get("message", "")), data.get("hint"))
 
     def _asked(self, outcome: AskOutcome) -> None:
-        self._finish_ask()
+        # The streamed answer stays where it is (a card being looked at is not
+        # rebuilt); it takes the stored messages' ids and text.
         self.conversation_id = outcome.conversation_id
+        request, answer = outcome.request, outcome.answer
+        self.messages[request.id] = request
+        self.messages[answer.id] = answer
+        if self._request_bubble is not None:
+            self._request_bubble.message_id = request.id
+            if request.sent is not None:
+                self._request_bubble.offer_sent()
+                self._request_bubble.sent_requested.connect(self.show_sent)
+        if self._reply_bubble is not None:
+            if str(answer.role) == "error":
+                self._drop(self._reply_bubble)
+                error = ErrorLabel(self.chat)
+                error.show_error(answer.text)
+                self._append(error)
+            else:
+                self._reply_bubble.who.setText(self._answered_by(answer.provider))
+                self._reply_bubble.text.setText(answer.text)
+                self._reply_bubble.message_id = answer.id
+        if outcome.plan is not None and outcome.plan.record.id not in self.cards:
+            self._add_card(outcome.plan)
+        self._finish_ask()
         self.refresh()
-        self.open_conversation(outcome.conversation_id)
 
     def _ask_failed(self, error: AtomError) -> None:
+        if self._reply_bubble is not None:
+            self._drop(self._reply_bubble)
         self._finish_ask()
         self._show_provider_error(error.message, error.hint)
         if self.conversation_id is not None:
@@ -418,8 +447,15 @@ class AssistantPage(QWidget):
     def _finish_ask(self) -> None:
         self.asking = False
         self.reply_label = None
+        self._request_bubble = None
+        self._reply_bubble = None
         self._set_busy(False)
         self.focus_input()
+
+    def _drop(self, widget: QWidget) -> None:
+        self.chat_layout.removeWidget(widget)
+        widget.hide()
+        widget.deleteLater()
 
     def _show_provider_error(self, message: str, hint: object) -> None:
         text = message if not hint else f"{message}\n{hint}"
