@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+from atom_desktop.assistant.providers.keys import key_entry
+from atom_desktop.config.paths import AppPaths
+from atom_desktop.config.profile import Profile
+from atom_desktop.config.settings import Settings
+from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.pages.assistant_settings import AssistantSettingsBox
-from tests.gui.conftest import WAIT_MS
+from tests.gui.conftest import WAIT_MS, linux_autostart
 from tests.support import fake_openai_server as fake
 from tests.support.scripted_http_server import ScriptedServer
+from tests.support.secret_service import SecretServiceSession
 
 SECRET = "sk-test-never-in-the-file-0123456789"
 
@@ -125,3 +132,54 @@ def test_save_says_when_the_environment_wins_over_the_file(
     choose(box, provider)
     box.save_button.click()
     assert "ATOM_ASSISTANT_MODEL" in box.note.text()
+
+
+@pytest.fixture
+def keyring_desktop(
+    qtbot: QtBot,
+    settings: Settings,
+    paths: AppPaths,
+    tmp_path: Path,
+    secret_service: SecretServiceSession,
+) -> Iterator[DesktopApp]:
+    """The desktop app on a real agent whose keyring is a real Secret Service."""
+    app = DesktopApp(
+        paths.config_dir, linux_autostart(tmp_path), keyring_backend=secret_service.backend()
+    )
+    try:
+        with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+            app.start(lambda: Profile(settings, paths, Redactor()))
+        yield app
+    finally:
+        if app.host.thread_alive:
+            with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
+                app.host.request_stop()
+        app.host.stop()
+        app.window.deleteLater()
+
+
+def test_the_key_goes_to_the_keyring_is_used_and_can_be_forgotten(
+    qtbot: QtBot, keyring_desktop: DesktopApp, secret_service: SecretServiceSession
+) -> None:
+    with fake.fake_openai_server(SECRET) as server:
+        box = settings_box(qtbot, keyring_desktop)
+        choose(box, server)
+        qtbot.waitUntil(lambda: "No key stored" in box.key_state.text(), timeout=WAIT_MS)
+        box.key.setText(SECRET)
+        box.save_button.click()
+        qtbot.waitUntil(lambda: "A key is stored" in box.key_state.text(), timeout=WAIT_MS)
+        assert box.key.text() == ""  # never shown again
+        assert SECRET not in keyring_desktop.host.paths.config_file.read_text()
+        runtime = keyring_desktop.host.runtime
+        assert runtime is not None
+        entry = key_entry("openai_compatible", server.base_url + "/v1")
+        assert runtime.vault.get(entry) == SECRET
+        # Test uses the stored key (the fake refuses a request without it).
+        server.add(fake.stream(["ready"]))
+        box.test_button.click()
+        qtbot.waitUntil(lambda: "ready" in box.test_result.text(), timeout=WAIT_MS)
+        assert server.received[-1].headers["authorization"] == f"Bearer {SECRET}"
+        assert box.forget_key_button.isEnabled()
+        box.forget_key_button.click()
+        qtbot.waitUntil(lambda: "No key stored" in box.key_state.text(), timeout=WAIT_MS)
+        assert runtime.vault.get(entry) is None
