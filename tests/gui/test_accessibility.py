@@ -17,10 +17,12 @@ from pytestqt.qtbot import QtBot
 
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.main_window import PAGES
+from atom_desktop.gui.pages.assistant import SentDialog
 from atom_desktop.gui.pages.automation_editor import AutomationEditor
 from atom_desktop.gui.pages.integration_dialogs import ConnectDialog, KeyDialog, ProviderView
 from atom_desktop.gui.pages.task_dialog import TaskDialog
 from atom_desktop.gui.pages.token_dialogs import NewTokenDialog, TokenSecretDialog
+from atom_desktop.gui.plan_card import StepEditDialog
 from tests.gui.a11y_walk import accessible_name, describe, interactive_widgets, unnamed
 
 
@@ -84,6 +86,8 @@ DIALOGS: dict[str, Callable[[], QWidget]] = {
     "automation-editor": AutomationEditor,
     "connect": lambda: ConnectDialog(oauth_provider(), no_browser, ask_client=True),
     "add-key": lambda: KeyDialog(key_provider(), no_browser),
+    "step-edit": lambda: StepEditDialog({"type": "shell", "shell": "echo hi"}, 1),
+    "what-was-sent": lambda: SentDialog([{"role": "system", "content": "Plan."}]),
 }
 
 
