@@ -172,8 +172,13 @@ async def propose_plan(
     raise ProviderError(
         ProviderErrorKind.BAD_OUTPUT,
         f"{provider.label} did not give a valid plan, even when told what was wrong{cut}: "
-        f"{problem.error_count()} problem(s), the first at "
-        f"{'.'.join(str(p) for p in problem.errors()[0]['loc']) or 'the top level'}: "
+        f"{problem.error_count()} problem(s), the first at {_where(problem)}: "
         f"{problem.errors()[0]['msg']}.",
         hint="Rephrase the request, try a more capable model, or use the rules-only mode.",
     )
+
+
+def _where(problem: ValidationError) -> str:
+    # A model may invent a key of any length and characters: shown cut short.
+    where = ".".join(str(p) for p in problem.errors()[0]["loc"]) or "the top level"
+    return where if len(where) <= 60 else repr(where[:57] + "...")

@@ -219,9 +219,10 @@ class Settings(BaseSettings):
     assistant_model: str | None = Field(
         default=None, min_length=1, max_length=200, description="The model to ask."
     )
-    assistant_structured_output: Literal["json_schema", "tools"] = Field(
+    assistant_structured_output: Literal["json_schema", "json_object", "tools"] = Field(
         default="json_schema",
-        description="How an OpenAI-compatible server is asked for a plan: JSON schema or tools.",
+        description="How an OpenAI-compatible server is asked for a plan: JSON schema, "
+        "JSON object with a schema (llama-cpp-python's server), or tools.",
     )
 
     # What the assistant may read and send to the provider: nothing unless

@@ -7,10 +7,13 @@ server-sent events whose ``data:`` is a ``chat.completion.chunk`` (text in
 ``stream_options.include_usage`` asks for a last chunk with the usage and no
 choices (some servers send ``"choices": null`` there).
 
-Structured output is asked for one of two ways (:data:`StructuredMode`):
-``json_schema`` (``response_format``: OpenAI, llama.cpp, vLLM, Ollama and LM
-Studio take it, and local servers constrain their sampling to it) or
-``tools`` (one function the model is told to call). Strict mode is off: a
+Structured output is asked for one of three ways (:data:`StructuredMode`):
+``json_schema`` (``response_format`` of that type: OpenAI, llama.cpp's own
+server, vLLM, Ollama and LM Studio take it, and local servers constrain their
+sampling to it), ``json_object`` (``response_format`` ``{"type":
+"json_object", "schema": ...}``: llama-cpp-python's server takes only this
+form, and constrains its sampling to the schema) or ``tools`` (one function
+the model is told to call). Strict mode is off: a
 plan's schema has parts strict mode refuses; the planner validates anyway.
 
 The key goes only in the ``Authorization`` header; a local server needs
@@ -44,7 +47,7 @@ from atom_desktop.assistant.providers.retry import (
 from atom_desktop.assistant.providers.sse import server_events
 from atom_desktop.assistant.providers.wire_text import json_object, quoted
 
-StructuredMode = Literal["json_schema", "tools"]
+StructuredMode = Literal["json_schema", "json_object", "tools"]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: How servers say a request is past the context window: OpenAI and vLLM ("maximum
@@ -108,6 +111,8 @@ class OpenAICompatibleProvider:
                     "strict": False,
                 },
             }
+        elif output is not None and self._structured == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": dict(output.schema)}
         elif output is not None:
             body["tools"] = [
                 {
@@ -266,6 +271,15 @@ class OpenAICompatibleProvider:
                 hint="Wait a minute and try again.",
                 status=status,
             )
+        if status >= 500 and "response_format" in said:
+            # llama-cpp-python's server answers a response_format it does not
+            # take with a 500 naming it: asking again would not help.
+            return ProviderError(
+                ProviderErrorKind.REJECTED,
+                f"{self.label} does not take structured output this way ({status}).{said}",
+                hint=_OTHER_MODE,
+                status=status,
+            )
         if status >= 500:
             return ProviderError(
                 ProviderErrorKind.SERVER_ERROR,
@@ -276,10 +290,15 @@ class OpenAICompatibleProvider:
         return ProviderError(
             ProviderErrorKind.REJECTED,
             f"{self.label} refused the request ({status}).{said}",
-            hint="The server may not support structured output this way; try the other mode "
-            "(JSON schema or tools) in Settings → Assistant.",
+            hint=_OTHER_MODE,
             status=status,
         )
+
+
+_OTHER_MODE = (
+    "The server may not support structured output this way; try another mode (JSON schema, "
+    "JSON object with a schema, or tools) in Settings → Assistant."
+)
 
 
 def _described(output: OutputSchema) -> dict[str, str]:

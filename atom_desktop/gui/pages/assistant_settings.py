@@ -41,6 +41,7 @@ from atom_desktop.gui.translations import english_plural
 # Types only: the providers (httpx) load on the agent thread.
 if TYPE_CHECKING:
     from atom_desktop.assistant.providers.choice import ProviderChoice
+    from atom_desktop.assistant.providers.openai_compatible import StructuredMode
 
 #: The providers offered: the setting's value and its label.
 PROVIDERS = (
@@ -55,6 +56,10 @@ PROVIDERS = (
 )
 STRUCTURED = (
     ("json_schema", QT_TRANSLATE_NOOP("AssistantSettingsBox", "JSON schema (response_format)")),
+    (
+        "json_object",
+        QT_TRANSLATE_NOOP("AssistantSettingsBox", "JSON object with a schema (llama-cpp-python)"),
+    ),
     ("tools", QT_TRANSLATE_NOOP("AssistantSettingsBox", "Tool call (for servers without it)")),
 )
 #: The kinds of step (the assistant's StepKind) with their labels.
@@ -335,7 +340,7 @@ class AssistantSettingsBox(QGroupBox):
             kind="anthropic" if kind == "anthropic" else "openai_compatible",
             model=model,
             base_url=self.url(),
-            structured="tools" if self.structured.currentData() == "tools" else "json_schema",
+            structured=_structured_mode(self.structured.currentData()),
         )
 
     def test(self) -> None:
@@ -434,3 +439,10 @@ class AssistantSettingsBox(QGroupBox):
 
     def _note(self, error: AtomError) -> None:
         self.note.setText(str(error))
+
+
+def _structured_mode(value: object) -> StructuredMode:
+    """The combo's value as a mode (JSON schema for anything it does not name)."""
+    if value in ("json_object", "tools"):
+        return value
+    return "json_schema"

@@ -117,6 +117,16 @@ def test_structured_output_as_a_json_schema(openai_server: ScriptedServer) -> No
     }
 
 
+def test_structured_output_as_a_json_object_with_its_schema(openai_server: ScriptedServer) -> None:
+    # llama-cpp-python's server takes structured output only in this form.
+    openai_server.add(fake.stream(['{"n"', ": 4", "2}"]))
+    answer = _ask(openai_server, output=SCHEMA, structured="json_object")
+    assert answer.text == '{"n": 42}'
+    body = openai_server.received[0].json()
+    assert body["response_format"] == {"type": "json_object", "schema": dict(SCHEMA.schema)}
+    assert "tools" not in body
+
+
 def test_structured_output_as_a_tool_call_in_pieces(openai_server: ScriptedServer) -> None:
     openai_server.add(fake.stream(tool="propose_plan", arguments=['{"', 'n": ', "42", "}"]))
     answer = _ask(openai_server, output=SCHEMA, structured="tools")
@@ -176,7 +186,29 @@ def test_structured_output_as_a_tool_call_in_pieces(openai_server: ScriptedServe
         (
             fake.error(400, "Invalid parameter: 'response_format' is not supported."),
             ProviderErrorKind.REJECTED,
-            "the other mode",
+            "another mode",
+        ),
+        (
+            # llama-cpp-python's server (0.3.36; this body is what it sent): its request
+            # validation error for a response_format type it does not take, as a 500.
+            json_reply(
+                500,
+                {
+                    "error": {
+                        "message": "1 validation error:\n  {'type': 'literal_error', 'loc': "
+                        "('body', 'response_format', 'type'), 'msg': \"Input should be 'text' "
+                        "or 'json_object'\", 'input': 'json_schema', 'ctx': {'expected': "
+                        "\"'text' or 'json_object'\"}}\n\n  File \"/srv/llama_cpp/server/"
+                        'app.py", line 376, in create_chat_completion\n    POST '
+                        "/v1/chat/completions",
+                        "type": "internal_server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            ),
+            ProviderErrorKind.REJECTED,
+            "JSON object with a schema",
         ),
     ],
     ids=[
@@ -188,6 +220,7 @@ def test_structured_output_as_a_tool_call_in_pieces(openai_server: ScriptedServe
         "429-long-wait",
         "429-quota",
         "400-other",
+        "500-llama-cpp-python-response-format",
     ],
 )
 def test_each_refusal_has_its_kind_and_is_asked_once(
