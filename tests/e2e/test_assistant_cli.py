@@ -24,6 +24,7 @@ from atom_desktop.secrets.keyring_vault import KeyringVault
 from atom_desktop.secrets.profile import keyring_service
 from tests.support import fake_openai_server as fake
 from tests.support.agent_process import AgentProcess, agent_env, run_cli
+from tests.support.scripted_http_server import ScriptedServer
 from tests.support.secret_service import SecretServiceSession
 
 pytestmark = pytest.mark.e2e
@@ -96,13 +97,13 @@ def test_ask_yes_runs_only_kinds_set_to_run_by_themselves(
 
 
 @pytest.fixture
-def provider() -> Iterator[fake.ScriptedServer]:
+def provider() -> Iterator[ScriptedServer]:
     with fake.fake_openai_server(KEY) as server:
         yield server
 
 
 def test_the_providers_key_is_in_the_keyring_and_in_no_file(
-    secret_service: SecretServiceSession, tmp_path: Path, provider: fake.ScriptedServer
+    secret_service: SecretServiceSession, tmp_path: Path, provider: ScriptedServer
 ) -> None:
     data_dir, config_dir = tmp_path / "data", tmp_path / "config"
     base_url = provider.base_url + "/v1"
