@@ -6,8 +6,10 @@ with 20 stored conversations, 10,000 runs with output, 200 open tasks and a
 few automations, and every kind of context allowed (the most work a request
 can cause). The provider is the fake OpenAI-compatible server of the tests
 (tests/support/fake_openai_server.py, a fake: it streams a scripted plan at
-once). A local llama.cpp server could not be installed here (no wheel for
-this machine), and the fake stands in for its wire format.
+once). It stands in for a local llama.cpp server, whose Python package has
+no wheel for this machine (it builds from source in about four minutes), and
+whose grammar-constrained sampling of a tiny random model would be timed
+here rather than the agent.
 
 1. Overhead: each request is timed whole (``AssistantService.async_ask``:
    history, context, the prompt record, the provider call, validation, the

@@ -17,8 +17,12 @@ Bearer`` first and answers 401 the way OpenAI does, repeating the key it got.
 
 It does not implement: generation (it says what it is told), ``n`` > 1,
 logprobs, non-streaming answers, or any check of the request's schema.
-A real llama.cpp server could not be installed here (see the assistant
-providers' notes), so this stands in for one.
+It stands in for a local server such as llama-cpp-python's: that one has
+no wheel for this machine and builds from source in about four minutes,
+too long for every run of the tests. Checked by hand against it (0.3.36,
+a tiny random-weight model): its streamed chunks and model list are what
+this fake sends; it takes structured output only as ``json_object`` with a
+schema and refuses ``json_schema`` with a 500 (both in the tests).
 """
 
 from __future__ import annotations
