@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from atom_desktop.core.errors import AtomError
-from atom_desktop.core.events import Event
 
 if TYPE_CHECKING:
     import asyncio
 
+    from atom_desktop.core.events import Event
     from atom_desktop.runtime import Runtime
 
 logger = logging.getLogger(__name__)

@@ -23,12 +23,6 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 from atom_desktop.config.logging_setup import LoggingHandle, configure_logging
 from atom_desktop.config.profile import Profile
 from atom_desktop.core.errors import AtomError
-from atom_desktop.core.events import (
-    ApprovalChanged,
-    Event,
-    NotificationRequested,
-    WindowActivationRequested,
-)
 from atom_desktop.core.statuses import RUN_FAILED
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
@@ -40,12 +34,12 @@ from atom_desktop.gui.quit_signals import quit_on_signals
 from atom_desktop.gui.run_labels import run_command_text, short_command
 from atom_desktop.gui.translations import install_translations
 from atom_desktop.gui.tray import Tray
-from atom_desktop.updates.status import UpdateState, UpdateStatusChanged
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
+    from atom_desktop.core.events import Event
     from atom_desktop.gui.pages.settings import StartAtLogin
     from atom_desktop.store.runs import RunRecord
     from atom_desktop.sync.service import SyncStatus
@@ -259,6 +253,15 @@ class DesktopApp(QObject):
     # -- agent events -----------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
+        # Imported with the first event, after the window has painted: the
+        # module defines some twenty dataclasses, 7 ms to import.
+        from atom_desktop.core.events import (  # noqa: PLC0415
+            ApprovalChanged,
+            NotificationRequested,
+            WindowActivationRequested,
+        )
+        from atom_desktop.updates.status import UpdateState, UpdateStatusChanged  # noqa: PLC0415
+
         self.tray.on_event(event)
         payload = event.payload
         if isinstance(payload, WindowActivationRequested):

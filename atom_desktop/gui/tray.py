@@ -16,14 +16,6 @@ from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
-from atom_desktop.core.events import (
-    AlertRaised,
-    ApprovalChanged,
-    Event,
-    RunChanged,
-    RunnerPaused,
-    SyncStatusChanged,
-)
 from atom_desktop.core.statuses import RUN_ACTIVE, RUN_FINISHED
 from atom_desktop.gui.icons import app_icon, page_icon, status_icon, tray_icon
 from atom_desktop.gui.run_labels import run_command_text, short_command
@@ -35,6 +27,7 @@ from atom_desktop.resource_files import TrayState
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
+    from atom_desktop.core.events import Event
     from atom_desktop.store.runs import RunRecord
 
 
@@ -267,6 +260,15 @@ class Tray(QObject):
 
     def on_event(self, event: Event) -> None:
         """Follow runs, pauses, approvals, sync and alerts from the agent's events."""
+        # Imported with the first event (after the window's first paint; see gui/app.py).
+        from atom_desktop.core.events import (  # noqa: PLC0415
+            AlertRaised,
+            ApprovalChanged,
+            RunChanged,
+            RunnerPaused,
+            SyncStatusChanged,
+        )
+
         payload = event.payload
         if isinstance(payload, AlertRaised):
             self.show_alert(payload.title, payload.message)

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 )
 
 from atom_desktop.core.errors import AtomError
-from atom_desktop.core.events import Event
 from atom_desktop.gui import jobs
 from atom_desktop.gui.agent_host import AgentHost
 from atom_desktop.gui.elided_label import ElidedLabel
@@ -36,6 +35,7 @@ from atom_desktop.gui.sync_words import sync_line
 
 # Types only: the store (SQLAlchemy) loads on the agent thread, not before the window.
 if TYPE_CHECKING:
+    from atom_desktop.core.events import Event
     from atom_desktop.gui.dashboard_data import DashboardExtras
     from atom_desktop.store.runs import RunRecord
 

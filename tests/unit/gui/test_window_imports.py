@@ -41,3 +41,15 @@ def test_the_window_code_imports_none_of_the_agents_stack() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", "imported before the window paints: " + done.stdout.strip()
+
+
+def test_the_window_code_leaves_the_events_for_the_first_event() -> None:
+    """core.events defines some twenty dataclasses (7 ms to import): the window's
+    handlers import it when the first event arrives, after the paint."""
+    code = (
+        "import sys; import atom_desktop.cli, atom_desktop.gui.app; "
+        "print('atom_desktop.core.events' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
