@@ -179,6 +179,9 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str | None,
         ("StepRow", "needs approval"),
         ("AssistantSettingsBox", "Load models"),
         ("AssistantSettingsBox", "Shell commands"),
+        ("StepForms", "not valid JSON (%1)"),
+        ("AutomationEditor", "line %1, column %2: %3"),
+        ("TriggerForm", "cron %1 (%2)"),
     ],
     ids=str,
 )
@@ -242,7 +245,6 @@ NOT_WORDS = {
     },
     # Syntax examples inside error messages, an HTTP method, a task title template.
     "pages/step_forms.py": {"NAME=value", "Name: value", "GET", "Follow up on ${automation.name}"},
-    "pages/trigger_form.py": {"cron {} ({})"},
     "pages/integrations.py": {"%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"},
 }
 

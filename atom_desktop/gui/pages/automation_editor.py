@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -465,9 +465,20 @@ def parse_json_object(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormError("JSON", f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        where = QCoreApplication.translate("AutomationEditor", "line %1, column %2: %3")
+        raise FormError(
+            "JSON",
+            where.replace("%1", str(exc.lineno))
+            .replace("%2", str(exc.colno))
+            .replace("%3", exc.msg),
+        ) from None
     if not isinstance(data, dict):
-        raise FormError("JSON", "the automation must be a JSON object ({ … })")
+        raise FormError(
+            "JSON",
+            QCoreApplication.translate(
+                "AutomationEditor", "the automation must be a JSON object ({ … })"
+            ),
+        )
     return data
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -216,11 +216,13 @@ class HttpStepForm(StepForm):
             try:
                 json_body = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise FormError(f"{where}.json", f"not valid JSON ({exc})") from None
+                raise FormError(f"{where}.json", _not_json(exc)) from None
         try:
             expect = [int(part) for part in comma_list(self.expect.text())]
         except ValueError:
-            raise FormError(f"{where}.expect_status", "use numbers such as 200, 204") from None
+            raise FormError(
+                f"{where}.expect_status", self.tr("use numbers such as 200, 204")
+            ) from None
         return {
             **self.common(),
             "method": self.method.currentText(),
@@ -305,7 +307,7 @@ class TaskStepForm(StepForm):
         try:
             fields = json.loads(self.fields.toPlainText() or "{}")
         except json.JSONDecodeError as exc:
-            raise FormError(f"{where}.fields", f"not valid JSON ({exc})") from None
+            raise FormError(f"{where}.fields", _not_json(exc)) from None
         return {
             **self.common(),
             "action": self.action.currentData(),
@@ -325,3 +327,8 @@ STEP_FORMS: dict[str, type[AnyStepForm]] = {
     "notify": NotifyStepForm,
     "task": TaskStepForm,
 }
+
+
+def _not_json(error: json.JSONDecodeError) -> str:
+    """What is wrong with a JSON field's text, in the person's language (json's own detail)."""
+    return QCoreApplication.translate("StepForms", "not valid JSON (%1)").replace("%1", str(error))

@@ -256,7 +256,11 @@ class TriggerForm(QWidget):
         """One line for the list of triggers."""
         kind = self.kind()
         if kind == "cron":
-            return f"cron {self.expression.text().strip() or '…'} ({self.zone.zone()})"
+            return (
+                self.tr("cron %1 (%2)")
+                .replace("%1", self.expression.text().strip() or "…")
+                .replace("%2", self.zone.zone())
+            )
         if kind == "interval":
             return (
                 self.tr("every %1 %2")
