@@ -161,6 +161,32 @@ def test_no_rail_label_is_cut_with_a_larger_font(
     assert cut_rail_labels(rail) == []
 
 
+@pytest.mark.parametrize("factor", [1.0, 2.0, 3.0], ids=["1x", "2x", "3x"])
+def test_the_shortest_window_shows_every_page_of_the_rail(
+    qtbot: QtBot, qapp: QApplication, fresh_app: tuple[DesktopApp, Profile], factor: float
+) -> None:
+    """The window is never shorter than its pages need, and that is tall enough for
+    all ten entries of the rail at any font size: the rail never has to scroll (so
+    no scroll bar ever covers its labels)."""
+    window = fresh_app[0].window
+    window.show()
+    qtbot.waitExposed(window)
+    rail = window.rail
+    qtbot.waitUntil(lambda: not any(rail.item(r).icon().isNull() for r in range(rail.count())))
+    before = QFont(qapp.font())
+    larger = QFont(before)
+    larger.setPointSizeF(before.pointSizeF() * factor)
+    try:
+        qapp.setFont(larger)
+        qtbot.waitUntil(lambda: rail.font().pointSizeF() == larger.pointSizeF())
+        window.resize(window.width(), 1)  # as short as it will go
+        qtbot.waitUntil(lambda: window.height() == window.minimumSizeHint().height())
+        qtbot.waitUntil(lambda: cut_rail_labels(rail) == [], timeout=5000)
+        assert not rail.verticalScrollBar().isVisible()
+    finally:
+        qapp.setFont(before)
+
+
 def icons() -> dict[str, QIcon]:
     found = {"app": app_icon()}
     for dark in (False, True):
