@@ -243,9 +243,20 @@ def describe(step: PlanStep) -> str:
             spec = step.automation
             lines = [f"Create the automation {spec.name!r}, which runs {describe_triggers(spec)}:"]
             lines.extend(f"{i}. {_describe_step(s)}" for i, s in enumerate(spec.steps, start=1))
+            if any(isinstance(s, ShellStep) for s in [*spec.steps, *spec.on_failure]):
+                # Approving the plan's step approves the automation: say what
+                # that means for each of its later runs.
+                lines.append(_SHELL_APPROVAL[spec.approval])
             return "\n".join(lines)
         case _:
             assert_never(step)
+
+
+_SHELL_APPROVAL = {
+    "auto": "Its shell commands will run each time without asking you (approval: auto).",
+    "ask": "Its shell commands will wait for your approval each time (approval: ask).",
+    "deny": "Its shell commands will be refused (approval: deny).",
+}
 
 
 def _step_commands(step: Step) -> tuple[str, ...]:

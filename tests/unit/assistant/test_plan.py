@@ -182,6 +182,9 @@ def test_describe_shows_commands_verbatim_on_their_own_lines() -> None:
     text = describe(automation)
     assert "git pull && pytest" in text.splitlines()
     assert "'0 9 * * mon-fri' (Europe/Berlin time)" in text
+    assert text.splitlines()[-1] == (
+        "Its shell commands will run each time without asking you (approval: auto)."
+    )
     assert commands(automation) == ("git pull && pytest", "https://api.github.com/x")
     assert commands(shell) == ("make test",)
     assert commands(notify) == ()
