@@ -197,6 +197,39 @@ async def demo_conflict(runtime: Any) -> None:
     await asyncio.to_thread(SyncReplica(runtime.store.database).apply, [row], 0, with_local_secrets)
 
 
+class Camera:
+    """Waits on the Qt loop (the agent and the window work meanwhile) and takes screenshots."""
+
+    def __init__(self, display: str, out: Path) -> None:
+        self.display = display
+        self.out = out
+
+    def wait(self, ms: int) -> None:
+        """Let the Qt loop run for ``ms`` milliseconds."""
+        from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415 - as the captures do
+
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def until(self, condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+        """Let the Qt loop run until ``condition`` holds (RuntimeError naming ``what`` if not)."""
+        for _ in range(int(seconds * 20)):
+            if condition():
+                return
+            self.wait(50)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    def shot(self, name: str) -> None:
+        """The whole display, once the window has settled, as ``name``.png."""
+        self.wait(400)
+        subprocess.run(
+            ["import", "-display", self.display, "-window", "root", str(self.out / f"{name}.png")],
+            check=True,
+        )
+        print(f"wrote {self.out / name}.png")
+
+
 def capture(
     root: Path,
     out: Path,
@@ -207,7 +240,7 @@ def capture(
     sync: tuple[str, str],
     oidc: OidcProvider,
 ) -> int:
-    from PySide6.QtCore import QEventLoop, QPoint, QTimer  # noqa: PLC0415
+    from PySide6.QtCore import QPoint  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
     from atom_desktop.automations.model import AutomationSpec  # noqa: PLC0415
@@ -238,25 +271,8 @@ def capture(
     )
     profile = Profile(settings, paths, Redactor())
 
-    def wait(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
-    def until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-        for _ in range(int(seconds * 20)):
-            if condition():
-                return
-            wait(50)
-        raise RuntimeError(f"timed out waiting for {what}")
-
-    def shot(name: str) -> None:
-        wait(400)
-        subprocess.run(
-            ["import", "-display", display, "-window", "root", str(out / f"{name}.png")],
-            check=True,
-        )
-        print(f"wrote {out / name}.png")
+    camera = Camera(display, out)
+    wait, until, shot = camera.wait, camera.until, camera.shot
 
     # One notification is shown on purpose (on Home); the demo runs stay quiet.
     desktop.preferences.notifications = False
@@ -354,7 +370,6 @@ def capture(
 
 def capture_only_assistant(root: Path, out: Path, backend: object, display: str, dark: bool) -> int:
     """The Assistant page and Settings → Assistant alone, on a fresh profile."""
-    from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
     from atom_desktop.config.paths import AppPaths  # noqa: PLC0415
@@ -378,25 +393,8 @@ def capture_only_assistant(root: Path, out: Path, backend: object, display: str,
         keyring_backend=backend,  # type: ignore[arg-type]
     )
 
-    def wait(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
-    def until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-        for _ in range(int(seconds * 20)):
-            if condition():
-                return
-            wait(50)
-        raise RuntimeError(f"timed out waiting for {what}")
-
-    def shot(name: str) -> None:
-        wait(400)
-        subprocess.run(
-            ["import", "-display", display, "-window", "root", str(out / f"{name}.png")],
-            check=True,
-        )
-        print(f"wrote {out / name}.png")
+    camera = Camera(display, out)
+    until, shot = camera.until, camera.shot
 
     desktop.preferences.notifications = False
     desktop.start(lambda: Profile(settings, paths, Redactor()))
