@@ -16,6 +16,7 @@ from atom_desktop.config.settings import Settings
 from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.platform.autostart import AutostartEntry
+from tests.support.secret_service import SecretServiceSession
 
 # Before any QApplication exists (pytest-qt makes it in its ``qapp`` fixture,
 # after conftest files are imported); without a display Qt would abort.
@@ -45,6 +46,11 @@ def fresh_app(
         paths.config_dir, linux_autostart(tmp_path), keyring_backend=keyring.backends.fail.Keyring()
     )
     yield app, Profile(settings, paths, Redactor())
+    stop_app(qtbot, app)
+
+
+def stop_app(qtbot: QtBot, app: DesktopApp) -> None:
+    """Stop the app's agent if it runs, and let its window go."""
     if app.host.thread_alive:
         with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
             app.host.request_stop()
@@ -59,3 +65,23 @@ def desktop(qtbot: QtBot, fresh_app: tuple[DesktopApp, Profile]) -> DesktopApp:
     with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
         app.start(lambda: profile)
     return app
+
+
+@pytest.fixture
+def keyring_desktop(
+    qtbot: QtBot,
+    settings: Settings,
+    paths: AppPaths,
+    tmp_path: Path,
+    secret_service: SecretServiceSession,
+) -> Iterator[DesktopApp]:
+    """The desktop app on a real agent whose keyring is a real Secret Service, started."""
+    app = DesktopApp(
+        paths.config_dir, linux_autostart(tmp_path), keyring_backend=secret_service.backend()
+    )
+    try:
+        with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
+            app.start(lambda: Profile(settings, paths, Redactor()))
+        yield app
+    finally:
+        stop_app(qtbot, app)

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from atom_desktop.assistant.providers.keys import key_entry
-from atom_desktop.config.paths import AppPaths
-from atom_desktop.config.profile import Profile
-from atom_desktop.config.settings import Settings
-from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.pages.assistant_settings import AssistantSettingsBox
-from tests.gui.conftest import WAIT_MS, linux_autostart
+from tests.gui.conftest import WAIT_MS
 from tests.support import fake_openai_server as fake
 from tests.support.scripted_http_server import ScriptedServer
 from tests.support.secret_service import SecretServiceSession
@@ -132,30 +127,6 @@ def test_save_says_when_the_environment_wins_over_the_file(
     choose(box, provider)
     box.save_button.click()
     assert "ATOM_ASSISTANT_MODEL" in box.note.text()
-
-
-@pytest.fixture
-def keyring_desktop(
-    qtbot: QtBot,
-    settings: Settings,
-    paths: AppPaths,
-    tmp_path: Path,
-    secret_service: SecretServiceSession,
-) -> Iterator[DesktopApp]:
-    """The desktop app on a real agent whose keyring is a real Secret Service."""
-    app = DesktopApp(
-        paths.config_dir, linux_autostart(tmp_path), keyring_backend=secret_service.backend()
-    )
-    try:
-        with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
-            app.start(lambda: Profile(settings, paths, Redactor()))
-        yield app
-    finally:
-        if app.host.thread_alive:
-            with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
-                app.host.request_stop()
-        app.host.stop()
-        app.window.deleteLater()
 
 
 def test_the_key_goes_to_the_keyring_is_used_and_can_be_forgotten(

@@ -13,9 +13,8 @@ import asyncio
 import logging
 import re
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from keyring.backends import SecretService
@@ -23,11 +22,8 @@ from pytestqt.qtbot import QtBot
 
 from atom_desktop.automations.model import AutomationSpec
 from atom_desktop.config.paths import AppPaths
-from atom_desktop.config.profile import Profile
-from atom_desktop.config.settings import Settings
 from atom_desktop.core.events import Event, SyncStatusChanged
 from atom_desktop.core.hlc import pack
-from atom_desktop.core.redaction import Redactor
 from atom_desktop.gui.app import DesktopApp
 from atom_desktop.gui.pages.sync import SyncPage
 from atom_desktop.gui.tray import Tray
@@ -37,7 +33,7 @@ from atom_desktop.store.replica import RemoteRow, SyncReplica
 from atom_desktop.store.task_types import TaskCreate, TaskUpdate
 from atom_desktop.sync.connection_settings import SYNC_PASSWORD_ENTRY
 from atom_desktop.sync.secrets import with_local_secrets
-from tests.gui.conftest import WAIT_MS, linux_autostart
+from tests.gui.conftest import WAIT_MS
 from tests.integration.sync.conftest import (  # noqa: F401 - fixtures used by name
     database,
     make_device,
@@ -45,40 +41,11 @@ from tests.integration.sync.conftest import (  # noqa: F401 - fixtures used by n
     synced,
 )
 from tests.support.ports import free_port
-from tests.support.secret_service import SecretServiceSession
 from tests.support.sync_server import DeviceFactory, SyncDatabase
 
 OTHER = "00000000-0000-4000-8000-0000000000dd"
 #: Far ahead of any local stamp: the other device's version always wins.
 FUTURE_MS = 4_000_000_000_000
-
-
-def _stop(qtbot: QtBot, app: DesktopApp) -> None:
-    if app.host.thread_alive:
-        with qtbot.waitSignal(app.host.stopped, timeout=WAIT_MS):
-            app.host.request_stop()
-    app.host.stop()
-    app.window.deleteLater()
-
-
-@pytest.fixture
-def keyring_desktop(
-    qtbot: QtBot,
-    settings: Settings,
-    paths: AppPaths,
-    tmp_path: Path,
-    secret_service: SecretServiceSession,
-) -> Iterator[DesktopApp]:
-    """The desktop app on a real agent whose keyring is a real Secret Service."""
-    app = DesktopApp(
-        paths.config_dir, linux_autostart(tmp_path), keyring_backend=secret_service.backend()
-    )
-    try:
-        with qtbot.waitSignal(app.host.started, timeout=WAIT_MS):
-            app.start(lambda: Profile(settings, paths, Redactor()))
-        yield app
-    finally:
-        _stop(qtbot, app)
 
 
 def sync_page(qtbot: QtBot, app: DesktopApp) -> SyncPage:
