@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import keyring.backends.fail
 import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
 from pytestqt.qtbot import QtBot
 
 from atom_desktop.config.paths import AppPaths
@@ -24,6 +26,24 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 WAIT_MS = 15_000
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_on_the_qt_thread() -> Iterator[None]:
+    """Windows a test made go with it, on the Qt thread.
+
+    A test's app is a web of Python objects around its window, some in
+    reference cycles (the app, its host and window, signals' slots), and the
+    window is deleted later (``deleteLater``). Left to the collector, such a
+    cycle is freed on whichever thread next allocates - often one of the next
+    test's agent threads - and freeing a window's wrapper there deletes a Qt
+    object on the wrong thread (a worker once crashed in the collector this
+    way). So after each test: the deferred deletes now, then a collection, on
+    this thread. (The app itself makes one window for its whole life.)
+    """
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 def linux_autostart(tmp_path: Path) -> AutostartEntry:
