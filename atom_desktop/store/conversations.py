@@ -368,10 +368,7 @@ class ConversationRepository:
     ) -> PlanStepRecord:
         """Approve (naming the digest that was shown) or reject a step that has not started."""
         with self._db.write() as session:
-            row = self._step_row(session, plan_id, index)
-            status = PlanStepStatus(row.status)
-            if status not in NOT_STARTED:
-                raise ConflictError(_already_started(status))
+            row = self._unstarted_step_row(session, plan_id, index)
             if approve:
                 if digest is None or digest != row.digest:
                     raise ConflictError(CHANGED)
@@ -390,10 +387,7 @@ class ConversationRepository:
     ) -> PlanStepRecord:
         """Replace a step that has not started; any approval of the old content is gone."""
         with self._db.write() as session:
-            row = self._step_row(session, plan_id, index)
-            status = PlanStepStatus(row.status)
-            if status not in NOT_STARTED:
-                raise ConflictError(_already_started(status))
+            row = self._unstarted_step_row(session, plan_id, index)
             row.kind = kind
             row.body = body
             row.digest = digest
@@ -506,6 +500,17 @@ class ConversationRepository:
         row = session.get(AssistantPlanStepRow, (plan_id, index))
         if row is None:
             raise NotFoundError(f"Plan {plan_id!r} has no step {index}.")
+        return row
+
+    @classmethod
+    def _unstarted_step_row(
+        cls, session: Session, plan_id: str, index: int
+    ) -> AssistantPlanStepRow:
+        """The step, which must not have started (only then can it be decided or edited)."""
+        row = cls._step_row(session, plan_id, index)
+        status = PlanStepStatus(row.status)
+        if status not in NOT_STARTED:
+            raise ConflictError(_already_started(status))
         return row
 
     @staticmethod
