@@ -72,14 +72,7 @@ async def exchange(
     ``label`` names the provider in messages (never the key, never the URL's
     query).
     """
-    try:
-        response = await client.send(request, stream=True)
-    except (httpx.ConnectError, httpx.ConnectTimeout):
-        raise offline_error(label) from None
-    except httpx.TimeoutException:
-        raise _timed_out(label, started=False) from None
-    except httpx.TransportError as exc:
-        raise _broken(label, exc) from None
+    response = await _send(client, request, label, stream=True)
     started = False
     try:
         if not response.is_success:
@@ -96,18 +89,25 @@ async def exchange(
         await response.aclose()
 
 
-async def fetch_json(
-    client: httpx.AsyncClient, request: httpx.Request, classify: Classify, label: str
-) -> dict[str, Any]:
-    """The JSON object one (non-streamed) request answers; ProviderError on any failure."""
+async def _send(
+    client: httpx.AsyncClient, request: httpx.Request, label: str, *, stream: bool
+) -> httpx.Response:
+    """Send ``request``; a failure before any answer is a ProviderError saying which."""
     try:
-        response = await client.send(request)
+        return await client.send(request, stream=stream)
     except (httpx.ConnectError, httpx.ConnectTimeout):
         raise offline_error(label) from None
     except httpx.TimeoutException:
         raise _timed_out(label, started=False) from None
     except httpx.TransportError as exc:
         raise _broken(label, exc) from None
+
+
+async def fetch_json(
+    client: httpx.AsyncClient, request: httpx.Request, classify: Classify, label: str
+) -> dict[str, Any]:
+    """The JSON object one (non-streamed) request answers; ProviderError on any failure."""
+    response = await _send(client, request, label, stream=False)
     if not response.is_success:
         raise classify(response, response.content)
     value = json_object(response.content)
