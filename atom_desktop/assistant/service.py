@@ -33,11 +33,9 @@ from atom_desktop.assistant.context import (
     estimate_tokens,
 )
 from atom_desktop.assistant.executor import PlanExecutor, refusal
-from atom_desktop.assistant.offline_parser import parse
 from atom_desktop.assistant.outcome import Refusal
 from atom_desktop.assistant.plan import REQUEST_MAX, PlanStep, commands, describe, kind
 from atom_desktop.assistant.plan_state import PlanState, plan_state
-from atom_desktop.assistant.planner import plan_messages, propose_plan
 from atom_desktop.assistant.providers.base import ChatMessage
 from atom_desktop.assistant.providers.choice import ProviderChoice, build_provider
 from atom_desktop.assistant.providers.errors import ProviderError, ProviderErrorKind
@@ -271,6 +269,8 @@ class AssistantService:
                 shared = await self._context.async_build(
                     config.consent, config.context_tokens, zone
                 )
+            from atom_desktop.assistant.planner import plan_messages  # noqa: PLC0415
+
             messages = plan_messages(
                 said,
                 now=now,
@@ -363,6 +363,9 @@ class AssistantService:
                 return await self._keep(turn, proposed.reply, proposed.steps, label)
         elif config.provider_problem is not None:
             note = f"{config.provider_problem.message} I used the built-in rules instead.\n"
+        # Loaded with the first request, not at the agent's start (API ready).
+        from atom_desktop.assistant.offline_parser import parse  # noqa: PLC0415
+
         result = parse(turn.said, now, zone, new_id=lambda: "offline")
         self._count("rules")
         if isinstance(result, Refusal):
@@ -384,6 +387,8 @@ class AssistantService:
 
         async def reply(text: str) -> None:
             await emit(AskEvent("reply", {"text": text}))
+
+        from atom_desktop.assistant.planner import propose_plan  # noqa: PLC0415
 
         return await propose_plan(provider, messages, on_reply=reply)
 
